@@ -1,0 +1,59 @@
+"""JSON routes: /health, /livez, /ask, /documents."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from .errors import NoIndexError
+from .schemas import (
+    AskRequest,
+    AskResponse,
+    DocumentsResponse,
+    ErrorResponse,
+    HealthResponse,
+)
+from .service import QAService
+from .types import Turn
+
+
+def get_service(request: Request) -> QAService:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+Service = Annotated[QAService, Depends(get_service)]
+router = APIRouter()
+_ERRORS: dict[int | str, dict[str, object]] = {
+    422: {"model": ErrorResponse, "description": "The request is invalid; detail says why."},
+    503: {"model": ErrorResponse, "description": "The index is loading or does not exist yet."},
+}
+
+
+@router.get("/health", response_model=HealthResponse, responses=_ERRORS, tags=["status"])
+def health(service: Service) -> HealthResponse:
+    """Readiness: 200 with the serving index once questions can be answered, else 503."""
+    return HealthResponse.model_validate(service.health())
+
+
+@router.get("/livez", tags=["status"])
+def livez() -> dict[str, str]:
+    """Liveness: the process is up (it may still be loading the index)."""
+    return {"status": "alive"}
+
+
+@router.post("/ask", response_model=AskResponse, responses=_ERRORS, tags=["questions"])
+def ask(body: AskRequest, service: Service) -> AskResponse:
+    """Answer a question with verbatim, cited sentences from the documents (or abstain)."""
+    history = [Turn(t.role, t.content) for t in body.history]
+    return AskResponse.of(service.ask(body.question, body.top_k, history))
+
+
+@router.get("/documents", response_model=DocumentsResponse, responses=_ERRORS, tags=["documents"])
+def documents(service: Service) -> DocumentsResponse:
+    """The documents in the serving index."""
+    try:
+        docs = service.documents()
+    except NoIndexError:
+        docs = []
+    return DocumentsResponse.model_validate({"documents": docs})

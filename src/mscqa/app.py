@@ -1,0 +1,112 @@
+"""``create_app``: the FastAPI application, its lifespan and its error handlers.
+
+>>> from mscqa.app import create_app
+>>> app = create_app()          # loads the index in the background on startup
+>>> # uvicorn.run(app) or: with TestClient(create_app(service=my_service)) as client: ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from . import __version__, api, web
+from .config import Settings
+from .errors import (
+    BuildInProgress,
+    IndexNotReady,
+    InvalidQuestion,
+    MscqaError,
+    NoIndexError,
+    SnapshotError,
+)
+from .middleware import SecurityHeaders
+from .service import QAService
+
+log = logging.getLogger(__name__)
+
+_STATUS = {
+    InvalidQuestion: 422,
+    IndexNotReady: 503,
+    NoIndexError: 503,
+    SnapshotError: 503,
+    BuildInProgress: 409,
+}
+
+
+def _watch(service: QAService, stop: threading.Event, interval: float) -> None:
+    """Load the index, then keep checking for a newer snapshot until told to stop."""
+    try:
+        service.load()
+    except MscqaError as exc:
+        service.last_error = str(exc)
+        log.error("%s", exc)
+    while not stop.wait(interval):
+        try:
+            service.refresh()
+        except Exception:  # keep watching: one bad reload must not end hot swapping
+            log.exception("Checking for a new index failed")
+
+
+def create_app(settings: Settings | None = None, service: QAService | None = None) -> FastAPI:
+    """Build the app. A ``service`` given here is used as is (tests inject one)."""
+    settings = settings or Settings()
+    service = service or QAService(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        watcher = threading.Thread(
+            target=_watch, args=(service, stop, settings.reload_interval),
+            name="mscqa-index-watcher", daemon=True,
+        )
+        watcher.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            watcher.join(timeout=5)
+
+    app = FastAPI(
+        title="mscqa",
+        version=__version__,
+        summary="Questions about mesenchymal stem cells, answered with verbatim cited passages.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.settings = settings
+
+    @app.exception_handler(MscqaError)
+    async def _mscqa_error(request: Request, exc: MscqaError) -> JSONResponse:
+        status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 500)
+        headers = {"Retry-After": "2"} if status == 503 else None
+        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": describe_validation(exc)}, status_code=422)
+
+    app.include_router(api.router)
+    app.include_router(web.make_router(settings.web_dir))
+    app.mount("/static", StaticFiles(directory=settings.web_dir / "static"), name="static")
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def describe_validation(exc: RequestValidationError) -> str:
+    """One readable sentence per problem: "top_k: Input should be less than or equal to 20"."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        if err.get("type") == "json_invalid":
+            msg = "the request body is not valid JSON"
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts) or "invalid request"

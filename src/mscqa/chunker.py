@@ -1,0 +1,157 @@
+"""Sentence-aware chunking: ``Document -> list[Chunk]``.
+
+A chunk is a run of whole sentences inside one section, at most ``max_chars`` long unless a
+single sentence is longer. Chunks record absolute character offsets, so
+``document.text[chunk.start:chunk.end] == chunk.text`` and every sentence span is exact.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import re
+
+from .types import Chunk, Document
+
+# Words whose trailing period does not end a sentence.
+_ABBREVIATIONS = frozenset(
+    "e.g i.e etc vs al fig figs no nos dr mr mrs ms prof st approx ca cf dept eq ref refs vol "
+    "jan feb mar apr jun jul aug sep sept oct nov dec inc ltd co corp".split()
+)
+_PARAGRAPH = re.compile(r"\n[ \t]*\n")
+_HEADING_LINE = re.compile(r"^#{1,6}[ \t].*$", re.MULTILINE)
+# A candidate boundary: terminal punctuation, optional closing quotes/brackets, then whitespace.
+_BOUNDARY = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s)")
+_NEXT_STARTS_SENTENCE = re.compile(r"\s+[\"'\u201c\u2018(\[]?[A-Z0-9\u0391-\u03a9]")
+
+
+def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
+    """Absolute ``(start, end)`` spans of the sentences in ``text`` (a paragraph or more).
+
+    Paragraph breaks always end a sentence; ``.``/``!``/``?`` end one when the next word starts
+    with a capital or digit and the word before is not an abbreviation (``e.g.``, ``U.S.``).
+    """
+    spans: list[tuple[int, int]] = []
+    for para_start, para_end in _paragraphs(text):
+        start = para_start
+        for m in _BOUNDARY.finditer(text, para_start, para_end):
+            end = m.end()
+            if not _NEXT_STARTS_SENTENCE.match(text, end, para_end) or _is_abbreviation(
+                text, start, m.start()
+            ):
+                continue
+            _append(spans, text, start, end, offset)
+            start = end
+        _append(spans, text, start, para_end, offset)
+    return spans
+
+
+def _paragraphs(text: str) -> list[tuple[int, int]]:
+    out, pos = [], 0
+    for m in _PARAGRAPH.finditer(text):
+        out.append((pos, m.start()))
+        pos = m.end()
+    out.append((pos, len(text)))
+    return out
+
+
+def _is_abbreviation(text: str, sent_start: int, dot: int) -> bool:
+    word_start = dot
+    while word_start > sent_start and not text[word_start - 1].isspace():
+        word_start -= 1
+    word = text[word_start:dot].lstrip("(\"'[")
+    if word.lower() in _ABBREVIATIONS:
+        return True
+    # Initialisms such as "U.S" or a single capital initial ("J. Smith").
+    return bool(re.fullmatch(r"(?:[A-Za-z]\.)+[A-Za-z]|[A-Z]", word))
+
+
+def _append(spans: list[tuple[int, int]], text: str, start: int, end: int, offset: int) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        spans.append((start + offset, end + offset))
+
+
+class Chunker:
+    """Pack sentences into passages of at most ``max_chars`` characters, section by section."""
+
+    def __init__(self, max_chars: int = 700) -> None:
+        if max_chars < 50:
+            raise ValueError(f"max_chars must be >= 50, got {max_chars}")
+        self.max_chars = max_chars
+
+    def settings(self) -> dict[str, object]:
+        return {"splitter": "sentence-v1", "max_chars": self.max_chars}
+
+    def chunk(self, doc: Document) -> list[Chunk]:
+        chunks: list[Chunk] = []
+        for section, start, end in self._regions(doc):
+            sentences = self._sentences(doc.text, start, end)
+            for group in self._pack(doc.text, sentences):
+                chunks.append(self._make(doc, len(chunks), section, group))
+        return chunks
+
+    def _regions(self, doc: Document) -> list[tuple[str | None, int, int]]:
+        """Spans of text with their section; text before the first section has none."""
+        regions: list[tuple[str | None, int, int]] = []
+        pos = 0
+        for sec in sorted(doc.sections, key=lambda s: s.start):
+            if sec.start > pos:
+                regions.append((None, pos, sec.start))
+            regions.append((sec.title, sec.start, sec.end))
+            pos = max(pos, sec.end)
+        if pos < len(doc.text):
+            regions.append((None, pos, len(doc.text)))
+        return regions
+
+    @staticmethod
+    def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+        region = _HEADING_LINE.sub(lambda m: " " * len(m.group(0)), text[start:end])
+        return split_sentences(region, offset=start)
+
+    def _pack(self, text: str, sentences: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+        groups: list[list[tuple[int, int]]] = []
+        current: list[tuple[int, int]] = []
+        for span in sentences:
+            if current and span[1] - current[0][0] > self.max_chars:
+                groups.append(current)
+                current = []
+            elif current and span[1] - current[0][0] > self.max_chars // 2 and _new_paragraph(
+                text, current[-1][1], span[0]
+            ):
+                # Past half-full, prefer to end a passage where the author ended a paragraph.
+                groups.append(current)
+                current = []
+            current.append(span)
+        if current:
+            groups.append(current)
+        return groups
+
+    @staticmethod
+    def _make(doc: Document, n: int, section: str | None, group: list[tuple[int, int]]) -> Chunk:
+        start, end = group[0][0], group[-1][1]
+        text = doc.text[start:end]
+        page = None
+        if doc.pages:
+            starts = [p.start for p in doc.pages]
+            page = doc.pages[max(0, bisect.bisect_right(starts, start) - 1)].number
+        return Chunk(
+            chunk_id=f"{doc.doc_id}#{n}",
+            doc_id=doc.doc_id,
+            n=n,
+            title=doc.title,
+            section=section,
+            start=start,
+            end=end,
+            text=text,
+            sha256=hashlib.sha256(text.encode("utf-8")).hexdigest()[:16],
+            sentences=tuple(group),
+            page=page,
+        )
+
+
+def _new_paragraph(text: str, prev_end: int, next_start: int) -> bool:
+    return "\n\n" in text[prev_end:next_start]

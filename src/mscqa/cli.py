@@ -1,0 +1,174 @@
+"""``mscqa index | ask | serve | eval``: a thin command line over indexing and the service."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from .config import Settings
+from .errors import MscqaError, NoIndexError
+
+log = logging.getLogger("mscqa")
+
+
+def _progress_bar() -> Any:
+    from tqdm import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage != "embed":
+            return
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc="Embedding", unit="text", file=sys.stderr)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return progress
+
+
+def cmd_index(settings: Settings, args: argparse.Namespace) -> int:
+    from .indexing import build_index, rollback
+
+    if args.rollback:
+        version = rollback(settings)
+        _out(args, {"version": version}, f"Serving the previous index snapshot {version}")
+        return 0
+    report = build_index(settings, progress=None if args.json else _progress_bar())
+    summary = {
+        "version": report.version,
+        "documents": report.documents,
+        "chunks": report.chunks,
+        "embedded": report.embedded,
+        "reused": report.reused,
+        "seconds": round(report.seconds, 2),
+        "skipped": [{"file": s.file, "reason": s.reason} for s in report.skipped],
+    }
+    skipped = "".join(f"\n  skipped {s.file}: {s.reason}" for s in report.skipped)
+    _out(
+        args, summary,
+        f"Indexed {report.documents} documents into {report.chunks} passages "
+        f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f}s "
+        f"-> {report.version}{skipped}",
+    )
+    return 0
+
+
+def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    from .schemas import AskResponse
+    from .service import QAService
+
+    service = QAService(settings)
+    service.load()
+    answer = service.ask(args.question, args.top_k)
+    if args.json:
+        sys.stdout.write(AskResponse.of(answer).model_dump_json(indent=2) + "\n")
+        return 0
+    lines = [answer.text, ""]
+    for c in answer.citations:
+        where = f" — {c.chunk.section}" if c.chunk.section else ""
+        page = f", p. {c.chunk.page}" if c.chunk.page else ""
+        lines.append(f"[{c.n}] {c.chunk.title}{where}{page} ({c.chunk.chunk_id})")
+    if not answer.answered and answer.related:
+        lines.append("Closest passages (not an answer):")
+        lines.extend(f"  - {c.chunk.chunk_id}: {c.chunk.text[:120]}..." for c in answer.related)
+    sys.stdout.write("\n".join(lines).rstrip() + "\n")
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+    from .indexing import build_index
+    from .store import current_version
+
+    if current_version(settings.index_dir) is None:
+        log.info("No index in %s yet; building it from %s", settings.index_dir, settings.corpus_dir)
+        build_index(settings, progress=_progress_bar(), wait_for_lock=True)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    log.info("Serving the chat on http://%s:%d", host, port)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    return 0
+
+
+def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
+    from .evaluation import evaluate, load_questions
+    from .service import QAService
+
+    service = QAService(settings)
+    service.load()
+    result = evaluate(service, load_questions(args.questions))
+    metrics = result["metrics"]
+    if args.json:
+        sys.stdout.write(json.dumps(result if args.rows else metrics, indent=2) + "\n")
+    else:
+        width = max(len(k) for k in metrics)
+        sys.stdout.write("".join(f"{k:<{width}}  {v}\n" for k, v in metrics.items()))
+    return 0
+
+
+def _out(args: argparse.Namespace, data: dict[str, Any], line: str) -> None:
+    sys.stdout.write((json.dumps(data) if args.json else line) + "\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mscqa", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("index", help="build or rebuild the index from the corpus folder")
+    p.add_argument("--rollback", action="store_true", help="serve the previous snapshot again")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.set_defaults(func=cmd_index)
+    p = sub.add_parser("ask", help="answer one question from the index")
+    p.add_argument("question")
+    p.add_argument("--top-k", type=int, default=None, help="passages to consider (1-20)")
+    p.add_argument("--json", action="store_true", help="print the /ask JSON response")
+    p.set_defaults(func=cmd_ask)
+    p = sub.add_parser("serve", help="serve the web chat and the HTTP API")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("eval", help="measure retrieval and answers on a question file (JSONL)")
+    p.add_argument("questions", type=Path)
+    p.add_argument("--json", action="store_true", help="print metrics as JSON")
+    p.add_argument("--rows", action="store_true", help="with --json, include per-question rows")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except Exception as exc:  # pydantic's message names the variable
+        sys.stderr.write(f"Error: invalid configuration: {exc}\n")
+        return 1
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for noisy in ("faiss.loader", "bm25s", "sentence_transformers", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        if args.command in ("ask", "eval") and getattr(args, "top_k", None) is not None:
+            if not 1 <= args.top_k <= 20:
+                raise MscqaError("--top-k must be between 1 and 20")
+        return int(args.func(settings, args))
+    except NoIndexError as exc:
+        sys.stderr.write(f"Error: {exc}\n")
+        return 1
+    except MscqaError as exc:
+        sys.stderr.write(f"Error: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Follow-up questions: decide when a question leans on the conversation before it.
+
+"How are they collected?" after a question about adipose MSCs means "How are adipose MSCs
+collected?". A question that stands on its own ("What is Prochymal?") is left alone, so history
+never makes retrieval of standalone questions worse.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from .types import Turn
+
+_ANAPHORA = re.compile(
+    r"\b(they|them|their|theirs|it|its|this|that|these|those|there|such|the same|"
+    r"he|she|one|ones|former|latter)\b",
+    re.IGNORECASE,
+)
+_ELLIPSIS = re.compile(
+    r"^\s*(and|also|what about|how about|and what about|what else|why|how so|really|"
+    r"or|but|any|same)\b",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
+_FUNCTION_WORDS = frozenset(
+    "what which who whom whose when where why how is are was were do does did can could would "
+    "should will the a an of in on for to and or with from by about any there it they them "
+    "this that these those be been being have has had so as at more most less much many".split()
+)
+
+
+def is_follow_up(question: str) -> bool:
+    """True when the question needs earlier turns to be understood."""
+    content = [w for w in _WORD.findall(question) if w.lower() not in _FUNCTION_WORDS]
+    if _ELLIPSIS.search(question):
+        return True
+    if _ANAPHORA.search(question) and len(content) <= 6:
+        return True
+    return len(content) <= 1
+
+
+def contextualize(question: str, history: Sequence[Turn], max_user_turns: int = 2) -> str:
+    """The text to retrieve with: the question, prefixed by recent user turns if it is a follow-up.
+
+    Only user turns are used: assistant turns are quotes from the corpus, and the user's own
+    words carry the topic ("adipose MSCs") the follow-up refers to.
+    """
+    if not history or not is_follow_up(question):
+        return question
+    previous = [t.content for t in history if t.role == "user" and t.content.strip()]
+    if not previous:
+        return question
+    return " ".join([*previous[-max_user_turns:], question])

@@ -1,0 +1,73 @@
+"""The lexical half of hybrid search: BM25 (bm25s) over stemmed, stop-worded tokens."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_WORD = re.compile(r"\w\w+")
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from bm25s.tokenization import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased, stop-word-free, Snowball-stemmed word tokens."""
+    stop = _stopwords()
+    words = [w for w in _WORD.findall(text.lower()) if w not in stop]
+    return list(_stemmer().stemWords(words))
+
+
+class LexicalIndex:
+    """BM25 over a fixed list of texts; row i scores text i."""
+
+    def __init__(self, bm25: Any) -> None:
+        self._bm25 = bm25
+        self._vocab: dict[str, int] = bm25.vocab_dict
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> LexicalIndex:
+        import bm25s
+
+        bm25 = bm25s.BM25(k1=1.2, b=0.75)
+        bm25.index([tokenize(t) or ["\u2205"] for t in texts], show_progress=False)
+        return cls(bm25)
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex:
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(folder), show_progress=False, verbosity=0))
+
+    def save(self, folder: Path) -> None:
+        self._bm25.save(str(folder), show_progress=False)
+
+    @property
+    def size(self) -> int:
+        return int(self._bm25.scores["num_docs"])
+
+    def known(self, tokens: Sequence[str]) -> list[str]:
+        return [t for t in tokens if t in self._vocab]
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every row for ``query`` (zeros when no query word is indexed)."""
+        tokens = self.known(tokenize(query))
+        if not tokens:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)

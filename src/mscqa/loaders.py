@@ -1,0 +1,211 @@
+"""Walk the corpus folder and load each file into a ``Document``.
+
+One loader per format. A file that cannot be loaded is skipped and reported (path and reason);
+the walk goes on. Loading never modifies a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import CorpusError
+from .types import Document, Page, Section
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
+MAX_TEXT_BYTES = 50 * 1024 * 1024
+
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    file: str
+    reason: str
+
+
+@dataclass(slots=True)
+class LoadResult:
+    documents: list[Document] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+class UnreadableFile(Exception):
+    """Raised by a loader with a short reason; turned into a ``Skipped`` entry."""
+
+
+def supported_suffixes() -> frozenset[str]:
+    try:
+        from .formats import SUPPORTED_SUFFIXES
+    except ImportError:  # TEMP until formats.py lands
+        return TEXT_SUFFIXES
+    return TEXT_SUFFIXES | SUPPORTED_SUFFIXES
+
+
+def doc_id_for(relative: Path) -> str:
+    """The stable id of a corpus file: its corpus-relative POSIX path (e.g. ``msc-article.md``)."""
+    return relative.as_posix()
+
+
+def iter_corpus_files(corpus_dir: Path) -> Iterator[Path]:
+    """Every non-hidden regular file below ``corpus_dir``, sorted, symlinks not followed."""
+    for path in sorted(corpus_dir.rglob("*")):
+        rel = path.relative_to(corpus_dir)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if path.is_file() and not path.is_symlink():
+            yield path
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_corpus(
+    corpus_dir: Path, on_file: Callable[[Path], None] | None = None
+) -> LoadResult:
+    """Load every supported file under ``corpus_dir``; report the ones that fail."""
+    if not corpus_dir.is_dir():
+        raise CorpusError(
+            f"Corpus folder {corpus_dir} does not exist; create it or set MSCQA_CORPUS_DIR."
+        )
+    result = LoadResult()
+    suffixes = supported_suffixes()
+    for path in iter_corpus_files(corpus_dir):
+        rel = path.relative_to(corpus_dir)
+        if on_file is not None:
+            on_file(path)
+        suffix = path.suffix.lower()
+        try:
+            if suffix not in suffixes:
+                raise UnreadableFile(f"unsupported file type {suffix or '(none)'}")
+            doc = load_file(path, rel)
+        except UnreadableFile as exc:
+            log.warning("Skipped %s: %s", rel.as_posix(), exc)
+            result.skipped.append(Skipped(rel.as_posix(), str(exc)))
+            continue
+        result.documents.append(doc)
+    return result
+
+
+def load_file(path: Path, rel: Path) -> Document:
+    """Load one file by its suffix. Raises ``UnreadableFile`` with a reason."""
+    suffix = path.suffix.lower()
+    sha = file_sha256(path)
+    if suffix in TEXT_SUFFIXES:
+        raw = _read_text(path)
+        if suffix == ".txt":
+            return _text_document(raw, rel, sha)
+        return _markdown_document(raw, rel, sha)
+    return _extracted_document(path, rel, sha)
+
+
+def normalise(text: str) -> str:
+    """NFC, Unix newlines, no BOM and no control characters other than tab and newline."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    return _CONTROL.sub("", unicodedata.normalize("NFC", text))
+
+
+def _read_text(path: Path) -> str:
+    size = path.stat().st_size
+    if size > MAX_TEXT_BYTES:
+        raise UnreadableFile(f"file too large ({size / 1e6:.1f} MB > {MAX_TEXT_BYTES / 1e6:.0f} MB)")
+    try:
+        raw = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(f"not UTF-8 text (byte {exc.start})") from None
+    return normalise(raw)
+
+
+def split_front_matter(raw: str) -> tuple[dict[str, str], str]:
+    """Split ``---``-delimited ``key: value`` front matter from a Markdown body."""
+    if not raw.startswith("---\n"):
+        return {}, raw
+    end = raw.find("\n---", 4)
+    if end == -1:
+        return {}, raw
+    meta: dict[str, str] = {}
+    for line in raw[4:end].splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() and not key.startswith((" ", "\t", "#")):
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+                value = value[1:-1]
+            meta[key.strip().lower()] = value
+    body_start = raw.find("\n", end + 4)
+    body = "" if body_start == -1 else raw[body_start + 1 :]
+    return meta, body.lstrip("\n")
+
+
+def markdown_sections(body: str) -> tuple[tuple[Section, ...], str | None]:
+    """Sections of a Markdown body (heading -> span until the next heading) and its H1."""
+    sections: list[Section] = []
+    h1: str | None = None
+    matches = list(_HEADING.finditer(body))
+    for i, m in enumerate(matches):
+        title = m.group(2).strip()
+        if m.group(1) == "#" and h1 is None:
+            h1 = title
+        start = m.end() + 1 if m.end() < len(body) else m.end()
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(body)
+        sections.append(Section(title, min(start, end), end))
+    return tuple(sections), h1
+
+
+def _markdown_document(raw: str, rel: Path, sha: str) -> Document:
+    meta, body = split_front_matter(raw)
+    if not body.strip():
+        raise UnreadableFile("empty document")
+    sections, h1 = markdown_sections(body)
+    title = meta.get("title") or h1 or rel.stem
+    return Document(
+        doc_id=doc_id_for(rel),
+        path=rel.as_posix(),
+        title=title,
+        text=body,
+        sha256=sha,
+        format="markdown",
+        sections=sections,
+        metadata=tuple(sorted(meta.items())),
+    )
+
+
+def _text_document(raw: str, rel: Path, sha: str) -> Document:
+    if not raw.strip():
+        raise UnreadableFile("empty document")
+    first = raw.strip().split("\n", 1)[0].strip()
+    title = first if 0 < len(first) <= 150 else rel.stem
+    return Document(doc_id_for(rel), rel.as_posix(), title, raw, sha, "text")
+
+
+def _extracted_document(path: Path, rel: Path, sha: str) -> Document:
+    from .formats import ExtractionError, extract
+
+    try:
+        ex = extract(path)
+    except ExtractionError as exc:
+        raise UnreadableFile(exc.reason) from None
+    if not ex.text.strip():
+        raise UnreadableFile("no text found")
+    return Document(
+        doc_id=doc_id_for(rel),
+        path=rel.as_posix(),
+        title=ex.title or rel.stem,
+        text=ex.text,
+        sha256=sha,
+        format=path.suffix.lower().lstrip("."),
+        sections=tuple(Section(t, s, e) for t, s, e in ex.sections),
+        pages=tuple(Page(n, s, e) for n, s, e in ex.pages),
+    )

@@ -1,0 +1,161 @@
+"""Hybrid search over a snapshot: dense (FAISS) and lexical (BM25) fused, plus sentence scores.
+
+>>> retriever = Retriever(snapshot, embedder)                      # doctest: +SKIP
+>>> result = retriever.search("How are adipose MSCs collected?", k=5)  # doctest: +SKIP
+>>> result.hits[0].chunk.section                                   # doctest: +SKIP
+'Adipose mesenchymal stem cells (AD-MSCs)'
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import numpy as np
+
+from .embedder import Embedder
+from .fusion import FUSION_MODES, fuse
+from .lexical import tokenize
+from .store import Snapshot
+from .spelling import Speller
+from .types import Chunk, Hit
+from .vocabulary import expand, token_equivalents
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredSentence:
+    chunk_rank: int  # rank of the owning hit (0 = best)
+    chunk_score: float  # the owning hit's fused score divided by the best hit's
+    chunk: Chunk
+    start: int
+    end: int
+    dense: float  # cosine(question, sentence)
+    lexical: float  # idf-weighted share of the question's words found in the sentence
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieval:
+    query: str
+    hits: list[Hit]
+    sentences: list[ScoredSentence]
+    top_dense: float  # best chunk cosine over the whole snapshot
+    coverage: float  # idf-weighted share of the question's words found in the top hits
+    known: float  # idf-weighted share of the question's words that occur anywhere in the corpus
+    corrected: str  # the question after spelling correction
+
+
+class Retriever:
+    """Hybrid retrieval. Pure given its snapshot and embedder; safe to share between threads."""
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        embedder: Embedder,
+        *,
+        fusion: str = "weighted",
+        alpha: float = 0.6,
+        candidates: int = 50,
+    ) -> None:
+        if fusion not in FUSION_MODES:
+            raise ValueError(f"fusion must be one of {FUSION_MODES}, got {fusion!r}")
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        self.snapshot = snapshot
+        self.embedder = embedder
+        self.fusion = fusion
+        self.alpha = alpha
+        self.candidates = candidates
+        self._chunk_tokens = [set(tokenize(_chunk_words(c))) for c in snapshot.chunks]
+        df: Counter[str] = Counter()
+        for tokens in self._chunk_tokens:
+            df.update(tokens)
+        n = max(1, len(snapshot.chunks))
+        self._idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+        self._unknown_idf = math.log(1 + (n + 0.5) / 0.5)
+        self._equivalents = token_equivalents(tokenize)
+        self.speller = Speller.from_texts(_chunk_words(c) for c in snapshot.chunks)
+
+    def search(self, query: str, k: int, *, question: str | None = None) -> Retrieval:
+        """Top ``k`` chunks for ``query``; sentences of those chunks scored against ``question``.
+
+        ``query`` may carry conversation context; ``question`` (default: ``query``) is what the
+        answer's sentences must answer.
+        """
+        query = self.speller.correct(query)
+        question = self.speller.correct(question) if question else query
+        snap = self.snapshot
+        n = len(snap.chunks)
+        vectors = self.embedder.encode([query, question] if question != query else [query])
+        qvec = vectors[0]
+        svec = vectors[-1]
+        dense = np.zeros(n, dtype=np.float32)
+        cand = min(n, max(self.candidates, k))
+        if cand:
+            scores, rows = snap.dense.search(qvec.reshape(1, -1).astype(np.float32), cand)
+            valid = rows[0] >= 0
+            dense[rows[0][valid]] = scores[0][valid]
+        lexical = snap.lexical.scores(expand(query))
+        fused = fuse(self.fusion, dense, lexical, self.alpha)
+        order = np.argsort(-fused, kind="stable")[: min(k, n)]
+        hits = [
+            Hit(int(r), snap.chunks[r], float(fused[r]), float(dense[r]), float(lexical[r]))
+            for r in order
+        ]
+        q_tokens = self._weights(question)
+        return Retrieval(
+            query=query,
+            hits=hits,
+            sentences=self._sentences(hits, svec, q_tokens),
+            top_dense=float(dense.max()) if n else 0.0,
+            coverage=self._share(q_tokens, set().union(*(self._chunk_tokens[h.row] for h in hits[:3])))
+            if hits
+            else 0.0,
+            known=self._share(q_tokens, self._idf.keys()),
+            corrected=question,
+        )
+
+    def _weights(self, text: str) -> dict[str, float]:
+        return {t: self._idf.get(t, self._unknown_idf) for t in set(tokenize(text))}
+
+    def _share(self, weights: dict[str, float], present: Collection[str]) -> float:
+        """idf-weighted share of the question's tokens (or their synonyms) in ``present``."""
+        total = sum(weights.values())
+        if not total:
+            return 0.0
+        found = sum(
+            w
+            for t, w in weights.items()
+            if t in present or any(a in present for a in self._equivalents.get(t, ()))
+        )
+        return found / total
+
+    def _sentences(
+        self, hits: list[Hit], qvec: np.ndarray, q_tokens: dict[str, float]
+    ) -> list[ScoredSentence]:
+        snap = self.snapshot
+        out: list[ScoredSentence] = []
+        top = hits[0].score if hits and hits[0].score > 0 else 1.0
+        for rank, hit in enumerate(hits):
+            lo, hi = int(snap.sentence_start[hit.row]), int(snap.sentence_start[hit.row + 1])
+            sims = snap.sentences.vectors[lo:hi] @ qvec
+            doc_text = snap.documents[hit.chunk.doc_id].text
+            for (start, end), sim in zip(hit.chunk.sentences, sims, strict=True):
+                words = set(tokenize(doc_text[start:end]))
+                out.append(
+                    ScoredSentence(
+                        rank,
+                        max(0.0, hit.score / top),
+                        hit.chunk,
+                        start,
+                        end,
+                        float(sim),
+                        self._share(q_tokens, words),
+                    )
+                )
+        return out
+
+
+def _chunk_words(chunk: Chunk) -> str:
+    return f"{chunk.section or ''} {chunk.text}"

@@ -1,0 +1,145 @@
+"""HTTP request and response bodies (pydantic lives at the edges only)."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .types import Answer, Citation
+
+# NUL, other C0 controls (tab/newline allowed) and the Unicode bidi overrides/isolates.
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+MAX_QUESTION_CHARS = 2000
+MAX_HISTORY_TURNS = 50
+MAX_TURN_CHARS = 8000
+
+
+def _clean(value: str, what: str) -> str:
+    if _SURROGATE.search(value):
+        raise ValueError(f"{what} contains an invalid character (a lone UTF-16 surrogate)")
+    if _FORBIDDEN.search(value):
+        raise ValueError(f"{what} contains control or text-direction characters; remove them")
+    return value
+
+
+class HistoryTurn(BaseModel):
+    role: Literal["user", "assistant"] = Field(description="Who said it.")
+    content: str = Field(max_length=MAX_TURN_CHARS, description="What was said.")
+
+    @field_validator("content")
+    @classmethod
+    def _content(cls, value: str) -> str:
+        return _clean(value, "history content")
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"question": "How are adipose mesenchymal stem cells collected?"}]
+        }
+    )
+
+    question: str = Field(
+        min_length=1, max_length=MAX_QUESTION_CHARS, description="The question, in plain text."
+    )
+    top_k: int | None = Field(
+        None, ge=1, le=20, description="Passages to consider (1-20); default from settings."
+    )
+    history: list[HistoryTurn] = Field(
+        default_factory=list,
+        max_length=MAX_HISTORY_TURNS,
+        description="Earlier turns of the conversation, oldest first, for follow-up questions.",
+    )
+
+    @field_validator("question")
+    @classmethod
+    def _question(cls, value: str) -> str:
+        value = _clean(value, "question")
+        if not value.strip():
+            raise ValueError("question is empty; type a question about the documents")
+        return value
+
+
+class Span(BaseModel):
+    start: int
+    end: int
+
+
+class CitationOut(BaseModel):
+    n: int = Field(description="The number used by the [n] markers in the answer.")
+    doc_id: str
+    title: str
+    section: str | None
+    chunk_id: str
+    text: str = Field(description="The cited passage exactly as in the document.")
+    start: int = Field(description="Offset of the passage in the document text.")
+    end: int
+    score: float
+    page: int | None = None
+    sentences: list[Span] = Field(
+        default_factory=list, description="Document offsets of the sentences the answer quotes."
+    )
+
+    @classmethod
+    def of(cls, c: Citation) -> CitationOut:
+        ch = c.chunk
+        return cls(
+            n=c.n, doc_id=ch.doc_id, title=ch.title, section=ch.section, chunk_id=ch.chunk_id,
+            text=ch.text, start=ch.start, end=ch.end, score=round(c.score, 4), page=ch.page,
+            sentences=[Span(start=s, end=e) for s, e in c.sentences],
+        )
+
+
+class AskResponse(BaseModel):
+    answer: str
+    answered: bool
+    confidence: float = Field(description="Probability (0-1) that the documents hold the answer.")
+    citations: list[CitationOut]
+    related: list[CitationOut] = Field(
+        default_factory=list,
+        description="Other passages retrieved; for an unanswered question, the closest ones "
+        "found (not an answer).",
+    )
+    took_ms: float
+
+    @classmethod
+    def of(cls, a: Answer) -> AskResponse:
+        return cls(
+            answer=a.text, answered=a.answered, confidence=a.confidence,
+            citations=[CitationOut.of(c) for c in a.citations],
+            related=[CitationOut.of(c) for c in a.related], took_ms=a.took_ms,
+        )
+
+
+class IndexInfo(BaseModel):
+    version: str
+    documents: int
+    chunks: int
+
+
+class HealthResponse(BaseModel):
+    status: str
+    index: IndexInfo
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    title: str
+    chunks: int
+    format: str
+    path: str
+    sha256: str
+    date: str | None = None
+    characters: int
+    modified: float | None = None
+
+
+class DocumentsResponse(BaseModel):
+    documents: list[DocumentOut]
+
+
+class ErrorResponse(BaseModel):
+    detail: str

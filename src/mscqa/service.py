@@ -1,0 +1,238 @@
+"""The read path: ``QAService.ask`` answers from the live snapshot and hot-swaps new ones.
+
+>>> from mscqa.config import Settings
+>>> service = QAService(Settings())
+>>> service.load()                                    # doctest: +SKIP
+>>> service.ask("How are adipose MSCs collected?").answered   # doctest: +SKIP
+True
+
+Each request takes the current ``_Live`` (snapshot + retriever) once at its start, so a swap
+in the middle of a request never mixes two snapshots: requests in flight finish on the one
+they started with.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .answerer import AnswerPolicy, answer
+from .config import Settings
+from .conversation import contextualize
+from .embedder import Embedder, SentenceTransformerEmbedder
+from .errors import IndexNotReady, InvalidQuestion, NoIndexError, SnapshotError
+from .retriever import Retrieval, Retriever
+from .store import Snapshot, current_version, load_current
+from .types import Answer, Turn
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Live:
+    snapshot: Snapshot
+    retriever: Retriever
+    pointer: str | None
+
+
+class AnswerCache:
+    """A bounded LRU of answers keyed by snapshot version, question, history and k."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[tuple[Any, ...], Answer] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> Answer | None:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[Any, ...], value: Answer) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+
+def normalise_question(question: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", question).split()).casefold()
+
+
+class QAService:
+    """Answers questions from the serving snapshot; reloads when ``CURRENT`` changes."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder or SentenceTransformerEmbedder(
+            settings.model, threads=settings.torch_threads
+        )
+        self.policy = AnswerPolicy(
+            max_sentences=settings.max_sentences, min_confidence=settings.min_confidence
+        )
+        self._live: _Live | None = None
+        self._cache = AnswerCache(settings.cache_size)
+        self._reload_lock = threading.Lock()
+        self.last_error: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Load the snapshot ``CURRENT`` points at (blocking). Raises ``NoIndexError``."""
+        with self._reload_lock:
+            pointer = current_version(self.settings.index_dir)
+            snapshot = load_current(self.settings.index_dir)
+            if hasattr(self.embedder, "warm_up"):
+                self.embedder.warm_up()
+            self._live = _Live(snapshot, Retriever(snapshot, self.embedder), pointer)
+            self.last_error = None
+            log.info(
+                "Serving index %s (%d documents, %d chunks)",
+                snapshot.version, len(snapshot.documents), len(snapshot.chunks),
+            )
+
+    def refresh(self) -> bool:
+        """Swap to a newer snapshot if ``CURRENT`` moved. Returns True when it swapped."""
+        live = self._live
+        pointer = current_version(self.settings.index_dir)
+        if live is not None and pointer == live.pointer:
+            return False
+        if not self._reload_lock.acquire(blocking=False):
+            return False  # another thread is already loading it
+        try:
+            snapshot = load_current(self.settings.index_dir)
+            self._live = _Live(snapshot, Retriever(snapshot, self.embedder), pointer)
+            self.last_error = None
+            log.info("Switched to index %s", snapshot.version)
+            return True
+        except (SnapshotError, NoIndexError) as exc:
+            self.last_error = str(exc)
+            log.error("Could not load the new index: %s", exc)
+            return False
+        finally:
+            self._reload_lock.release()
+
+    @property
+    def ready(self) -> bool:
+        return self._live is not None
+
+    def _current(self) -> _Live:
+        live = self._live
+        if live is None:
+            if self.last_error:
+                raise NoIndexError(self.last_error)
+            raise IndexNotReady("The index is loading; try again in a few seconds.")
+        return live
+
+    # -- questions -------------------------------------------------------------------------
+
+    def ask(
+        self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()
+    ) -> Answer:
+        """Answer ``question`` (with optional chat ``history``) from the live snapshot."""
+        started = time.perf_counter()
+        question = self._check(question, history)
+        k = top_k or self.settings.top_k
+        live = self._current()
+        key = (
+            live.snapshot.version,
+            normalise_question(question),
+            tuple((t.role, normalise_question(t.content)) for t in history if t.role == "user"),
+            k,
+        )
+        cached = self._cache.get(key)
+        if cached is None:
+            _, cached = self._answer(live, question, k, history)
+            self._cache.put(key, cached)
+        took = (time.perf_counter() - started) * 1000
+        return Answer(
+            cached.text, cached.answered, cached.confidence, cached.citations,
+            cached.related, round(took, 3), cached.meta,
+        )
+
+    def explain(
+        self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()
+    ) -> tuple[Retrieval, Answer]:
+        """The retrieval behind an answer as well as the answer (no cache); for evaluation."""
+        question = self._check(question, history)
+        return self._answer(self._current(), question, top_k or self.settings.top_k, history)
+
+    def _answer(
+        self, live: _Live, question: str, k: int, history: Sequence[Turn]
+    ) -> tuple[Retrieval, Answer]:
+        query = contextualize(question, history)
+        # Look at a few more passages than will be cited so the best sentences can be found.
+        # A follow-up is answered as its contextualized form ("How are adipose MSCs ... collected?").
+        retrieval = live.retriever.search(query, max(k, 5), question=query)
+        retrieval.hits[:] = retrieval.hits[:k]
+        return retrieval, answer(question, retrieval, self.policy)
+
+    def _check(self, question: str, history: Sequence[Turn]) -> str:
+        question = question.strip()
+        if not question:
+            raise InvalidQuestion("The question is empty; type a question about the documents.")
+        if len(question) > self.settings.max_question_chars:
+            raise InvalidQuestion(
+                f"The question is {len(question)} characters long; the limit is "
+                f"{self.settings.max_question_chars}."
+            )
+        if len(history) > self.settings.max_history_turns:
+            raise InvalidQuestion(
+                f"The history has {len(history)} turns; send at most "
+                f"{self.settings.max_history_turns} (the most recent ones)."
+            )
+        return question
+
+    # -- catalogue -------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        live = self._current()
+        snap = live.snapshot
+        return {
+            "status": "ok",
+            "index": {
+                "version": snap.version,
+                "documents": len(snap.documents),
+                "chunks": len(snap.chunks),
+            },
+        }
+
+    def documents(self) -> list[dict[str, Any]]:
+        snap = self._current().snapshot
+        counts: dict[str, int] = {}
+        for c in snap.chunks:
+            counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+        corpus_dir = self.settings.corpus_dir
+        out = []
+        for doc in snap.documents.values():
+            meta = dict(doc.metadata)
+            try:
+                added = os.stat(corpus_dir / doc.path).st_mtime
+            except OSError:
+                added = None
+            out.append(
+                {
+                    "doc_id": doc.doc_id,
+                    "title": doc.title,
+                    "chunks": counts.get(doc.doc_id, 0),
+                    "format": doc.format,
+                    "path": doc.path,
+                    "sha256": doc.sha256,
+                    "date": meta.get("date"),
+                    "characters": len(doc.text),
+                    "modified": added,
+                }
+            )
+        return out

@@ -1,0 +1,317 @@
+"""The index directory: versioned snapshots with a manifest, written atomically, checked on load.
+
+Layout::
+
+    index_dir/
+      CURRENT                 name of the serving snapshot (replaced atomically)
+      snapshots/<version>/    manifest.json, documents.json, chunks.jsonl,
+                              dense.faiss, sentences.npy, lexical/
+      writer.lock             held by the one process building (see indexing.py)
+
+Row i means chunk i in ``dense.faiss``, ``lexical/`` and ``chunks.jsonl``. The store never
+embeds: it is handed vectors and only persists and reloads them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import NoIndexError, SnapshotError
+from .lexical import LexicalIndex
+from .types import Chunk, Document, Page, Section
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+FIX = "run `mscqa index` to rebuild it"
+_CHECKED_FILES = ("documents.json", "chunks.jsonl", "dense.faiss", "sentences.npy")
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceTable:
+    """Every indexed sentence: its owning chunk row, its span, and its vector."""
+
+    owner: np.ndarray  # int32, chunk row of sentence i
+    vectors: np.ndarray  # float32 (n_sentences, dim), unit length
+
+
+class Snapshot:
+    """A loaded, read-only index snapshot. Safe to share between threads."""
+
+    def __init__(
+        self,
+        path: Path,
+        manifest: dict[str, Any],
+        documents: dict[str, Document],
+        chunks: list[Chunk],
+        dense: Any,
+        sentences: SentenceTable,
+        lexical: LexicalIndex,
+    ) -> None:
+        self.path = path
+        self.manifest = manifest
+        self.documents = documents
+        self.chunks = chunks
+        self.dense = dense
+        self.sentences = sentences
+        self.lexical = lexical
+        # Start row of each chunk's sentences in the sentence table.
+        self.sentence_start = np.searchsorted(sentences.owner, np.arange(len(chunks) + 1))
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["version"])
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write(path: Path, data: bytes) -> None:
+    with path.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def make_dense_index(vectors: np.ndarray, hnsw_above: int = 200_000) -> Any:
+    """Exact inner-product search below ``hnsw_above`` rows, HNSW above (see README)."""
+    import faiss
+
+    dim = vectors.shape[1]
+    if len(vectors) > hnsw_above:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 128
+    else:
+        index = faiss.IndexFlatIP(dim)
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def save_snapshot(
+    index_dir: Path,
+    version: str,
+    manifest: dict[str, Any],
+    documents: list[Document],
+    chunks: list[Chunk],
+    chunk_vectors: np.ndarray,
+    sentence_vectors: np.ndarray,
+    sentence_owner: np.ndarray,
+) -> Path:
+    """Write a complete snapshot under a temporary name, fsync it, then rename it into place.
+
+    Does not switch ``CURRENT``; call ``publish`` once the snapshot has been checked.
+    """
+    import faiss
+
+    if len(chunks) != len(chunk_vectors):
+        raise SnapshotError(f"{len(chunks)} chunks but {len(chunk_vectors)} vectors")
+    if len(sentence_owner) != len(sentence_vectors):
+        raise SnapshotError("sentence table and sentence vectors disagree")
+    snapshots = index_dir / "snapshots"
+    snapshots.mkdir(parents=True, exist_ok=True)
+    tmp = snapshots / f".tmp-{version}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    _write(tmp / "documents.json", json.dumps([_doc_record(d) for d in documents]).encode())
+    _write(
+        tmp / "chunks.jsonl",
+        "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks).encode(),
+    )
+    faiss.write_index(make_dense_index(chunk_vectors), str(tmp / "dense.faiss"))
+    with (tmp / "sentences.npy").open("wb") as fh:
+        np.save(fh, np.ascontiguousarray(sentence_vectors, dtype=np.float32))
+        np.save(fh, np.asarray(sentence_owner, dtype=np.int32))
+        fh.flush()
+        os.fsync(fh.fileno())
+    LexicalIndex.build([lexical_text(c) for c in chunks]).save(tmp / "lexical")
+    manifest = {
+        **manifest,
+        "format_version": FORMAT_VERSION,
+        "version": version,
+        "counts": {
+            "documents": len(documents),
+            "chunks": len(chunks),
+            "sentences": int(len(sentence_owner)),
+        },
+        "files": {name: _sha256(tmp / name) for name in _CHECKED_FILES},
+    }
+    _write(tmp / "manifest.json", json.dumps(manifest, indent=2).encode())
+    _fsync_dir(tmp)
+    final = snapshots / version
+    os.rename(tmp, final)
+    _fsync_dir(snapshots)
+    return final
+
+
+def lexical_text(chunk: Chunk) -> str:
+    """What BM25 indexes for a chunk: its section heading and its text."""
+    return f"{chunk.section}\n{chunk.text}" if chunk.section else chunk.text
+
+
+def dense_text(chunk: Chunk) -> str:
+    """What the embedder sees for a chunk: its section heading gives the passage its topic."""
+    return f"{chunk.section}: {chunk.text}" if chunk.section else chunk.text
+
+
+def publish(index_dir: Path, version: str, keep: int = 3) -> None:
+    """Point ``CURRENT`` at ``version`` atomically (temp file, fsync, rename), then prune."""
+    if not (index_dir / "snapshots" / version / "manifest.json").is_file():
+        raise SnapshotError(f"snapshot {version} does not exist; {FIX}")
+    tmp = index_dir / ".CURRENT.tmp"
+    _write(tmp, version.encode())
+    os.replace(tmp, index_dir / "CURRENT")
+    _fsync_dir(index_dir)
+    prune(index_dir, keep=keep, protect={version})
+
+
+def current_version(index_dir: Path) -> str | None:
+    try:
+        return (index_dir / "CURRENT").read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def list_versions(index_dir: Path) -> list[str]:
+    """Complete snapshots, oldest first (versions sort by build time)."""
+    root = index_dir / "snapshots"
+    if not root.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in root.iterdir()
+        if not p.name.startswith(".") and (p / "manifest.json").is_file()
+    )
+
+
+def prune(index_dir: Path, keep: int, protect: set[str]) -> None:
+    """Remove leftovers of interrupted builds and all but the newest ``keep`` snapshots."""
+    root = index_dir / "snapshots"
+    for leftover in root.glob(".tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    versions = list_versions(index_dir)
+    for version in versions[: max(0, len(versions) - keep)]:
+        if version not in protect:
+            shutil.rmtree(root / version, ignore_errors=True)
+
+
+def load_snapshot(path: Path, *, expect_model: str | None = None) -> Snapshot:
+    """Load and check one snapshot folder. Raises ``SnapshotError`` naming the fix."""
+    import faiss
+
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+    except FileNotFoundError:
+        raise SnapshotError(f"index snapshot {path} has no manifest; {FIX}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SnapshotError(f"index manifest {path}/manifest.json is corrupt ({exc}); {FIX}") from None
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise SnapshotError(
+            f"index snapshot {path.name} has format {manifest.get('format_version')}, this "
+            f"version of mscqa reads format {FORMAT_VERSION}; {FIX}"
+        )
+    if expect_model is not None and manifest.get("model", {}).get("sha256") != expect_model:
+        raise SnapshotError(
+            f"index snapshot {path.name} was built with model "
+            f"{manifest.get('model', {}).get('name')!r}, not the configured one; {FIX}"
+        )
+    for name, digest in manifest.get("files", {}).items():
+        try:
+            actual = _sha256(path / name)
+        except FileNotFoundError:
+            raise SnapshotError(f"index snapshot {path.name} is missing {name}; {FIX}") from None
+        if actual != digest:
+            raise SnapshotError(f"index file {path.name}/{name} is corrupted; {FIX}")
+    try:
+        documents = {
+            d["doc_id"]: _doc_from_record(d)
+            for d in json.loads((path / "documents.json").read_text())
+        }
+        with (path / "chunks.jsonl").open(encoding="utf-8") as fh:
+            chunks = [_chunk_from_record(json.loads(line)) for line in fh]
+        dense = faiss.read_index(str(path / "dense.faiss"))
+        with (path / "sentences.npy").open("rb") as fh:
+            sentence_vectors = np.load(fh)
+            owner = np.load(fh)
+        lexical = LexicalIndex.load(path / "lexical")
+    except Exception as exc:
+        raise SnapshotError(f"index snapshot {path.name} could not be read ({exc}); {FIX}") from exc
+    counts = manifest.get("counts", {})
+    sizes = {
+        "chunks": len(chunks),
+        "dense vectors": dense.ntotal,
+        "lexical rows": lexical.size,
+    }
+    if len(set(sizes.values())) != 1 or counts.get("chunks") != len(chunks):
+        raise SnapshotError(f"index snapshot {path.name} is inconsistent {sizes}; {FIX}")
+    if len(owner) != len(sentence_vectors) or counts.get("documents") != len(documents):
+        raise SnapshotError(f"index snapshot {path.name} is inconsistent (sentences); {FIX}")
+    return Snapshot(path, manifest, documents, chunks, dense, SentenceTable(owner, sentence_vectors), lexical)
+
+
+def load_current(index_dir: Path, *, expect_model: str | None = None) -> Snapshot:
+    """Load the snapshot ``CURRENT`` names; if it is damaged, fall back to the newest good one."""
+    version = current_version(index_dir)
+    if version is None:
+        raise NoIndexError(
+            f"No index yet in {index_dir}; run `mscqa index` (or `mscqa serve`, which builds one)."
+        )
+    try:
+        return load_snapshot(index_dir / "snapshots" / version, expect_model=expect_model)
+    except SnapshotError as first:
+        for other in reversed(list_versions(index_dir)):
+            if other == version:
+                continue
+            try:
+                snap = load_snapshot(index_dir / "snapshots" / other, expect_model=expect_model)
+            except SnapshotError:
+                continue
+            log.error("%s; serving the previous snapshot %s instead", first, other)
+            return snap
+        raise
+
+
+def _doc_record(doc: Document) -> dict[str, Any]:
+    return asdict(doc)
+
+
+def _doc_from_record(rec: dict[str, Any]) -> Document:
+    return Document(
+        doc_id=rec["doc_id"],
+        path=rec["path"],
+        title=rec["title"],
+        text=rec["text"],
+        sha256=rec["sha256"],
+        format=rec["format"],
+        sections=tuple(Section(**s) for s in rec["sections"]),
+        pages=tuple(Page(**p) for p in rec["pages"]),
+        metadata=tuple((k, v) for k, v in rec["metadata"]),
+    )
+
+
+def _chunk_from_record(rec: dict[str, Any]) -> Chunk:
+    rec["sentences"] = tuple((int(s), int(e)) for s, e in rec["sentences"])
+    return Chunk(**rec)

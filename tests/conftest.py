@@ -1,0 +1,154 @@
+"""Shared fixtures: a tiny corpus with the fake embedder for unit tests, one real index (real
+model, bundled article) per session for quality tests, and a real uvicorn server over it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mscqa.config import Settings
+from mscqa.embedder import HashingEmbedder, SentenceTransformerEmbedder
+from mscqa.indexing import build_index
+from mscqa.service import QAService
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+DATA = Path(__file__).resolve().parent / "data"
+
+TINY_DOCS = {
+    "adipose.md": """---
+title: Adipose MSCs
+date: 2025-01-02
+---
+
+# Adipose MSCs
+
+## Collection
+
+Adipose stem cells are collected by liposuction. The procedure uses a small incision.
+
+## Use
+
+Japan has approved adipose stem cell products. China has fewer applications.
+""",
+    "marrow.txt": """Bone marrow notes
+
+Bone marrow stem cells support hematopoiesis. The U.S. Food and Drug Administration approved
+Prochymal for graft-versus-host disease. Bone marrow collection is painful.
+""",
+    "nested/cord.md": """# Umbilical cord
+
+Umbilical cord stem cells come from allogeneic cord tissue. China uses them more often.
+""",
+}
+
+
+def write_corpus(folder: Path, docs: dict[str, str] = TINY_DOCS) -> Path:
+    for name, text in docs.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path: Path) -> Path:
+    return write_corpus(tmp_path / "corpus")
+
+
+@pytest.fixture
+def fake_embedder() -> HashingEmbedder:
+    return HashingEmbedder(256)
+
+
+@pytest.fixture
+def tiny_settings(tmp_path: Path, tiny_corpus: Path) -> Settings:
+    return Settings(
+        corpus_dir=tiny_corpus, index_dir=tmp_path / "index", chunk_chars=200, _env_file=None
+    )
+
+
+@pytest.fixture
+def tiny_service(tiny_settings: Settings, fake_embedder: HashingEmbedder) -> QAService:
+    build_index(tiny_settings, fake_embedder)
+    service = QAService(tiny_settings, fake_embedder)
+    service.load()
+    return service
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> SentenceTransformerEmbedder:
+    embedder = SentenceTransformerEmbedder("", threads=2)
+    embedder.warm_up()
+    return embedder
+
+
+@pytest.fixture(scope="session")
+def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        corpus_dir=CORPUS, index_dir=tmp_path_factory.mktemp("real-index"), _env_file=None
+    )
+
+
+@pytest.fixture(scope="session")
+def real_service(real_settings: Settings, real_embedder: SentenceTransformerEmbedder) -> QAService:
+    """The bundled article indexed with the real model, once per test session."""
+    build_index(real_settings, real_embedder)
+    service = QAService(real_settings, real_embedder)
+    service.load()
+    return service
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(real_service: QAService, real_settings: Settings) -> Iterator[str]:
+    """A real `mscqa serve` process (uvicorn, real model) over the session's real index."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "MSCQA_CORPUS_DIR": str(real_settings.corpus_dir),
+        "MSCQA_INDEX_DIR": str(real_settings.index_dir),
+        "HF_HUB_OFFLINE": "1",
+    }
+    log_path = real_settings.index_dir.parent / f"serve-{port}.log"
+    log_file = log_path.open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mscqa.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"mscqa serve exited: {log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("mscqa serve did not become ready within 120 s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log_file.close()

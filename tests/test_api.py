@@ -1,0 +1,146 @@
+"""The HTTP contract of /health, /ask, /documents and the error responses (TestClient)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from mscqa.app import create_app
+from mscqa.config import Settings
+from mscqa.embedder import HashingEmbedder
+from mscqa.service import QAService
+
+
+@pytest.fixture
+def client(tiny_settings: Settings, tiny_service: QAService) -> Iterator[TestClient]:
+    with TestClient(create_app(tiny_settings, tiny_service)) as c:
+        yield c
+
+
+def test_health_reports_the_serving_index(client: TestClient, tiny_service: QAService) -> None:
+    r = client.get("/health")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ok"
+    assert body["index"] == {
+        "version": tiny_service.health()["index"]["version"],
+        "documents": 3,
+        "chunks": len(tiny_service._current().snapshot.chunks),
+    }
+
+
+def test_health_is_503_until_an_index_exists(tmp_path, tiny_corpus) -> None:
+    settings = Settings(corpus_dir=tiny_corpus, index_dir=tmp_path / "none", _env_file=None)
+    service = QAService(settings, HashingEmbedder())
+    with TestClient(create_app(settings, service)) as c:
+        r = c.get("/health")
+        assert r.status_code == 503
+        assert "mscqa index" in r.json()["detail"]
+        r = c.post("/ask", json={"question": "What is liposuction?"})
+        assert r.status_code == 503
+        assert r.headers["retry-after"]
+        assert c.get("/livez").json() == {"status": "alive"}
+
+
+def test_ask_contract(client: TestClient) -> None:
+    r = client.post("/ask", json={"question": "How are adipose stem cells collected?"})
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) >= {"answer", "answered", "citations", "took_ms", "confidence", "related"}
+    assert body["answered"] is True
+    assert isinstance(body["took_ms"], float)
+    assert 0.0 <= body["confidence"] <= 1.0
+    assert "liposuction" in body["answer"]
+    for c in body["citations"]:
+        assert set(c) >= {"n", "doc_id", "title", "section", "chunk_id", "text", "start",
+                          "end", "score"}
+        assert f"[{c['n']}]" in body["answer"]
+        assert c["end"] - c["start"] == len(c["text"])
+        assert c["chunk_id"].startswith(c["doc_id"] + "#")
+    assert {c["doc_id"] for c in body["citations"]} <= {"adipose.md", "marrow.txt",
+                                                        "nested/cord.md"}
+
+
+def test_ask_with_history_and_top_k(client: TestClient) -> None:
+    r = client.post(
+        "/ask",
+        json={
+            "question": "How are they collected?",
+            "top_k": 1,
+            "history": [
+                {"role": "user", "content": "Tell me about adipose stem cells"},
+                {"role": "assistant", "content": "Japan has approved adipose stem cell products. [1]"},
+            ],
+        },
+    )
+    assert r.status_code == 200
+    body = r.json()
+    assert len(body["citations"]) + len(body["related"]) <= 1
+
+
+def test_top_k_above_chunk_count_gives_distinct_citations(client: TestClient) -> None:
+    body = client.post("/ask", json={"question": "stem cells", "top_k": 20}).json()
+    ids = [c["chunk_id"] for c in body["citations"] + body["related"]]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize(
+    ("payload", "fragment"),
+    [
+        ({}, "question: Field required"),
+        ({"question": ""}, "question"),
+        ({"question": "   "}, "question is empty"),
+        ({"question": "x" * 2001}, "at most 2000"),
+        ({"question": 5}, "valid string"),
+        ({"question": "ok?", "top_k": 0}, "top_k"),
+        ({"question": "ok?", "top_k": 21}, "top_k"),
+        ({"question": "ok?", "top_k": "many"}, "top_k"),
+        ({"question": "a\x00b"}, "control"),
+        ({"question": "a\u202eb"}, "text-direction"),
+        ({"question": "ok?", "history": [{"role": "system", "content": "x"}]}, "role"),
+        ({"question": "ok?", "history": [{"role": "user", "content": "x"}] * 51}, "history"),
+    ],
+)
+def test_invalid_requests_get_a_readable_422(client: TestClient, payload, fragment) -> None:
+    r = client.post("/ask", json=payload)
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert isinstance(detail, str)
+    assert fragment in detail
+
+
+def test_malformed_json_is_422(client: TestClient) -> None:
+    r = client.post("/ask", content=b'{"question": ', headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert "JSON" in r.json()["detail"]
+
+
+def test_documents_lists_titles_and_chunk_counts(client: TestClient) -> None:
+    docs = client.get("/documents").json()["documents"]
+    by_id = {d["doc_id"]: d for d in docs}
+    assert set(by_id) == {"adipose.md", "marrow.txt", "nested/cord.md"}
+    assert by_id["adipose.md"]["title"] == "Adipose MSCs"
+    assert by_id["marrow.txt"]["title"] == "Bone marrow notes"
+    assert all(d["chunks"] >= 1 for d in docs)
+
+
+def test_html_pages_carry_security_headers(client: TestClient) -> None:
+    r = client.get("/")
+    assert r.status_code == 200
+    assert "text/html" in r.headers["content-type"]
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["referrer-policy"] == "no-referrer"
+    assert r.headers["x-request-id"]
+    assert "<script>" not in r.text  # no inline script: the page loads /static/app.js
+    assert client.get("/static/app.js").status_code == 200
+
+
+def test_openapi_docs_are_served(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 200
+    spec = client.get("/openapi.json").json()
+    assert "/ask" in spec["paths"]
