@@ -381,6 +381,8 @@ _BOLD_RE = re.compile(r"bold|black|heavy|demi", re.I)
 _PAGE_NO_RE = re.compile(r"^(page\s*)?([0-9]{1,4}|[ivxlc]{1,6})(\s*(of|/)\s*[0-9]{1,4})?$", re.I)
 _SENTENCE_END_RE = re.compile(r"[.!?:;][\"'”’)\]]*$")
 _HYPHEN_END_RE = re.compile(r"[^\W\d_][-\u2010]$")
+_BULLET_RE = re.compile(r"^[•◦▪▫●○■□‣⁃∙·]\s")
+_DOT_LEADER_RE = re.compile(r"(\.\s?){4,}\s*[0-9ivxlc]+$", re.I)
 
 
 @dataclass
@@ -539,6 +541,8 @@ def _paragraphs(page_lines: list[list[_Line]]) -> list[_Para]:
         ends = bool(_SENTENCE_END_RE.search(prev.text))
         if ends and len(prev.text) < 0.6 * typical_len:
             return True  # a short last line
+        if _BULLET_RE.match(cur.text) or _DOT_LEADER_RE.search(prev.text):
+            return True  # a list item starts; a table-of-contents entry ends
         if prev.size is None or cur.size is None or prev.y is None or cur.y is None:
             return False
         if abs(prev.size - cur.size) > max(0.75, 0.12 * (body or cur.size)):
@@ -573,6 +577,8 @@ def _heading_levels(paras: list[_Para], body: float | None) -> dict[int, int]:
         if body is None or size is None or len(para.lines) > 3 or len(text) > 200:
             continue
         if not re.search(r"[^\W\d_]", text) or text.rstrip().endswith((".", ",", ";")):
+            continue
+        if _DOT_LEADER_RE.search(text) or _BULLET_RE.match(text):
             continue
         if size >= 1.15 * body:
             candidates[i] = size

@@ -11,6 +11,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from .answertype import expected_type, satisfies
 from .retriever import Retrieval, ScoredSentence
 from .types import Answer, Chunk, Citation
 
@@ -18,12 +19,12 @@ NOT_FOUND = "I couldn't find that in the documents."
 
 # Logistic confidence model; see ``confidence`` and bench/calibrate.py for how it was fitted.
 CONFIDENCE_WEIGHTS = {
-    "bias": -9.0,
-    "top_dense": 9.0,
-    "best_sentence": 6.0,
-    "coverage": 4.0,
-    "known": 0.0,
-    "best_lexical": 0.0,
+    "bias": -4.59,
+    "top_dense": 4.64,
+    "best_sentence": 2.82,
+    "coverage": -0.12,
+    "known": 2.5,
+    "best_lexical": 1.99,
 }
 
 _WORD = re.compile(r"\w+")
@@ -47,7 +48,7 @@ class AnswerPolicy:
 
 def features(retrieval: Retrieval) -> dict[str, float]:
     """The evidence the confidence is computed from (all roughly in [0, 1])."""
-    best = max((s.dense for s in retrieval.sentences), default=0.0)
+    best = max((max(s.dense, s.context) for s in retrieval.sentences), default=0.0)
     best_lex = max((s.lexical for s in retrieval.sentences), default=0.0)
     return {
         "best_lexical": best_lex,
@@ -73,12 +74,11 @@ def answer(question: str, retrieval: Retrieval, policy: AnswerPolicy = AnswerPol
     """Compose the answer for ``question`` from ``retrieval`` under ``policy``."""
     feats = features(retrieval)
     conf = confidence(feats)
-    if conf < policy.min_confidence or not retrieval.sentences:
-        related = tuple(
-            Citation(i + 1, h.chunk, h.score) for i, h in enumerate(retrieval.hits[: policy.related])
-        )
-        return Answer(NOT_FOUND, False, round(conf, 4), (), related, meta=feats)
-    chosen = _choose(retrieval.sentences, policy)
+    if conf < policy.min_confidence or not retrieval.sentences or retrieval.unknown_names:
+        return _abstain(retrieval, policy, conf, feats)
+    chosen = _choose(retrieval.sentences, policy, expected_type(question))
+    if not chosen:  # the question asks for a figure that none of the best sentences gives
+        return _abstain(retrieval, policy, conf, feats)
     numbers: dict[str, int] = {}
     spans: dict[str, list[tuple[int, int]]] = {}
     chunks: dict[str, Chunk] = {}
@@ -103,13 +103,35 @@ def answer(question: str, retrieval: Retrieval, policy: AnswerPolicy = AnswerPol
     return Answer(" ".join(parts), True, round(conf, 4), citations, related, meta=feats)
 
 
+def _abstain(
+    retrieval: Retrieval, policy: AnswerPolicy, conf: float, feats: dict[str, float]
+) -> Answer:
+    related = tuple(
+        Citation(i + 1, h.chunk, h.score) for i, h in enumerate(retrieval.hits[: policy.related])
+    )
+    return Answer(NOT_FOUND, False, round(min(conf, policy.min_confidence), 4), (), related,
+                  meta=feats)
+
+
 def _text(s: ScoredSentence) -> str:
     return s.chunk.text[s.start - s.chunk.start : s.end - s.chunk.start]
 
 
-def _choose(sentences: list[ScoredSentence], policy: AnswerPolicy) -> list[ScoredSentence]:
+def _choose(
+    sentences: list[ScoredSentence],
+    policy: AnswerPolicy,
+    kind: tuple[str, str | None] | None = None,
+) -> list[ScoredSentence]:
     ranked = sorted(sentences, key=sentence_score, reverse=True)
     best = sentence_score(ranked[0])
+    if kind is not None:
+        # Among the sentences good enough to quote, keep those that give the figure asked for.
+        ranked = [
+            s for s in ranked if sentence_score(s) >= best - policy.margin and satisfies(kind, _text(s))
+        ]
+        if not ranked:
+            return []
+        best = sentence_score(ranked[0])
     chosen: list[ScoredSentence] = []
     seen: list[set[str]] = []
     for s in ranked:

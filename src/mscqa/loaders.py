@@ -10,7 +10,7 @@ import hashlib
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,10 +43,8 @@ class UnreadableFile(Exception):
 
 
 def supported_suffixes() -> frozenset[str]:
-    try:
-        from .formats import SUPPORTED_SUFFIXES
-    except ImportError:  # TEMP until formats.py lands
-        return TEXT_SUFFIXES
+    from .formats import SUPPORTED_SUFFIXES
+
     return TEXT_SUFFIXES | SUPPORTED_SUFFIXES
 
 
@@ -164,6 +162,17 @@ def markdown_sections(body: str) -> tuple[tuple[Section, ...], str | None]:
     return tuple(sections), h1
 
 
+def innermost_sections(sections: Iterable[Section]) -> tuple[Section, ...]:
+    """Flatten nested sections: each heading owns its text up to the next heading of any level."""
+    ordered = sorted(sections, key=lambda s: (s.start, -s.end))
+    out = []
+    for i, sec in enumerate(ordered):
+        end = min(sec.end, ordered[i + 1].start) if i + 1 < len(ordered) else sec.end
+        # a heading's own text is what precedes its first subsection (may be empty)
+        out.append(Section(sec.title, sec.start, max(sec.start, end)))
+    return tuple(out)
+
+
 def _markdown_document(raw: str, rel: Path, sha: str) -> Document:
     meta, body = split_front_matter(raw)
     if not body.strip():
@@ -206,6 +215,6 @@ def _extracted_document(path: Path, rel: Path, sha: str) -> Document:
         text=ex.text,
         sha256=sha,
         format=path.suffix.lower().lstrip("."),
-        sections=tuple(Section(t, s, e) for t, s, e in ex.sections),
+        sections=innermost_sections(Section(t, s, e) for t, s, e in ex.sections),
         pages=tuple(Page(n, s, e) for n, s, e in ex.pages),
     )

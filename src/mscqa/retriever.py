@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ class ScoredSentence:
     start: int
     end: int
     dense: float  # cosine(question, sentence)
+    context: float  # cosine(query with conversation context, sentence)
     lexical: float  # idf-weighted share of the question's words found in the sentence
 
 
@@ -44,6 +46,7 @@ class Retrieval:
     coverage: float  # idf-weighted share of the question's words found in the top hits
     known: float  # idf-weighted share of the question's words that occur anywhere in the corpus
     corrected: str  # the question after spelling correction
+    unknown_names: tuple[str, ...] = ()  # capitalised question words the corpus never uses
 
 
 class Retriever:
@@ -55,8 +58,9 @@ class Retriever:
         embedder: Embedder,
         *,
         fusion: str = "weighted",
-        alpha: float = 0.6,
+        alpha: float = 0.7,
         candidates: int = 50,
+        sentence_weight: float = 0.5,
     ) -> None:
         if fusion not in FUSION_MODES:
             raise ValueError(f"fusion must be one of {FUSION_MODES}, got {fusion!r}")
@@ -67,6 +71,7 @@ class Retriever:
         self.fusion = fusion
         self.alpha = alpha
         self.candidates = candidates
+        self.sentence_weight = sentence_weight
         self._chunk_tokens = [set(tokenize(_chunk_words(c))) for c in snapshot.chunks]
         df: Counter[str] = Counter()
         for tokens in self._chunk_tokens:
@@ -75,6 +80,7 @@ class Retriever:
         self._idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
         self._unknown_idf = math.log(1 + (n + 0.5) / 0.5)
         self._equivalents = token_equivalents(tokenize)
+        self._group_tokens = token_equivalents(tokenize, multiword=True)
         self.speller = Speller.from_texts(_chunk_words(c) for c in snapshot.chunks)
 
     def search(self, query: str, k: int, *, question: str | None = None) -> Retrieval:
@@ -96,6 +102,17 @@ class Retriever:
             scores, rows = snap.dense.search(qvec.reshape(1, -1).astype(np.float32), cand)
             valid = rows[0] >= 0
             dense[rows[0][valid]] = scores[0][valid]
+        if self.sentence_weight and len(snap.sentences.owner):
+            # A passage is as relevant as its best sentence, too: long passages that mix
+            # topics have diluted vectors, but one of their sentences matches sharply.
+            best = np.full(n, -1.0, dtype=np.float32)
+            np.maximum.at(best, snap.sentences.owner, snap.sentences.vectors @ qvec)
+            touched = dense != 0
+            dense = np.where(
+                touched,
+                (1 - self.sentence_weight) * dense + self.sentence_weight * best,
+                dense,
+            ).astype(np.float32)
         lexical = snap.lexical.scores(expand(query))
         fused = fuse(self.fusion, dense, lexical, self.alpha)
         order = np.argsort(-fused, kind="stable")[: min(k, n)]
@@ -104,17 +121,37 @@ class Retriever:
             for r in order
         ]
         q_tokens = self._weights(question)
+        ctx_tokens = self._weights(query)
+        top_tokens = set().union(*(self._chunk_tokens[h.row] for h in hits[:3])) if hits else set()
         return Retrieval(
             query=query,
             hits=hits,
-            sentences=self._sentences(hits, svec, q_tokens),
+            sentences=self._sentences(hits, svec, qvec, q_tokens),
             top_dense=float(dense.max()) if n else 0.0,
-            coverage=self._share(q_tokens, set().union(*(self._chunk_tokens[h.row] for h in hits[:3])))
-            if hits
-            else 0.0,
-            known=self._share(q_tokens, self._idf.keys()),
+            coverage=self._share(ctx_tokens, top_tokens),
+            known=self._share(ctx_tokens, self._idf.keys()),
             corrected=question,
+            unknown_names=self.unknown_names(question),
         )
+
+    def unknown_names(self, question: str) -> tuple[str, ...]:
+        """Names in the question (capitalised words after the first) the corpus never uses.
+
+        "Has the European Medicines Agency approved...?" asks about something the documents do
+        not mention, however similar the rest of the question is to a passage.
+        """
+        words = _NAME.findall(question)
+        out = []
+        for i, word in enumerate(words):
+            if i == 0 and word[1:].islower():
+                continue  # an ordinary capitalised first word
+            tokens = tokenize(word)
+            if tokens and not any(
+                t in self._idf or any(a in self._idf for a in self._group_tokens.get(t, ()))
+                for t in tokens
+            ):
+                out.append(word)
+        return tuple(out)
 
     def _weights(self, text: str) -> dict[str, float]:
         return {t: self._idf.get(t, self._unknown_idf) for t in set(tokenize(text))}
@@ -132,16 +169,17 @@ class Retriever:
         return found / total
 
     def _sentences(
-        self, hits: list[Hit], qvec: np.ndarray, q_tokens: dict[str, float]
+        self, hits: list[Hit], svec: np.ndarray, qvec: np.ndarray, q_tokens: dict[str, float]
     ) -> list[ScoredSentence]:
         snap = self.snapshot
         out: list[ScoredSentence] = []
         top = hits[0].score if hits and hits[0].score > 0 else 1.0
         for rank, hit in enumerate(hits):
             lo, hi = int(snap.sentence_start[hit.row]), int(snap.sentence_start[hit.row + 1])
-            sims = snap.sentences.vectors[lo:hi] @ qvec
+            sims = snap.sentences.vectors[lo:hi] @ svec
+            ctx = snap.sentences.vectors[lo:hi] @ qvec
             doc_text = snap.documents[hit.chunk.doc_id].text
-            for (start, end), sim in zip(hit.chunk.sentences, sims, strict=True):
+            for (start, end), sim, csim in zip(hit.chunk.sentences, sims, ctx, strict=True):
                 words = set(tokenize(doc_text[start:end]))
                 out.append(
                     ScoredSentence(
@@ -151,10 +189,14 @@ class Retriever:
                         start,
                         end,
                         float(sim),
+                        float(csim),
                         self._share(q_tokens, words),
                     )
                 )
         return out
+
+
+_NAME = re.compile(r"\b[A-Za-z]*[A-Z][A-Za-z0-9'-]*")
 
 
 def _chunk_words(chunk: Chunk) -> str:

@@ -174,8 +174,9 @@ class QAService:
     ) -> tuple[Retrieval, Answer]:
         query = contextualize(question, history)
         # Look at a few more passages than will be cited so the best sentences can be found.
-        # A follow-up is answered as its contextualized form ("How are adipose MSCs ... collected?").
-        retrieval = live.retriever.search(query, max(k, 5), question=query)
+        # Passages are found with the conversation's context; sentences are chosen for the
+        # question itself, so "How are they collected?" quotes the collection sentence.
+        retrieval = live.retriever.search(query, max(k, 5), question=question)
         retrieval.hits[:] = retrieval.hits[:k]
         return retrieval, answer(question, retrieval, self.policy)
 

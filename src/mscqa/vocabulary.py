@@ -65,11 +65,19 @@ def expand(question: str) -> str:
     return f"{question} {' '.join(extra)}" if extra else question
 
 
-def token_equivalents(tokenize: Callable[[str], list[str]]) -> dict[str, frozenset[str]]:
-    """Token -> the other single tokens that mean the same (from one-word synonym forms)."""
+def token_equivalents(
+    tokenize: Callable[[str], list[str]], multiword: bool = False
+) -> dict[str, frozenset[str]]:
+    """Token -> the other tokens that mean the same.
+
+    By default only one-word synonym forms count ("fat" <-> "adipos"); with ``multiword`` the
+    tokens of every form do ("american" -> "unit", "state").
+    """
     out: dict[str, set[str]] = {}
     for group in SYNONYM_GROUPS:
-        singles = {toks[0] for f in group if len(toks := tokenize(f)) == 1}
+        singles = {
+            t for f in group if multiword or len(tokenize(f)) == 1 for t in tokenize(f)
+        }
         for token in singles:
             out.setdefault(token, set()).update(singles - {token})
     return {t: frozenset(alts) for t, alts in out.items()}
