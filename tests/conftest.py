@@ -127,7 +127,10 @@ def live_server(real_service: QAService, real_settings: Settings) -> Iterator[st
     log_file = log_path.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "mscqa.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT,
+        env=env,
+        cwd=ROOT,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:

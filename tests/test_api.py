@@ -54,13 +54,25 @@ def test_ask_contract(client: TestClient) -> None:
     assert 0.0 <= body["confidence"] <= 1.0
     assert "liposuction" in body["answer"]
     for c in body["citations"]:
-        assert set(c) >= {"n", "doc_id", "title", "section", "chunk_id", "text", "start",
-                          "end", "score"}
+        assert set(c) >= {
+            "n",
+            "doc_id",
+            "title",
+            "section",
+            "chunk_id",
+            "text",
+            "start",
+            "end",
+            "score",
+        }
         assert f"[{c['n']}]" in body["answer"]
         assert c["end"] - c["start"] == len(c["text"])
         assert c["chunk_id"].startswith(c["doc_id"] + "#")
-    assert {c["doc_id"] for c in body["citations"]} <= {"adipose.md", "marrow.txt",
-                                                        "nested/cord.md"}
+    assert {c["doc_id"] for c in body["citations"]} <= {
+        "adipose.md",
+        "marrow.txt",
+        "nested/cord.md",
+    }
 
 
 def test_ask_with_history_and_top_k(client: TestClient) -> None:
@@ -71,7 +83,10 @@ def test_ask_with_history_and_top_k(client: TestClient) -> None:
             "top_k": 1,
             "history": [
                 {"role": "user", "content": "Tell me about adipose stem cells"},
-                {"role": "assistant", "content": "Japan has approved adipose stem cell products. [1]"},
+                {
+                    "role": "assistant",
+                    "content": "Japan has approved adipose stem cell products. [1]",
+                },
             ],
         },
     )

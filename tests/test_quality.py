@@ -7,13 +7,13 @@ regression fails while the exact figures stay documented there.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mscqa.evaluation import evaluate, grounded, load_questions
 from mscqa.service import QAService
 from mscqa.types import Turn
-
-from pathlib import Path
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -29,8 +29,16 @@ def test_dev_set_is_big_and_varied() -> None:
     items = load_questions(DATA / "devset.jsonl")
     kinds = {i.kind for i in items}
     assert len(items) >= 80
-    assert {"fact", "paraphrase", "colloquial", "misspelling", "followup", "multi-section",
-            "oos-far", "oos-near"} <= kinds
+    assert {
+        "fact",
+        "paraphrase",
+        "colloquial",
+        "misspelling",
+        "followup",
+        "multi-section",
+        "oos-far",
+        "oos-near",
+    } <= kinds
 
 
 def test_retrieval_hit_at_3(dev_metrics: dict) -> None:
@@ -64,7 +72,11 @@ def test_citation_offsets_round_trip(real_service: QAService) -> None:
 
 @pytest.mark.parametrize(
     "question",
-    ["What is the capital of France?", "How do I bake sourdough bread?", "Who won the 2018 World Cup?"],
+    [
+        "What is the capital of France?",
+        "How do I bake sourdough bread?",
+        "Who won the 2018 World Cup?",
+    ],
 )
 def test_far_out_of_scope_abstains_without_citations(real_service: QAService, question) -> None:
     a = real_service.ask(question)
@@ -76,7 +88,9 @@ def test_far_out_of_scope_abstains_without_citations(real_service: QAService, qu
 def test_follow_up_uses_history(real_service: QAService) -> None:
     history = [
         Turn("user", "What are the advantages of adipose mesenchymal stem cells?"),
-        Turn("assistant", "Derived from adipose tissue, it has the advantages of easy sampling. [1]"),
+        Turn(
+            "assistant", "Derived from adipose tissue, it has the advantages of easy sampling. [1]"
+        ),
     ]
     a = real_service.ask("How are they collected?", history=history)
     assert a.answered

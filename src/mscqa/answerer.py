@@ -12,8 +12,7 @@ import re
 from dataclasses import dataclass
 
 from .answertype import expected_type, satisfies
-from .retriever import Retrieval, ScoredSentence
-from .types import Answer, Chunk, Citation
+from .types import Answer, Chunk, Citation, Retrieval, ScoredSentence
 
 NOT_FOUND = "I couldn't find that in the documents."
 
@@ -22,7 +21,6 @@ CONFIDENCE_WEIGHTS = {
     "bias": -4.59,
     "top_dense": 4.64,
     "best_sentence": 2.82,
-    "coverage": -0.12,
     "known": 2.5,
     "best_lexical": 1.99,
 }
@@ -109,8 +107,9 @@ def _abstain(
     related = tuple(
         Citation(i + 1, h.chunk, h.score) for i, h in enumerate(retrieval.hits[: policy.related])
     )
-    return Answer(NOT_FOUND, False, round(min(conf, policy.min_confidence), 4), (), related,
-                  meta=feats)
+    return Answer(
+        NOT_FOUND, False, round(min(conf, policy.min_confidence), 4), (), related, meta=feats
+    )
 
 
 def _text(s: ScoredSentence) -> str:
@@ -127,7 +126,9 @@ def _choose(
     if kind is not None:
         # Among the sentences good enough to quote, keep those that give the figure asked for.
         ranked = [
-            s for s in ranked if sentence_score(s) >= best - policy.margin and satisfies(kind, _text(s))
+            s
+            for s in ranked
+            if sentence_score(s) >= best - policy.margin and satisfies(kind, _text(s))
         ]
         if not ranked:
             return []

@@ -26,8 +26,23 @@ _NAME_Q = re.compile(r"\b(names?|named|brand|called|trade ?mark)\b", re.I)
 _QUOTED = re.compile(r"[\"\u201c][^\"\u201d]{2,80}[\"\u201d]")
 _PROPER = re.compile(r"(?<=[a-z,;:(] )[A-Z][A-Za-z0-9-]+")
 _PLACES = frozenset(
-    "China Japan Korea South United States America U.S. US Europe European Chinese Japanese "
-    "Korean American".split()
+    [
+        "China",
+        "Japan",
+        "Korea",
+        "South",
+        "United",
+        "States",
+        "America",
+        "U.S.",
+        "US",
+        "Europe",
+        "European",
+        "Chinese",
+        "Japanese",
+        "Korean",
+        "American",
+    ]
 )
 _YEAR_Q = re.compile(r"\b(which|what) year\b|\bwhen (did|was|were)\b|\bsince when\b", re.I)
 _MONEY_Q = re.compile(
@@ -79,12 +94,8 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
         if _QUOTED.search(sentence):
             return True
         asked = set(re.findall(r"[A-Za-z0-9-]+", (detail or "").lower()))
-        return any(
-            w not in _PLACES and w.lower() not in asked for w in _PROPER.findall(sentence)
-        )
+        return any(w not in _PLACES and w.lower() not in asked for w in _PROPER.findall(sentence))
     if name == "count":
         stem = (detail or "")[:5]
-        return bool(
-            re.search(rf"\b{_NUMBER}\s+(?:\S+\s+){{0,2}}{re.escape(stem)}", sentence, re.I)
-        )
+        return bool(re.search(rf"\b{_NUMBER}\s+(?:\S+\s+){{0,2}}{re.escape(stem)}", sentence, re.I))
     return bool(_HAS_NUMBER.search(sentence))

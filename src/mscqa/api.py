@@ -19,7 +19,8 @@ from .types import Turn
 
 
 def get_service(request: Request) -> QAService:
-    return request.app.state.service  # type: ignore[no-any-return]
+    service: QAService = request.app.state.service
+    return service
 
 
 Service = Annotated[QAService, Depends(get_service)]

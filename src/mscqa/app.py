@@ -64,8 +64,10 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
         watcher = threading.Thread(
-            target=_watch, args=(service, stop, settings.reload_interval),
-            name="mscqa-index-watcher", daemon=True,
+            target=_watch,
+            args=(service, stop, settings.reload_interval),
+            name="mscqa-index-watcher",
+            daemon=True,
         )
         watcher.start()
         try:

@@ -15,8 +15,47 @@ from .types import Chunk, Document
 
 # Words whose trailing period does not end a sentence.
 _ABBREVIATIONS = frozenset(
-    "e.g i.e etc vs al fig figs no nos dr mr mrs ms prof st approx ca cf dept eq ref refs vol "
-    "jan feb mar apr jun jul aug sep sept oct nov dec inc ltd co corp".split()
+    [
+        "e.g",
+        "i.e",
+        "etc",
+        "vs",
+        "al",
+        "fig",
+        "figs",
+        "no",
+        "nos",
+        "dr",
+        "mr",
+        "mrs",
+        "ms",
+        "prof",
+        "st",
+        "approx",
+        "ca",
+        "cf",
+        "dept",
+        "eq",
+        "ref",
+        "refs",
+        "vol",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+    ]
 )
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
 _HEADING_LINE = re.compile(r"^#{1,6}[ \t].*$", re.MULTILINE)
@@ -119,8 +158,10 @@ class Chunker:
             if current and span[1] - current[0][0] > self.max_chars:
                 groups.append(current)
                 current = []
-            elif current and span[1] - current[0][0] > self.max_chars // 2 and _new_paragraph(
-                text, current[-1][1], span[0]
+            elif (
+                current
+                and span[1] - current[0][0] > self.max_chars // 2
+                and _new_paragraph(text, current[-1][1], span[0])
             ):
                 # Past half-full, prefer to end a passage where the author ended a paragraph.
                 groups.append(current)

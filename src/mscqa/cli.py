@@ -52,7 +52,8 @@ def cmd_index(settings: Settings, args: argparse.Namespace) -> int:
     }
     skipped = "".join(f"\n  skipped {s.file}: {s.reason}" for s in report.skipped)
     _out(
-        args, summary,
+        args,
+        summary,
         f"Indexed {report.documents} documents into {report.chunks} passages "
         f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f}s "
         f"-> {report.version}{skipped}",
@@ -156,9 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("faiss.loader", "bm25s", "sentence_transformers", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        if args.command in ("ask", "eval") and getattr(args, "top_k", None) is not None:
-            if not 1 <= args.top_k <= 20:
-                raise MscqaError("--top-k must be between 1 and 20")
+        top_k = getattr(args, "top_k", None)
+        if top_k is not None and not 1 <= top_k <= 20:
+            raise MscqaError("--top-k must be between 1 and 20")
         return int(args.func(settings, args))
     except NoIndexError as exc:
         sys.stderr.write(f"Error: {exc}\n")

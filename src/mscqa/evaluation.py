@@ -134,7 +134,9 @@ def summarize(rows: list[dict[str, Any]], latencies: list[float]) -> dict[str, A
         "hit@3": rate([r["rank"] is not None and r["rank"] <= 3 for r in ranked]),
         "hit@5": rate([r["rank"] is not None and r["rank"] <= 5 for r in ranked]),
         "mrr": rate([1 / r["rank"] if r["rank"] else 0.0 for r in ranked]),
-        "answer_contains_gold": rate([r["contains_gold"] for r in inscope if r["rank"] is not None or True]),
+        "answer_contains_gold": rate(
+            [r["contains_gold"] for r in inscope if r["rank"] is not None or True]
+        ),
         "grounding": rate([r["grounded"] for r in answered]),
         "abstention_recall": rate([not r["answered"] for r in oos]),
         "abstention_precision": rate([r["expect_abstain"] for r in abstained]),

@@ -120,8 +120,14 @@ def build_index(
         if progress:
             progress("write", 0, 1)
         path = save_snapshot(
-            index_dir, version, manifest, loaded.documents, chunks,
-            chunk_vectors, sentence_vectors, owner,
+            index_dir,
+            version,
+            manifest,
+            loaded.documents,
+            chunks,
+            chunk_vectors,
+            sentence_vectors,
+            owner,
         )
         _check(path, embedder)
         publish(index_dir, version, keep=settings.keep_snapshots)
@@ -140,15 +146,18 @@ def build_index(
     )
     log.info(
         "Built index %s: %d documents, %d chunks, %d embedded, %d reused, %d skipped, %.1fs",
-        version, report.documents, report.chunks, report.embedded, report.reused,
-        len(report.skipped), report.seconds,
+        version,
+        report.documents,
+        report.chunks,
+        report.embedded,
+        report.reused,
+        len(report.skipped),
+        report.seconds,
     )
     return report
 
 
-def _sentence_table(
-    documents: list[Document], chunks: list[Chunk]
-) -> tuple[list[str], np.ndarray]:
+def _sentence_table(documents: list[Document], chunks: list[Chunk]) -> tuple[list[str], np.ndarray]:
     texts = {d.doc_id: d.text for d in documents}
     sentence_texts: list[str] = []
     owner: list[int] = []

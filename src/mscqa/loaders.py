@@ -23,6 +23,7 @@ TEXT_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
 MAX_TEXT_BYTES = 50 * 1024 * 1024
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+_FRONT_MATTER_END = re.compile(r"\n---[ \t]*(?:\n|$)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -71,9 +72,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_corpus(
-    corpus_dir: Path, on_file: Callable[[Path], None] | None = None
-) -> LoadResult:
+def load_corpus(corpus_dir: Path, on_file: Callable[[Path], None] | None = None) -> LoadResult:
     """Load every supported file under ``corpus_dir``; report the ones that fail."""
     if not corpus_dir.is_dir():
         raise CorpusError(
@@ -119,7 +118,9 @@ def normalise(text: str) -> str:
 def _read_text(path: Path) -> str:
     size = path.stat().st_size
     if size > MAX_TEXT_BYTES:
-        raise UnreadableFile(f"file too large ({size / 1e6:.1f} MB > {MAX_TEXT_BYTES / 1e6:.0f} MB)")
+        raise UnreadableFile(
+            f"file too large ({size / 1e6:.1f} MB > {MAX_TEXT_BYTES / 1e6:.0f} MB)"
+        )
     try:
         raw = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -131,20 +132,18 @@ def split_front_matter(raw: str) -> tuple[dict[str, str], str]:
     """Split ``---``-delimited ``key: value`` front matter from a Markdown body."""
     if not raw.startswith("---\n"):
         return {}, raw
-    end = raw.find("\n---", 4)
-    if end == -1:
+    close = _FRONT_MATTER_END.search(raw, 3)
+    if close is None:
         return {}, raw
     meta: dict[str, str] = {}
-    for line in raw[4:end].splitlines():
+    for line in raw[4 : close.start() + 1].splitlines():
         key, sep, value = line.partition(":")
         if sep and key.strip() and not key.startswith((" ", "\t", "#")):
             value = value.strip()
             if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
                 value = value[1:-1]
             meta[key.strip().lower()] = value
-    body_start = raw.find("\n", end + 4)
-    body = "" if body_start == -1 else raw[body_start + 1 :]
-    return meta, body.lstrip("\n")
+    return meta, raw[close.end() :].lstrip("\n")
 
 
 def markdown_sections(body: str) -> tuple[tuple[Section, ...], str | None]:

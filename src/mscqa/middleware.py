@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from typing import Any
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -56,12 +55,15 @@ class SecurityHeaders:
         finally:
             log.info(
                 "%s %s %s %.1fms id=%s",
-                scope.get("method"), scope.get("path"), status["code"],
-                (time.perf_counter() - started) * 1000, request_id,
+                scope.get("method"),
+                scope.get("path"),
+                status["code"],
+                (time.perf_counter() - started) * 1000,
+                request_id,
             )
 
 
-def _incoming_id(scope: dict[str, Any]) -> str | None:
+def _incoming_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", []):
         if name == b"x-request-id":
             text = value.decode("latin-1")

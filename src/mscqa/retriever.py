@@ -12,41 +12,16 @@ import math
 import re
 from collections import Counter
 from collections.abc import Collection
-from dataclasses import dataclass
 
 import numpy as np
 
 from .embedder import Embedder
 from .fusion import FUSION_MODES, fuse
 from .lexical import tokenize
-from .store import Snapshot
 from .spelling import Speller
-from .types import Chunk, Hit
+from .store import Snapshot
+from .types import Chunk, Hit, Retrieval, ScoredSentence
 from .vocabulary import expand, token_equivalents
-
-
-@dataclass(frozen=True, slots=True)
-class ScoredSentence:
-    chunk_rank: int  # rank of the owning hit (0 = best)
-    chunk_score: float  # the owning hit's fused score divided by the best hit's
-    chunk: Chunk
-    start: int
-    end: int
-    dense: float  # cosine(question, sentence)
-    context: float  # cosine(query with conversation context, sentence)
-    lexical: float  # idf-weighted share of the question's words found in the sentence
-
-
-@dataclass(frozen=True, slots=True)
-class Retrieval:
-    query: str
-    hits: list[Hit]
-    sentences: list[ScoredSentence]
-    top_dense: float  # best chunk cosine over the whole snapshot
-    coverage: float  # idf-weighted share of the question's words found in the top hits
-    known: float  # idf-weighted share of the question's words that occur anywhere in the corpus
-    corrected: str  # the question after spelling correction
-    unknown_names: tuple[str, ...] = ()  # capitalised question words the corpus never uses
 
 
 class Retriever:

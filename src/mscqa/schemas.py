@@ -87,8 +87,16 @@ class CitationOut(BaseModel):
     def of(cls, c: Citation) -> CitationOut:
         ch = c.chunk
         return cls(
-            n=c.n, doc_id=ch.doc_id, title=ch.title, section=ch.section, chunk_id=ch.chunk_id,
-            text=ch.text, start=ch.start, end=ch.end, score=round(c.score, 4), page=ch.page,
+            n=c.n,
+            doc_id=ch.doc_id,
+            title=ch.title,
+            section=ch.section,
+            chunk_id=ch.chunk_id,
+            text=ch.text,
+            start=ch.start,
+            end=ch.end,
+            score=round(c.score, 4),
+            page=ch.page,
             sentences=[Span(start=s, end=e) for s, e in c.sentences],
         )
 
@@ -108,9 +116,12 @@ class AskResponse(BaseModel):
     @classmethod
     def of(cls, a: Answer) -> AskResponse:
         return cls(
-            answer=a.text, answered=a.answered, confidence=a.confidence,
+            answer=a.text,
+            answered=a.answered,
+            confidence=a.confidence,
             citations=[CitationOut.of(c) for c in a.citations],
-            related=[CitationOut.of(c) for c in a.related], took_ms=a.took_ms,
+            related=[CitationOut.of(c) for c in a.related],
+            took_ms=a.took_ms,
         )
 
 

@@ -100,7 +100,9 @@ class QAService:
             self.last_error = None
             log.info(
                 "Serving index %s (%d documents, %d chunks)",
-                snapshot.version, len(snapshot.documents), len(snapshot.chunks),
+                snapshot.version,
+                len(snapshot.documents),
+                len(snapshot.chunks),
             )
 
     def refresh(self) -> bool:
@@ -138,9 +140,7 @@ class QAService:
 
     # -- questions -------------------------------------------------------------------------
 
-    def ask(
-        self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()
-    ) -> Answer:
+    def ask(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
         """Answer ``question`` (with optional chat ``history``) from the live snapshot."""
         started = time.perf_counter()
         question = self._check(question, history)
@@ -158,8 +158,13 @@ class QAService:
             self._cache.put(key, cached)
         took = (time.perf_counter() - started) * 1000
         return Answer(
-            cached.text, cached.answered, cached.confidence, cached.citations,
-            cached.related, round(took, 3), cached.meta,
+            cached.text,
+            cached.answered,
+            cached.confidence,
+            cached.citations,
+            cached.related,
+            round(took, 3),
+            cached.meta,
         )
 
     def explain(

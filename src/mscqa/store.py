@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 FIX = "run `mscqa index` to rebuild it"
-_CHECKED_FILES = ("documents.json", "chunks.jsonl", "dense.faiss", "sentences.npy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +99,7 @@ def make_dense_index(vectors: np.ndarray, hnsw_above: int = 200_000) -> Any:
     import faiss
 
     dim = vectors.shape[1]
+    index: Any
     if len(vectors) > hnsw_above:
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
@@ -155,9 +155,13 @@ def save_snapshot(
         "counts": {
             "documents": len(documents),
             "chunks": len(chunks),
-            "sentences": int(len(sentence_owner)),
+            "sentences": len(sentence_owner),
         },
-        "files": {name: _sha256(tmp / name) for name in _CHECKED_FILES},
+        "files": {
+            path.relative_to(tmp).as_posix(): _sha256(path)
+            for path in sorted(tmp.rglob("*"))
+            if path.is_file() and path.name != "manifest.json"
+        },
     }
     _write(tmp / "manifest.json", json.dumps(manifest, indent=2).encode())
     _fsync_dir(tmp)
@@ -227,7 +231,9 @@ def load_snapshot(path: Path, *, expect_model: str | None = None) -> Snapshot:
     except FileNotFoundError:
         raise SnapshotError(f"index snapshot {path} has no manifest; {FIX}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SnapshotError(f"index manifest {path}/manifest.json is corrupt ({exc}); {FIX}") from None
+        raise SnapshotError(
+            f"index manifest {path}/manifest.json is corrupt ({exc}); {FIX}"
+        ) from None
     if manifest.get("format_version") != FORMAT_VERSION:
         raise SnapshotError(
             f"index snapshot {path.name} has format {manifest.get('format_version')}, this "
@@ -269,7 +275,9 @@ def load_snapshot(path: Path, *, expect_model: str | None = None) -> Snapshot:
         raise SnapshotError(f"index snapshot {path.name} is inconsistent {sizes}; {FIX}")
     if len(owner) != len(sentence_vectors) or counts.get("documents") != len(documents):
         raise SnapshotError(f"index snapshot {path.name} is inconsistent (sentences); {FIX}")
-    return Snapshot(path, manifest, documents, chunks, dense, SentenceTable(owner, sentence_vectors), lexical)
+    return Snapshot(
+        path, manifest, documents, chunks, dense, SentenceTable(owner, sentence_vectors), lexical
+    )
 
 
 def load_current(index_dir: Path, *, expect_model: str | None = None) -> Snapshot:

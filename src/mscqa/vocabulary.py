@@ -53,7 +53,7 @@ def expand(question: str) -> str:
     >>> expand("Can fat stem cells treat GVHD?")
     'Can fat stem cells treat GVHD? ...'  # doctest: +ELLIPSIS
     """
-    lowered = question.lower()
+    present = {m.group(1).lower() for m in _PATTERN.finditer(question)}
     extra: list[str] = []
     seen: set[tuple[str, ...]] = set()
     for m in _PATTERN.finditer(question):
@@ -61,7 +61,7 @@ def expand(question: str) -> str:
         if group in seen:
             continue
         seen.add(group)
-        extra.extend(f for f in group if f not in lowered and f not in extra)
+        extra.extend(f for f in group if f not in present and f not in extra)
     return f"{question} {' '.join(extra)}" if extra else question
 
 
@@ -75,9 +75,7 @@ def token_equivalents(
     """
     out: dict[str, set[str]] = {}
     for group in SYNONYM_GROUPS:
-        singles = {
-            t for f in group if multiword or len(tokenize(f)) == 1 for t in tokenize(f)
-        }
+        singles = {t for f in group if multiword or len(tokenize(f)) == 1 for t in tokenize(f)}
         for token in singles:
             out.setdefault(token, set()).update(singles - {token})
     return {t: frozenset(alts) for t, alts in out.items()}

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import jinja2
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
@@ -19,9 +18,7 @@ EXAMPLES = (
 
 
 def make_router(web_dir: Path) -> APIRouter:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(web_dir / "templates"), autoescape=True
-    )
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(web_dir / "templates"), autoescape=True)
     templates = Jinja2Templates(env=env)
     router = APIRouter()
 

@@ -1,0 +1,41 @@
+# The two commands a new machine needs (see README):
+#   make run    set everything up, build the index if needed, serve the chat on :8000
+#   make test   set everything up and run the linters, type checks and the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup run test lint bench chromium
+
+setup: $(VENV)/.installed
+
+# torch first, pinned: it is the local CPU build; letting the resolver pick torch pulls a
+# multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip check
+	touch $@
+
+run: setup
+	$(BIN)/mscqa serve
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
+
+test: setup chromium lint
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python bench/run_all.py

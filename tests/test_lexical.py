@@ -1,0 +1,59 @@
+"""BM25 tokenisation and the lexical index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mscqa.lexical import LexicalIndex, tokenize
+
+TEXTS = [
+    "Adipose stem cells are collected by liposuction.",
+    "Bone marrow collection is painful.",
+    "Umbilical cord stem cells come from cord tissue.",
+]
+
+
+def test_tokenize_lowercases_stems_and_drops_stop_words() -> None:
+    assert tokenize("The Cells and the Tissues") == ["cell", "tissu"]
+    assert tokenize("collected collecting collection") == ["collect", "collect", "collect"]
+    assert tokenize("a I is") == []  # stop words and one-letter words vanish
+
+
+def test_tokenize_same_stem_for_inflections() -> None:
+    assert tokenize("differentiates") == tokenize("differentiated") == tokenize("differentiating")
+
+
+def test_scores_rank_the_matching_row_first() -> None:
+    index = LexicalIndex.build(TEXTS)
+    assert index.size == 3
+    scores = index.scores("How is fat collected by liposuction?")
+    assert scores.shape == (3,)
+    assert int(np.argmax(scores)) == 0
+    assert scores[2] == 0.0
+    # "collected" matches "collection" through the stemmer
+    assert index.scores("collecting")[1] > 0.0
+
+
+def test_unknown_words_score_zero() -> None:
+    index = LexicalIndex.build(TEXTS)
+    np.testing.assert_array_equal(index.scores("football quantum"), np.zeros(3))
+    np.testing.assert_array_equal(index.scores("the and of"), np.zeros(3))
+    assert index.known(["cell", "footbal"]) == ["cell"]
+
+
+def test_save_load_round_trip(tmp_path: Path) -> None:
+    index = LexicalIndex.build(TEXTS)
+    index.save(tmp_path / "lex")
+    loaded = LexicalIndex.load(tmp_path / "lex")
+    assert loaded.size == 3
+    for query in ["stem cells", "cord tissue", "painful marrow", "nothing here"]:
+        np.testing.assert_allclose(loaded.scores(query), index.scores(query))
+
+
+def test_texts_without_tokens_still_occupy_a_row() -> None:
+    index = LexicalIndex.build(["the and", "stem cells", ""])
+    assert index.size == 3
+    scores = index.scores("stem")
+    assert scores[1] > 0 and scores[0] == scores[2] == 0.0

@@ -1,0 +1,59 @@
+"""Spelling correction towards corpus words."""
+
+from __future__ import annotations
+
+import pytest
+
+from mscqa.spelling import Speller
+
+CORPUS = [
+    "Graft versus host disease is treated with bone marrow mesenchymal stem cells.",
+    "Umbilical cord cells come from allogeneic tissue. Adipose cells need liposuction.",
+]
+
+
+@pytest.fixture
+def speller() -> Speller:
+    return Speller.from_texts(CORPUS)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "right"),
+    [("diseese", "disease"), ("umbilcal", "umbilical"), ("mesenchimal", "mesenchymal")],
+)
+def test_corrects_close_misspellings(speller: Speller, wrong: str, right: str) -> None:
+    assert speller.suggest(wrong) == right
+    assert speller.correct(f"Is {wrong} common?") == f"Is {right} common?"
+
+
+def test_corrects_every_word_in_a_question(speller: Speller) -> None:
+    assert speller.correct("umbilcal cord for diseese") == "umbilical cord for disease"
+
+
+@pytest.mark.parametrize("word", ["disease", "Disease", "umbilical", "allogeneic"])
+def test_known_words_are_unchanged(speller: Speller, word: str) -> None:
+    assert speller.suggest(word) is None
+    assert speller.correct(word) == word
+
+
+@pytest.mark.parametrize("word", ["iPSCs", "football", "quantum", "Prochymal"])
+def test_far_words_are_unchanged(speller: Speller, word: str) -> None:
+    assert speller.correct(f"What about {word}?") == f"What about {word}?"
+
+
+def test_short_words_are_unchanged(speller: Speller) -> None:
+    # "cel" is one letter from "cell" but too short to correct safely
+    assert speller.correct("cel bon") == "cel bon"
+    assert speller.suggest("cel") is None
+
+
+def test_only_words_with_the_same_initial_are_candidates(speller: Speller) -> None:
+    assert speller.suggest("tisue") == "tissue"
+    assert speller.suggest("kisue") is None
+
+
+def test_cutoff_is_validated() -> None:
+    for bad in (0.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="cutoff"):
+            Speller(["word"], cutoff=bad)
+    assert Speller(["disease"], cutoff=1.0).suggest("diseese") is None

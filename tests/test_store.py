@@ -1,0 +1,250 @@
+"""Index snapshots: atomic writes, integrity checks on load, fallback, pruning."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mscqa.config import Settings
+from mscqa.embedder import HashingEmbedder
+from mscqa.errors import NoIndexError, SnapshotError
+from mscqa.indexing import build_index
+from mscqa.store import (
+    current_version,
+    list_versions,
+    load_current,
+    load_snapshot,
+    prune,
+    publish,
+    save_snapshot,
+)
+from mscqa.types import Chunk, Document, Section
+
+DIM = 8
+
+
+def tiny_snapshot_inputs() -> tuple[
+    list[Document], list[Chunk], np.ndarray, np.ndarray, np.ndarray
+]:
+    text = "Alpha cells grow. Beta cells divide.\n\nGamma tissue heals."
+    doc = Document(
+        "d/one.md",
+        "d/one.md",
+        "One",
+        text,
+        "a" * 64,
+        "markdown",
+        (Section("S", 0, len(text)),),
+        (),
+        (("date", "2025"),),
+    )
+    chunks = [
+        Chunk(
+            "d/one.md#0", "d/one.md", 0, "One", "S", 0, 36, text[0:36], "h0", ((0, 17), (18, 36))
+        ),
+        Chunk("d/one.md#1", "d/one.md", 1, "One", None, 38, 57, text[38:57], "h1", ((38, 57),)),
+    ]
+    rng = np.random.default_rng(0)
+    cv = rng.normal(size=(2, DIM)).astype(np.float32)
+    cv /= np.linalg.norm(cv, axis=1, keepdims=True)
+    sv = rng.normal(size=(3, DIM)).astype(np.float32)
+    owner = np.array([0, 0, 1], dtype=np.int32)
+    return [doc], chunks, cv, sv, owner
+
+
+def save(index_dir: Path, version: str) -> Path:
+    docs, chunks, cv, sv, owner = tiny_snapshot_inputs()
+    return save_snapshot(
+        index_dir, version, {"model": {"sha256": "m"}}, docs, chunks, cv, sv, owner
+    )
+
+
+def test_save_publish_load_round_trip(tmp_path: Path) -> None:
+    docs, chunks, cv, sv, owner = tiny_snapshot_inputs()
+    path = save_snapshot(tmp_path, "v1", {"model": {"sha256": "m"}}, docs, chunks, cv, sv, owner)
+    assert path == tmp_path / "snapshots" / "v1"
+    assert current_version(tmp_path) is None
+    publish(tmp_path, "v1")
+    snap = load_current(tmp_path, expect_model="m")
+    assert snap.version == "v1"
+    assert snap.manifest["counts"] == {"documents": 1, "chunks": 2, "sentences": 3}
+    assert snap.chunks == chunks
+    assert snap.documents == {"d/one.md": docs[0]}
+    np.testing.assert_array_equal(snap.dense.reconstruct_n(0, 2), cv)
+    np.testing.assert_array_equal(snap.sentences.vectors, sv)
+    np.testing.assert_array_equal(snap.sentences.owner, owner)
+    assert snap.sentence_start.tolist() == [0, 2, 3]
+    assert snap.lexical.size == 2
+    scores = snap.lexical.scores("gamma tissue")
+    assert scores[0] == 0.0
+    assert scores[1] > 0.0
+
+
+def test_save_rejects_mismatched_lengths(tmp_path: Path) -> None:
+    docs, chunks, cv, sv, owner = tiny_snapshot_inputs()
+    with pytest.raises(SnapshotError):
+        save_snapshot(tmp_path, "v1", {}, docs, chunks, cv[:1], sv, owner)
+    with pytest.raises(SnapshotError):
+        save_snapshot(tmp_path, "v1", {}, docs, chunks, cv, sv, owner[:2])
+
+
+def test_publish_switches_current_atomically(tmp_path: Path) -> None:
+    save(tmp_path, "v1")
+    save(tmp_path, "v2")
+    publish(tmp_path, "v1")
+    assert (tmp_path / "CURRENT").read_text() == "v1"
+    publish(tmp_path, "v2")
+    assert (tmp_path / "CURRENT").read_text() == "v2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["CURRENT", "snapshots"]
+    assert not list((tmp_path / "snapshots").glob(".tmp-*"))
+
+
+def test_publish_refuses_a_missing_snapshot(tmp_path: Path) -> None:
+    save(tmp_path, "v1")
+    publish(tmp_path, "v1")
+    with pytest.raises(SnapshotError, match="mscqa index"):
+        publish(tmp_path, "v9")
+    assert current_version(tmp_path) == "v1"
+
+
+def test_no_current_is_no_index_error(tmp_path: Path) -> None:
+    with pytest.raises(NoIndexError, match="mscqa index"):
+        load_current(tmp_path)
+    save(tmp_path, "v1")  # a snapshot that was never published is not served
+    with pytest.raises(NoIndexError):
+        load_current(tmp_path)
+
+
+def _truncate_dense(path: Path) -> None:
+    f = path / "dense.faiss"
+    f.write_bytes(f.read_bytes()[:40])
+
+
+def _edit_manifest_counts(path: Path) -> None:
+    m = json.loads((path / "manifest.json").read_text())
+    m["counts"]["chunks"] += 1
+    (path / "manifest.json").write_text(json.dumps(m))
+
+
+def _edit_manifest_hash(path: Path) -> None:
+    m = json.loads((path / "manifest.json").read_text())
+    m["files"]["chunks.jsonl"] = "0" * 64
+    (path / "manifest.json").write_text(json.dumps(m))
+
+
+def _garble_manifest(path: Path) -> None:
+    (path / "manifest.json").write_text("{not json")
+
+
+def _delete_chunks(path: Path) -> None:
+    (path / "chunks.jsonl").unlink()
+
+
+def _edit_chunks(path: Path) -> None:
+    f = path / "chunks.jsonl"
+    f.write_text(f.read_text().replace("Alpha", "Omega"))
+
+
+def _flip_lexical_byte(path: Path) -> None:
+    # Same size, still a valid .npy: only a checksum can notice.
+    f = path / "lexical" / "data.csc.index.npy"
+    data = bytearray(f.read_bytes())
+    data[-1] ^= 0x40
+    f.write_bytes(bytes(data))
+
+
+def _old_format(path: Path) -> None:
+    m = json.loads((path / "manifest.json").read_text())
+    m["format_version"] = 0
+    (path / "manifest.json").write_text(json.dumps(m))
+
+
+DAMAGE = [
+    _truncate_dense,
+    _edit_manifest_counts,
+    _edit_manifest_hash,
+    _garble_manifest,
+    _delete_chunks,
+    _edit_chunks,
+    _old_format,
+]
+
+
+@pytest.mark.parametrize("damage", DAMAGE, ids=lambda f: f.__name__.strip("_"))
+def test_damaged_snapshot_is_a_snapshot_error_naming_the_fix(tmp_path: Path, damage) -> None:
+    path = save(tmp_path, "v1")
+    load_snapshot(path)  # fine before the damage
+    damage(path)
+    with pytest.raises(SnapshotError, match="mscqa index"):
+        load_snapshot(path)
+
+
+def test_silently_altered_lexical_file_is_detected(tmp_path: Path) -> None:
+    # The manifest checksums documents.json, chunks.jsonl, dense.faiss and sentences.npy but not
+    # the files under lexical/, so a changed BM25 matrix loads and serves wrong scores.
+    path = save(tmp_path, "v1")
+    _flip_lexical_byte(path)
+    with pytest.raises(SnapshotError, match="mscqa index"):
+        load_snapshot(path)
+
+
+def test_wrong_model_is_a_snapshot_error(tmp_path: Path) -> None:
+    path = save(tmp_path, "v1")
+    with pytest.raises(SnapshotError, match="mscqa index"):
+        load_snapshot(path, expect_model="another-model")
+
+
+@pytest.mark.parametrize("damage", [_truncate_dense, _delete_chunks, _garble_manifest])
+def test_load_current_falls_back_to_an_older_good_snapshot(
+    tiny_settings: Settings, fake_embedder: HashingEmbedder, damage
+) -> None:
+    first = build_index(tiny_settings, fake_embedder).version
+    (tiny_settings.corpus_dir / "extra.md").write_text("# Extra\n\nExtra text.\n", "utf-8")
+    second = build_index(tiny_settings, fake_embedder).version
+    index_dir = tiny_settings.index_dir
+    assert current_version(index_dir) == second
+    assert "extra.md" in load_current(index_dir).documents
+    damage(index_dir / "snapshots" / second)
+    snap = load_current(index_dir)
+    assert snap.version == first
+    assert "extra.md" not in snap.documents
+
+
+def test_load_current_raises_when_no_snapshot_is_good(
+    tiny_settings: Settings, fake_embedder
+) -> None:
+    version = build_index(tiny_settings, fake_embedder).version
+    _delete_chunks(tiny_settings.index_dir / "snapshots" / version)
+    with pytest.raises(SnapshotError, match="mscqa index"):
+        load_current(tiny_settings.index_dir)
+
+
+def test_prune_keeps_newest_and_removes_leftovers(tmp_path: Path) -> None:
+    for v in ["v1", "v2", "v3", "v4", "v5"]:
+        save(tmp_path, v)
+    leftover = tmp_path / "snapshots" / ".tmp-v6"
+    leftover.mkdir()
+    (leftover / "chunks.jsonl").write_text("partial")
+    prune(tmp_path, keep=2, protect={"v1"})
+    assert list_versions(tmp_path) == ["v1", "v4", "v5"]
+    assert not leftover.exists()
+    prune(tmp_path, keep=1, protect=set())
+    assert list_versions(tmp_path) == ["v5"]
+
+
+def test_list_versions_ignores_incomplete_folders(tmp_path: Path) -> None:
+    save(tmp_path, "v2")
+    (tmp_path / "snapshots" / "v3").mkdir()  # no manifest: not a complete snapshot
+    shutil.copytree(tmp_path / "snapshots" / "v2", tmp_path / "snapshots" / ".tmp-v4")
+    assert list_versions(tmp_path) == ["v2"]
+
+
+def test_publish_prunes_to_keep(tiny_settings: Settings, fake_embedder: HashingEmbedder) -> None:
+    settings = tiny_settings.model_copy(update={"keep_snapshots": 2})
+    versions = [build_index(settings, fake_embedder).version for _ in range(3)]
+    assert list_versions(settings.index_dir) == versions[1:]
+    assert current_version(settings.index_dir) == versions[-1]
