@@ -1,0 +1,215 @@
+"""Crashes and concurrency: a killed build never damages the serving index, rebuilds under
+load serve every request, and only one process builds at a time."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from mscqa.config import Settings
+from mscqa.embedder import HashingEmbedder
+from mscqa.errors import BuildInProgress, NoIndexError
+from mscqa.indexing import build_index, writer_lock
+from mscqa.loaders import file_sha256
+from mscqa.service import QAService
+from mscqa.store import current_version, list_versions, load_current
+
+# A child process that builds with the fake embedder and stops (sleeps) at one point of the
+# build so the test can SIGKILL it exactly there. The pause is test code patched in from
+# outside; the product has no hooks for it.
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    import mscqa.indexing as indexing
+    import mscqa.store as store
+    from mscqa.config import Settings
+    from mscqa.embedder import HashingEmbedder
+
+    corpus, index, point = sys.argv[1], sys.argv[2], sys.argv[3]
+
+    def pause(name, real):
+        def wrapper(*args, **kwargs):
+            if name == "after":
+                result = real(*args, **kwargs)
+                print("PAUSED", flush=True); time.sleep(60)
+                return result
+            print("PAUSED", flush=True); time.sleep(60)
+            return real(*args, **kwargs)
+        return wrapper
+
+    if point == "embedding":
+        HashingEmbedder.encode = pause("before", HashingEmbedder.encode)
+    elif point == "writing":
+        import numpy as np
+        store.np.save = pause("before", np.save)  # inside the snapshot's vector file
+    elif point == "before_publish":
+        indexing.publish = pause("before", indexing.publish)
+    elif point == "after_publish":
+        indexing.EmbeddingCache.save = pause("before", indexing.EmbeddingCache.save)
+    settings = Settings(corpus_dir=Path(corpus), index_dir=Path(index), chunk_chars=200,
+                        _env_file=None)
+    indexing.build_index(settings, HashingEmbedder(256))
+    print("DONE", flush=True)
+    """
+)
+
+
+def run_and_kill(settings: Settings, point: str) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(settings.corpus_dir), str(settings.index_dir), point],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    assert line == "PAUSED", f"child did not reach {point}: {line!r}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    proc.stdout.close()
+
+
+def corpus_hashes(folder: Path) -> dict[str, str]:
+    return {p.name: file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("point", ["embedding", "writing", "before_publish"])
+def test_killed_build_leaves_the_old_snapshot_serving(
+    tiny_settings: Settings, fake_embedder: HashingEmbedder, point: str
+) -> None:
+    old = build_index(tiny_settings, fake_embedder).version
+    before = corpus_hashes(tiny_settings.corpus_dir)
+    (tiny_settings.corpus_dir / "extra.md").write_text("# Extra\n\nPlacenta cells are new.\n")
+    run_and_kill(tiny_settings, point)
+
+    assert current_version(tiny_settings.index_dir) == old
+    snap = load_current(tiny_settings.index_dir)
+    assert snap.version == old and "extra.md" not in snap.documents
+    service = QAService(tiny_settings, fake_embedder)
+    service.load()
+    assert service.ask("How are adipose stem cells collected?").answered
+
+    # the next build needs no cleanup and removes the leftovers of the killed one
+    new = build_index(tiny_settings, fake_embedder).version
+    assert new != old and "extra.md" in load_current(tiny_settings.index_dir).documents
+    assert not list((tiny_settings.index_dir / "snapshots").glob(".tmp-*"))
+    after = corpus_hashes(tiny_settings.corpus_dir)
+    assert {k: v for k, v in after.items() if k != "extra.md"} == before
+
+
+def test_build_killed_after_the_switch_serves_the_new_snapshot(
+    tiny_settings: Settings, fake_embedder: HashingEmbedder
+) -> None:
+    old = build_index(tiny_settings, fake_embedder).version
+    (tiny_settings.corpus_dir / "extra.md").write_text("# Extra\n\nPlacenta cells are new.\n")
+    run_and_kill(tiny_settings, "after_publish")
+    snap = load_current(tiny_settings.index_dir)
+    assert snap.version != old and "extra.md" in snap.documents
+    # the embedding cache was not saved; the next build simply recomputes what it lacks
+    report = build_index(tiny_settings, fake_embedder)
+    assert report.chunks == len(load_current(tiny_settings.index_dir).chunks)
+
+
+def test_first_build_killed_means_no_index_then_a_clean_build(
+    tiny_settings: Settings, fake_embedder: HashingEmbedder
+) -> None:
+    run_and_kill(tiny_settings, "before_publish")
+    with pytest.raises(NoIndexError, match="mscqa index"):
+        load_current(tiny_settings.index_dir)
+    assert list_versions(tiny_settings.index_dir) != []  # complete but never published
+    build_index(tiny_settings, fake_embedder)
+    assert load_current(tiny_settings.index_dir).documents
+
+
+def test_one_builder_at_a_time_across_processes(
+    tiny_settings: Settings, fake_embedder: HashingEmbedder
+) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; "
+            "from mscqa.indexing import writer_lock\n"
+            "with writer_lock(Path(sys.argv[1])):\n"
+            "    print('LOCKED', flush=True); time.sleep(60)",
+            str(tiny_settings.index_dir),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "LOCKED"
+        with pytest.raises(BuildInProgress, match="writer.lock"):
+            build_index(tiny_settings, fake_embedder)
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout:
+            holder.stdout.close()
+    with writer_lock(tiny_settings.index_dir):  # released when its holder died
+        pass
+
+
+def test_questions_during_repeated_rebuilds_all_succeed(
+    tiny_settings: Settings, fake_embedder: HashingEmbedder
+) -> None:
+    build_index(tiny_settings, fake_embedder)
+    service = QAService(tiny_settings, fake_embedder)
+    service.load()
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    answers = 0
+    versions: set[str] = set()
+    lock = threading.Lock()
+
+    def asker(n: int) -> None:
+        nonlocal answers
+        while not stop.is_set():
+            try:
+                a = service.ask(f"How are adipose stem cells collected? {n} {answers}")
+                assert a.citations or not a.answered
+                with lock:
+                    answers += 1
+                    versions.add(service.health()["index"]["version"])
+            except BaseException as exc:  # noqa: BLE001 - every failure counts
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=asker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(5):
+            (tiny_settings.corpus_dir / f"rebuild-{i}.md").write_text(
+                f"# Note {i}\n\nAdipose note number {i} about liposuction.\n"
+            )
+            build_index(tiny_settings, fake_embedder, wait_for_lock=True)
+            service.refresh()
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=10)
+    assert errors == []
+    assert answers > 20
+    assert len(versions) >= 3  # the swaps really happened while questions were asked
+
+
+def test_manifest_records_the_corpus(tiny_settings: Settings, fake_embedder) -> None:
+    report = build_index(tiny_settings, fake_embedder)
+    manifest = json.loads(
+        (tiny_settings.index_dir / "snapshots" / report.version / "manifest.json").read_text()
+    )
+    assert set(manifest["corpus"]) == {"adipose.md", "marrow.txt", "nested/cord.md"}
+    assert manifest["model"]["sha256"] == fake_embedder.fingerprint()
+    assert manifest["chunking"]["max_chars"] == 200
+    assert manifest["counts"]["chunks"] == report.chunks
