@@ -32,6 +32,18 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("japan", "japanese"),
     ("korea", "south korea", "korean"),
     ("usa", "u.s.", "united states", "america", "american"),
+    # lay words for the article's technical ones
+    ("pain", "painful", "hurt", "hurts", "ache", "sore", "discomfort", "trauma", "ordeal"),
+    ("clinical", "clinic", "clinics", "doctors", "physicians", "hospitals"),
+    ("cardiovascular", "heart", "cardiac"),
+    ("hematopoiesis", "haematopoiesis", "blood formation", "blood production"),
+    ("angiogenesis", "blood vessel", "blood vessels", "vessel growth"),
+    ("expensive", "costly", "price", "cost", "pricey"),
+    ("widespread", "common", "popular", "widely used"),
+    ("diabetes", "diabetes mellitus", "diabetic"),
+    ("neurons", "nerve cells", "brain cells", "neuron"),
+    ("phase iii", "late-stage", "phase 3"),
+    ("yield", "number of cells", "cell count"),
 )
 
 _FORMS: dict[str, tuple[str, ...]] = {}
