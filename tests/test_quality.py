@@ -41,16 +41,53 @@ def test_dev_set_is_big_and_varied() -> None:
     } <= kinds
 
 
+# Targets: hit@3 >= 0.97, answer contains gold >= 0.90, abstention >= 0.95 with false
+# abstention <= 0.03. The floors leave about two questions of slack; README has exact figures.
+
+
 def test_retrieval_hit_at_3(dev_metrics: dict) -> None:
-    assert dev_metrics["metrics"]["hit@3"] >= 0.9
+    assert dev_metrics["metrics"]["hit@3"] >= 0.95
+
+
+def test_answers_contain_the_gold_phrase(dev_metrics: dict) -> None:
+    assert dev_metrics["metrics"]["answer_contains_gold"] >= 0.88
 
 
 def test_out_of_scope_questions_abstain(dev_metrics: dict) -> None:
-    assert dev_metrics["metrics"]["abstention_recall"] >= 0.9
+    assert dev_metrics["metrics"]["abstention_recall"] >= 0.92
 
 
 def test_in_scope_questions_rarely_abstain(dev_metrics: dict) -> None:
-    assert dev_metrics["metrics"]["false_abstention"] <= 0.1
+    assert dev_metrics["metrics"]["false_abstention"] <= 0.04
+
+
+def test_history_does_not_change_standalone_questions(real_service: QAService) -> None:
+    unrelated = [
+        Turn("user", "How are adipose mesenchymal stem cells collected?"),
+        Turn("assistant", "It is to extract the corresponding fat tissue through liposuction. [1]"),
+    ]
+    standalone = [
+        i for i in load_questions(DATA / "devset.jsonl")
+        if i.kind in ("fact", "paraphrase") and not i.history
+    ]
+    assert len(standalone) >= 25
+    for item in standalone:
+        alone, _ = real_service.explain(item.question, 3)
+        with_history, _ = real_service.explain(item.question, 3, unrelated)
+        assert [h.chunk.chunk_id for h in with_history.hits] == [
+            h.chunk.chunk_id for h in alone.hits
+        ], item.question
+
+
+def test_follow_ups_retrieve_their_topic(real_service: QAService) -> None:
+    follow = [i for i in load_questions(DATA / "devset.jsonl") if i.kind == "followup" and i.gold]
+    assert len(follow) >= 10
+    found = 0
+    for item in follow:
+        retrieval, _ = real_service.explain(item.question, 3, item.history)
+        text = " ".join(h.chunk.text.lower() for h in retrieval.hits)
+        found += any(g.lower() in text for g in item.gold)
+    assert found / len(follow) >= 0.9
 
 
 def test_every_answer_is_grounded(dev_metrics: dict) -> None:

@@ -18,10 +18,11 @@ _ANAPHORA = re.compile(
     re.IGNORECASE,
 )
 _ELLIPSIS = re.compile(
-    r"^\s*(and|also|what about|how about|and what about|what else|why|how so|really|"
-    r"or|but|any|same)\b",
-    re.IGNORECASE,
+    r"^\s*(and|also|what about|how about|and what about|what else)\b", re.IGNORECASE
 )
+# Openers that make a follow-up only when little else is said ("Why?", "Really?", "Any others?").
+_SHORT_OPENER = re.compile(r"^\s*(why|how so|really|or|but|any|same)\b", re.IGNORECASE)
+_EXISTENTIAL = re.compile(r"\b(is|are|was|were) there\b|\bthere (is|are|was|were)\b", re.I)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
 _FUNCTION_WORDS = frozenset(
     [
@@ -92,7 +93,9 @@ def is_follow_up(question: str) -> bool:
     content = [w for w in _WORD.findall(question) if w.lower() not in _FUNCTION_WORDS]
     if _ELLIPSIS.search(question):
         return True
-    if _ANAPHORA.search(question) and len(content) <= 6:
+    if _SHORT_OPENER.search(question) and len(content) <= 2:
+        return True
+    if _ANAPHORA.search(_EXISTENTIAL.sub(" ", question)) and len(content) <= 6:
         return True
     return len(content) <= 1
 
