@@ -16,7 +16,7 @@ import pytest
 
 from mscqa.config import Settings
 from mscqa.embedder import HashingEmbedder
-from mscqa.errors import BuildInProgress, NoIndexError
+from mscqa.errors import BuildInProgress, MscqaError, NoIndexError
 from mscqa.indexing import build_index, writer_lock
 from mscqa.loaders import file_sha256
 from mscqa.service import QAService
@@ -148,7 +148,7 @@ def test_one_builder_at_a_time_across_processes(
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "LOCKED"
-        with pytest.raises(BuildInProgress, match="writer.lock"):
+        with pytest.raises(BuildInProgress, match=r"writer\.lock"):
             build_index(tiny_settings, fake_embedder)
     finally:
         holder.kill()
@@ -180,7 +180,7 @@ def test_questions_during_repeated_rebuilds_all_succeed(
                 with lock:
                     answers += 1
                     versions.add(service.health()["index"]["version"])
-            except BaseException as exc:  # noqa: BLE001 - every failure counts
+            except BaseException as exc:  # every failure counts
                 errors.append(exc)
                 return
 
@@ -213,3 +213,45 @@ def test_manifest_records_the_corpus(tiny_settings: Settings, fake_embedder) -> 
     assert manifest["model"]["sha256"] == fake_embedder.fingerprint()
     assert manifest["chunking"]["max_chars"] == 200
     assert manifest["counts"]["chunks"] == report.chunks
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 400 KiB tmpfs: room for a small index, not for a large one (needs root to mount)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {result.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_disk_full_during_a_build(
+    small_disk: Path, tiny_corpus: Path, fake_embedder: HashingEmbedder
+) -> None:
+    settings = Settings(
+        corpus_dir=tiny_corpus, index_dir=small_disk / "index", chunk_chars=200, _env_file=None
+    )
+    old = build_index(settings, fake_embedder).version
+    before = corpus_hashes(tiny_corpus)
+    big = "\n\n".join(
+        f"Paragraph {i} about marrow, adipose tissue and cord number {i}. It goes on." * 3
+        for i in range(1500)
+    )
+    (tiny_corpus / "big.md").write_text(f"# Big\n\n{big}\n")
+    with pytest.raises(MscqaError, match="No space left"):
+        build_index(settings, fake_embedder)
+    assert current_version(settings.index_dir) == old
+    assert load_current(settings.index_dir).version == old
+    assert not list((settings.index_dir / "snapshots").glob(".tmp-*"))
+    assert {k: v for k, v in corpus_hashes(tiny_corpus).items() if k != "big.md"} == before
+    (tiny_corpus / "big.md").unlink()
+    (tiny_corpus / "small.md").write_text("# Small\n\nA small new note.\n")
+    assert build_index(settings, fake_embedder).version != old  # works again once it fits

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from .embedder import Embedder
+
+log = logging.getLogger(__name__)
 
 
 def text_key(text: str) -> str:
@@ -61,7 +64,15 @@ class EmbeddingCache:
         return np.stack([self._vectors[k] for k in keys]).astype(np.float32)
 
     def save(self, keep: set[str]) -> None:
-        """Persist the vectors whose text keys are in ``keep`` (temp files, fsync, rename)."""
+        """Persist the vectors whose text keys are in ``keep``; a failure only costs speed."""
+        try:
+            self._save(keep)
+        except OSError as exc:
+            log.warning("Could not save the embedding cache in %s: %s", self.folder, exc)
+            for tmp in (self.folder / ".vectors.npy.tmp", self.folder / ".keys.json.tmp"):
+                tmp.unlink(missing_ok=True)
+
+    def _save(self, keep: set[str]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         keys = sorted(k for k in keep if k in self._vectors)
         dim = next(iter(self._vectors.values())).shape[0] if self._vectors else 0

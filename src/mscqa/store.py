@@ -122,17 +122,52 @@ def save_snapshot(
 ) -> Path:
     """Write a complete snapshot under a temporary name, fsync it, then rename it into place.
 
-    Does not switch ``CURRENT``; call ``publish`` once the snapshot has been checked.
+    Does not switch ``CURRENT``; call ``publish`` once the snapshot has been checked. A full
+    disk (or any other write failure) removes the partial snapshot and raises SnapshotError.
     """
-    import faiss
-
     if len(chunks) != len(chunk_vectors):
         raise SnapshotError(f"{len(chunks)} chunks but {len(chunk_vectors)} vectors")
     if len(sentence_owner) != len(sentence_vectors):
         raise SnapshotError("sentence table and sentence vectors disagree")
     snapshots = index_dir / "snapshots"
-    snapshots.mkdir(parents=True, exist_ok=True)
     tmp = snapshots / f".tmp-{version}"
+    try:
+        snapshots.mkdir(parents=True, exist_ok=True)
+        return _write_snapshot(
+            tmp,
+            snapshots / version,
+            version,
+            manifest,
+            documents,
+            chunks,
+            chunk_vectors,
+            sentence_vectors,
+            sentence_owner,
+        )
+    except (OSError, RuntimeError) as exc:  # faiss reports write failures as RuntimeError
+        shutil.rmtree(tmp, ignore_errors=True)
+        reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[-1]
+        raise SnapshotError(
+            f"Could not write the new index snapshot in {snapshots} ({reason}); "
+            "free some space or fix the folder's permissions and run `mscqa index` again. "
+            "The previous index is still the one served."
+        ) from exc
+
+
+def _write_snapshot(
+    tmp: Path,
+    final: Path,
+    version: str,
+    manifest: dict[str, Any],
+    documents: list[Document],
+    chunks: list[Chunk],
+    chunk_vectors: np.ndarray,
+    sentence_vectors: np.ndarray,
+    sentence_owner: np.ndarray,
+) -> Path:
+    import faiss
+
+    snapshots = final.parent
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
@@ -165,7 +200,6 @@ def save_snapshot(
     }
     _write(tmp / "manifest.json", json.dumps(manifest, indent=2).encode())
     _fsync_dir(tmp)
-    final = snapshots / version
     os.rename(tmp, final)
     _fsync_dir(snapshots)
     return final
@@ -186,9 +220,16 @@ def publish(index_dir: Path, version: str, keep: int = 3) -> None:
     if not (index_dir / "snapshots" / version / "manifest.json").is_file():
         raise SnapshotError(f"snapshot {version} does not exist; {FIX}")
     tmp = index_dir / ".CURRENT.tmp"
-    _write(tmp, version.encode())
-    os.replace(tmp, index_dir / "CURRENT")
-    _fsync_dir(index_dir)
+    try:
+        _write(tmp, version.encode())
+        os.replace(tmp, index_dir / "CURRENT")
+        _fsync_dir(index_dir)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise SnapshotError(
+            f"Could not switch the index to {version} ({exc.strerror or exc}); the previous "
+            "snapshot is still served. Free some space and run `mscqa index` again."
+        ) from exc
     prune(index_dir, keep=keep, protect={version})
 
 
