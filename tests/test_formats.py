@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mscqa import _extract_worker as worker
-from mscqa import formats
+from mscqa import extract_pdf, extract_text, formats
 from mscqa.formats import SUPPORTED_SUFFIXES, Extracted, ExtractionError, extract
 
 DATA = Path(__file__).parent / "data" / "formats"
@@ -331,24 +330,24 @@ def test_worker_start_up_imports_no_parser_or_heavy_library() -> None:
 
 
 def test_hyphenation_join_rules() -> None:
-    assert worker._join("derived mesen-", "chymal cells") == "derived mesenchymal cells"
-    assert worker._join("alpha-", "MEM medium") == "alpha-MEM medium"
-    assert worker._join("IL-", "6 levels") == "IL-6 levels"
-    assert worker._join("cells", "were") == "cells were"
-    assert worker._join("soft\u00ad", "hyphen") == "softhyphen"
-    assert worker._join("range 5 -", "to 7") == "range 5 - to 7"
+    assert extract_pdf._join("derived mesen-", "chymal cells") == "derived mesenchymal cells"
+    assert extract_pdf._join("alpha-", "MEM medium") == "alpha-MEM medium"
+    assert extract_pdf._join("IL-", "6 levels") == "IL-6 levels"
+    assert extract_pdf._join("cells", "were") == "cells were"
+    assert extract_pdf._join("soft\u00ad", "hyphen") == "softhyphen"
+    assert extract_pdf._join("range 5 -", "to 7") == "range 5 - to 7"
 
 
 def test_section_spans_nest_and_stop_at_same_level() -> None:
     blocks = [
-        worker.Block("A", 1),
-        worker.Block("a1"),
-        worker.Block("B", 2),
-        worker.Block("b1"),
-        worker.Block("C", 1),
-        worker.Block("c1"),
-        worker.Block("D", 1),
+        extract_text.Block("A", 1),
+        extract_text.Block("a1"),
+        extract_text.Block("B", 2),
+        extract_text.Block("b1"),
+        extract_text.Block("C", 1),
+        extract_text.Block("c1"),
+        extract_text.Block("D", 1),
     ]
-    text, sections, _ = worker.assemble(blocks)
+    text, sections, _ = extract_text.assemble(blocks)
     spans = {h: text[s:e] for h, s, e in sections}
     assert spans == {"A": "a1\n\nB\n\nb1", "B": "b1", "C": "c1", "D": ""}

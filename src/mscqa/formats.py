@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mscqa._extract_worker import fmt_size
 from mscqa.errors import MscqaError
+from mscqa.extract_text import fmt_size
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".html", ".htm", ".pdf", ".docx"})
 
