@@ -39,3 +39,31 @@ class BuildInProgress(MscqaError):
 
 class ModelError(MscqaError):
     """The embedding model cannot be found or loaded."""
+
+
+class InvalidUpload(MscqaError):
+    """An upload or a document id is malformed (unsafe file name, bad form); nothing changed."""
+
+
+class UnsupportedFileType(MscqaError):
+    """An uploaded file's type cannot be indexed."""
+
+
+class UploadTooLarge(MscqaError):
+    """An uploaded file is larger than MSCQA_MAX_UPLOAD_MB."""
+
+
+class FileConflict(MscqaError):
+    """A corpus file with that name already exists with different content."""
+
+
+class NotFound(MscqaError):
+    """No corpus file or rebuild job has that id."""
+
+
+class JobConflict(MscqaError):
+    """A rebuild is already queued or running; ``job_id`` names it."""
+
+    def __init__(self, message: str, job_id: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id

@@ -28,4 +28,9 @@ def make_router(web_dir: Path) -> APIRouter:
             request, "index.html", {"examples": EXAMPLES, "static_url": "/static"}
         )
 
+    @router.get("/documents/view", response_class=HTMLResponse, include_in_schema=False)
+    def documents_page(request: Request) -> HTMLResponse:
+        """What is indexed; with the admin token, upload, delete and rebuild (documents.js)."""
+        return templates.TemplateResponse(request, "documents.html", {"static_url": "/static"})
+
     return router

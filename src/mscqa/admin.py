@@ -1,0 +1,226 @@
+"""The curator API under ``/admin``: upload and delete corpus files, rebuild the index.
+
+Every route needs ``Authorization: Bearer <MSCQA_ADMIN_TOKEN>``; without that setting the whole
+API answers 403. The token is read from that header only (never the query string or cookies,
+which leak into logs and are sent cross-site), and there is no CORS on these routes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import threading
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from .config import Settings
+from .errors import JobConflict, NotFound
+from .forms import UploadReceiver
+from .jobs import JobManager
+from .uploads import ALLOWED_SUFFIXES, delete_document
+
+DISABLED = "admin API disabled: set MSCQA_ADMIN_TOKEN"
+REINDEX_HINT = "POST /admin/reindex"
+_LAZY = threading.Lock()
+
+
+def require_admin(request: Request, response: Response) -> None:
+    settings: Settings = request.app.state.settings
+    if settings.admin_token is None:
+        raise HTTPException(403, DISABLED)
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        raise HTTPException(
+            401,
+            "Admin token missing: send the header Authorization: Bearer <MSCQA_ADMIN_TOKEN>.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    # Headers arrive latin-1 decoded: re-encode to compare the exact bytes that were sent.
+    expected = settings.admin_token.get_secret_value().encode("utf-8")
+    if not hmac.compare_digest(given.strip().encode("latin-1", "replace"), expected):
+        raise HTTPException(403, "Wrong admin token.")
+    response.headers["Cache-Control"] = "no-store"
+
+
+def get_jobs(request: Request) -> JobManager:
+    """The app's job manager (made by the lifespan, or here for an app run without one)."""
+    state = request.app.state
+    with _LAZY:
+        if getattr(state, "jobs", None) is None:
+            state.jobs = JobManager(state.settings, state.service)
+    jobs: JobManager = state.jobs
+    return jobs
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    app.state.jobs = JobManager(app.state.settings, app.state.service)
+    try:
+        yield
+    finally:
+        await run_in_threadpool(app.state.jobs.shutdown)
+
+
+Jobs = Annotated[JobManager, Depends(get_jobs)]
+router = APIRouter(
+    prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)], lifespan=lifespan
+)
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+class StoredOut(BaseModel):
+    doc_id: str = Field(description="The new document's id: its corpus-relative path.")
+    file: str = Field(description="The name it was stored under (base name, made safe).")
+    bytes: int
+    sha256: str
+    replaced: bool
+    status: Literal["created", "replaced", "unchanged"]
+    reindex: str = Field(REINDEX_HINT, description="Uploading does not reindex; call this.")
+
+
+class DeletedOut(BaseModel):
+    doc_id: str
+    deleted: bool = True
+    reindex: str = REINDEX_HINT
+
+
+class JobStarted(BaseModel):
+    job_id: str
+
+
+class SkippedOut(BaseModel):
+    file: str
+    reason: str
+
+
+class JobOut(BaseModel):
+    job_id: str
+    state: Literal["queued", "running", "done", "failed"]
+    progress: float = Field(ge=0, le=1)
+    stage: str | None
+    version: str | None = Field(description="The snapshot the build published, once done.")
+    error: str | None
+    skipped: list[SkippedOut] = Field(description="Corpus files the build could not load.")
+    created: float
+    started: float | None
+    finished: float | None
+
+
+class JobsOut(BaseModel):
+    jobs: list[JobOut]
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    out: dict[int | str, dict[str, Any]] = {
+        401: {"model": ErrorOut, "description": "The Authorization: Bearer header is missing."},
+        403: {"model": ErrorOut, "description": "Wrong token, or MSCQA_ADMIN_TOKEN is unset."},
+    }
+    return out | {code: {"model": ErrorOut} for code in codes}
+
+
+_MULTIPART = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": f"One of {' '.join(ALLOWED_SUFFIXES)}.",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/documents",
+    status_code=201,
+    response_model=StoredOut,
+    responses=_errors(409, 413, 415, 422) | {200: {"description": "Same content: unchanged."}},
+    openapi_extra=_MULTIPART,
+)
+async def upload(request: Request, response: Response, replace: bool = False) -> StoredOut:
+    """Store one document (multipart field ``file``) in the corpus folder. Does not reindex.
+
+    An existing file with other content is refused (409) unless ``?replace=true``.
+    """
+    receiver = UploadReceiver(
+        request.app.state.settings,
+        request.headers.get("content-type"),
+        request.headers.get("content-length"),
+        replace=replace,
+    )
+    try:
+        async for chunk in request.stream():
+            receiver.feed(chunk)
+        stored = await run_in_threadpool(receiver.finish)
+    finally:
+        receiver.close()
+    if stored.status == "unchanged":
+        response.status_code = 200
+    return StoredOut(
+        doc_id=stored.doc_id,
+        file=stored.file,
+        bytes=stored.bytes,
+        sha256=stored.sha256,
+        replaced=stored.status == "replaced",
+        status=stored.status,
+    )
+
+
+@router.delete("/documents/{doc_id:path}", response_model=DeletedOut, responses=_errors(404, 422))
+def delete(doc_id: str, request: Request) -> DeletedOut:
+    """Delete exactly one corpus file (``doc_id`` as listed by GET /documents). Does not
+    reindex: the document stays answerable until the next rebuild."""
+    delete_document(request.app.state.settings, doc_id)
+    return DeletedOut(doc_id=doc_id)
+
+
+@router.post(
+    "/reindex",
+    status_code=202,
+    response_model=JobStarted,
+    responses=_errors() | {409: {"description": "A rebuild is running; job_id names it."}},
+)
+def reindex(jobs: Jobs) -> Any:
+    """Start rebuilding the index in the background; follow it at GET /admin/jobs/{job_id}."""
+    try:
+        job = jobs.start()
+    except JobConflict as exc:
+        return JSONResponse(
+            {"detail": str(exc), "job_id": exc.job_id},
+            status_code=409,
+            headers={"Cache-Control": "no-store"},
+        )
+    return JobStarted(job_id=job.id)
+
+
+@router.get("/jobs", response_model=JobsOut)
+def list_jobs(jobs: Jobs) -> JobsOut:
+    """The last 20 rebuild jobs, newest first."""
+    return JobsOut.model_validate({"jobs": [j.as_dict() for j in jobs.list()]})
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, responses=_errors(404))
+def get_job(job_id: str, jobs: Jobs) -> JobOut:
+    """One rebuild job's state and progress (0..1)."""
+    job = jobs.get(job_id)
+    if job is None:
+        raise NotFound(f"No rebuild job {job_id}; GET /admin/jobs lists the recent ones.")
+    return JobOut.model_validate(job.as_dict())
