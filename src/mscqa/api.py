@@ -29,6 +29,12 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     422: {"model": ErrorResponse, "description": "The request is invalid; detail says why."},
     503: {"model": ErrorResponse, "description": "The index is loading or does not exist yet."},
 }
+_ASK_ERRORS: dict[int | str, dict[str, object]] = {
+    **_ERRORS,
+    400: {"model": ErrorResponse, "description": "The body is not UTF-8 JSON."},
+    413: {"model": ErrorResponse, "description": "The body is larger than MSCQA_MAX_BODY_KB."},
+    429: {"model": ErrorResponse, "description": "Too many questions; see Retry-After."},
+}
 
 
 @router.get("/health", response_model=HealthResponse, responses=_ERRORS, tags=["status"])
@@ -43,7 +49,7 @@ def livez() -> dict[str, str]:
     return {"status": "alive"}
 
 
-@router.post("/ask", response_model=AskResponse, responses=_ERRORS, tags=["questions"])
+@router.post("/ask", response_model=AskResponse, responses=_ASK_ERRORS, tags=["questions"])
 def ask(body: AskRequest, service: Service) -> AskResponse:
     """Answer a question with verbatim, cited sentences from the documents (or abstain)."""
     history = [Turn(t.role, t.content) for t in body.history]

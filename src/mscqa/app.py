@@ -17,17 +17,28 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from . import __version__, api, web
+from . import __version__, admin, api, web
+from .apidocs import add_docs
 from .config import Settings
 from .errors import (
     BuildInProgress,
+    FileConflict,
     IndexNotReady,
     InvalidQuestion,
+    InvalidUpload,
+    JobConflict,
     MscqaError,
     NoIndexError,
+    NotFound,
     SnapshotError,
+    UnsupportedFileType,
+    UploadTooLarge,
 )
-from .middleware import SecurityHeaders
+from .limits import BodySizeLimit
+from .metrics import Metrics, MetricsMiddleware, RouteTemplates
+from .metrics import make_router as metrics_router
+from .middleware import ScopedCORS, SecurityHeaders
+from .ratelimit import RateLimit
 from .service import QAService
 
 log = logging.getLogger(__name__)
@@ -38,7 +49,16 @@ _STATUS = {
     NoIndexError: 503,
     SnapshotError: 503,
     BuildInProgress: 409,
+    InvalidUpload: 422,
+    UnsupportedFileType: 415,
+    UploadTooLarge: 413,
+    FileConflict: 409,
+    JobConflict: 409,
+    NotFound: 404,
 }
+
+
+CORS_PATHS = ("/ask", "/health", "/documents")  # never /admin
 
 
 def _watch(service: QAService, stop: threading.Event, interval: float) -> None:
@@ -81,9 +101,12 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         version=__version__,
         summary="Questions about mesenchymal stem cells, answered with verbatim cited passages.",
         lifespan=lifespan,
+        docs_url=None,  # apidocs.add_docs serves /docs offline; ReDoc needs a CDN, so none
+        redoc_url=None,
     )
     app.state.service = service
     app.state.settings = settings
+    app.state.metrics = metrics = Metrics(service)
 
     @app.exception_handler(MscqaError)
     async def _mscqa_error(request: Request, exc: MscqaError) -> JSONResponse:
@@ -96,8 +119,24 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         return JSONResponse({"detail": describe_validation(exc)}, status_code=422)
 
     app.include_router(api.router)
+    app.include_router(admin.router)
     app.include_router(web.make_router(settings.web_dir))
     app.mount("/static", StaticFiles(directory=settings.web_dir / "static"), name="static")
+    app.include_router(metrics_router(metrics))
+    add_docs(app)
+    # Added innermost first. SecurityHeaders (outermost) puts its headers and request id on every
+    # reply, 413 and 429 included; metrics count those too; CORS headers reach 429 replies.
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_kb * 1024,
+        upload_bytes=settings.max_upload_mb * 2**20,
+    )
+    app.add_middleware(
+        RateLimit, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
+    )
+    if settings.cors_origins:
+        app.add_middleware(ScopedCORS, origins=settings.cors_origins, paths=CORS_PATHS)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, templates=RouteTemplates(app))
     app.add_middleware(SecurityHeaders)
     return app
 

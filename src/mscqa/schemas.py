@@ -15,6 +15,12 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 MAX_QUESTION_CHARS = 2000
 MAX_HISTORY_TURNS = 50
 MAX_TURN_CHARS = 8000
+# The same rule as _FORBIDDEN, stated in the OpenAPI schema (ECMA-262 syntax) for API clients.
+_ALLOWED_PATTERN = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u202a-\u202e\u2066-\u2069]*$"
+_QUESTION_PATTERN = (
+    r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u202a-\u202e\u2066-\u2069]*"
+    r"\S[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u202a-\u202e\u2066-\u2069]*$"
+)
 
 
 def _clean(value: str, what: str) -> str:
@@ -27,7 +33,11 @@ def _clean(value: str, what: str) -> str:
 
 class HistoryTurn(BaseModel):
     role: Literal["user", "assistant"] = Field(description="Who said it.")
-    content: str = Field(max_length=MAX_TURN_CHARS, description="What was said.")
+    content: str = Field(
+        max_length=MAX_TURN_CHARS,
+        description="What was said.",
+        json_schema_extra={"pattern": _ALLOWED_PATTERN},
+    )
 
     @field_validator("content")
     @classmethod
@@ -43,7 +53,10 @@ class AskRequest(BaseModel):
     )
 
     question: str = Field(
-        min_length=1, max_length=MAX_QUESTION_CHARS, description="The question, in plain text."
+        min_length=1,
+        max_length=MAX_QUESTION_CHARS,
+        description="The question, in plain text (no control or text-direction characters).",
+        json_schema_extra={"pattern": _QUESTION_PATTERN},
     )
     top_k: int | None = Field(
         None, ge=1, le=20, description="Passages to consider (1-20); default from settings."

@@ -1,0 +1,185 @@
+"""Property-based fuzzing of the HTTP API from its own OpenAPI schema (schemathesis).
+
+Each operation gets up to ``MAX_EXAMPLES`` generated requests, schema-valid and invalid, against
+the app over the tiny corpus and the fake embedder, and every reply goes through all of
+schemathesis's built-in checks: no 5xx, documented status codes, content types, headers and
+bodies, invalid data rejected, valid data accepted.
+
+Written with ``@given`` over ``operation.as_strategy()`` rather than schemathesis's pytest plugin
+(``from_fixture``), whose fixture support does not work with pytest 9.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import CHECKS, load_all_checks
+from schemathesis.core.transport import Response
+
+from mscqa.app import create_app
+from mscqa.config import Settings
+from mscqa.embedder import HashingEmbedder
+from mscqa.service import QAService
+
+MAX_EXAMPLES = 50
+
+# What the app rejects on purpose but the schema does not say (yet). Each entry names the fix; a
+# reply that matches one skips only that check, and only for that reply.
+# - /ask: schemas.py rejects C0 controls, bidi overrides and lone surrogates in the question and
+#   history, and a blank question, with 422; the schema states it as a "pattern", which the
+#   generator does not honour for these strings (and no pattern can express lone surrogates).
+# - /admin/jobs: admin.py answers 401/403 without a token but documents only 200.
+_REJECTED_TEXT = ("control or text-direction", "invalid character", "question is empty")
+
+
+def known_gaps(method: str, path: str, response: Response) -> set[str]:
+    status = response.status_code
+    if (method, path) == ("GET", "/admin/jobs") and status in (401, 403):
+        return {"status_code_conformance"}
+    if (
+        (method, path) == ("POST", "/ask")
+        and status == 422
+        and any(text in response.text for text in _REJECTED_TEXT)
+    ):
+        return {"positive_data_acceptance"}
+    return set()
+
+
+def all_checks() -> list[Callable[..., object]]:
+    load_all_checks()
+    return list(CHECKS.get_all())
+
+
+def operations() -> list[tuple[str, str, GenerationMode]]:
+    """(method, path, mode) for every documented operation, from a fresh app's schema: valid
+    requests for all, invalid ones where the schema allows something to be invalid (not for a
+    bare string path parameter, which any string satisfies)."""
+    settings_ = Settings(_env_file=None)
+    app = create_app(settings_, QAService(settings_, HashingEmbedder()))
+    out = []
+    for path, ops in app.openapi()["paths"].items():
+        for method, op in ops.items():
+            out.append((method.upper(), path, GenerationMode.POSITIVE))
+            if op.get("requestBody") or any(
+                p["in"] != "path"
+                or {k: v for k, v in p["schema"].items() if k != "title"} != {"type": "string"}
+                for p in op.get("parameters", [])
+            ):
+                out.append((method.upper(), path, GenerationMode.NEGATIVE))
+    return sorted(out)
+
+
+def test_all_checks_are_loaded() -> None:
+    names = {check.__name__ for check in all_checks()}
+    assert {"not_a_server_error", "response_schema_conformance", "status_code_conformance"} <= names
+
+
+@pytest.mark.parametrize(("method", "path", "mode"), operations())
+def test_operation_conforms_to_its_schema(
+    method: str, path: str, mode: GenerationMode, tiny_settings: Settings, tiny_service: QAService
+) -> None:
+    # The fuzzer sends many requests a second, and may generate a schema-valid /ask body (50
+    # turns of 8,000 characters) past the 64 KiB cap; limits have their own tests.
+    fuzz_settings = tiny_settings.model_copy(
+        update={"rate_limit_per_minute": 0, "max_body_kb": 10240}
+    )
+    app = create_app(fuzz_settings, tiny_service)
+    operation = schemathesis.openapi.from_asgi("/openapi.json", app)[path][method]
+    checks = all_checks()
+
+    @given(case=operation.as_strategy(mode))
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def fuzz(case: schemathesis.Case) -> None:
+        response = case.call()
+        skip = known_gaps(method, path, response)
+        case.validate_response(response, checks=[c for c in checks if c.__name__ not in skip])
+
+    fuzz()
+
+
+# --- hand-written hostile inputs for /ask ---------------------------------------------------------
+
+
+@pytest.fixture
+def client(tiny_settings: Settings, tiny_service: QAService) -> Iterator[TestClient]:
+    with TestClient(create_app(tiny_settings, tiny_service)) as c:
+        yield c
+
+
+def post_raw(client: TestClient, body: bytes, content_type: str = "application/json") -> Any:
+    return client.post("/ask", content=body, headers={"content-type": content_type})
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (rb'{"question": "stem \ud800 cells"}', "valid string"),
+        (
+            rb'{"question": "ok?", "history": [{"role": "user", "content": "a\udfffb"}]}',
+            "valid string",
+        ),
+        (rb'{"question": "stem\u0000cells"}', "control"),
+        (b'{"question": "stem\\u202ecells"}', "text-direction"),
+        (b'{"question": "stem\\u2066cells"}', "text-direction"),
+        (b'{"question": "ok?", "history": [{"role": "user", "content": "a\\u0007"}]}', "control"),
+        (b'{"question": ', "JSON"),
+        (b"[1, 2, 3]", "valid dictionary"),
+        (b"", "Field required"),
+        (b'{"question": "ok?", "top_k": 1e400}', "top_k"),
+    ],
+)
+def test_hostile_json_gets_a_readable_422(client: TestClient, body: bytes, fragment: str) -> None:
+    r = post_raw(client, body)
+    assert r.status_code == 422, r.text
+    assert fragment in r.json()["detail"]
+
+
+def test_wrong_content_type_is_refused_not_crashed(client: TestClient) -> None:
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        r = post_raw(client, b'{"question": "How are adipose stem cells collected?"}', content_type)
+        assert r.status_code == 422, (content_type, r.text)
+        assert isinstance(r.json()["detail"], str)
+
+
+def test_undecodable_body_is_a_client_error(client: TestClient) -> None:
+    r = post_raw(client, b'{"question": "\xff\xfe stem cells"}')
+    assert 400 <= r.status_code < 500
+
+
+@pytest.mark.parametrize("cap_kb", [64, 10240])
+def test_ten_thousand_history_turns_are_refused_fast(
+    tiny_settings: Settings, tiny_service: QAService, cap_kb: int
+) -> None:
+    history = [{"role": "user", "content": "And then?"}] * 10_000
+    settings = tiny_settings.model_copy(update={"max_body_kb": cap_kb})
+    with TestClient(create_app(settings, tiny_service)) as c:
+        started = time.perf_counter()
+        r = c.post("/ask", json={"question": "How are they collected?", "history": history})
+        took = time.perf_counter() - started
+    # by size at the default cap; by the history limit when the cap is raised
+    assert r.status_code == (413 if cap_kb == 64 else 422)
+    assert "history" in r.json()["detail"] or r.status_code == 413
+    assert took < 2.0
+
+
+def test_top_k_above_the_chunk_count_cites_each_chunk_once(
+    client: TestClient, tiny_service: QAService
+) -> None:
+    chunks = len(tiny_service._current().snapshot.chunks)
+    assert chunks < 20
+    body = client.post("/ask", json={"question": "stem cells", "top_k": 20}).json()
+    cited = [c["chunk_id"] for c in body["citations"] + body["related"]]
+    assert len(cited) == len(set(cited)) <= chunks
+    assert [c["n"] for c in body["citations"]] == list(range(1, len(body["citations"]) + 1))

@@ -1,0 +1,381 @@
+"""HTTP hardening: body size caps, rate limiting, scoped CORS, security headers, request ids,
+structured access logs and the offline /docs page."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+from mscqa.app import create_app
+from mscqa.config import Settings
+from mscqa.limits import BodySizeLimit
+from mscqa.middleware import logfmt
+from mscqa.ratelimit import TokenBuckets
+from mscqa.service import QAService
+
+QUESTION = {"question": "How are adipose stem cells collected?"}
+
+
+def make_client(settings: Settings, service: QAService, **changes: Any) -> TestClient:
+    return TestClient(create_app(settings.model_copy(update=changes), service))
+
+
+@pytest.fixture
+def client(tiny_settings: Settings, tiny_service: QAService) -> Iterator[TestClient]:
+    with make_client(tiny_settings, tiny_service) as c:
+        yield c
+
+
+# --- raw ASGI helpers: see exactly how much of a body the app reads ------------------------------
+
+
+class Upload:
+    """An ASGI ``receive`` that sends ``chunks`` and counts how many were asked for."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+        self.reads = 0
+
+    async def __call__(self) -> dict[str, Any]:
+        if self.reads >= len(self.chunks):
+            await asyncio.sleep(0)
+            return {"type": "http.disconnect"}
+        self.reads += 1
+        more = self.reads < len(self.chunks)
+        return {"type": "http.request", "body": self.chunks[self.reads - 1], "more_body": more}
+
+
+def call_asgi(
+    app: Any, path: str, headers: dict[str, str], upload: Upload, method: str = "POST"
+) -> tuple[int, dict[str, str], bytes]:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("10.1.2.3", 5000),
+        "server": ("testserver", 80),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, upload, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    got = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+    return start["status"], got, body
+
+
+# --- body size caps -------------------------------------------------------------------------------
+
+
+def test_declared_oversized_body_is_refused_before_reading_it(tiny_settings, tiny_service) -> None:
+    app = create_app(tiny_settings, tiny_service)
+    upload = Upload([b"{" + b" " * 100_000 + b"}"])
+    headers = {"content-type": "application/json", "content-length": "100002"}
+    status, got, body = call_asgi(app, "/ask", headers, upload)
+    assert status == 413
+    assert upload.reads == 0
+    assert "64 KiB" in json.loads(body)["detail"]
+    assert got["x-request-id"] and got["x-content-type-options"] == "nosniff"
+
+
+def test_streamed_body_without_length_is_cut_off_at_the_cap(tiny_settings, tiny_service) -> None:
+    app = create_app(tiny_settings, tiny_service)
+    upload = Upload([b"x" * 8192] * 1000)  # 8 MB, chunked, no Content-Length
+    status, _, body = call_asgi(app, "/ask", {"content-type": "application/json"}, upload)
+    assert status == 413
+    assert upload.reads <= 64 * 1024 // 8192 + 1  # stopped reading right after the cap
+    assert "larger than 64 KiB" in json.loads(body)["detail"]
+
+
+def test_false_content_length_does_not_get_past_the_cap(tiny_settings, tiny_service) -> None:
+    app = create_app(tiny_settings, tiny_service)
+    upload = Upload([b"x" * 8192] * 20)
+    headers = {"content-type": "application/json", "content-length": "20"}
+    status, _, _ = call_asgi(app, "/ask", headers, upload)
+    assert status == 413
+    assert upload.reads <= 9
+
+
+def test_garbage_content_length_is_400(client: TestClient) -> None:
+    r = client.post("/ask", content=b"{}", headers={"content-length": "12abc"})
+    assert r.status_code == 400
+    assert "Content-Length" in r.json()["detail"]
+
+
+def test_streamed_oversized_body_through_the_client(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"question": "'
+        for _ in range(100):
+            yield b"a" * 1000
+        yield b'"}'
+
+    r = client.post("/ask", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert r.headers["x-request-id"]
+
+
+def test_bodies_under_the_cap_are_answered(client: TestClient) -> None:
+    history = [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": "Adipose stem cells? " * 100}
+        for i in range(10)
+    ]  # what the chat page sends at most: 10 turns, about 20 KB here
+    r = client.post("/ask", json={**QUESTION, "history": history})
+    assert r.status_code == 200
+
+
+def test_body_cap_is_configurable(tiny_settings, tiny_service) -> None:
+    with make_client(tiny_settings, tiny_service, max_body_kb=1) as c:
+        assert c.post("/ask", json={"question": "x" * 1500}).status_code == 413
+        assert c.post("/ask", json=QUESTION).status_code == 200
+
+
+def test_uploads_get_their_own_larger_cap(tiny_settings, tiny_service) -> None:
+    app = create_app(tiny_settings.model_copy(update={"max_upload_mb": 1}), tiny_service)
+    big = 200 * 1024  # over the /ask cap, under the upload cap
+    headers = {"content-type": "multipart/form-data; boundary=x", "content-length": str(big)}
+    status, _, _ = call_asgi(app, "/admin/documents", headers, Upload([b"-" * big]))
+    assert status != 413
+    status, _, _ = call_asgi(app, "/ask", headers, Upload([b"-" * big]))
+    assert status == 413
+    headers["content-length"] = str(3 * 2**20)
+    upload = Upload([b"-" * 2**20] * 3)
+    status, _, body = call_asgi(app, "/admin/documents", headers, upload)
+    assert status == 413
+    assert upload.reads == 0
+    assert "larger than 1 MiB" in json.loads(body)["detail"]
+
+
+def test_body_limit_checks_its_arguments() -> None:
+    with pytest.raises(ValueError, match="max_bytes"):
+        BodySizeLimit(lambda s, r, c: None, max_bytes=0, upload_bytes=1)  # type: ignore[arg-type,return-value]
+
+
+# --- rate limiting --------------------------------------------------------------------------------
+
+
+def test_questions_over_the_limit_get_429_with_retry_after(tiny_settings, tiny_service) -> None:
+    with make_client(tiny_settings, tiny_service, rate_limit_per_minute=6, rate_limit_burst=3) as c:
+        codes = [c.post("/ask", json=QUESTION).status_code for _ in range(3)]
+        assert codes == [200, 200, 200]
+        r = c.post("/ask", json=QUESTION)
+        assert r.status_code == 429
+        wait = int(r.headers["retry-after"])
+        assert 1 <= wait <= 10  # one token every 10 s
+        assert r.json() == {"detail": f"Too many questions; try again in {wait} s"}
+        assert r.headers["x-request-id"]
+        # other routes are not limited
+        assert all(c.get("/health").status_code == 200 for _ in range(5))
+
+
+def test_rate_limit_zero_turns_it_off(tiny_settings, tiny_service) -> None:
+    with make_client(tiny_settings, tiny_service, rate_limit_per_minute=0, rate_limit_burst=1) as c:
+        assert {c.post("/ask", json=QUESTION).status_code for _ in range(40)} == {200}
+
+
+def test_rate_limit_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MSCQA_RATE_LIMIT_PER_MINUTE", "7")
+    monkeypatch.setenv("MSCQA_RATE_LIMIT_BURST", "2")
+    settings = Settings(_env_file=None)
+    assert (settings.rate_limit_per_minute, settings.rate_limit_burst) == (7, 2)
+    assert Settings.model_fields["rate_limit_per_minute"].description
+
+
+def test_buckets_refill_at_the_configured_rate() -> None:
+    buckets = TokenBuckets(per_minute=60, burst=2)
+    assert [buckets.take("a", now=0.0) for _ in range(3)] == [0.0, 0.0, 1.0]
+    assert buckets.take("b", now=0.0) == 0.0  # clients are independent
+    assert buckets.take("a", now=0.5) == pytest.approx(0.5)
+    assert buckets.take("a", now=1.0) == 0.0
+    assert buckets.take("a", now=1.0) > 0
+
+
+def test_buckets_memory_is_bounded() -> None:
+    buckets = TokenBuckets(per_minute=60, burst=5, max_clients=100)
+    for i in range(1000):
+        buckets.take(f"10.0.{i // 256}.{i % 256}", now=0.0)
+    assert len(buckets) <= 100
+    buckets.take("late", now=buckets.idle_after + 1)  # everyone else is idle and full again
+    assert len(buckets) == 1
+
+
+def test_buckets_are_thread_safe() -> None:
+    buckets = TokenBuckets(per_minute=1, burst=50)
+    granted: list[float] = []
+    lock = threading.Lock()
+
+    def hammer() -> None:
+        for _ in range(100):
+            wait = buckets.take("same", now=0.0)
+            with lock:
+                granted.append(wait)
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(1 for w in granted if w == 0.0) == 50
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [({"per_minute": 0, "burst": 1}, "per_minute"), ({"per_minute": 1, "burst": 0}, "burst")],
+)
+def test_buckets_check_their_arguments(kwargs: dict[str, int], name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        TokenBuckets(**kwargs)
+
+
+# --- CORS -----------------------------------------------------------------------------------------
+
+ORIGIN = "https://portal.example.org"
+PREFLIGHT = {"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}
+
+
+def test_cors_is_off_by_default(client: TestClient) -> None:
+    r = client.post("/ask", json=QUESTION, headers={"Origin": ORIGIN})
+    assert r.status_code == 200
+    assert "access-control-allow-origin" not in r.headers
+    assert "access-control-allow-origin" not in client.options("/ask", headers=PREFLIGHT).headers
+
+
+@pytest.mark.parametrize("value", [f"{ORIGIN}, https://other.example", f'["{ORIGIN}"]'])
+def test_cors_origins_enable_cors_on_public_routes_only(
+    value: str, tiny_settings, tiny_service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MSCQA_CORS_ORIGINS", value)
+    origins = Settings(_env_file=None).cors_origins
+    assert ORIGIN in origins
+    with make_client(tiny_settings, tiny_service, cors_origins=origins) as c:
+        r = c.options(
+            "/ask", headers={**PREFLIGHT, "Access-Control-Request-Headers": "content-type"}
+        )
+        assert r.status_code == 200
+        assert r.headers["access-control-allow-origin"] == ORIGIN
+        r = c.post("/ask", json=QUESTION, headers={"Origin": ORIGIN})
+        assert r.headers["access-control-allow-origin"] == ORIGIN
+        assert "x-request-id" in r.headers["access-control-expose-headers"].lower()
+        for path in ("/health", "/documents"):
+            got = c.get(path, headers={"Origin": ORIGIN}).headers
+            assert got["access-control-allow-origin"] == ORIGIN
+        # never the admin API, and never an origin not listed
+        for path in ("/admin/documents", "/admin/reindex"):
+            assert "access-control-allow-origin" not in c.options(path, headers=PREFLIGHT).headers
+            assert (
+                "access-control-allow-origin"
+                not in c.post(path, headers={"Origin": ORIGIN}).headers
+            )
+        r = c.post("/ask", json=QUESTION, headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in r.headers
+
+
+def test_bad_cors_origin_names_the_variable() -> None:
+    with pytest.raises(ValidationError, match="MSCQA_CORS_ORIGINS"):
+        Settings(cors_origins="portal.example.org", _env_file=None)
+
+
+# --- headers, request ids, logs -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/docs"])
+def test_html_pages_get_a_strict_csp(client: TestClient, path: str) -> None:
+    r = client.get(path)
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    csp = r.headers["content-security-policy"]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives["default-src"] == "'self'"
+    assert directives["script-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "http" not in csp
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["referrer-policy"] == "no-referrer"
+    assert r.headers["x-frame-options"] == "DENY"
+    # no inline script: every <script> has a src
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", r.text)
+
+
+def test_json_responses_get_nosniff_and_a_request_id(client: TestClient) -> None:
+    r = client.get("/health")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert re.fullmatch(r"[0-9a-f]{16}", r.headers["x-request-id"])
+
+
+def test_docs_are_served_from_local_files(client: TestClient) -> None:
+    page = client.get("/docs").text
+    urls = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert urls and all(u.startswith("/") and not u.startswith("//") for u in urls)
+    for url in urls:
+        assert client.get(url).status_code == 200, url
+    init = client.get("/docs/init.js")
+    assert init.headers["content-type"].startswith("text/javascript")
+    assert "/openapi.json" in init.text
+    assert client.get("/redoc").status_code == 404  # ReDoc would need a CDN
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("abc-123", True),
+        ("x" * 65, False),
+        ("has space", False),
+        ("caf\u00e9", False),
+        ("a\u00b2", False),
+    ],
+)
+def test_request_id_is_echoed_only_when_valid(client: TestClient, sent: str, kept: bool) -> None:
+    r = client.get("/livez", headers={"X-Request-ID": sent.encode("latin-1")})
+    got = r.headers["x-request-id"]
+    assert (got == sent) is kept
+    if not kept:
+        assert re.fullmatch(r"[0-9a-f]{16}", got)
+
+
+def test_access_log_is_one_structured_line(client: TestClient, caplog) -> None:
+    with caplog.at_level(logging.INFO, logger="mscqa.access"):
+        client.get("/health", headers={"X-Request-ID": "req-1"})
+        client.get("/nope%0Aforged=1 status=200")
+    first, second = (r for r in caplog.records if r.name == "mscqa.access")
+    fields = dict(pair.split("=", 1) for pair in first.getMessage().split(" "))
+    assert fields["method"] == "GET" and fields["path"] == "/health"
+    assert fields["status"] == "200" and fields["request_id"] == "req-1"
+    assert float(fields["ms"]) >= 0
+    assert first.access["status"] == 200  # type: ignore[attr-defined]
+    line = second.getMessage()
+    assert "\n" not in line
+    assert 'path="/nope\\nforged=1 status=200"' in line
+    assert "status=404" in line
+
+
+def test_logfmt_quotes_what_needs_quoting() -> None:
+    assert logfmt({"a": 1, "b": "x y", "c": 'q"', "d": ""}) == 'a=1 b="x y" c="q\\"" d=""'
+
+
+def test_limits_answer_quickly(tiny_settings, tiny_service) -> None:
+    """A 10,000-turn history is refused by size before any parsing (and fast)."""
+    history = [{"role": "user", "content": "more?"}] * 10_000
+    with make_client(tiny_settings, tiny_service) as c:
+        started = time.perf_counter()
+        r = c.post("/ask", json={**QUESTION, "history": history})
+        assert r.status_code == 413
+        assert time.perf_counter() - started < 1.0
