@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -28,7 +30,20 @@ class Settings(BaseSettings):
     )
     chunk_chars: int = Field(700, ge=100, le=5000, description="Target passage size in characters.")
     torch_threads: int = Field(
-        1, ge=1, le=64, description="Threads torch may use for query encoding."
+        1, ge=1, le=64, description="Threads for query encoding (torch or ONNX Runtime)."
+    )
+    query_backend: Literal["auto", "onnx", "torch"] = Field(
+        "auto",
+        description="Query encoder: auto = the index's ONNX export if present, else torch.",
+    )
+    onnx_quantize: bool = Field(
+        False, description="Export the query encoder with int8 weights (faster, less exact)."
+    )
+    build_threads: int = Field(
+        0, ge=0, le=64, description="Threads a build may use for embedding; 0 means all cores."
+    )
+    build_nice: int = Field(
+        10, ge=0, le=19, description="How much a build lowers its embedding thread's priority."
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
     max_history_turns: int = Field(50, ge=0, description="Most history turns accepted by /ask.")
@@ -42,6 +57,30 @@ class Settings(BaseSettings):
     reload_interval: float = Field(
         1.0, ge=0.1, le=60, description="Seconds between checks for a newer index snapshot."
     )
+    max_body_kb: int = Field(
+        64,
+        ge=1,
+        le=10240,
+        description="Largest request body in KiB, except /admin/documents uploads.",
+    )
+    rate_limit_per_minute: int = Field(
+        120, ge=0, description="Questions per minute per client IP on /ask; 0 turns limiting off."
+    )
+    rate_limit_burst: int = Field(
+        30, ge=1, description="Questions a client IP may send at once before the rate applies."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        [],  # pydantic copies mutable defaults per instance
+        description="Origins (comma-separated or a JSON list) allowed to call /ask, /health and "
+        "/documents from a browser; empty turns CORS off.",
+    )
+    admin_token: SecretStr | None = Field(
+        None,
+        description="Bearer token for the /admin API (upload, delete, reindex); unset disables it.",
+    )
+    max_upload_mb: int = Field(
+        25, ge=1, le=1024, description="Largest document accepted by POST /admin/documents, in MB."
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -50,3 +89,29 @@ class Settings(BaseSettings):
         if value.upper() not in levels:
             raise ValueError(f"MSCQA_LOG_LEVEL must be one of {sorted(levels)}, got {value!r}")
         return value.upper()
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _check_origins(cls, value: object) -> list[str]:
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                value = json.loads(text) if text.startswith("[") else text.split(",")
+            except ValueError as exc:
+                raise ValueError(f"MSCQA_CORS_ORIGINS is not a valid JSON list: {exc}") from None
+        if not isinstance(value, list | tuple):
+            raise ValueError("MSCQA_CORS_ORIGINS must be a comma-separated list or a JSON list")
+        origins = [str(v).strip().rstrip("/") for v in value if str(v).strip()]
+        for origin in origins:
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ValueError(
+                    f"MSCQA_CORS_ORIGINS entries must look like https://host[:port], got {origin!r}"
+                )
+        return origins
+
+    @field_validator("admin_token")
+    @classmethod
+    def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None  # an empty MSCQA_ADMIN_TOKEN leaves the admin API disabled
+        return value

@@ -97,6 +97,11 @@ class SentenceTransformerEmbedder:
         return self.model or BUNDLED_MODEL
 
     @property
+    def source(self) -> Path | str:
+        """The model's local folder, or its name when it is not a folder."""
+        return self._source
+
+    @property
     def dim(self) -> int:
         return int(self._load().get_embedding_dimension())
 

@@ -12,11 +12,14 @@ import contextlib
 import fcntl
 import logging
 import os
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -26,6 +29,7 @@ from .embedcache import EmbeddingCache, text_key
 from .embedder import Embedder, SentenceTransformerEmbedder
 from .errors import BuildInProgress, CorpusError, SnapshotError
 from .loaders import Skipped, load_corpus
+from .onnx_embedder import OnnxEmbedder, export_onnx, read_meta
 from .retriever import Retriever
 from .store import dense_text, load_snapshot, publish, save_snapshot
 from .types import Chunk, Document
@@ -81,7 +85,8 @@ def build_index(
     Unchanged passages reuse cached embeddings. The corpus is only read, never written.
     """
     started = time.perf_counter()
-    embedder = embedder or SentenceTransformerEmbedder(settings.model, threads=os.cpu_count() or 1)
+    threads = settings.build_threads or os.cpu_count() or 1
+    embedder = embedder or SentenceTransformerEmbedder(settings.model, threads=threads)
     index_dir = settings.index_dir
     with writer_lock(index_dir, wait=wait_for_lock):
         loaded = load_corpus(settings.corpus_dir)
@@ -107,8 +112,13 @@ def build_index(
             if progress:
                 progress("embed", done, total)
 
-        chunk_vectors = cache.embed(embedder, chunk_texts, tick)
-        sentence_vectors = cache.embed(embedder, sentence_texts, tick)
+        chunk_vectors, sentence_vectors = _niced(
+            lambda: (
+                cache.embed(embedder, chunk_texts, tick),
+                cache.embed(embedder, sentence_texts, tick),
+            ),
+            settings.build_nice,
+        )
         version = new_version()
         manifest = {
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -117,6 +127,12 @@ def build_index(
             "corpus": {d.doc_id: d.sha256 for d in loaded.documents},
             "skipped": [{"file": s.file, "reason": s.reason} for s in loaded.skipped],
         }
+        query_model = _niced(
+            lambda: _export_query_model(settings, embedder, chunk_texts[:8], chunk_vectors[:8]),
+            settings.build_nice,
+        )
+        if query_model:
+            manifest["query_model"] = query_model
         if progress:
             progress("write", 0, 1)
         path = save_snapshot(
@@ -155,6 +171,82 @@ def build_index(
         report.seconds,
     )
     return report
+
+
+_T = TypeVar("_T")
+
+
+def _niced(work: Callable[[], _T], nice: int) -> _T:
+    """Run ``work`` in a fresh thread whose CPU priority is lowered by ``nice``.
+
+    On Linux priority is per thread and the OpenMP workers torch starts from that thread inherit
+    it, so a build running beside ``mscqa serve`` leaves the CPU to queries first. The calling
+    thread's priority is untouched (a server that builds keeps answering at full priority).
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            if nice and sys.platform.startswith("linux"):
+                tid = threading.get_native_id()
+                current = os.getpriority(os.PRIO_PROCESS, tid)
+                os.setpriority(os.PRIO_PROCESS, tid, min(19, current + nice))
+            box["value"] = work()
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name="mscqa-build", daemon=True)
+    worker.start()
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _export_query_model(
+    settings: Settings, embedder: Embedder, texts: list[str], vectors: np.ndarray
+) -> dict[str, Any] | None:
+    """Export the model to ONNX for queries (once per model), checked against ``vectors``.
+
+    Returns the manifest's ``query_model`` entry, or None when there is nothing to export (a
+    fake or remote model, ``MSCQA_QUERY_BACKEND=torch``) or the export failed or disagreed; the
+    service then encodes queries with torch, so the build itself never fails here.
+    """
+    if settings.query_backend == "torch" or not isinstance(embedder, SentenceTransformerEmbedder):
+        return None
+    source = embedder.source
+    if not isinstance(source, Path):
+        return None
+    sha = embedder.fingerprint()
+    name = f"{sha[:16]}-int8" if settings.onnx_quantize else sha[:16]
+    folder = settings.index_dir / "models" / name
+    try:
+        meta = read_meta(folder)
+        if meta is None or meta.get("source_sha256") != sha:
+            log.info("Exporting the query encoder to ONNX in %s", folder)
+            export_onnx(source, folder, source_sha256=sha, quantize=settings.onnx_quantize)
+            meta = read_meta(folder)
+        got = OnnxEmbedder(folder).encode(texts)
+        agreement = float((got * vectors).sum(axis=1).min()) if len(texts) else 1.0
+    except Exception as exc:  # the build goes on; queries use torch
+        log.warning("Could not export the query encoder to ONNX (%s); queries will use torch", exc)
+        return None
+    floor = 0.9 if settings.onnx_quantize else 0.999
+    if meta is None or agreement < floor:
+        log.warning(
+            "The ONNX query encoder in %s disagrees with torch (cosine %.4f < %.3f); "
+            "queries will use torch",
+            folder,
+            agreement,
+            floor,
+        )
+        return None
+    return {
+        "path": f"models/{name}",
+        "sha256": meta["sha256"],
+        "quantized": bool(meta.get("quantized")),
+        "agreement": round(agreement, 6),
+    }
 
 
 def _sentence_table(documents: list[Document], chunks: list[Chunk]) -> tuple[list[str], np.ndarray]:

@@ -27,7 +27,8 @@ from .answerer import AnswerPolicy, answer
 from .config import Settings
 from .conversation import contextualize
 from .embedder import Embedder, SentenceTransformerEmbedder
-from .errors import IndexNotReady, InvalidQuestion, NoIndexError, SnapshotError
+from .errors import IndexNotReady, InvalidQuestion, ModelError, NoIndexError, SnapshotError
+from .onnx_embedder import MODEL_FILE, OnnxEmbedder, file_sha256
 from .retriever import Retrieval, Retriever
 from .store import Snapshot, current_version, load_current
 from .types import Answer, Turn
@@ -76,9 +77,13 @@ class QAService:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
+        # ``embedder`` (given, or torch) is the model's reference encoder; questions use the
+        # snapshot's ONNX export instead when there is one (see ``query_embedder``).
+        self._injected = embedder is not None
         self.embedder = embedder or SentenceTransformerEmbedder(
             settings.model, threads=settings.torch_threads
         )
+        self._onnx: dict[str, Embedder] = {}
         self.policy = AnswerPolicy(
             max_sentences=settings.max_sentences, min_confidence=settings.min_confidence
         )
@@ -94,9 +99,10 @@ class QAService:
         with self._reload_lock:
             pointer = current_version(self.settings.index_dir)
             snapshot = load_current(self.settings.index_dir)
-            if hasattr(self.embedder, "warm_up"):
-                self.embedder.warm_up()
-            self._live = _Live(snapshot, Retriever(snapshot, self.embedder), pointer)
+            embedder = self.query_embedder(snapshot)
+            if hasattr(embedder, "warm_up"):
+                embedder.warm_up()
+            self._live = _Live(snapshot, Retriever(snapshot, embedder), pointer)
             self.last_error = None
             log.info(
                 "Serving index %s (%d documents, %d chunks)",
@@ -115,16 +121,52 @@ class QAService:
             return False  # another thread is already loading it
         try:
             snapshot = load_current(self.settings.index_dir)
-            self._live = _Live(snapshot, Retriever(snapshot, self.embedder), pointer)
+            embedder = self.query_embedder(snapshot)
+            if hasattr(embedder, "warm_up"):
+                embedder.warm_up()
+            self._live = _Live(snapshot, Retriever(snapshot, embedder), pointer)
             self.last_error = None
             log.info("Switched to index %s", snapshot.version)
             return True
-        except (SnapshotError, NoIndexError) as exc:
+        except (SnapshotError, NoIndexError, ModelError) as exc:
             self.last_error = str(exc)
             log.error("Could not load the new index: %s", exc)
             return False
         finally:
             self._reload_lock.release()
+
+    def query_embedder(self, snapshot: Snapshot) -> Embedder:
+        """The question encoder for ``snapshot``: its ONNX export (no torch needed) or torch.
+
+        ``MSCQA_QUERY_BACKEND``: ``auto`` uses the export when it is there and intact, else
+        torch; ``onnx`` requires it; ``torch`` never uses it. An injected embedder always wins.
+        """
+        backend = self.settings.query_backend
+        entry = snapshot.manifest.get("query_model")
+        if self._injected or backend == "torch":
+            return self.embedder
+        if not entry:
+            if backend == "onnx":
+                raise ModelError(
+                    f"Index snapshot {snapshot.version} has no ONNX query encoder; run "
+                    "`mscqa index` to export it, or set MSCQA_QUERY_BACKEND=auto."
+                )
+            return self.embedder
+        sha = str(entry["sha256"])
+        if sha not in self._onnx:
+            folder = self.settings.index_dir / str(entry["path"])
+            try:
+                if file_sha256(folder / MODEL_FILE) != sha:
+                    raise ModelError(f"{folder / MODEL_FILE} does not match the index manifest")
+                self._onnx[sha] = OnnxEmbedder(
+                    folder, threads=self.settings.torch_threads, name=self.embedder.name
+                )
+            except (ModelError, OSError) as exc:
+                if backend == "onnx":
+                    raise ModelError(f"{exc}; run `mscqa index` to export it again.") from exc
+                log.warning("Not using the ONNX query encoder (%s); using torch", exc)
+                return self.embedder
+        return self._onnx[sha]
 
     @property
     def ready(self) -> bool:

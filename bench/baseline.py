@@ -1,0 +1,318 @@
+"""The baseline every performance figure is compared with, and helpers the benchmarks share.
+
+    .venv/bin/python bench/baseline.py [--questions N]
+
+The baseline is the tutorial pipeline: sentence-transformers (torch backend, default settings,
+so torch's default thread count) encodes the question, and a flat FAISS inner-product index
+over fixed 800-character chunks of corpus/msc-article.md returns the top 5, in process, with
+no cache. Every benchmark measures it again in the same run, so a ratio never compares figures
+taken under different background load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTICLE = ROOT / "corpus" / "msc-article.md"
+DEVSET = ROOT / "tests" / "data" / "devset.jsonl"
+PUBMEDQA = ROOT.parent / "shared" / "bench" / "pubmedqa" / "ori_pqal.json"
+OUT = ROOT / "bench" / "out"
+PYTHON = sys.executable
+# Nothing may reach for the network, in this process or in the servers it starts.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+# -- the baseline ------------------------------------------------------------------------------
+
+
+class Baseline:
+    """sentence-transformers + flat FAISS inner product over fixed 800-character chunks."""
+
+    def __init__(self, corpus: Path = ARTICLE, chunk_chars: int = 800) -> None:
+        import faiss
+        from sentence_transformers import SentenceTransformer
+
+        from mscqa.embedder import resolve_model
+
+        self.model = SentenceTransformer(str(resolve_model("")), device="cpu")
+        text = corpus.read_text(encoding="utf-8")
+        self.chunks = [text[i : i + chunk_chars] for i in range(0, len(text), chunk_chars)]
+        vectors = self.model.encode(self.chunks, convert_to_numpy=True)
+        self.index = faiss.IndexFlatIP(vectors.shape[1])
+        self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+
+    def ask(self, question: str, k: int = 5) -> list[str]:
+        vector = self.model.encode([question], convert_to_numpy=True)
+        _, rows = self.index.search(np.ascontiguousarray(vector, dtype=np.float32), k)
+        return [self.chunks[r] for r in rows[0] if r >= 0]
+
+    def latencies(self, questions: Sequence[str]) -> list[float]:
+        """Milliseconds per question, one at a time (a few warm-up questions first)."""
+        for q in questions[:3]:
+            self.ask(q)
+        out = []
+        for q in questions:
+            started = time.perf_counter()
+            self.ask(q)
+            out.append((time.perf_counter() - started) * 1000)
+        return out
+
+
+def baseline_embed_seconds(texts: Sequence[str]) -> float:
+    """Seconds the baseline (default sentence-transformers) takes to embed ``texts``."""
+    from sentence_transformers import SentenceTransformer
+
+    from mscqa.embedder import resolve_model
+
+    model = SentenceTransformer(str(resolve_model("")), device="cpu")
+    model.encode(["warm up"])
+    started = time.perf_counter()
+    model.encode(list(texts), convert_to_numpy=True)
+    return time.perf_counter() - started
+
+
+# -- data --------------------------------------------------------------------------------------
+
+
+def dev_questions() -> list[str]:
+    with DEVSET.open(encoding="utf-8") as fh:
+        return [json.loads(line)["question"] for line in fh if line.strip()]
+
+
+def varied_questions(n: int, seed: int = 0) -> list[str]:
+    """``n`` distinct questions: the dev set, then PubMedQA questions (never seen by a cache)."""
+    out = dev_questions()
+    if PUBMEDQA.is_file() and len(out) < n:
+        data = json.loads(PUBMEDQA.read_text(encoding="utf-8"))
+        extra = [v["QUESTION"] for v in data.values()]
+        random.Random(seed).shuffle(extra)
+        out += extra
+    return out[:n]
+
+
+def pubmedqa_paragraphs(limit: int | None = None) -> list[str]:
+    data = json.loads(PUBMEDQA.read_text(encoding="utf-8"))
+    paragraphs = [p for v in data.values() for p in v["CONTEXTS"]]
+    return paragraphs[:limit] if limit else paragraphs
+
+
+def write_pubmedqa_corpus(folder: Path, limit: int | None = None) -> int:
+    """Each PubMedQA abstract as ``<pmid>.md`` (section headings, no answer); returns files."""
+    data = json.loads(PUBMEDQA.read_text(encoding="utf-8"))
+    folder.mkdir(parents=True, exist_ok=True)
+    items = list(data.items())[:limit] if limit else list(data.items())
+    for pmid, entry in items:
+        parts = [f"# PubMed {pmid}", ""]
+        for label, text in zip(entry["LABELS"], entry["CONTEXTS"], strict=True):
+            parts += [f"## {label}", "", " ".join(text.split()), ""]
+        (folder / f"{pmid}.md").write_text("\n".join(parts), encoding="utf-8")
+    return len(items)
+
+
+# -- figures -----------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    ordered = sorted(values)
+    idx = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[idx]
+
+
+def summary(values: Sequence[float]) -> dict[str, float]:
+    return {
+        "n": len(values),
+        "median": round(statistics.median(values), 3),
+        "p90": round(percentile(values, 90), 3),
+        "p99": round(percentile(values, 99), 3),
+        "min": round(min(values), 3),
+    }
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+    }
+
+
+def print_table(title: str, rows: Sequence[Sequence[Any]]) -> None:
+    """rows: (metric, ours, baseline, ratio, target, verdict)."""
+    headers = ("metric", "ours", "baseline", "ratio", "target", "ok")
+    cells = [headers, *[[fmt(c) for c in r] for r in rows]]
+    widths = [max(len(str(r[i])) for r in cells) for i in range(len(headers))]
+    print(f"\n## {title}  (load average {' '.join(map(str, os.getloadavg()))})")
+    for i, r in enumerate(cells):
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return "" if value is None else str(value)
+
+
+def row(
+    metric: str, ours: float, base: float | None, target: str, ok: bool | None
+) -> dict[str, Any]:
+    ratio = round(ours / base, 3) if base else None
+    return {
+        "metric": metric,
+        "ours": round(ours, 3),
+        "baseline": None if base is None else round(base, 3),
+        "ratio": ratio,
+        "target": target,
+        "ok": ok,
+    }
+
+
+def as_rows(rows: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    return [[r["metric"], r["ours"], r["baseline"], r["ratio"], r["target"], r["ok"]] for r in rows]
+
+
+def save(name: str, data: dict[str, Any]) -> Path:
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"{name}.json"
+    path.write_text(json.dumps(data, indent=2))
+    return path
+
+
+# -- servers -----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_env(index_dir: Path, **extra: str) -> dict[str, str]:
+    """``mscqa serve`` settings for benchmarks: loopback, no per-IP rate limit (one client IP
+    sends all the load here), access log at WARNING so a log line per request is not measured.
+    """
+    env = dict(os.environ)
+    env.update(
+        MSCQA_INDEX_DIR=str(index_dir),
+        MSCQA_CORPUS_DIR=str(ARTICLE.parent),
+        MSCQA_HOST="127.0.0.1",
+        MSCQA_RATE_LIMIT_PER_MINUTE="0",
+        MSCQA_LOG_LEVEL="WARNING",
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+    )
+    env.update(extra)
+    return env
+
+
+@contextlib.contextmanager
+def server(
+    index_dir: Path, timeout: float = 60.0, **extra: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes], float]]:
+    """Start ``mscqa serve`` on a free loopback port; yield (url, process, seconds to ready).
+
+    The server is terminated (then killed) on exit, whatever happened.
+    """
+    port = free_port()
+    log = (OUT / f"server-{port}.log").open("wb") if OUT.is_dir() else subprocess.DEVNULL
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "mscqa.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=server_env(index_dir, **extra),
+        stdout=log,
+        stderr=log,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        ready = wait_ready(url, proc, timeout)
+        yield url, proc, ready - started
+    finally:
+        stop(proc)
+        if log is not subprocess.DEVNULL:
+            log.close()
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float) -> float:
+    """Poll /health until 200; returns the perf_counter time it answered 200."""
+    import httpx
+
+    deadline = time.perf_counter() + timeout
+    with httpx.Client(timeout=1.0) as client:
+        while time.perf_counter() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"mscqa serve exited with {proc.returncode}")
+            with contextlib.suppress(httpx.HTTPError):
+                if client.get(f"{url}/health").status_code == 200:
+                    return time.perf_counter()
+            time.sleep(0.01)
+    raise RuntimeError(f"{url} was not ready within {timeout}s")
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def build(index_dir: Path, corpus_dir: Path = ARTICLE.parent, **extra: str) -> None:
+    """``mscqa index`` in a subprocess (as a user would run it)."""
+    env = server_env(index_dir, MSCQA_CORPUS_DIR=str(corpus_dir), **extra)
+    subprocess.run(
+        [PYTHON, "-m", "mscqa.cli", "index", "--json"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--questions", type=int, default=100)
+    args = parser.parse_args()
+    questions = varied_questions(args.questions)
+    started = time.perf_counter()
+    baseline = Baseline()
+    setup = time.perf_counter() - started
+    s = summary(baseline.latencies(questions))
+    print(f"baseline: {len(baseline.chunks)} chunks, set up in {setup:.1f}s")
+    print(f"in-process /ask latency, ms: {s}")
+    print(f"machine: {machine()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,272 @@
+"""/ask latency over HTTP against the in-process baseline, and the query encoders themselves.
+
+    .venv/bin/python bench/latency.py [--questions 80] [--part ask,encoder,rebuild] [--json]
+
+ask      ``mscqa serve`` on the article index; new questions (never cached) and one repeated
+         question over HTTP (keep-alive), interleaved one for one with the baseline's
+         in-process questions so both see the same background load.
+encoder  query encode time for torch (1 thread), ONNX fp32 and ONNX int8; agreement of the
+         ONNX vectors with sentence-transformers on ~200 varied texts; and batched passage
+         encoding (what a build does) for torch and ONNX on PubMedQA paragraphs.
+rebuild  /ask on new questions while ``mscqa index`` rebuilds the PubMedQA abstracts in another
+         process, against the idle median measured just before, for the default layout (ONNX
+         query encoder on 1 thread, build at nice 10) and for the alternatives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from baseline import (
+    ARTICLE,
+    PUBMEDQA,
+    PYTHON,
+    Baseline,
+    as_rows,
+    build,
+    machine,
+    print_table,
+    pubmedqa_paragraphs,
+    row,
+    save,
+    server,
+    server_env,
+    stop,
+    summary,
+    varied_questions,
+    write_pubmedqa_corpus,
+)
+
+
+def ask_ms(client: httpx.Client, url: str, question: str) -> float:
+    started = time.perf_counter()
+    response = client.post(f"{url}/ask", json={"question": question})
+    took = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        raise RuntimeError(f"/ask returned {response.status_code}: {response.text[:200]}")
+    return took
+
+
+def part_ask(index_dir: Path, n: int) -> dict[str, Any]:
+    questions = varied_questions(n + 10)
+    warm, questions = questions[:10], questions[10:]
+    baseline = Baseline()
+    for q in warm[:3]:
+        baseline.ask(q)
+    ours: list[float] = []
+    base: list[float] = []
+    repeated: list[float] = []
+    with server(index_dir) as (url, _, _), httpx.Client(timeout=30) as client:
+        for q in warm:
+            ask_ms(client, url, q)
+        for q in questions:  # one for one, so both see the same background load
+            ours.append(ask_ms(client, url, q))
+            started = time.perf_counter()
+            baseline.ask(q)
+            base.append((time.perf_counter() - started) * 1000)
+        for _ in range(n):
+            repeated.append(ask_ms(client, url, warm[0]))
+    o, b, r = summary(ours), summary(base), summary(repeated)
+    rows = [
+        row("/ask new question, median ms", o["median"], b["median"], "<= 0.6x", None),
+        row("/ask new question, p90 ms", o["p90"], b["p90"], "", None),
+        row("/ask repeated question, median ms", r["median"], b["median"], "<= 3 ms", None),
+    ]
+    rows[0]["ok"] = rows[0]["ratio"] <= 0.6
+    rows[2]["ok"] = r["median"] <= 3.0
+    return {
+        "rows": rows,
+        "samples": {"ours_new": ours, "baseline": base, "ours_repeated": repeated},
+        "summaries": {"ours_new": o, "baseline": b, "ours_repeated": r},
+    }
+
+
+def agreement_texts() -> list[str]:
+    article = ARTICLE.read_text(encoding="utf-8")
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", article) if s.strip()]
+    texts = [article[i : i + 800] for i in range(0, len(article), 800)]
+    texts += ["", "a", "MSC?", "x " * 600, "üñíçødé ✓ 中文 テスト", article]
+    texts += varied_questions(80)[20:]
+    texts += sentences
+    if PUBMEDQA.is_file():
+        texts += pubmedqa_paragraphs(200)
+    return texts[:200]
+
+
+def part_encoder(index_dir: Path, n: int, passages: int) -> dict[str, Any]:
+    from mscqa.embedder import SentenceTransformerEmbedder, model_fingerprint, resolve_model
+    from mscqa.onnx_embedder import OnnxEmbedder, export_onnx
+
+    source = resolve_model("")
+    sha = model_fingerprint(source)
+    folders = {
+        "fp32": index_dir / "models" / sha[:16],
+        "int8": index_dir.parent / "bench-int8-export",
+    }
+    if not (folders["fp32"] / "model.onnx").is_file():
+        export_onnx(Path(source), folders["fp32"], source_sha256=sha)
+    export_onnx(Path(source), folders["int8"], source_sha256=sha, quantize=True)
+    torch1 = SentenceTransformerEmbedder("", threads=1)
+    encoders: dict[str, Any] = {"torch": torch1}
+    encoders.update({k: OnnxEmbedder(f, threads=1) for k, f in folders.items()})
+    texts = agreement_texts()
+    reference = torch1.encode(texts)
+    agreement: dict[str, dict[str, float]] = {}
+    for name in ("fp32", "int8"):
+        got = encoders[name].encode(texts)
+        cos = (got * reference).sum(axis=1)
+        agreement[name] = {
+            "texts": len(texts),
+            "max_abs_diff": float(np.abs(got - reference).max()),
+            "min_cosine": float(cos.min()),
+            "median_cosine": float(np.median(cos)),
+        }
+    questions = varied_questions(n + 20)[20:]
+    query: dict[str, list[float]] = {k: [] for k in encoders}
+    for enc in encoders.values():
+        enc.encode(questions[:3])
+    for q in questions:  # interleaved: the same background load for all three
+        for name, enc in encoders.items():
+            started = time.perf_counter()
+            enc.encode([q])
+            query[name].append((time.perf_counter() - started) * 1000)
+    build_s: dict[str, float] = {}
+    if PUBMEDQA.is_file() and passages:
+        texts = pubmedqa_paragraphs(passages)
+        torch_all = SentenceTransformerEmbedder("", threads=2)
+        onnx_all = OnnxEmbedder(folders["fp32"], threads=2)
+        for name, enc in (("torch", torch_all), ("onnx", onnx_all)):
+            enc.encode(texts[:4])
+            started = time.perf_counter()
+            enc.encode(texts, batch_size=64)
+            build_s[name] = time.perf_counter() - started
+    med = {k: float(np.median(v)) for k, v in query.items()}
+    rows = [
+        row("query encode torch 1 thread, median ms", med["torch"], med["torch"], "", None),
+        row("query encode ONNX fp32, median ms", med["fp32"], med["torch"], "", None),
+        row("query encode ONNX int8, median ms", med["int8"], med["torch"], "", None),
+        row(
+            "ONNX fp32 min cosine vs ST",
+            agreement["fp32"]["min_cosine"],
+            None,
+            "> 0.9999",
+            agreement["fp32"]["min_cosine"] > 0.9999,
+        ),
+        row("ONNX int8 min cosine vs ST", agreement["int8"]["min_cosine"], None, "", None),
+    ]
+    if build_s:
+        rows.append(
+            row(
+                f"embed {passages} passages ONNX (2 threads), s",
+                build_s["onnx"],
+                build_s["torch"],
+                "keep torch if > 1",
+                None,
+            )
+        )
+    return {"rows": rows, "agreement": agreement, "query_ms": query, "build_s": build_s}
+
+
+def part_rebuild(index_dir: Path, n: int) -> dict[str, Any]:
+    """Idle /ask median, then /ask median while a full rebuild runs in another process."""
+    work = Path(tempfile.mkdtemp(prefix="mscqa-rebuild-"))
+    corpus = work / "pubmedqa"
+    write_pubmedqa_corpus(corpus)
+    questions = varied_questions(10 * n + 40)
+    layouts = [
+        ("onnx, build nice 10 (default)", {}, {}),
+        ("onnx, build nice 0", {}, {"MSCQA_BUILD_NICE": "0"}),
+        ("torch 1 thread, build nice 10", {"MSCQA_QUERY_BACKEND": "torch"}, {}),
+        (
+            "torch 1 thread, build nice 0",
+            {"MSCQA_QUERY_BACKEND": "torch"},
+            {"MSCQA_BUILD_NICE": "0"},
+        ),
+    ]
+    rows = []
+    details = {}
+    used = 20
+    for i, (label, serve_env, build_env) in enumerate(layouts):
+        with server(index_dir, **serve_env) as (url, _, _), httpx.Client(timeout=60) as client:
+            for q in questions[:5]:
+                ask_ms(client, url, q)
+            idle = [ask_ms(client, url, q) for q in questions[used : used + n]]
+            used += n
+            env = server_env(
+                work / f"index-{i}", MSCQA_CORPUS_DIR=str(corpus), MSCQA_LOG_LEVEL="WARNING"
+            )
+            env.update(build_env)
+            builder = subprocess.Popen(
+                [PYTHON, "-m", "mscqa.cli", "index", "--json"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                time.sleep(12)  # past imports and corpus loading: into the embedding phase
+                busy = []
+                for q in questions[used : used + n]:
+                    busy.append(ask_ms(client, url, q))
+                used += n
+                still_building = builder.poll() is None
+            finally:
+                stop(builder)
+        si, sb = summary(idle), summary(busy)
+        r = row(
+            f"/ask during rebuild [{label}], median ms", sb["median"], si["median"], "<= 2x", None
+        )
+        r["ok"] = bool(r["ratio"] is not None and r["ratio"] <= 2.0 and still_building)
+        if not still_building:
+            r["target"] = "<= 2x (build ended early!)"
+        rows.append(r)
+        details[label] = {"idle": idle, "busy": busy, "still_building": still_building}
+    shutil.rmtree(work, ignore_errors=True)
+    return {"rows": rows, "samples": details}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--questions", type=int, default=80)
+    parser.add_argument("--passages", type=int, default=400, help="PubMedQA paragraphs, build test")
+    parser.add_argument("--part", default="ask,encoder,rebuild")
+    parser.add_argument("--index-dir", type=Path, default=None, help="reuse an article index")
+    parser.add_argument("--json", action="store_true", help="also print the results as JSON")
+    args = parser.parse_args()
+    index_dir = args.index_dir or Path(tempfile.mkdtemp(prefix="mscqa-bench-")) / "index"
+    if not (index_dir / "CURRENT").is_file():
+        build(index_dir)
+    result: dict[str, Any] = {"machine": machine()}
+    parts = args.part.split(",")
+    if "ask" in parts:
+        result["ask"] = part_ask(index_dir, args.questions)
+        print_table(
+            "/ask latency (baseline: in-process tutorial pipeline)", as_rows(result["ask"]["rows"])
+        )
+    if "encoder" in parts:
+        result["encoder"] = part_encoder(index_dir, args.questions, args.passages)
+        print_table("query encoders (baseline: torch)", as_rows(result["encoder"]["rows"]))
+    if "rebuild" in parts:
+        result["rebuild"] = part_rebuild(index_dir, max(20, args.questions // 2))
+        print_table(
+            "/ask during a rebuild (baseline: idle median, same server)",
+            as_rows(result["rebuild"]["rows"]),
+        )
+    result["machine_after"] = machine()
+    path = save("latency", result)
+    if args.json:
+        print(json.dumps({k: v for k, v in result.items()}, default=str)[:2000])
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""OnnxEmbedder: the torch-free query encoder agrees with sentence-transformers, and the service
+uses it when the index carries an export (torch otherwise)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import write_corpus
+from mscqa.config import Settings
+from mscqa.embedder import SentenceTransformerEmbedder, model_fingerprint, resolve_model
+from mscqa.errors import ModelError
+from mscqa.indexing import build_index
+from mscqa.onnx_embedder import META_FILE, MODEL_FILE, OnnxEmbedder, export_onnx, read_meta
+from mscqa.service import QAService
+from mscqa.store import current_version, load_current
+
+TEXTS = [
+    "What are mesenchymal stem cells?",
+    "How are adipose MSCs collected?",
+    "MSC?",
+    "",
+    "üñíçødé ✓ 中文 テスト",
+    "Bone marrow stem cells support hematopoiesis. " * 40,  # longer than 256 tokens
+    "Umbilical cord stem cells come from allogeneic cord tissue.",
+    "Japan has approved adipose stem cell products; China has fewer applications.",
+]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    source = resolve_model("")
+    assert isinstance(source, Path)
+    out = tmp_path_factory.mktemp("onnx") / "model"
+    return export_onnx(source, out, source_sha256=model_fingerprint(source))
+
+
+@pytest.fixture
+def real_tiny_settings(tmp_path: Path) -> Settings:
+    return Settings(
+        corpus_dir=write_corpus(tmp_path / "corpus"),
+        index_dir=tmp_path / "index",
+        chunk_chars=200,
+        _env_file=None,
+    )
+
+
+def seed_export(settings: Settings, exported: Path) -> Path:
+    """Put the module's export where a build looks for it, so the build need not export."""
+    sha = model_fingerprint(resolve_model(""))
+    target = settings.index_dir / "models" / sha[:16]
+    shutil.copytree(exported, target)
+    return target
+
+
+# -- the encoder ----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_vectors_agree_with_sentence_transformers(
+    exported: Path, real_embedder: SentenceTransformerEmbedder
+) -> None:
+    ours = OnnxEmbedder(exported).encode(TEXTS)
+    reference = real_embedder.encode(TEXTS)
+    assert ours.dtype == np.float32 and ours.shape == reference.shape
+    assert float((ours * reference).sum(axis=1).min()) > 0.9999
+
+
+@pytest.mark.slow
+def test_vectors_have_unit_norm(exported: Path) -> None:
+    vectors = OnnxEmbedder(exported).encode(TEXTS)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_a_mixed_batch_equals_one_by_one(exported: Path) -> None:
+    embedder = OnnxEmbedder(exported, threads=2)
+    batch = embedder.encode(TEXTS, batch_size=3)
+    single = np.vstack([embedder.encode([t]) for t in TEXTS])
+    assert np.abs(batch - single).max() < 1e-5
+
+
+@pytest.mark.slow
+def test_export_records_its_hashes(exported: Path) -> None:
+    meta = read_meta(exported)
+    assert meta is not None
+    assert meta["max_seq_length"] == 256 and meta["dim"] == 384 and not meta["quantized"]
+    embedder = OnnxEmbedder(exported)
+    assert embedder.dim == 384
+    assert embedder.fingerprint() == model_fingerprint(resolve_model(""))
+    assert embedder.encode([]).shape == (0, 384)
+
+
+def test_a_folder_without_an_export_is_a_model_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="No exported ONNX model"):
+        OnnxEmbedder(tmp_path)
+
+
+def test_missing_model_file_is_a_clear_model_error(tmp_path: Path) -> None:
+    (tmp_path / META_FILE).write_text(json.dumps({"sha256": "x", "dim": 384}))
+    (tmp_path / "tokenizer.json").write_text("{}")
+    with pytest.raises(ModelError, match=r"model\.onnx.*mscqa index"):
+        OnnxEmbedder(tmp_path)
+
+
+def test_a_damaged_model_file_is_a_model_error_on_first_use(tmp_path: Path) -> None:
+    (tmp_path / META_FILE).write_text(json.dumps({"sha256": "x", "dim": 384}))
+    (tmp_path / "tokenizer.json").write_text("{}")
+    (tmp_path / MODEL_FILE).write_bytes(b"not an onnx model")
+    with pytest.raises(ModelError, match="Could not load the ONNX model"):
+        OnnxEmbedder(tmp_path).encode(["hello"])
+
+
+def test_threads_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="threads"):
+        OnnxEmbedder(tmp_path, threads=0)
+
+
+def test_export_refuses_a_folder_that_is_not_a_model(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="not a local transformers model"):
+        export_onnx(tmp_path, tmp_path / "out")
+
+
+# -- the build and the service ------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_build_records_the_export_and_does_not_export_twice(
+    real_tiny_settings: Settings, exported: Path, real_embedder: SentenceTransformerEmbedder
+) -> None:
+    folder = seed_export(real_tiny_settings, exported)
+    before = (folder / MODEL_FILE).stat().st_mtime_ns
+    build_index(real_tiny_settings, real_embedder)
+    build_index(real_tiny_settings, real_embedder)
+    assert (folder / MODEL_FILE).stat().st_mtime_ns == before
+    entry = load_current(real_tiny_settings.index_dir).manifest["query_model"]
+    assert entry["path"] == f"models/{folder.name}"
+    assert entry["sha256"] == json.loads((folder / META_FILE).read_text())["sha256"]
+    assert entry["agreement"] > 0.9999
+
+
+@pytest.mark.slow
+def test_service_uses_onnx_when_the_index_has_an_export(
+    real_tiny_settings: Settings, exported: Path, real_embedder: SentenceTransformerEmbedder
+) -> None:
+    seed_export(real_tiny_settings, exported)
+    build_index(real_tiny_settings, real_embedder)
+    service = QAService(real_tiny_settings)
+    service.load()
+    assert isinstance(service._current().retriever.embedder, OnnxEmbedder)
+    answer = service.ask("How are adipose stem cells collected?")
+    assert answer.answered and "liposuction" in answer.text
+
+    torch_settings = real_tiny_settings.model_copy(update={"query_backend": "torch"})
+    torch_service = QAService(torch_settings)
+    torch_service.load()
+    assert isinstance(torch_service._current().retriever.embedder, SentenceTransformerEmbedder)
+    assert torch_service.ask("How are adipose stem cells collected?").text == answer.text
+
+
+@pytest.mark.slow
+def test_service_falls_back_to_torch_without_an_export(
+    real_tiny_settings: Settings, exported: Path, real_embedder: SentenceTransformerEmbedder
+) -> None:
+    folder = seed_export(real_tiny_settings, exported)
+    build_index(real_tiny_settings, real_embedder)
+    shutil.rmtree(folder)  # the export is gone: auto falls back, onnx refuses
+    service = QAService(real_tiny_settings)
+    service.load()
+    assert isinstance(service._current().retriever.embedder, SentenceTransformerEmbedder)
+    strict = QAService(real_tiny_settings.model_copy(update={"query_backend": "onnx"}))
+    with pytest.raises(ModelError, match="mscqa index"):
+        strict.load()
+
+
+@pytest.mark.slow
+def test_serving_from_an_export_never_imports_torch(
+    real_tiny_settings: Settings, exported: Path, real_embedder: SentenceTransformerEmbedder
+) -> None:
+    seed_export(real_tiny_settings, exported)
+    build_index(real_tiny_settings, real_embedder)
+    assert current_version(real_tiny_settings.index_dir)
+    script = (
+        "import sys\n"
+        "from mscqa.app import create_app\n"
+        "from mscqa.config import Settings\n"
+        "from mscqa.service import QAService\n"
+        "settings = Settings(_env_file=None)\n"
+        "service = QAService(settings)\n"
+        "create_app(settings, service)\n"
+        "service.load()\n"
+        "assert service.ask('How are adipose stem cells collected?').answered\n"
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers') "
+        "if m in sys.modules]\n"
+        "print(','.join(heavy) or 'none')\n"
+    )
+    env = dict(
+        os.environ,
+        MSCQA_INDEX_DIR=str(real_tiny_settings.index_dir),
+        MSCQA_CORPUS_DIR=str(real_tiny_settings.corpus_dir),
+        MSCQA_CHUNK_CHARS="200",
+        HF_HUB_OFFLINE="1",
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "none"
