@@ -67,7 +67,8 @@ def test_history_does_not_change_standalone_questions(real_service: QAService) -
         Turn("assistant", "It is to extract the corresponding fat tissue through liposuction. [1]"),
     ]
     standalone = [
-        i for i in load_questions(DATA / "devset.jsonl")
+        i
+        for i in load_questions(DATA / "devset.jsonl")
         if i.kind in ("fact", "paraphrase") and not i.history
     ]
     assert len(standalone) >= 25
