@@ -94,8 +94,14 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def make_dense_index(vectors: np.ndarray, hnsw_above: int = 200_000) -> Any:
-    """Exact inner-product search below ``hnsw_above`` rows, HNSW above (see README)."""
+def make_dense_index(vectors: np.ndarray, hnsw_above: int = 50_000) -> Any:
+    """Exact inner-product search below ``hnsw_above`` rows, HNSW above.
+
+    Measured (bench/scale.py): exact search costs ~0.15 us per row (4.6 ms at 30k rows, 45 ms
+    at 300k), while HNSW (M=32, efSearch 128) answered in ~0.25 ms with recall 1.000 at 30k
+    and 0.989 at 300k on text-embedding-like vectors. Below 50k rows exact search stays under
+    ~8 ms and is exact; above it HNSW wins.
+    """
     import faiss
 
     dim = vectors.shape[1]
