@@ -255,3 +255,62 @@ def test_disk_full_during_a_build(
     (tiny_corpus / "big.md").unlink()
     (tiny_corpus / "small.md").write_text("# Small\n\nA small new note.\n")
     assert build_index(settings, fake_embedder).version != old  # works again once it fits
+
+
+def test_ask_over_http_during_reindexes_through_the_api(
+    tmp_path: Path, tiny_corpus: Path, fake_embedder: HashingEmbedder
+) -> None:
+    """Clients hammer POST /ask while curators upload and reindex three times: zero errors."""
+    from fastapi.testclient import TestClient
+
+    from mscqa.app import create_app
+
+    settings = Settings(
+        corpus_dir=tiny_corpus,
+        index_dir=tmp_path / "index",
+        chunk_chars=200,
+        admin_token="s3cret",
+        rate_limit_per_minute=0,
+        reload_interval=0.1,
+        _env_file=None,
+    )
+    build_index(settings, fake_embedder)
+    service = QAService(settings, fake_embedder)
+    auth = {"Authorization": "Bearer s3cret"}
+    statuses: list[int] = []
+    stop = threading.Event()
+    with TestClient(create_app(settings, service)) as client:
+        while client.get("/health").status_code != 200:
+            time.sleep(0.05)
+
+        def hammer(n: int) -> None:
+            i = 0
+            while not stop.is_set():
+                i += 1
+                r = client.post("/ask", json={"question": f"adipose collection {n} {i}?"})
+                statuses.append(r.status_code)
+
+        threads = [threading.Thread(target=hammer, args=(n,)) for n in range(3)]
+        for t in threads:
+            t.start()
+        versions = {client.get("/health").json()["index"]["version"]}
+        try:
+            for i in range(3):
+                files = {"file": (f"note-{i}.md", f"# Note {i}\n\nAdipose note {i}.\n".encode())}
+                assert client.post("/admin/documents", files=files, headers=auth).status_code == 201
+                job = client.post("/admin/reindex", headers=auth).json()["job_id"]
+                deadline = time.monotonic() + 30
+                while (state := client.get(f"/admin/jobs/{job}", headers=auth).json())[
+                    "state"
+                ] not in ("done", "failed"):
+                    assert time.monotonic() < deadline
+                    time.sleep(0.05)
+                assert state["state"] == "done", state
+                versions.add(client.get("/health").json()["index"]["version"])
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=10)
+    assert len(versions) == 4
+    assert len(statuses) > 30
+    assert set(statuses) == {200}
