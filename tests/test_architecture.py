@@ -79,6 +79,8 @@ SAME_LAYER = {
     ("extract_docx", "extract_text"),
     ("api", "schemas"),
     ("web", "schemas"),
+    # admin records finished builds in the app's metrics.
+    ("admin", "metrics"),
     # jobs runs the write path (indexing) for the read path (service) in a worker thread.
     ("jobs", "indexing"),
     ("jobs", "service"),

@@ -132,3 +132,29 @@ def test_metrics_are_not_in_the_api_schema(client: TestClient) -> None:
 def test_metrics_without_a_service_have_no_index_series() -> None:
     text = Metrics().render().decode()
     assert "mscqa_answers_total" in text and "mscqa_index_ready" not in text
+
+
+def test_builds_through_the_admin_api_are_recorded(tiny_settings, tiny_service) -> None:
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from mscqa.app import create_app
+
+    settings = Settings(**{**tiny_settings.model_dump(), "admin_token": "s3cret"}, _env_file=None)
+    auth = {"Authorization": "Bearer s3cret"}
+    with TestClient(create_app(settings, tiny_service)) as client:
+        before = client.get("/metrics").text
+        job = client.post("/admin/reindex", headers=auth).json()["job_id"]
+        deadline = time.monotonic() + 30
+        while client.get(f"/admin/jobs/{job}", headers=auth).json()["state"] != "done":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        after = client.get("/metrics").text
+    count = [
+        line
+        for line in after.splitlines()
+        if "build" in line and line.endswith(("_count 1.0", "_count 1"))
+    ]
+    assert count, [line for line in after.splitlines() if "build" in line]
+    assert not [line for line in before.splitlines() if "build" in line and "_count 1" in line]

@@ -22,6 +22,7 @@ from .config import Settings
 from .errors import JobConflict, NotFound
 from .forms import UploadReceiver
 from .jobs import JobManager
+from .metrics import record_build
 from .uploads import ALLOWED_SUFFIXES, delete_document
 
 DISABLED = "admin API disabled: set MSCQA_ADMIN_TOKEN"
@@ -47,19 +48,28 @@ def require_admin(request: Request, response: Response) -> None:
     response.headers["Cache-Control"] = "no-store"
 
 
+def _manager(app: FastAPI) -> JobManager:
+    """A job manager whose finished builds are recorded in the app's metrics."""
+    return JobManager(
+        app.state.settings,
+        app.state.service,
+        on_built=lambda seconds: record_build(app, seconds),
+    )
+
+
 def get_jobs(request: Request) -> JobManager:
     """The app's job manager (made by the lifespan, or here for an app run without one)."""
     state = request.app.state
     with _LAZY:
         if getattr(state, "jobs", None) is None:
-            state.jobs = JobManager(state.settings, state.service)
+            state.jobs = _manager(request.app)
     jobs: JobManager = state.jobs
     return jobs
 
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    app.state.jobs = JobManager(app.state.settings, app.state.service)
+    app.state.jobs = _manager(app)
     try:
         yield
     finally:

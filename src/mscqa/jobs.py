@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -70,12 +71,20 @@ class Job:
 class JobManager:
     """Runs index rebuilds one at a time and remembers the last ``keep`` jobs."""
 
-    def __init__(self, settings: Settings, service: QAService, keep: int = 20) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        service: QAService,
+        keep: int = 20,
+        on_built: Callable[[float], None] | None = None,
+    ) -> None:
+        """``on_built(seconds)`` is called after each successful build (e.g. for metrics)."""
         if keep < 1:
             raise ValueError(f"keep must be >= 1, got {keep}")
         self.settings = settings
         self.service = service
         self.keep = keep
+        self.on_built = on_built
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
         self._active: str | None = None
@@ -156,6 +165,8 @@ class JobManager:
                 lambda stage, done, total: self._progress(job_id, stage, done, total),
             )
             self._swap(report.version)
+            if self.on_built is not None:
+                self.on_built(report.seconds)
         except MscqaError as exc:
             log.warning("Index rebuild %s failed: %s", job_id, exc)
             self._update(job_id, state="failed", error=str(exc), finished=time.time())
