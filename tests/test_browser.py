@@ -58,6 +58,8 @@ class Session:
 @pytest.fixture(scope="module")
 def chromium_browser() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):  # `make test` installs it: in CI its absence is a failure
+            pytest.fail(f"headless Chromium missing at {CHROMIUM}; `make chromium` installs it")
         pytest.skip(f"headless Chromium not installed at {CHROMIUM} (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
     playwright = sync_api.sync_playwright().start()
@@ -280,3 +282,86 @@ def test_phone_width_has_no_horizontal_scroll(phone_chat: Session) -> None:
         assert box["x"] >= 0
         assert box["x"] + box["width"] <= width + 1
     phone_chat.assert_clean()
+
+
+HOSTILE = (
+    "Hostile passages are quoted safely. "
+    'Stem cell spam <script>window.__pwned=1</script> and <img src=/x onerror="window.__pwned=1"> '
+    "with [a link](javascript:window.__pwned=1) and ![pixel](/tracker.png) inside."
+)
+
+
+@pytest.fixture(scope="module")
+def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real uvicorn server over a corpus whose only document carries markup and links."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from mscqa.app import create_app
+    from mscqa.config import Settings
+    from mscqa.embedder import HashingEmbedder
+    from mscqa.indexing import build_index
+    from mscqa.service import QAService
+
+    root = tmp_path_factory.mktemp("hostile")
+    (root / "corpus").mkdir()
+    (root / "corpus" / "evil.md").write_text(
+        f"---\ntitle: <b onmouseover=alert(1)>Evil</b>\n---\n\n## <i>Section</i>\n\n{HOSTILE}\n"
+    )
+    settings = Settings(
+        corpus_dir=root / "corpus", index_dir=root / "index", min_confidence=0.0, _env_file=None
+    )
+    embedder = HashingEmbedder()
+    build_index(settings, embedder)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, QAService(settings, embedder)),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_document_markup_is_shown_as_text(chromium_browser: Any, hostile_server: str) -> None:
+    expect = _expect()
+    for session in _session(chromium_browser, hostile_server, DESKTOP):
+        page = session.page
+        session.open()
+        ask(page, "Stem cell spam script img link pixel inside?")
+        turn = answered_turn(page, 0)
+        expect(turn.locator(".answer")).to_contain_text("<script>")
+        turn.locator(".cite").first.click()
+        passage = page.locator("#passage")
+        expect(passage).to_be_visible()
+        expect(passage.locator(".passage-text")).to_contain_text("onerror=")
+        expect(passage.locator(".passage-title")).to_contain_text("<b onmouseover")
+        page.wait_for_timeout(300)
+        assert page.evaluate("typeof window.__pwned") == "undefined"
+        for tag in ("script", "img", "a[href^='javascript']", "b", "i"):
+            expect(page.locator(f"#conversation {tag}, #passage {tag}")).to_have_count(0)
+        base = urlsplit(session.base_url)
+        for url in session.requests:
+            parts = urlsplit(url)
+            if parts.scheme == "data":
+                continue
+            assert (parts.scheme, parts.netloc) == (base.scheme, base.netloc), url
+            assert parts.path not in ("/x", "/tracker.png"), f"document markup fetched {url}"
+        session.assert_clean()
