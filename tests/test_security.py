@@ -379,3 +379,47 @@ def test_limits_answer_quickly(tiny_settings, tiny_service) -> None:
         r = c.post("/ask", json={**QUESTION, "history": history})
         assert r.status_code == 413
         assert time.perf_counter() - started < 1.0
+
+
+def test_questions_beyond_the_concurrency_limit_get_503() -> None:
+    """The (max_inflight + 1)-th question in progress is refused at once; later ones pass."""
+    import asyncio
+
+    from mscqa.limits import ConcurrencyLimit
+
+    release = asyncio.Event()
+    entered = 0
+
+    async def slow_app(scope, receive, send) -> None:
+        nonlocal entered
+        entered += 1
+        await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    limiter = ConcurrencyLimit(slow_app, max_inflight=2)
+
+    async def call() -> int:
+        sent: list[dict] = []
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/ask", "headers": []}
+        await limiter(scope, receive, send)
+        return sent[0]["status"]
+
+    async def scenario() -> list[int]:
+        first = [asyncio.create_task(call()) for _ in range(2)]
+        await asyncio.sleep(0.01)
+        refused = await call()
+        release.set()
+        done = await asyncio.gather(*first)
+        after = await call()
+        return [*done, refused, after]
+
+    assert asyncio.run(scenario()) == [200, 200, 503, 200]
+    assert entered == 3 and limiter.inflight == 0

@@ -34,7 +34,7 @@ from .errors import (
     UnsupportedFileType,
     UploadTooLarge,
 )
-from .limits import BodySizeLimit
+from .limits import BodySizeLimit, ConcurrencyLimit
 from .metrics import Metrics, MetricsMiddleware, RouteTemplates
 from .metrics import make_router as metrics_router
 from .middleware import ScopedCORS, SecurityHeaders
@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     add_docs(app)
     # Added innermost first. SecurityHeaders (outermost) puts its headers and request id on every
     # reply, 413 and 429 included; metrics count those too; CORS headers reach 429 replies.
+    app.add_middleware(ConcurrencyLimit, max_inflight=settings.max_inflight)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_kb * 1024,

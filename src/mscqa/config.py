@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(
         30, ge=1, description="Questions a client IP may send at once before the rate applies."
     )
+    max_inflight: int = Field(
+        32,
+        ge=0,
+        description="Questions answered at once; more get 503 + Retry-After (0 = no limit).",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         [],  # pydantic copies mutable defaults per instance
         description="Origins (comma-separated or a JSON list) allowed to call /ask, /health and "

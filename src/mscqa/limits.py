@@ -118,3 +118,45 @@ async def _reply(scope: Scope, receive: Receive, send: Send, status: int, detail
     # Connection: close, so a server does not try to read the rest of a body nobody wants.
     response = JSONResponse({"detail": detail}, status_code=status, headers={"Connection": "close"})
     await response(scope, receive, send)
+
+
+class ConcurrencyLimit:
+    """Shed load: at most ``max_inflight`` questions in progress; more get 503 + Retry-After.
+
+    Answers are computed in worker threads; past a point, queueing more only makes every answer
+    late (a 2-core machine answers ~150/s). Refusing the excess at once keeps the answers that
+    are accepted fast and lets clients retry, and the server recovers as soon as load drops
+    (bench/overload.py measures both). All the counting happens on the event loop, so a plain
+    integer is safe.
+    """
+
+    def __init__(self, app: ASGIApp, max_inflight: int, paths: tuple[str, ...] = ("/ask",)) -> None:
+        if max_inflight < 0:
+            raise ValueError(f"max_inflight must be >= 0 (0 = no limit), got {max_inflight}")
+        self.app = app
+        self.max_inflight = max_inflight
+        self.paths = paths
+        self.inflight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or not self.max_inflight
+            or scope.get("path") not in self.paths
+            or scope.get("method") != "POST"
+        ):
+            await self.app(scope, receive, send)
+            return
+        if self.inflight >= self.max_inflight:
+            response = JSONResponse(
+                {"detail": "The server is busy answering other questions; try again in 1 s."},
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
+            await response(scope, receive, send)
+            return
+        self.inflight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.inflight -= 1

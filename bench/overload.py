@@ -1,0 +1,159 @@
+"""Overload: offer far more than the throughput target, check that the server sheds the excess
+with 503 + Retry-After (never another 5xx), keeps the accepted answers fast, and recovers within
+10 s once the load stops.
+
+    .venv/bin/python bench/overload.py [--connections 192] [--duration 10]
+
+Baseline, measured in the same run: the same server's idle median for new questions. The
+offered load is a closed loop of ``--connections`` wrk connections (192 by default, 12x the
+16 clients that already reach the >= 100 req/s target, so well over 3x its demand).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from baseline import OUT, build, machine, save, server, varied_questions
+
+LUA = r"""
+local bodies, counter, threads = {}, 0, {}
+function setup(thread) thread:set("tid", #threads); table.insert(threads, thread) end
+function init(args)
+  for line in io.lines(args[1]) do table.insert(bodies, line) end
+  counter = (tid or 0) * math.floor(#bodies / 8)
+  c200, c503, c429, cother = 0, 0, 0, 0
+  wrk.method = "POST"; wrk.headers["Content-Type"] = "application/json"
+end
+function request()
+  counter = counter + 1
+  return wrk.format(nil, "/ask", nil, bodies[(counter % #bodies) + 1])
+end
+function response(status, headers, body)
+  if status == 200 then c200 = c200 + 1 elseif status == 503 then c503 = c503 + 1
+  elseif status == 429 then c429 = c429 + 1 else cother = cother + 1 end
+end
+function done(summary, latency, requests)
+  local t = {0, 0, 0, 0}
+  for _, th in ipairs(threads) do
+    t[1] = t[1] + th:get("c200"); t[2] = t[2] + th:get("c503")
+    t[3] = t[3] + th:get("c429"); t[4] = t[4] + th:get("cother")
+  end
+  io.write(string.format("STATUS 200=%d 503=%d 429=%d other=%d\n", t[1], t[2], t[3], t[4]))
+end
+"""
+
+
+def run_wrk(url: str, bodies: Path, connections: int, duration: int) -> dict[str, Any]:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    script = bodies.with_suffix(".overload.lua")
+    script.write_text(LUA)
+    cmd = [
+        wrk,
+        "-t4",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        "5s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+        "--",
+        str(bodies),
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60).stdout
+    counts = dict(re.findall(r"(\w+)=(\d+)", out.split("STATUS", 1)[1])) if "STATUS" in out else {}
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {
+        "status": {k: int(v) for k, v in counts.items()},
+        "rps": float(rps.group(1)) if rps else 0.0,
+        "socket_errors": sum(int(x) for x in errors.groups()) if errors else 0,
+        "raw": out,
+    }
+
+
+def ask_ms(client: httpx.Client, url: str, question: str) -> tuple[int, float]:
+    started = time.perf_counter()
+    r = client.post(f"{url}/ask", json={"question": question}, timeout=10)
+    return r.status_code, (time.perf_counter() - started) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--connections", type=int, default=192)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--index-dir", type=Path, default=None, help="reuse an article index")
+    args = parser.parse_args()
+    index_dir = args.index_dir or Path(tempfile.mkdtemp(prefix="mscqa-bench-")) / "index"
+    if not (index_dir / "CURRENT").is_file():
+        build(index_dir)
+    OUT.mkdir(parents=True, exist_ok=True)
+    questions = varied_questions(100_000)
+    bodies = OUT / "overload-bodies.jsonl"
+    bodies.write_text("".join(json.dumps({"question": q}) + "\n" for q in questions[200:]))
+    fresh = iter(questions[:200])  # never sent by wrk, so never cached
+    result: dict[str, Any] = {"machine": machine(), "connections": args.connections}
+    with server(index_dir) as (url, _, _), httpx.Client() as client:
+        idle = [ask_ms(client, url, next(fresh))[1] for _ in range(30)]
+        idle_median = statistics.median(idle)
+        load = run_wrk(url, bodies, args.connections, args.duration)
+        stopped = time.perf_counter()
+        # Recovery: the first moment after which 5 new questions in a row get 200 within
+        # twice the idle median.
+        streak, recovered_at, probes = 0, None, []
+        while time.perf_counter() - stopped < 30:
+            status, ms = ask_ms(client, url, next(fresh))
+            probes.append((round(time.perf_counter() - stopped, 3), status, round(ms, 2)))
+            streak = streak + 1 if status == 200 and ms <= 2 * idle_median else 0
+            if streak == 5:
+                recovered_at = time.perf_counter() - stopped
+                break
+            time.sleep(0.05)
+    status = load["status"]
+    total = sum(status.values())
+    result.update(
+        idle_median_ms=round(idle_median, 2),
+        offered_rps=load["rps"],
+        status=status,
+        socket_errors=load["socket_errors"],
+        shed_share=round(status.get("503", 0) / total, 3) if total else None,
+        recovered_s=None if recovered_at is None else round(recovered_at, 2),
+        probes=probes,
+        wrk=load["raw"],
+    )
+    other_5xx = status.get("other", 0)
+    print(f"\nOverload: {args.connections} connections for {args.duration} s (loopback)")
+    print(f"  idle /ask median (baseline, same server, same run): {idle_median:.1f} ms")
+    print(f"  responses/s: {load['rps']:.0f}  (target throughput: 100/s, so >= 3x offered)")
+    print(
+        f"  200: {status.get('200', 0)}  503 shed: {status.get('503', 0)}  "
+        f"429: {status.get('429', 0)}  other: {other_5xx}  socket errors: {load['socket_errors']}"
+    )
+    print(f"  accepted answers/s: {status.get('200', 0) / args.duration:.0f}")
+    rec = "not within 30 s" if recovered_at is None else f"{recovered_at:.2f} s"
+    print(f"  recovered (5 answers in a row <= 2x idle median) after: {rec}  (target <= 10 s)")
+    ok = (
+        other_5xx == 0
+        and status.get("503", 0) > 0
+        and recovered_at is not None
+        and recovered_at <= 10
+    )
+    print(f"  sheds with 503, no other errors, recovers within 10 s: {'yes' if ok else 'NO'}")
+    print(f"\nwrote {save('overload', result)}")
+
+
+if __name__ == "__main__":
+    main()
