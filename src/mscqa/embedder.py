@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .errors import ModelError
+from .fileio import file_sha256
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2 (bundled)"
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.onnx")
@@ -66,11 +67,7 @@ def model_fingerprint(model: Path | str) -> str:
         for name in _WEIGHT_FILES:
             weights = model / name
             if weights.is_file():
-                digest = hashlib.sha256()
-                with weights.open("rb") as fh:
-                    for block in iter(lambda: fh.read(1 << 22), b""):
-                        digest.update(block)
-                return digest.hexdigest()
+                return file_sha256(weights)
     return hashlib.sha256(str(model).encode()).hexdigest()
 
 

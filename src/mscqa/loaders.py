@@ -6,7 +6,6 @@ the walk goes on. Loading never modifies a file.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import unicodedata
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import CorpusError
+from .fileio import file_sha256
 from .types import Document, Page, Section
 
 log = logging.getLogger(__name__)
@@ -62,14 +62,6 @@ def iter_corpus_files(corpus_dir: Path) -> Iterator[Path]:
             continue
         if path.is_file() and not path.is_symlink():
             yield path
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_corpus(corpus_dir: Path, on_file: Callable[[Path], None] | None = None) -> LoadResult:

@@ -16,7 +16,6 @@ the source model's sha256, max_seq_length, dim).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelError
+from .fileio import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +37,6 @@ TOKENIZER_FILE = "tokenizer.json"
 META_FILE = "onnx.json"
 OPSET = 17
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_meta(folder: Path) -> dict[str, Any] | None:

@@ -28,7 +28,8 @@ from .config import Settings
 from .conversation import contextualize
 from .embedder import Embedder, SentenceTransformerEmbedder
 from .errors import IndexNotReady, InvalidQuestion, ModelError, NoIndexError, SnapshotError
-from .onnx_embedder import MODEL_FILE, OnnxEmbedder, file_sha256
+from .fileio import file_sha256
+from .onnx_embedder import MODEL_FILE, OnnxEmbedder
 from .retriever import Retrieval, Retriever
 from .store import Snapshot, current_version, load_current
 from .types import Answer, Turn
@@ -97,19 +98,23 @@ class QAService:
     def load(self) -> None:
         """Load the snapshot ``CURRENT`` points at (blocking). Raises ``NoIndexError``."""
         with self._reload_lock:
-            pointer = current_version(self.settings.index_dir)
-            snapshot = load_current(self.settings.index_dir)
-            embedder = self.query_embedder(snapshot)
-            if hasattr(embedder, "warm_up"):
-                embedder.warm_up()
-            self._live = _Live(snapshot, Retriever(snapshot, embedder), pointer)
+            self._live = self._open(current_version(self.settings.index_dir))
             self.last_error = None
+            snapshot = self._live.snapshot
             log.info(
                 "Serving index %s (%d documents, %d chunks)",
                 snapshot.version,
                 len(snapshot.documents),
                 len(snapshot.chunks),
             )
+
+    def _open(self, pointer: str | None) -> _Live:
+        """Load the current snapshot with its query encoder, ready to answer."""
+        snapshot = load_current(self.settings.index_dir)
+        embedder = self.query_embedder(snapshot)
+        if hasattr(embedder, "warm_up"):
+            embedder.warm_up()
+        return _Live(snapshot, Retriever(snapshot, embedder), pointer)
 
     def refresh(self) -> bool:
         """Swap to a newer snapshot if ``CURRENT`` moved. Returns True when it swapped."""
@@ -120,13 +125,9 @@ class QAService:
         if not self._reload_lock.acquire(blocking=False):
             return False  # another thread is already loading it
         try:
-            snapshot = load_current(self.settings.index_dir)
-            embedder = self.query_embedder(snapshot)
-            if hasattr(embedder, "warm_up"):
-                embedder.warm_up()
-            self._live = _Live(snapshot, Retriever(snapshot, embedder), pointer)
+            self._live = self._open(pointer)
             self.last_error = None
-            log.info("Switched to index %s", snapshot.version)
+            log.info("Switched to index %s", self._live.snapshot.version)
             return True
         except (SnapshotError, NoIndexError, ModelError) as exc:
             self.last_error = str(exc)

@@ -14,7 +14,6 @@ embeds: it is handed vectors and only persists and reloads them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .errors import NoIndexError, SnapshotError
+from .fileio import file_sha256, fsync_dir, write_durably
 from .lexical import LexicalIndex
 from .types import Chunk, Document, Page, Section
 
@@ -69,29 +69,6 @@ class Snapshot:
     @property
     def version(self) -> str:
         return str(self.manifest["version"])
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write(path: Path, data: bytes) -> None:
-    with path.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def make_dense_index(vectors: np.ndarray, hnsw_above: int = 50_000) -> Any:
@@ -177,8 +154,8 @@ def _write_snapshot(
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    _write(tmp / "documents.json", json.dumps([_doc_record(d) for d in documents]).encode())
-    _write(
+    write_durably(tmp / "documents.json", json.dumps([_doc_record(d) for d in documents]).encode())
+    write_durably(
         tmp / "chunks.jsonl",
         "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks).encode(),
     )
@@ -199,15 +176,15 @@ def _write_snapshot(
             "sentences": len(sentence_owner),
         },
         "files": {
-            path.relative_to(tmp).as_posix(): _sha256(path)
+            path.relative_to(tmp).as_posix(): file_sha256(path)
             for path in sorted(tmp.rglob("*"))
             if path.is_file() and path.name != "manifest.json"
         },
     }
-    _write(tmp / "manifest.json", json.dumps(manifest, indent=2).encode())
-    _fsync_dir(tmp)
+    write_durably(tmp / "manifest.json", json.dumps(manifest, indent=2).encode())
+    fsync_dir(tmp)
     os.rename(tmp, final)
-    _fsync_dir(snapshots)
+    fsync_dir(snapshots)
     return final
 
 
@@ -227,9 +204,9 @@ def publish(index_dir: Path, version: str, keep: int = 3) -> None:
         raise SnapshotError(f"snapshot {version} does not exist; {FIX}")
     tmp = index_dir / ".CURRENT.tmp"
     try:
-        _write(tmp, version.encode())
+        write_durably(tmp, version.encode())
         os.replace(tmp, index_dir / "CURRENT")
-        _fsync_dir(index_dir)
+        fsync_dir(index_dir)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise SnapshotError(
@@ -293,7 +270,7 @@ def load_snapshot(path: Path, *, expect_model: str | None = None) -> Snapshot:
         )
     for name, digest in manifest.get("files", {}).items():
         try:
-            actual = _sha256(path / name)
+            actual = file_sha256(path / name)
         except FileNotFoundError:
             raise SnapshotError(f"index snapshot {path.name} is missing {name}; {FIX}") from None
         if actual != digest:

@@ -25,7 +25,8 @@ from typing import Literal
 
 from .config import Settings
 from .errors import FileConflict, InvalidUpload, NotFound, UnsupportedFileType, UploadTooLarge
-from .loaders import doc_id_for, file_sha256
+from .fileio import file_sha256, fsync_dir
+from .loaders import doc_id_for
 
 log = logging.getLogger(__name__)
 
@@ -87,14 +88,6 @@ def check_suffix(name: str) -> None:
         )
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class StagedFile:
     """A file being written to a hidden temporary file in the corpus folder."""
 
@@ -134,7 +127,7 @@ class StagedFile:
             status = self._place(target, sha256, replace)
         finally:
             self.discard()
-        _fsync_dir(self.corpus_dir)
+        fsync_dir(self.corpus_dir)
         log.info("Stored upload %s (%d bytes, %s)", target, self.size, status)
         return Stored(doc_id_for(Path(self.name)), self.name, self.size, sha256, status)
 
@@ -215,6 +208,6 @@ def delete_document(settings: Settings, doc_id: str) -> Path:
             f"There is no file {doc_id} in the corpus folder; GET /documents lists the documents."
         )
     path.unlink()
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     log.info("Deleted corpus file %s", path)
     return path
