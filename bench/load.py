@@ -89,12 +89,15 @@ def parse_wrk(out: str) -> dict[str, Any]:
     return result
 
 
-def run_wrk(url: str, bodies: Path, connections: int, duration: int) -> dict[str, Any]:
+def run_wrk(
+    url: str, bodies: Path, connections: int, duration: int, lua: str = LUA
+) -> dict[str, Any]:
+    """wrk against ``url`` with the Lua script ``lua`` (given the bodies file); parsed output."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     script = bodies.with_suffix(".lua")
-    script.write_text(LUA)
+    script.write_text(lua)
     cmd = [
         wrk,
         f"-t{min(4, connections)}",

@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any
 
 import httpx
 from baseline import OUT, build, machine, save, server, varied_questions
+from load import run_wrk
 
 LUA = r"""
 local bodies, counter, threads = {}, 0, {}
@@ -53,36 +52,13 @@ end
 """
 
 
-def run_wrk(url: str, bodies: Path, connections: int, duration: int) -> dict[str, Any]:
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        raise SystemExit("wrk is not installed: apt-get install -y wrk")
-    script = bodies.with_suffix(".overload.lua")
-    script.write_text(LUA)
-    cmd = [
-        wrk,
-        "-t4",
-        f"-c{connections}",
-        f"-d{duration}s",
-        "--timeout",
-        "5s",
-        "--latency",
-        "-s",
-        str(script),
-        url,
-        "--",
-        str(bodies),
-    ]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60).stdout
+def overload(url: str, bodies: Path, connections: int, duration: int) -> dict[str, Any]:
+    """load.run_wrk with a script that also counts responses by status."""
+    result = run_wrk(url, bodies, connections, duration, lua=LUA)
+    out = result["raw"]
     counts = dict(re.findall(r"(\w+)=(\d+)", out.split("STATUS", 1)[1])) if "STATUS" in out else {}
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    return {
-        "status": {k: int(v) for k, v in counts.items()},
-        "rps": float(rps.group(1)) if rps else 0.0,
-        "socket_errors": sum(int(x) for x in errors.groups()) if errors else 0,
-        "raw": out,
-    }
+    result["status"] = {k: int(v) for k, v in counts.items()}
+    return result
 
 
 def ask_ms(client: httpx.Client, url: str, question: str) -> tuple[int, float]:
@@ -109,7 +85,7 @@ def main() -> None:
     with server(index_dir) as (url, _, _), httpx.Client() as client:
         idle = [ask_ms(client, url, next(fresh))[1] for _ in range(30)]
         idle_median = statistics.median(idle)
-        load = run_wrk(url, bodies, args.connections, args.duration)
+        load = overload(url, bodies, args.connections, args.duration)
         stopped = time.perf_counter()
         # Recovery: the first moment after which 5 new questions in a row get 200 within
         # twice the idle median.
