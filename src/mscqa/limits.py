@@ -2,10 +2,10 @@
 
 Why 64 KiB for ``/ask`` by default (``MSCQA_MAX_BODY_KB``): a question is at most 2,000
 characters and the chat page sends at most its last 10 history turns, a few KB of answers, so a
-real request is a few KB even with every character written as a ``\\u`` escape. The
-schema would allow more (50 turns of 8,000 characters) but nobody needs to send that, and the
-server would parse it all before the history limits reject it. Uploads to ``/admin/documents`` get their own cap,
-``MSCQA_MAX_UPLOAD_MB``.
+real request is a few KB even with every character written as a ``\\u`` escape. The schema
+would allow more (50 turns of 8,000 characters) but nobody needs to send that, and the server
+would parse it all before the history limits reject it. Uploads to ``/admin/documents`` get
+their own cap, ``MSCQA_MAX_UPLOAD_MB``.
 
 A declared ``Content-Length`` over the cap is refused before reading anything; bodies without
 one (chunked) or with a false one are counted as they arrive and refused as soon as they pass it.
