@@ -256,3 +256,54 @@ def test_a_symlinked_folder_cannot_lead_outside(settings: Settings, tmp_path: Pa
     with pytest.raises(InvalidUpload, match="outside"):
         document_path(settings.corpus_dir, "escape/x.md")
     assert (outside / "x.md").read_text() == "keep"
+
+
+def _multipart(parts: list[tuple[bytes, bytes]], boundary: bytes = b"b0undary") -> bytes:
+    body = b""
+    for headers, content in parts:
+        body += b"--" + boundary + b"\r\n" + headers + b"\r\n\r\n" + content + b"\r\n"
+    return body + b"--" + boundary + b"--\r\n"
+
+
+@pytest.mark.parametrize(
+    ("parts", "fragment"),
+    [
+        (
+            [(b'Content-Disposition: form-data; name="f%d"' % i, b"x") for i in range(5000)],
+            "more than 16 parts",
+        ),
+        (
+            [
+                (
+                    b'Content-Disposition: form-data; name="file"; filename="'
+                    + b"a" * 20000
+                    + b'.md"',
+                    b"x",
+                )
+            ],
+            "header size",
+        ),
+    ],
+)
+def test_multipart_abuse_is_refused_fast(tiny_settings, parts, fragment) -> None:
+    from fastapi.testclient import TestClient
+
+    from mscqa.app import create_app
+    from mscqa.config import Settings
+    from mscqa.embedder import HashingEmbedder
+    from mscqa.service import QAService
+
+    settings = Settings(**{**tiny_settings.model_dump(), "admin_token": "s3cret"}, _env_file=None)
+    before = sorted(p.name for p in settings.corpus_dir.iterdir())
+    with TestClient(create_app(settings, QAService(settings, HashingEmbedder()))) as client:
+        r = client.post(
+            "/admin/documents",
+            content=_multipart(parts),
+            headers={
+                "Authorization": "Bearer s3cret",
+                "Content-Type": "multipart/form-data; boundary=b0undary",
+            },
+        )
+    assert r.status_code == 422, r.text
+    assert fragment in r.json()["detail"]
+    assert sorted(p.name for p in settings.corpus_dir.iterdir()) == before

@@ -23,6 +23,8 @@ from .uploads import StagedFile, Stored, check_suffix, safe_filename
 FIELD = "file"
 # Room for the multipart boundaries and part headers on top of the file itself.
 FORM_OVERHEAD = 64 * 1024
+# An upload form needs one part with a few short headers; anything far beyond is abuse.
+MAX_PARTS = 16  # (python-multipart itself refuses oversized part headers)
 
 
 class UploadReceiver:
@@ -49,6 +51,7 @@ class UploadReceiver:
         if content_length and content_length.isdigit():
             self._check_total(int(content_length))  # refuse early; the stream is still counted
         self._part_name = b""
+        self._parts = 0
         self._part_headers: dict[bytes, bytes] = {}
         self._header = [b"", b""]
         self._in_file = False
@@ -108,6 +111,11 @@ class UploadReceiver:
 
     def _on_part_begin(self) -> None:
         self._part_headers = {}
+        self._parts += 1
+        if self._parts > MAX_PARTS:
+            raise InvalidUpload(
+                f"The form has more than {MAX_PARTS} parts; send one file in the field 'file'."
+            )
 
     def _on_header_field(self, data: bytes, start: int, end: int) -> None:
         self._header[0] += data[start:end]
