@@ -15,7 +15,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import random
 import signal
 import socket
@@ -24,16 +23,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import DEFAULT_DATA, load_pubmedqa, write_corpus
+from _common import machine as machine  # re-exported for the other benchmarks
+from _common import percentile as percentile
+from _common import save as save
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLE = ROOT / "corpus" / "msc-article.md"
 DEVSET = ROOT / "tests" / "data" / "devset.jsonl"
-PUBMEDQA = ROOT.parent / "shared" / "bench" / "pubmedqa" / "ori_pqal.json"
+PUBMEDQA = DEFAULT_DATA
 OUT = ROOT / "bench" / "out"
 PYTHON = sys.executable
 # Nothing may reach for the network, in this process or in the servers it starts.
@@ -116,25 +118,13 @@ def pubmedqa_paragraphs(limit: int | None = None) -> list[str]:
 
 
 def write_pubmedqa_corpus(folder: Path, limit: int | None = None) -> int:
-    """Each PubMedQA abstract as ``<pmid>.md`` (section headings, no answer); returns files."""
-    data = json.loads(PUBMEDQA.read_text(encoding="utf-8"))
-    folder.mkdir(parents=True, exist_ok=True)
-    items = list(data.items())[:limit] if limit else list(data.items())
-    for pmid, entry in items:
-        parts = [f"# PubMed {pmid}", ""]
-        for label, text in zip(entry["LABELS"], entry["CONTEXTS"], strict=True):
-            parts += [f"## {label}", "", " ".join(text.split()), ""]
-        (folder / f"{pmid}.md").write_text("\n".join(parts), encoding="utf-8")
-    return len(items)
+    """Each PubMedQA abstract as ``<pmid>.md`` (bench/_common.py's format); returns files."""
+    entries = load_pubmedqa(PUBMEDQA, limit)
+    write_corpus(entries, folder)
+    return len(entries)
 
 
 # -- figures -----------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    ordered = sorted(values)
-    idx = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
-    return ordered[idx]
 
 
 def summary(values: Sequence[float]) -> dict[str, float]:
@@ -144,22 +134,6 @@ def summary(values: Sequence[float]) -> dict[str, float]:
         "p90": round(percentile(values, 90), 3),
         "p99": round(percentile(values, 99), 3),
         "min": round(min(values), 3),
-    }
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "loadavg": [round(x, 2) for x in os.getloadavg()],
-        "python": platform.python_version(),
     }
 
 
@@ -199,13 +173,6 @@ def row(
 
 def as_rows(rows: Sequence[dict[str, Any]]) -> list[list[Any]]:
     return [[r["metric"], r["ours"], r["baseline"], r["ratio"], r["target"], r["ok"]] for r in rows]
-
-
-def save(name: str, data: dict[str, Any]) -> Path:
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"{name}.json"
-    path.write_text(json.dumps(data, indent=2))
-    return path
 
 
 # -- servers -----------------------------------------------------------------------------------
