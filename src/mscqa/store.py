@@ -14,10 +14,12 @@ embeds: it is handed vectors and only persists and reloads them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -112,21 +114,56 @@ def save_snapshot(
         raise SnapshotError(f"{len(chunks)} chunks but {len(chunk_vectors)} vectors")
     if len(sentence_owner) != len(sentence_vectors):
         raise SnapshotError("sentence table and sentence vectors disagree")
+    import faiss
+
     snapshots = index_dir / "snapshots"
-    tmp = snapshots / f".tmp-{version}"
-    try:
+    tmp, final = snapshots / f".tmp-{version}", snapshots / version
+    with _removed_on_write_error(tmp, snapshots):
         snapshots.mkdir(parents=True, exist_ok=True)
-        return _write_snapshot(
-            tmp,
-            snapshots / version,
-            version,
-            manifest,
-            documents,
-            chunks,
-            chunk_vectors,
-            sentence_vectors,
-            sentence_owner,
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        write_durably(
+            tmp / "documents.json", json.dumps([_doc_record(d) for d in documents]).encode()
         )
+        write_durably(
+            tmp / "chunks.jsonl",
+            "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks).encode(),
+        )
+        faiss.write_index(make_dense_index(chunk_vectors), str(tmp / "dense.faiss"))
+        with (tmp / "sentences.npy").open("wb") as fh:
+            np.save(fh, np.ascontiguousarray(sentence_vectors, dtype=np.float32))
+            np.save(fh, np.asarray(sentence_owner, dtype=np.int32))
+            fh.flush()
+            os.fsync(fh.fileno())
+        LexicalIndex.build([lexical_text(c) for c in chunks]).save(tmp / "lexical")
+        manifest = {
+            **manifest,
+            "format_version": FORMAT_VERSION,
+            "version": version,
+            "counts": {
+                "documents": len(documents),
+                "chunks": len(chunks),
+                "sentences": len(sentence_owner),
+            },
+            "files": {
+                path.relative_to(tmp).as_posix(): file_sha256(path)
+                for path in sorted(tmp.rglob("*"))
+                if path.is_file() and path.name != "manifest.json"
+            },
+        }
+        write_durably(tmp / "manifest.json", json.dumps(manifest, indent=2).encode())
+        fsync_dir(tmp)
+        os.rename(tmp, final)
+        fsync_dir(snapshots)
+    return final
+
+
+@contextlib.contextmanager
+def _removed_on_write_error(tmp: Path, snapshots: Path) -> Iterator[None]:
+    """A write failure (a full disk, say) removes the partial snapshot and says what to do."""
+    try:
+        yield
     except (OSError, RuntimeError) as exc:  # faiss reports write failures as RuntimeError
         shutil.rmtree(tmp, ignore_errors=True)
         reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[-1]
@@ -135,57 +172,6 @@ def save_snapshot(
             "free some space or fix the folder's permissions and run `mscqa index` again. "
             "The previous index is still the one served."
         ) from exc
-
-
-def _write_snapshot(
-    tmp: Path,
-    final: Path,
-    version: str,
-    manifest: dict[str, Any],
-    documents: list[Document],
-    chunks: list[Chunk],
-    chunk_vectors: np.ndarray,
-    sentence_vectors: np.ndarray,
-    sentence_owner: np.ndarray,
-) -> Path:
-    import faiss
-
-    snapshots = final.parent
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    write_durably(tmp / "documents.json", json.dumps([_doc_record(d) for d in documents]).encode())
-    write_durably(
-        tmp / "chunks.jsonl",
-        "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks).encode(),
-    )
-    faiss.write_index(make_dense_index(chunk_vectors), str(tmp / "dense.faiss"))
-    with (tmp / "sentences.npy").open("wb") as fh:
-        np.save(fh, np.ascontiguousarray(sentence_vectors, dtype=np.float32))
-        np.save(fh, np.asarray(sentence_owner, dtype=np.int32))
-        fh.flush()
-        os.fsync(fh.fileno())
-    LexicalIndex.build([lexical_text(c) for c in chunks]).save(tmp / "lexical")
-    manifest = {
-        **manifest,
-        "format_version": FORMAT_VERSION,
-        "version": version,
-        "counts": {
-            "documents": len(documents),
-            "chunks": len(chunks),
-            "sentences": len(sentence_owner),
-        },
-        "files": {
-            path.relative_to(tmp).as_posix(): file_sha256(path)
-            for path in sorted(tmp.rglob("*"))
-            if path.is_file() and path.name != "manifest.json"
-        },
-    }
-    write_durably(tmp / "manifest.json", json.dumps(manifest, indent=2).encode())
-    fsync_dir(tmp)
-    os.rename(tmp, final)
-    fsync_dir(snapshots)
-    return final
 
 
 def lexical_text(chunk: Chunk) -> str:
