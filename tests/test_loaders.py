@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mscqa.errors import CorpusError
-from mscqa.loaders import load_corpus, load_file, normalise, split_front_matter
+from mscqa.loaders import iter_corpus_files, load_corpus, load_file, normalise, split_front_matter
 from mscqa.types import Section
 
 
@@ -188,3 +188,22 @@ def test_loading_never_modifies_files(tiny_corpus: Path) -> None:
     assert docs["crlf.md"].text == "# H\n\nBody.\n"
     assert docs["crlf.md"].title == "T"
     assert all(d.sha256 == before[d.doc_id] for d in result.documents)
+
+
+def test_corpus_files_are_sorted_and_symlinks_are_not_followed(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.md").write_text("# Outside\n\nNot part of the corpus.\n")
+    for rel in ("b.md", "a/z.md", "a/b/c.md", "a-b.md", "A.md"):
+        (corpus / rel).parent.mkdir(parents=True, exist_ok=True)
+        (corpus / rel).write_text("# T\n\nText.\n")
+    (corpus / "link.md").symlink_to(outside / "secret.md")
+    (corpus / "linked-dir").symlink_to(outside, target_is_directory=True)
+    got = [p.relative_to(corpus).as_posix() for p in iter_corpus_files(corpus)]
+    assert got == ["A.md", "a/b/c.md", "a/z.md", "a-b.md", "b.md"]
+    assert got == [
+        p.relative_to(corpus).as_posix()
+        for p in sorted(corpus.rglob("*.md"))
+        if not p.is_symlink() and "linked-dir" not in p.parts
+    ]

@@ -20,7 +20,7 @@ import logging
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +128,9 @@ def save_snapshot(
         )
         write_durably(
             tmp / "chunks.jsonl",
-            "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks).encode(),
+            "".join(
+                json.dumps(_chunk_record(c), ensure_ascii=False) + "\n" for c in chunks
+            ).encode(),
         )
         faiss.write_index(make_dense_index(chunk_vectors), str(tmp / "dense.faiss"))
         with (tmp / "sentences.npy").open("wb") as fh:
@@ -312,8 +314,29 @@ def load_current(index_dir: Path, *, expect_model: str | None = None) -> Snapsho
         raise
 
 
+_CHUNK_FIELDS = tuple(f.name for f in fields(Chunk))
+
+
+# Explicit records rather than dataclasses.asdict, which deep-copies every field recursively
+# and was a third of the time of adding one document to a 1000-document index.
 def _doc_record(doc: Document) -> dict[str, Any]:
-    return asdict(doc)
+    return {
+        "doc_id": doc.doc_id,
+        "path": doc.path,
+        "title": doc.title,
+        "text": doc.text,
+        "sha256": doc.sha256,
+        "format": doc.format,
+        "sections": [{"title": s.title, "start": s.start, "end": s.end} for s in doc.sections],
+        "pages": [{"number": p.number, "start": p.start, "end": p.end} for p in doc.pages],
+        "metadata": [list(kv) for kv in doc.metadata],
+    }
+
+
+def _chunk_record(chunk: Chunk) -> dict[str, Any]:
+    record = {name: getattr(chunk, name) for name in _CHUNK_FIELDS}
+    record["sentences"] = [list(span) for span in chunk.sentences]
+    return record
 
 
 def _doc_from_record(rec: dict[str, Any]) -> Document:
