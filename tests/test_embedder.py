@@ -10,8 +10,11 @@ import pytest
 from mscqa.embedder import (
     HashingEmbedder,
     SentenceTransformerEmbedder,
+    cpu_flags,
     model_fingerprint,
     resolve_model,
+    resolve_precision,
+    vectors_key,
 )
 
 BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -103,3 +106,38 @@ def test_real_embedder_meaning(real_embedder: SentenceTransformerEmbedder) -> No
     batched = real_embedder.encode(["football", "adipose stem cells"], batch_size=1)
     np.testing.assert_allclose(batched[0], football, atol=1e-5)
     np.testing.assert_allclose(batched[1], vecs[0], atol=1e-5)
+
+
+def test_precision_auto_means_bf16_only_with_native_bf16(tmp_path: Path) -> None:
+    assert resolve_precision("auto", frozenset({"avx2", "amx_bf16"})) == "bf16"
+    assert resolve_precision("auto", frozenset({"avx512_bf16"})) == "bf16"
+    assert resolve_precision("auto", frozenset({"avx2", "avx512f"})) == "fp32"
+    assert resolve_precision("auto", frozenset()) == "fp32"
+    assert resolve_precision("fp32", frozenset({"amx_bf16"})) == "fp32"
+    assert resolve_precision("bf16", frozenset()) == "bf16"
+    with pytest.raises(ValueError, match="precision"):
+        resolve_precision("int4")
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse avx512_bf16 amx_tile\n\n")
+    assert cpu_flags(cpuinfo) == {"fpu", "sse", "avx512_bf16", "amx_tile"}
+    assert cpu_flags(tmp_path / "missing") == frozenset()
+
+
+def test_vectors_key_separates_bf16_from_fp32() -> None:
+    fp32 = SentenceTransformerEmbedder("", precision="fp32")
+    bf16 = SentenceTransformerEmbedder("", precision="bf16")
+    assert vectors_key(fp32) == fp32.fingerprint()  # fp32 caches from earlier builds still hit
+    assert vectors_key(bf16) != fp32.fingerprint()
+    assert bf16.fingerprint() == fp32.fingerprint()  # same model: the manifest names it
+    assert vectors_key(HashingEmbedder(16)) == HashingEmbedder(16).fingerprint()
+
+
+@pytest.mark.slow
+def test_bf16_torch_vectors_are_unit_length_and_close_to_fp32(
+    real_embedder: SentenceTransformerEmbedder,
+) -> None:
+    texts = ["What are mesenchymal stem cells?", "Japan approved adipose MSC products. " * 5]
+    bf16 = SentenceTransformerEmbedder("", threads=2, precision="bf16").encode(texts)
+    assert bf16.dtype == np.float32
+    assert np.allclose(np.linalg.norm(bf16, axis=1), 1.0, atol=1e-6)
+    assert float((bf16 * real_embedder.encode(texts)).sum(1).min()) > 0.999

@@ -9,15 +9,22 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from conftest import write_corpus
+from mscqa import indexing
 from mscqa.config import Settings
-from mscqa.embedder import SentenceTransformerEmbedder, model_fingerprint, resolve_model
+from mscqa.embedder import (
+    SentenceTransformerEmbedder,
+    model_fingerprint,
+    resolve_model,
+    resolve_precision,
+)
 from mscqa.errors import ModelError
-from mscqa.indexing import build_index
+from mscqa.indexing import build_embedder, build_index
 from mscqa.onnx_embedder import META_FILE, MODEL_FILE, OnnxEmbedder, export_onnx, read_meta
 from mscqa.service import QAService
 from mscqa.store import current_version, load_current
@@ -98,6 +105,29 @@ def test_export_records_its_hashes(exported: Path) -> None:
     assert embedder.encode([]).shape == (0, 384)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("precision, floor", [("fp32", 0.9999), ("bf16", 0.999)])
+def test_openvino_agrees_with_sentence_transformers(
+    exported: Path, real_embedder: SentenceTransformerEmbedder, precision: str, floor: float
+) -> None:
+    embedder = OnnxEmbedder(exported, threads=2, runtime="openvino", precision=precision)
+    assert embedder.backend == "openvino" and embedder.precision == precision
+    ours = embedder.encode(TEXTS, batch_size=3)  # batches of different lengths, padded to 8
+    reference = real_embedder.encode(TEXTS)
+    assert ours.dtype == np.float32 and ours.shape == reference.shape
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    assert float((ours * reference).sum(axis=1).min()) > floor
+    # the row order is the input order whatever the batching
+    assert float((embedder.encode(TEXTS[::-1], batch_size=5)[::-1] * ours).sum(1).min()) > floor
+
+
+def test_runtime_and_precision_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="runtime"):
+        OnnxEmbedder(tmp_path, runtime="tensorrt")
+    with pytest.raises(ValueError, match="bf16"):
+        OnnxEmbedder(tmp_path, runtime="onnxruntime", precision="bf16")
+
+
 def test_a_folder_without_an_export_is_a_model_error(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="No exported ONNX model"):
         OnnxEmbedder(tmp_path)
@@ -116,6 +146,8 @@ def test_a_damaged_model_file_is_a_model_error_on_first_use(tmp_path: Path) -> N
     (tmp_path / MODEL_FILE).write_bytes(b"not an onnx model")
     with pytest.raises(ModelError, match="Could not load the ONNX model"):
         OnnxEmbedder(tmp_path).encode(["hello"])
+    with pytest.raises(ModelError, match="with openvino"):
+        OnnxEmbedder(tmp_path, runtime="openvino").encode(["hello"])
 
 
 def test_threads_are_checked(tmp_path: Path) -> None:
@@ -144,6 +176,55 @@ def test_build_records_the_export_and_does_not_export_twice(
     assert entry["path"] == f"models/{folder.name}"
     assert entry["sha256"] == json.loads((folder / META_FILE).read_text())["sha256"]
     assert entry["agreement"] > 0.9999
+
+
+@pytest.mark.slow
+def test_default_build_encodes_with_openvino_on_the_export(
+    real_tiny_settings: Settings, exported: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = seed_export(real_tiny_settings, exported)
+    encoder = build_embedder(real_tiny_settings, threads=1)
+    assert isinstance(encoder, OnnxEmbedder) and encoder.backend == "openvino"
+    assert encoder.folder == folder
+    assert encoder.precision == resolve_precision(real_tiny_settings.build_precision)
+    assert build_embedder(real_tiny_settings, threads=1) is encoder  # compiled once per process
+    report = build_index(real_tiny_settings)
+    assert report.embedded > 0
+    # a second build re-uses the export's earlier check instead of loading ONNX Runtime again
+    calls: list[str] = []
+    monkeypatch.setattr(OnnxEmbedder, "encode", _counting(OnnxEmbedder.encode, calls))
+    (real_tiny_settings.corpus_dir / "new.md").write_text("# New\n\nCord blood banking.\n")
+    build_index(real_tiny_settings)
+    assert load_current(real_tiny_settings.index_dir).manifest["query_model"]["agreement"] > 0.999
+    assert calls and set(calls) == {"openvino"}  # no ONNX Runtime session for the check
+
+
+def _counting(encode: Any, calls: list[str]) -> Any:
+    def wrapped(self: OnnxEmbedder, texts: Any, **kwargs: Any) -> np.ndarray:
+        calls.append(self.backend)
+        return encode(self, texts, **kwargs)
+
+    return wrapped
+
+
+def test_build_falls_back_to_torch_when_openvino_cannot_load(
+    real_tiny_settings: Settings, exported: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    seed_export(real_tiny_settings, exported)
+    monkeypatch.setattr(indexing, "_BUILD_EMBEDDERS", {})
+
+    def broken(self: OnnxEmbedder) -> Any:
+        raise RuntimeError("no CPU plugin")
+
+    monkeypatch.setattr(OnnxEmbedder, "_openvino", broken)
+    encoder = build_embedder(real_tiny_settings, threads=1)
+    assert isinstance(encoder, SentenceTransformerEmbedder)
+    assert "Building with torch" in caplog.text
+    strict = real_tiny_settings.model_copy(update={"build_backend": "openvino"})
+    with pytest.raises(ModelError, match="OpenVINO"):
+        build_embedder(strict, threads=1)
+    torch_only = real_tiny_settings.model_copy(update={"build_backend": "torch"})
+    assert isinstance(build_embedder(torch_only, threads=1), SentenceTransformerEmbedder)
 
 
 @pytest.mark.slow

@@ -42,6 +42,16 @@ class Settings(BaseSettings):
     build_threads: int = Field(
         0, ge=0, le=64, description="Threads a build may use for embedding; 0 means all cores."
     )
+    build_backend: Literal["auto", "openvino", "torch"] = Field(
+        "auto",
+        description="Passage encoder for builds: auto = OpenVINO on the index's ONNX export "
+        "when it loads, else torch.",
+    )
+    build_precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto",
+        description="Number format for build embeddings: auto = bf16 where the CPU has native "
+        "bf16 (AMX, AVX512-BF16), else fp32.",
+    )
     build_nice: int = Field(
         10, ge=0, le=19, description="How much a build lowers its embedding thread's priority."
     )

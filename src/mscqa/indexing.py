@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import sys
@@ -26,12 +27,17 @@ import numpy as np
 from .chunker import Chunker
 from .config import Settings
 from .embedcache import EmbeddingCache, text_key
-from .embedder import Embedder, SentenceTransformerEmbedder
-from .errors import BuildInProgress, CorpusError, SnapshotError
+from .embedder import (
+    Embedder,
+    SentenceTransformerEmbedder,
+    resolve_model,
+    resolve_precision,
+    vectors_key,
+)
+from .errors import BuildInProgress, CorpusError, ModelError, SnapshotError
 from .loaders import Skipped, load_corpus
 from .onnx_embedder import OnnxEmbedder, export_onnx, read_meta
-from .retriever import Retriever
-from .store import dense_text, load_snapshot, publish, save_snapshot
+from .store import current_version, dense_text, load_snapshot, publish, save_snapshot
 from .types import Chunk, Document
 
 log = logging.getLogger(__name__)
@@ -79,16 +85,22 @@ def build_index(
     progress: Progress | None = None,
     *,
     wait_for_lock: bool = False,
+    threads: int | None = None,
 ) -> BuildReport:
     """Build a snapshot of ``settings.corpus_dir`` into ``settings.index_dir`` and publish it.
 
     Unchanged passages reuse cached embeddings. The corpus is only read, never written.
+    ``embedder`` defaults to ``build_embedder(settings, threads)``; ``threads`` defaults to
+    ``settings.build_threads`` (0: every core).
     """
     started = time.perf_counter()
-    threads = settings.build_threads or os.cpu_count() or 1
-    embedder = embedder or SentenceTransformerEmbedder(settings.model, threads=threads)
+    threads = threads or settings.build_threads or os.cpu_count() or 1
     index_dir = settings.index_dir
     with writer_lock(index_dir, wait=wait_for_lock):
+        # Loaded (and its runtime's threads started) at the build's lowered priority.
+        embedder = embedder or _niced(
+            lambda: build_embedder(settings, threads), settings.build_nice
+        )
         loaded = load_corpus(settings.corpus_dir)
         if not loaded.documents:
             reasons = "; ".join(f"{s.file}: {s.reason}" for s in loaded.skipped) or "it is empty"
@@ -102,7 +114,7 @@ def build_index(
         chunks = [c for d in loaded.documents for c in chunker.chunk(d)]
         sentence_texts, owner = _sentence_table(loaded.documents, chunks)
         chunk_texts = [dense_text(c) for c in chunks]
-        cache = EmbeddingCache(index_dir / "cache", embedder.fingerprint())
+        cache = EmbeddingCache(index_dir / "cache", vectors_key(embedder))
         total = len(chunk_texts) + len(sentence_texts)
         done = 0
 
@@ -203,6 +215,65 @@ def _niced(work: Callable[[], _T], nice: int) -> _T:
     return box["value"]
 
 
+# Build encoders already loaded in this process (a server rebuilding again, a test suite),
+# keyed by everything that shapes them: compiling the model again costs ~0.5 s per build.
+_BUILD_EMBEDDERS: dict[tuple[Any, ...], Embedder] = {}
+
+
+def build_embedder(settings: Settings, threads: int) -> Embedder:
+    """The passage encoder a build uses (call it holding the writer lock: it may export).
+
+    ``MSCQA_BUILD_BACKEND=auto`` (default) runs the model's ONNX export with OpenVINO when the
+    model is a local folder and the export and OpenVINO load, and falls back to torch
+    otherwise; ``openvino`` requires it; ``torch`` never uses it. ``MSCQA_BUILD_PRECISION``
+    picks fp32 or bf16 (auto: bf16 where the CPU computes it natively) for either backend.
+    """
+    precision = resolve_precision(settings.build_precision)
+    reference = SentenceTransformerEmbedder(settings.model, threads=threads, precision=precision)
+    source = reference.source
+    if settings.build_backend == "torch" or not isinstance(source, Path):
+        if settings.build_backend == "openvino":
+            raise ModelError(
+                f"MSCQA_BUILD_BACKEND=openvino needs a local model folder, not {source}"
+            )
+        return _reuse(("torch", settings.model, threads, precision), reference)
+    sha = reference.fingerprint()
+    try:
+        folder = _ensure_export(settings, source, sha, quantize=False)
+        key = ("openvino", str(folder), (read_meta(folder) or {}).get("sha256"), threads, precision)
+        if key not in _BUILD_EMBEDDERS:
+            encoder = OnnxEmbedder(
+                folder,
+                threads=threads,
+                name=reference.name,
+                runtime="openvino",
+                precision=precision,
+            )
+            encoder.warm_up()
+            _BUILD_EMBEDDERS[key] = encoder
+        return _BUILD_EMBEDDERS[key]
+    except Exception as exc:
+        if settings.build_backend == "openvino":
+            raise ModelError(f"Could not run the build encoder with OpenVINO: {exc}") from exc
+        log.warning("Building with torch: the OpenVINO encoder is not available (%s)", exc)
+        return _reuse(("torch", settings.model, threads, precision), reference)
+
+
+def _reuse(key: tuple[Any, ...], embedder: Embedder) -> Embedder:
+    return _BUILD_EMBEDDERS.setdefault(key, embedder)
+
+
+def _ensure_export(settings: Settings, source: Path, sha: str, *, quantize: bool) -> Path:
+    """The model's ONNX export in the index's model cache, exported once per model."""
+    name = f"{sha[:16]}-int8" if quantize else sha[:16]
+    folder = settings.index_dir / "models" / name
+    meta = read_meta(folder)
+    if meta is None or meta.get("source_sha256") != sha:
+        log.info("Exporting the model to ONNX in %s", folder)
+        export_onnx(source, folder, source_sha256=sha, quantize=quantize)
+    return folder
+
+
 def _export_query_model(
     settings: Settings, embedder: Embedder, texts: list[str], vectors: np.ndarray
 ) -> dict[str, Any] | None:
@@ -212,20 +283,20 @@ def _export_query_model(
     fake or remote model, ``MSCQA_QUERY_BACKEND=torch``) or the export failed or disagreed; the
     service then encodes queries with torch, so the build itself never fails here.
     """
-    if settings.query_backend == "torch" or not isinstance(embedder, SentenceTransformerEmbedder):
+    if settings.query_backend == "torch" or not isinstance(
+        embedder, SentenceTransformerEmbedder | OnnxEmbedder
+    ):
         return None
-    source = embedder.source
+    source = resolve_model(settings.model)
     if not isinstance(source, Path):
         return None
     sha = embedder.fingerprint()
-    name = f"{sha[:16]}-int8" if settings.onnx_quantize else sha[:16]
-    folder = settings.index_dir / "models" / name
     try:
+        folder = _ensure_export(settings, source, sha, quantize=settings.onnx_quantize)
         meta = read_meta(folder)
-        if meta is None or meta.get("source_sha256") != sha:
-            log.info("Exporting the query encoder to ONNX in %s", folder)
-            export_onnx(source, folder, source_sha256=sha, quantize=settings.onnx_quantize)
-            meta = read_meta(folder)
+        checked = _serving_query_model(settings.index_dir, sha)
+        if meta is not None and checked and checked.get("sha256") == meta["sha256"]:
+            return checked  # this export was checked against this model by an earlier build
         got = OnnxEmbedder(folder).encode(texts)
         agreement = float((got * vectors).sum(axis=1).min()) if len(texts) else 1.0
     except Exception as exc:  # the build goes on; queries use torch
@@ -242,11 +313,26 @@ def _export_query_model(
         )
         return None
     return {
-        "path": f"models/{name}",
+        "path": f"models/{folder.name}",
         "sha256": meta["sha256"],
         "quantized": bool(meta.get("quantized")),
         "agreement": round(agreement, 6),
     }
+
+
+def _serving_query_model(index_dir: Path, model_sha: str) -> dict[str, Any] | None:
+    """The serving snapshot's ``query_model`` entry when it was built with ``model_sha``."""
+    version = current_version(index_dir)
+    try:
+        manifest = json.loads(
+            (index_dir / "snapshots" / str(version) / "manifest.json").read_text()
+        )
+    except (OSError, ValueError):
+        return None
+    entry = manifest.get("query_model")
+    if not isinstance(entry, dict) or manifest.get("model", {}).get("sha256") != model_sha:
+        return None
+    return entry
 
 
 def _sentence_table(documents: list[Document], chunks: list[Chunk]) -> tuple[list[str], np.ndarray]:
@@ -263,15 +349,18 @@ def _sentence_table(documents: list[Document], chunks: list[Chunk]) -> tuple[lis
 def _check(path: Path, embedder: Embedder) -> None:
     """Refuse to publish a snapshot that does not load or cannot answer a canary query."""
     snapshot = load_snapshot(path)
-    canary = snapshot.chunks[0]
-    result = Retriever(snapshot, embedder).search(canary.text[:300], k=1)
-    if not result.hits:
+    canary = snapshot.chunks[0].text[:300]
+    # The dense and the lexical halves answer directly (building a whole Retriever, with its
+    # spelling vocabulary, cost 0.2 s per build on 1000 documents; the server builds one anyway).
+    _, rows = snapshot.dense.search(embedder.encode([canary]), 1)
+    lexical = snapshot.lexical.scores(canary)
+    if rows[0][0] < 0 or len(lexical) != len(snapshot.chunks) or not lexical.max() > 0:
         raise SnapshotError(f"new snapshot {path.name} failed its canary query; not published")
 
 
 def rollback(settings: Settings) -> str:
     """Point ``CURRENT`` back at the snapshot before the serving one. Returns its version."""
-    from .store import current_version, list_versions
+    from .store import list_versions
 
     with writer_lock(settings.index_dir):
         versions = list_versions(settings.index_dir)

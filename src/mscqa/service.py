@@ -170,6 +170,11 @@ class QAService:
         return self._onnx[sha]
 
     @property
+    def injected(self) -> bool:
+        """True when the embedder was given (a test's fake): builds must use it too."""
+        return self._injected
+
+    @property
     def ready(self) -> bool:
         return self._live is not None
 
