@@ -33,7 +33,15 @@ from typing import Any
 
 import numpy as np
 from _common import DEFAULT_DATA, load_pubmedqa, machine, save, write_corpus
-from baseline import ARTICLE, DEVSET, baseline_embed_seconds, print_table, pubmedqa_paragraphs, row
+from baseline import (
+    ARTICLE,
+    DEVSET,
+    as_rows,
+    baseline_embed_seconds,
+    print_table,
+    pubmedqa_paragraphs,
+    row,
+)
 
 QUALITY_KEYS = ("hit@1", "hit@3", "mrr", "answer_contains_gold", "abstention_recall")
 
@@ -243,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  {e['encoder']:<14} {e['texts_per_s']:>7.1f} texts/s  "
             f"min cosine to torch fp32 {e['min_cosine_to_torch_fp32']:.6f}"
         )
-    print_table(f"builds (precision {results['precision']})", rows)
+    print_table(f"builds (precision {results['precision']})", as_rows(rows))
     path = save("build", results)
     print(f"wrote {path}")
     return 0

@@ -2,11 +2,12 @@
 
     .venv/bin/python bench/run_all.py [--quick] [--skip rebuild,load]
 
-Builds one index of the article, runs latency.py, load.py, startup.py and memory.py on it
-(each measures its own baseline in the same run), then ``mscqa eval tests/data/devset.jsonl
---json`` for the ONNX fp32 query encoder (the default), torch, and ONNX int8, so a speed-up that
-costs quality shows. Writes bench/out/results.json and, with matplotlib installed (``pip
-install -e '.[bench]'``), bench/out/ask_latency.png.
+Builds one index of the article, runs latency.py, load.py, startup.py and memory.py on it,
+then build.py (article and PubMedQA builds); each measures its own baseline in the same run.
+Then ``mscqa eval tests/data/devset.jsonl --json`` for the ONNX fp32 query encoder (the
+default), torch, and ONNX int8, so a speed-up that costs quality shows. Writes
+bench/out/results.json and, with matplotlib installed (``pip install -e '.[bench]'``),
+bench/out/ask_latency.png.
 """
 
 from __future__ import annotations
@@ -105,7 +106,9 @@ def plot(latency: dict[str, Any], path: Path) -> Path | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer questions, shorter load")
-    parser.add_argument("--skip", default="", help="comma list of: latency,load,startup,memory")
+    parser.add_argument(
+        "--skip", default="", help="comma list of: latency,load,startup,memory,build"
+    )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     OUT.mkdir(parents=True, exist_ok=True)
@@ -126,10 +129,12 @@ def main() -> None:
         results["startup"] = run("startup.py", *idx, "--runs", "3" if args.quick else "5")
     if "memory" not in skip:
         results["memory"] = run("memory.py", *idx)
+    if "build" not in skip:
+        results["build"] = run("build.py", *(["--limit", "300"] if args.quick else []))
     results["quality"] = quality(index_dir)
     results["machine_after"] = machine()
     rows: list[dict[str, Any]] = []
-    for name in ("latency", "load", "startup", "memory"):
+    for name in ("latency", "load", "startup", "memory", "build"):
         data = results.get(name)
         if not data:
             continue
