@@ -235,15 +235,53 @@ def test_service_uses_onnx_when_the_index_has_an_export(
     build_index(real_tiny_settings, real_embedder)
     service = QAService(real_tiny_settings)
     service.load()
-    assert isinstance(service._current().retriever.embedder, OnnxEmbedder)
+    encoder = service._current().retriever.embedder
+    assert isinstance(encoder, OnnxEmbedder)
+    # bf16 on OpenVINO where the CPU has native bf16, else fp32 on ONNX Runtime
+    native = resolve_precision("auto") == "bf16"
+    assert (encoder.backend, encoder.precision) == (
+        ("openvino", "bf16") if native else ("onnxruntime", "fp32")
+    )
     answer = service.ask("How are adipose stem cells collected?")
     assert answer.answered and "liposuction" in answer.text
+
+    for precision, backend in (("fp32", "onnxruntime"), ("bf16", "openvino")):
+        pinned = QAService(real_tiny_settings.model_copy(update={"query_precision": precision}))
+        pinned.load()
+        assert pinned._current().retriever.embedder.backend == backend  # type: ignore[attr-defined]
+        assert pinned.ask("How are adipose stem cells collected?").text == answer.text
 
     torch_settings = real_tiny_settings.model_copy(update={"query_backend": "torch"})
     torch_service = QAService(torch_settings)
     torch_service.load()
     assert isinstance(torch_service._current().retriever.embedder, SentenceTransformerEmbedder)
     assert torch_service.ask("How are adipose stem cells collected?").text == answer.text
+
+
+@pytest.mark.slow
+def test_service_uses_onnx_runtime_when_openvino_cannot_load(
+    real_tiny_settings: Settings,
+    exported: Path,
+    real_embedder: SentenceTransformerEmbedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seed_export(real_tiny_settings, exported)
+    build_index(real_tiny_settings, real_embedder)
+
+    def broken(self: OnnxEmbedder) -> Any:
+        raise RuntimeError("no CPU plugin")
+
+    monkeypatch.setattr(OnnxEmbedder, "_openvino", broken)
+    service = QAService(real_tiny_settings.model_copy(update={"query_precision": "auto"}))
+    service.load()
+    assert service._current().retriever.embedder.backend == "onnxruntime"  # type: ignore[attr-defined]
+    # bf16 asked for explicitly is not silently swapped for fp32: with the ONNX backend
+    # required, loading fails and says why
+    strict = QAService(
+        real_tiny_settings.model_copy(update={"query_precision": "bf16", "query_backend": "onnx"})
+    )
+    with pytest.raises(ModelError, match="openvino"):
+        strict.load()
 
 
 @pytest.mark.slow

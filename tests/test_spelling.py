@@ -57,3 +57,12 @@ def test_cutoff_is_validated() -> None:
         with pytest.raises(ValueError, match="cutoff"):
             Speller(["word"], cutoff=bad)
     assert Speller(["disease"], cutoff=1.0).suggest("diseese") is None
+
+
+def test_suggestions_are_remembered_and_unchanged() -> None:
+    speller = Speller(["adipose", "umbilical", "marrow"])
+    assert speller.suggest("adipsoe") == "adipose"
+    assert speller.suggest("adipsoe") == "adipose"  # from the cache
+    info = speller.suggest.cache_info()  # type: ignore[attr-defined]
+    assert (info.hits, info.misses) == (1, 1)
+    assert speller.correct("umbilcal marow") == "umbilical marrow"

@@ -18,7 +18,9 @@ from .service import QAService
 from .types import Turn
 
 
-def get_service(request: Request) -> QAService:
+async def get_service(request: Request) -> QAService:
+    # async: FastAPI runs a plain-def dependency in its thread pool, one more thread hop per
+    # question for an attribute lookup
     service: QAService = request.app.state.service
     return service
 

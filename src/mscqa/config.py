@@ -30,11 +30,20 @@ class Settings(BaseSettings):
     )
     chunk_chars: int = Field(700, ge=100, le=5000, description="Target passage size in characters.")
     torch_threads: int = Field(
-        1, ge=1, le=64, description="Threads for query encoding (torch or ONNX Runtime)."
+        1,
+        ge=1,
+        le=64,
+        description="Threads for query encoding (torch, ONNX Runtime or OpenVINO); 1 keeps a "
+        "question fast while a build or another process holds the other core.",
     )
     query_backend: Literal["auto", "onnx", "torch"] = Field(
         "auto",
         description="Query encoder: auto = the index's ONNX export if present, else torch.",
+    )
+    query_precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto",
+        description="Number format of the ONNX query encoder: auto = bf16 (OpenVINO) where the "
+        "CPU has native bf16, else fp32 (ONNX Runtime).",
     )
     onnx_quantize: bool = Field(
         False, description="Export the query encoder with int8 weights (faster, less exact)."

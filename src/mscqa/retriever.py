@@ -66,8 +66,9 @@ class Retriever:
         ``query`` may carry conversation context; ``question`` (default: ``query``) is what the
         answer's sentences must answer.
         """
-        query = self.speller.correct(query)
-        question = self.speller.correct(question) if question else query
+        corrected = self.speller.correct(query)
+        question = self.speller.correct(question) if question and question != query else corrected
+        query = corrected
         snap = self.snapshot
         n = len(snap.chunks)
         vectors = self.embedder.encode([query, question] if question != query else [query])
