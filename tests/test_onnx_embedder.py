@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,17 @@ def test_openvino_agrees_with_sentence_transformers(
     assert float((ours * reference).sum(axis=1).min()) > floor
     # the row order is the input order whatever the batching
     assert float((embedder.encode(TEXTS[::-1], batch_size=5)[::-1] * ours).sum(1).min()) > floor
+
+
+@pytest.mark.slow
+def test_openvino_questions_from_many_threads_get_their_own_vectors(exported: Path) -> None:
+    # one infer request per core, handed out per call: concurrent callers never share one
+    embedder = OnnxEmbedder(exported, threads=1, runtime="openvino", precision="bf16")
+    expected = {t: embedder.encode([t]) for t in TEXTS}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(lambda t: (t, embedder.encode([t])), TEXTS * 6))
+    for text, vector in got:
+        np.testing.assert_array_equal(vector, expected[text])
 
 
 def test_runtime_and_precision_are_checked(tmp_path: Path) -> None:
