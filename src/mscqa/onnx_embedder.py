@@ -263,6 +263,7 @@ class OnnxEmbedder:
                 "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bf16" else "f32",
                 "INFERENCE_NUM_THREADS": self.threads * streams,
                 "NUM_STREAMS": streams,
+                "ENABLE_CPU_PINNING": False,  # pinned streams cannot move off a busy core
             },
         )
         wanted = {i.get_any_name() for i in compiled.inputs}
