@@ -41,7 +41,9 @@ LAYERS: dict[int, set[str]] = {
     },
     2: {"store", "embedcache"},
     3: {"retriever", "answerer"},
-    4: {"indexing", "service", "jobs", "uploads", "forms"},
+    # encoders: the build's passage encoder and the ONNX export it checks (split from indexing;
+    # it reads Settings, so it sits with the other modules that do)
+    4: {"indexing", "encoders", "service", "jobs", "uploads", "forms"},
     5: {
         "api",
         "web",
@@ -84,6 +86,8 @@ SAME_LAYER = {
     # jobs runs the write path (indexing) for the read path (service) in a worker thread.
     ("jobs", "indexing"),
     ("jobs", "service"),
+    # indexing builds with the encoder encoders chooses.
+    ("indexing", "encoders"),
     # forms parses the multipart stream into the staged file uploads owns.
     ("forms", "uploads"),
 }

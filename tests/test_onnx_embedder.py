@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import write_corpus
-from mscqa import indexing
+from mscqa import encoders
 from mscqa.config import Settings
 from mscqa.embedder import (
     SentenceTransformerEmbedder,
@@ -24,8 +24,9 @@ from mscqa.embedder import (
     resolve_model,
     resolve_precision,
 )
+from mscqa.encoders import build_embedder
 from mscqa.errors import ModelError
-from mscqa.indexing import build_embedder, build_index
+from mscqa.indexing import build_index
 from mscqa.onnx_embedder import META_FILE, MODEL_FILE, OnnxEmbedder, export_onnx, read_meta
 from mscqa.service import QAService
 from mscqa.store import current_version, load_current
@@ -223,7 +224,7 @@ def test_build_falls_back_to_torch_when_openvino_cannot_load(
     real_tiny_settings: Settings, exported: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
     seed_export(real_tiny_settings, exported)
-    monkeypatch.setattr(indexing, "_BUILD_EMBEDDERS", {})
+    monkeypatch.setattr(encoders, "_BUILD_EMBEDDERS", {})
 
     def broken(self: OnnxEmbedder) -> Any:
         raise RuntimeError("no CPU plugin")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import sys
@@ -29,14 +28,11 @@ from .config import Settings
 from .embedcache import EmbeddingCache, text_key
 from .embedder import (
     Embedder,
-    SentenceTransformerEmbedder,
-    resolve_model,
-    resolve_precision,
     vectors_key,
 )
-from .errors import BuildInProgress, CorpusError, ModelError, SnapshotError
+from .encoders import build_embedder, export_query_model
+from .errors import BuildInProgress, CorpusError, SnapshotError
 from .loaders import Skipped, load_corpus
-from .onnx_embedder import OnnxEmbedder, export_onnx, read_meta
 from .store import current_version, dense_text, load_snapshot, publish, save_snapshot
 from .types import Chunk, Document
 
@@ -140,7 +136,7 @@ def build_index(
             "skipped": [{"file": s.file, "reason": s.reason} for s in loaded.skipped],
         }
         query_model = _niced(
-            lambda: _export_query_model(settings, embedder, chunk_texts[:8], chunk_vectors[:8]),
+            lambda: export_query_model(settings, embedder, chunk_texts[:8], chunk_vectors[:8]),
             settings.build_nice,
         )
         if query_model:
@@ -213,126 +209,6 @@ def _niced(work: Callable[[], _T], nice: int) -> _T:
     if "error" in box:
         raise box["error"]
     return box["value"]
-
-
-# Build encoders already loaded in this process (a server rebuilding again, a test suite),
-# keyed by everything that shapes them: compiling the model again costs ~0.5 s per build.
-_BUILD_EMBEDDERS: dict[tuple[Any, ...], Embedder] = {}
-
-
-def build_embedder(settings: Settings, threads: int) -> Embedder:
-    """The passage encoder a build uses (call it holding the writer lock: it may export).
-
-    ``MSCQA_BUILD_BACKEND=auto`` (default) runs the model's ONNX export with OpenVINO when the
-    model is a local folder and the export and OpenVINO load, and falls back to torch
-    otherwise; ``openvino`` requires it; ``torch`` never uses it. ``MSCQA_BUILD_PRECISION``
-    picks fp32 or bf16 (auto: bf16 where the CPU computes it natively) for either backend.
-    """
-    precision = resolve_precision(settings.build_precision)
-    reference = SentenceTransformerEmbedder(settings.model, threads=threads, precision=precision)
-    source = reference.source
-    if settings.build_backend == "torch" or not isinstance(source, Path):
-        if settings.build_backend == "openvino":
-            raise ModelError(
-                f"MSCQA_BUILD_BACKEND=openvino needs a local model folder, not {source}"
-            )
-        return _reuse(("torch", settings.model, threads, precision), reference)
-    sha = reference.fingerprint()
-    try:
-        folder = _ensure_export(settings, source, sha, quantize=False)
-        key = ("openvino", str(folder), (read_meta(folder) or {}).get("sha256"), threads, precision)
-        if key not in _BUILD_EMBEDDERS:
-            encoder = OnnxEmbedder(
-                folder,
-                threads=threads,
-                name=reference.name,
-                runtime="openvino",
-                precision=precision,
-            )
-            encoder.warm_up()
-            _BUILD_EMBEDDERS[key] = encoder
-        return _BUILD_EMBEDDERS[key]
-    except Exception as exc:
-        if settings.build_backend == "openvino":
-            raise ModelError(f"Could not run the build encoder with OpenVINO: {exc}") from exc
-        log.warning("Building with torch: the OpenVINO encoder is not available (%s)", exc)
-        return _reuse(("torch", settings.model, threads, precision), reference)
-
-
-def _reuse(key: tuple[Any, ...], embedder: Embedder) -> Embedder:
-    return _BUILD_EMBEDDERS.setdefault(key, embedder)
-
-
-def _ensure_export(settings: Settings, source: Path, sha: str, *, quantize: bool) -> Path:
-    """The model's ONNX export in the index's model cache, exported once per model."""
-    name = f"{sha[:16]}-int8" if quantize else sha[:16]
-    folder = settings.index_dir / "models" / name
-    meta = read_meta(folder)
-    if meta is None or meta.get("source_sha256") != sha:
-        log.info("Exporting the model to ONNX in %s", folder)
-        export_onnx(source, folder, source_sha256=sha, quantize=quantize)
-    return folder
-
-
-def _export_query_model(
-    settings: Settings, embedder: Embedder, texts: list[str], vectors: np.ndarray
-) -> dict[str, Any] | None:
-    """Export the model to ONNX for queries (once per model), checked against ``vectors``.
-
-    Returns the manifest's ``query_model`` entry, or None when there is nothing to export (a
-    fake or remote model, ``MSCQA_QUERY_BACKEND=torch``) or the export failed or disagreed; the
-    service then encodes queries with torch, so the build itself never fails here.
-    """
-    if settings.query_backend == "torch" or not isinstance(
-        embedder, SentenceTransformerEmbedder | OnnxEmbedder
-    ):
-        return None
-    source = resolve_model(settings.model)
-    if not isinstance(source, Path):
-        return None
-    sha = embedder.fingerprint()
-    try:
-        folder = _ensure_export(settings, source, sha, quantize=settings.onnx_quantize)
-        meta = read_meta(folder)
-        checked = _serving_query_model(settings.index_dir, sha)
-        if meta is not None and checked and checked.get("sha256") == meta["sha256"]:
-            return checked  # this export was checked against this model by an earlier build
-        got = OnnxEmbedder(folder).encode(texts)
-        agreement = float((got * vectors).sum(axis=1).min()) if len(texts) else 1.0
-    except Exception as exc:  # the build goes on; queries use torch
-        log.warning("Could not export the query encoder to ONNX (%s); queries will use torch", exc)
-        return None
-    floor = 0.9 if settings.onnx_quantize else 0.999
-    if meta is None or agreement < floor:
-        log.warning(
-            "The ONNX query encoder in %s disagrees with torch (cosine %.4f < %.3f); "
-            "queries will use torch",
-            folder,
-            agreement,
-            floor,
-        )
-        return None
-    return {
-        "path": f"models/{folder.name}",
-        "sha256": meta["sha256"],
-        "quantized": bool(meta.get("quantized")),
-        "agreement": round(agreement, 6),
-    }
-
-
-def _serving_query_model(index_dir: Path, model_sha: str) -> dict[str, Any] | None:
-    """The serving snapshot's ``query_model`` entry when it was built with ``model_sha``."""
-    version = current_version(index_dir)
-    try:
-        manifest = json.loads(
-            (index_dir / "snapshots" / str(version) / "manifest.json").read_text()
-        )
-    except (OSError, ValueError):
-        return None
-    entry = manifest.get("query_model")
-    if not isinstance(entry, dict) or manifest.get("model", {}).get("sha256") != model_sha:
-        return None
-    return entry
 
 
 def _sentence_table(documents: list[Document], chunks: list[Chunk]) -> tuple[list[str], np.ndarray]:
