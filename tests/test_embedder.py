@@ -141,3 +141,12 @@ def test_bf16_torch_vectors_are_unit_length_and_close_to_fp32(
     assert bf16.dtype == np.float32
     assert np.allclose(np.linalg.norm(bf16, axis=1), 1.0, atol=1e-6)
     assert float((bf16 * real_embedder.encode(texts)).sum(1).min()) > 0.999
+
+
+def test_fingerprint_follows_the_weights_file(tmp_path: Path) -> None:
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"first weights")
+    first = model_fingerprint(tmp_path)
+    assert first == model_fingerprint(tmp_path)  # remembered while the file is unchanged
+    weights.write_bytes(b"other weights, longer")
+    assert model_fingerprint(tmp_path) != first  # a changed file is hashed again
