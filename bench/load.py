@@ -122,7 +122,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--backend", default="onnx,torch", help="query backends to load-test")
+    parser.add_argument(
+        "--backend",
+        default="onnx,onnx-nocache,torch",
+        help="query backends to load-test; onnx-nocache = onnx with the answer cache off "
+        "(every question computed, none served from the cache)",
+    )
     parser.add_argument("--index-dir", type=Path, default=None, help="reuse an article index")
     args = parser.parse_args()
     index_dir = args.index_dir or Path(tempfile.mkdtemp(prefix="mscqa-bench-")) / "index"
@@ -139,9 +144,13 @@ def main() -> None:
     result: dict[str, Any] = {"machine": machine(), "distinct_questions": len(questions)}
     rows = []
     for backend in args.backend.split(","):
-        with server(index_dir, MSCQA_QUERY_BACKEND=backend) as (url, _, _):
+        env = {"MSCQA_QUERY_BACKEND": backend.removesuffix("-nocache")}
+        if backend.endswith("-nocache"):
+            env["MSCQA_CACHE_SIZE"] = "0"
+        with server(index_dir, **env) as (url, _, _):
             got = run_wrk(url, bodies, args.connections, args.duration)
-        got["repeats"] = max(0, got["requests"] - len(questions))
+        cached = not backend.endswith("-nocache")
+        got["repeats"] = max(0, got["requests"] - len(questions)) if cached else 0
         result[backend] = got
         label = f"[{backend}, {args.connections} clients, {args.duration}s]"
         r = row(f"req/s {label}", got["rps"], base_rps, ">= 100 req/s", got["rps"] >= 100)
