@@ -259,3 +259,25 @@ def test_publish_prunes_to_keep(tiny_settings: Settings, fake_embedder: HashingE
     versions = [build_index(settings, fake_embedder).version for _ in range(3)]
     assert list_versions(settings.index_dir) == versions[1:]
     assert current_version(settings.index_dir) == versions[-1]
+
+
+def test_publish_removes_model_exports_no_kept_snapshot_uses(tmp_path: Path) -> None:
+    docs, chunks, cv, sv, owner = tiny_snapshot_inputs()
+    manifest = {"model": {"sha256": "a" * 64}, "query_model": {"path": "models/bbbb-int8"}}
+    save_snapshot(tmp_path, "v1", manifest, docs, chunks, cv, sv, owner)
+    models = tmp_path / "models"
+    for name in ("a" * 16, "bbbb-int8", "cccccccccccccccc", ".tmp-dddd"):
+        (models / name).mkdir(parents=True)
+        (models / name / "model.onnx").write_bytes(b"x")
+    publish(tmp_path, "v1")
+    # the build's export and the query model stay; an old model's export and a crashed
+    # export's leftovers go
+    assert sorted(p.name for p in models.iterdir()) == ["a" * 16, "bbbb-int8"]
+    # an export still named by an older kept snapshot stays until that snapshot is pruned
+    (models / "cccccccccccccccc").mkdir()
+    save_snapshot(tmp_path, "v2", {"model": {"sha256": "c" * 64}}, docs, chunks, cv, sv, owner)
+    publish(tmp_path, "v2", keep=2)
+    assert sorted(p.name for p in models.iterdir()) == ["a" * 16, "bbbb-int8", "c" * 16]
+    save_snapshot(tmp_path, "v3", {"model": {"sha256": "c" * 64}}, docs, chunks, cv, sv, owner)
+    publish(tmp_path, "v3", keep=2)  # v1 pruned: its exports go with it
+    assert sorted(p.name for p in models.iterdir()) == ["c" * 16]

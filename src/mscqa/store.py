@@ -232,6 +232,28 @@ def prune(index_dir: Path, keep: int, protect: set[str]) -> None:
     for version in versions[: max(0, len(versions) - keep)]:
         if version not in protect:
             shutil.rmtree(root / version, ignore_errors=True)
+    _prune_models(index_dir)
+
+
+def _prune_models(index_dir: Path) -> None:
+    """Remove ONNX exports (``models/<name>``) that no kept snapshot's model or query model
+    names: each is ~87 MB, and a changed model or int8 setting would otherwise leave its old
+    export behind for good. Runs under the writer lock, so no export is being written."""
+    models = index_dir / "models"
+    if not models.is_dir():
+        return
+    wanted: set[str] = set()
+    for version in list_versions(index_dir):
+        try:
+            manifest = json.loads((index_dir / "snapshots" / version / "manifest.json").read_text())
+        except (OSError, ValueError):
+            return  # cannot tell what is in use: keep everything
+        wanted.add(str(manifest.get("model", {}).get("sha256", ""))[:16])
+        query_model = manifest.get("query_model") or {}
+        wanted.add(Path(str(query_model.get("path", ""))).name)
+    for folder in models.iterdir():
+        if folder.is_dir() and folder.name not in wanted:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def load_snapshot(path: Path, *, expect_model: str | None = None) -> Snapshot:
