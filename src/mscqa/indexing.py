@@ -26,10 +26,7 @@ import numpy as np
 from .chunker import Chunker
 from .config import Settings
 from .embedcache import EmbeddingCache, text_key
-from .embedder import (
-    Embedder,
-    vectors_key,
-)
+from .embedder import Embedder, vectors_key
 from .encoders import build_embedder, export_query_model
 from .errors import BuildInProgress, CorpusError, SnapshotError
 from .loaders import Skipped, load_corpus

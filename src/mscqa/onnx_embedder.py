@@ -295,9 +295,9 @@ class OnnxEmbedder:
         # shapes faster (one query: 2.4 ms vs 2.8 ms unpadded; bench/README.md).
         ids = [e.ids for e in tokenizer.encode_batch(list(texts))]
         order = sorted(range(len(texts)), key=lambda i: len(ids[i]), reverse=True)
+        step = 16 if self.backend == "openvino" else 1
         for lo in range(0, len(order), batch_size):
             idx = order[lo : lo + batch_size]
-            step = 16 if self.backend == "openvino" else 1
             width = -(-len(ids[idx[0]]) // step) * step
             input_ids = np.full((len(idx), width), self._pad_id, dtype=np.int64)
             attention = np.zeros_like(input_ids)
@@ -310,7 +310,7 @@ class OnnxEmbedder:
                 "token_type_ids": np.zeros_like(input_ids),
             }
             hidden = run(feeds)
-            mask = feeds["attention_mask"][:, :, None].astype(np.float32)
+            mask = attention[:, :, None].astype(np.float32)
             pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
             out[idx] = pooled / np.maximum(norms, 1e-12)

@@ -29,7 +29,7 @@ class Speller:
                 self._by_initial[word[0]].append(word)
         # difflib over every corpus word with the same initial costs ~0.1-1 ms per unknown word
         # on 1000 documents; questions repeat their words, so suggestions are remembered.
-        self.suggest = functools.lru_cache(maxsize=SUGGESTION_CACHE)(self._suggest)  # type: ignore[method-assign]
+        self._closest = functools.lru_cache(maxsize=SUGGESTION_CACHE)(self._find_closest)
 
     @classmethod
     def from_texts(cls, texts: Iterable[str], cutoff: float = 0.8) -> Speller:
@@ -40,9 +40,9 @@ class Speller:
 
     def suggest(self, word: str) -> str | None:
         """The closest corpus word to an unknown ``word`` (None if known, short or far)."""
-        return self._suggest(word)
+        return self._closest(word)
 
-    def _suggest(self, word: str) -> str | None:
+    def _find_closest(self, word: str) -> str | None:
         lower = word.lower()
         if lower in self.vocabulary or len(lower) < 4:
             return None
