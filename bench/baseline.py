@@ -21,6 +21,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -265,6 +266,20 @@ def build(index_dir: Path, corpus_dir: Path = ARTICLE.parent, **extra: str) -> N
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def article_index(index_dir: Path | None) -> Path:
+    """``index_dir`` (``--index-dir``) if given, else a fresh temporary one; built if empty."""
+    index_dir = index_dir or Path(tempfile.mkdtemp(prefix="mscqa-bench-")) / "index"
+    if not (index_dir / "CURRENT").is_file():
+        build(index_dir)
+    return index_dir
+
+
+def write_bodies(path: Path, questions: Sequence[str]) -> Path:
+    """One ``/ask`` JSON body per line, for wrk's Lua scripts."""
+    path.write_text("".join(json.dumps({"question": q}) + "\n" for q in questions))
+    return path
 
 
 def main() -> None:

@@ -32,8 +32,8 @@ from baseline import (
     PUBMEDQA,
     PYTHON,
     Baseline,
+    article_index,
     as_rows,
-    build,
     machine,
     print_table,
     pubmedqa_paragraphs,
@@ -287,9 +287,7 @@ def main() -> None:
     parser.add_argument("--index-dir", type=Path, default=None, help="reuse an article index")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = parser.parse_args()
-    index_dir = args.index_dir or Path(tempfile.mkdtemp(prefix="mscqa-bench-")) / "index"
-    if not (index_dir / "CURRENT").is_file():
-        build(index_dir)
+    index_dir = article_index(args.index_dir)
     result: dict[str, Any] = {"machine": machine()}
     parts = args.part.split(",")
     if "ask" in parts:

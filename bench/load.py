@@ -12,19 +12,17 @@ the answer cache serves. The baseline figure is the tutorial pipeline's single-s
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from baseline import (
     OUT,
     Baseline,
+    article_index,
     as_rows,
-    build,
     machine,
     print_table,
     row,
@@ -32,6 +30,7 @@ from baseline import (
     server,
     summary,
     varied_questions,
+    write_bodies,
 )
 
 LUA = r"""
@@ -130,13 +129,10 @@ def main() -> None:
     )
     parser.add_argument("--index-dir", type=Path, default=None, help="reuse an article index")
     args = parser.parse_args()
-    index_dir = args.index_dir or Path(tempfile.mkdtemp(prefix="mscqa-bench-")) / "index"
-    if not (index_dir / "CURRENT").is_file():
-        build(index_dir)
+    index_dir = article_index(args.index_dir)
     OUT.mkdir(parents=True, exist_ok=True)
     questions = varied_questions(100_000)
-    bodies = OUT / "load-bodies.jsonl"
-    bodies.write_text("".join(json.dumps({"question": q}) + "\n" for q in questions))
+    bodies = write_bodies(OUT / "load-bodies.jsonl", questions)
     baseline = Baseline()
     base = summary(baseline.latencies(questions[:60]))
     base_rps = 1000.0 / base["median"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,8 @@ import httpx
 from baseline import (
     PYTHON,
     ROOT,
+    article_index,
     as_rows,
-    build,
     machine,
     print_table,
     row,
@@ -56,9 +55,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=100)
     parser.add_argument("--index-dir", type=Path, default=None, help="reuse an article index")
     args = parser.parse_args()
-    index_dir = args.index_dir or Path(tempfile.mkdtemp(prefix="mscqa-bench-")) / "index"
-    if not (index_dir / "CURRENT").is_file():
-        build(index_dir)
+    index_dir = article_index(args.index_dir)
     questions = varied_questions(args.questions)
     ours = serve_memory(index_dir, questions)
     torch_backend = serve_memory(index_dir, questions, MSCQA_QUERY_BACKEND="torch")

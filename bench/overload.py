@@ -12,16 +12,22 @@ offered load is a closed loop of ``--connections`` wrk connections (192 by defau
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-from baseline import OUT, build, machine, save, server, varied_questions
+from baseline import (
+    OUT,
+    article_index,
+    machine,
+    save,
+    server,
+    varied_questions,
+    write_bodies,
+)
 from load import run_wrk
 
 LUA = r"""
@@ -73,13 +79,10 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--index-dir", type=Path, default=None, help="reuse an article index")
     args = parser.parse_args()
-    index_dir = args.index_dir or Path(tempfile.mkdtemp(prefix="mscqa-bench-")) / "index"
-    if not (index_dir / "CURRENT").is_file():
-        build(index_dir)
+    index_dir = article_index(args.index_dir)
     OUT.mkdir(parents=True, exist_ok=True)
     questions = varied_questions(100_000)
-    bodies = OUT / "overload-bodies.jsonl"
-    bodies.write_text("".join(json.dumps({"question": q}) + "\n" for q in questions[200:]))
+    bodies = write_bodies(OUT / "overload-bodies.jsonl", questions[200:])
     fresh = iter(questions[:200])  # never sent by wrk, so never cached
     result: dict[str, Any] = {"machine": machine(), "connections": args.connections}
     with server(index_dir) as (url, _, _), httpx.Client() as client:

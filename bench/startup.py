@@ -14,12 +14,21 @@ import argparse
 import json
 import statistics
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from baseline import PYTHON, ROOT, as_rows, build, machine, print_table, row, save, server
+from baseline import (
+    PYTHON,
+    ROOT,
+    article_index,
+    as_rows,
+    machine,
+    print_table,
+    row,
+    save,
+    server,
+)
 
 BASELINE_SETUP = (
     "import sys; sys.path.insert(0, {bench!r}); from baseline import Baseline; "
@@ -56,9 +65,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--index-dir", type=Path, default=None, help="reuse an article index")
     args = parser.parse_args()
-    index_dir = args.index_dir or Path(tempfile.mkdtemp(prefix="mscqa-bench-")) / "index"
-    if not (index_dir / "CURRENT").is_file():
-        build(index_dir)
+    index_dir = article_index(args.index_dir)
     ours: list[float] = []
     torch_backend: list[float] = []
     base: list[float] = []
