@@ -28,6 +28,23 @@ def test_finds_the_passage_and_scores_its_sentences(snapshot, fake_embedder) -> 
         assert set(hit.chunk.sentences) <= scored
 
 
+def test_sentence_word_scores_match_the_sentence_text(snapshot, fake_embedder) -> None:
+    # sentence token sets are made once per chunk and reused; the score must be the one the
+    # sentence's own text gives, on the first search and on a repeat
+    from mscqa.lexical import tokenize
+
+    retriever = Retriever(snapshot, fake_embedder)
+    question = "How is liposuction used to collect adipose cells?"
+    first = retriever.search(question, 3)
+    weights = retriever._weights(first.corrected)
+    assert retriever._sentence_tokens  # filled for the hits
+    for s in first.sentences:
+        words = set(tokenize(snapshot.documents[s.chunk.doc_id].text[s.start : s.end]))
+        assert s.lexical == pytest.approx(retriever._share(weights, words))
+    again = retriever.search(question, 3)
+    assert [s.lexical for s in again.sentences] == [s.lexical for s in first.sentences]
+
+
 def test_best_sentence_of_candidates_matches_brute_force(snapshot, fake_embedder) -> None:
     retriever = Retriever(snapshot, fake_embedder)
     vec = fake_embedder.encode(["bone marrow collection is painful"])[0]
