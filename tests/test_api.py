@@ -159,3 +159,44 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     spec = client.get("/openapi.json").json()
     assert "/ask" in spec["paths"]
+
+
+def test_a_question_being_answered_does_not_block_other_requests(
+    tiny_settings: Settings, tiny_service: QAService
+) -> None:
+    # The model runs in a worker thread: while one question is held inside the encoder, the
+    # event loop still answers /livez and /health. (A coroutine route that called the service
+    # directly would hang here until the question finished.)
+    import asyncio
+    import threading
+
+    import httpx
+
+    release = threading.Event()
+    inside = threading.Event()
+    real_ask = tiny_service.ask
+
+    def held_ask(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        inside.set()
+        assert release.wait(10), "the test never released the question"
+        return real_ask(*args, **kwargs)
+
+    tiny_service.ask = held_ask  # type: ignore[method-assign]
+    app = create_app(tiny_settings, tiny_service)
+
+    async def scenario() -> tuple[int, int, int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            question = asyncio.create_task(
+                client.post("/ask", json={"question": "How are adipose stem cells collected?"})
+            )
+            while not inside.is_set():
+                await asyncio.sleep(0.005)
+            live = await client.get("/livez")
+            health = await client.get("/health")
+            assert not question.done()  # still held in the worker thread
+            release.set()
+            answered = await question
+            return live.status_code, health.status_code, answered.status_code
+
+    assert asyncio.run(scenario()) == (200, 200, 200)
