@@ -8,6 +8,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,15 @@ from mscqa.embedder import (
 from mscqa.encoders import build_embedder
 from mscqa.errors import ModelError
 from mscqa.indexing import build_index
-from mscqa.onnx_embedder import META_FILE, MODEL_FILE, OnnxEmbedder, export_onnx, read_meta
+from mscqa.onnx_embedder import (
+    META_FILE,
+    MODEL_FILE,
+    OnnxEmbedder,
+    SoloDispatch,
+    _weights_to_fp16,
+    export_onnx,
+    read_meta,
+)
 from mscqa.service import QAService
 from mscqa.store import current_version, load_current
 
@@ -132,6 +142,81 @@ def test_openvino_questions_from_many_threads_get_their_own_vectors(exported: Pa
         got = list(pool.map(lambda t: (t, embedder.encode([t])), TEXTS * 6))
     for text, vector in got:
         np.testing.assert_array_equal(vector, expected[text])
+
+
+def test_solo_dispatch_gives_the_solo_model_to_one_call_at_a_time() -> None:
+    dispatch = SoloDispatch()
+    with dispatch.enter(True) as first, dispatch.enter(True) as second:
+        assert (first, second) == (True, False)
+    with dispatch.enter(True) as again:  # the first call has left: alone again
+        assert again
+    with dispatch.enter(False) as without:  # no solo model: always shared
+        assert not without
+    assert dispatch.calls == {"solo": 2, "shared": 2}
+
+    # many threads entering at once: never two solo calls at the same time
+    solo_now = []
+    lock = threading.Lock()
+    active = [0]
+    barrier = threading.Barrier(8)
+
+    def call() -> None:
+        barrier.wait()
+        for _ in range(200):
+            with dispatch.enter(True) as alone:
+                if alone:
+                    with lock:
+                        active[0] += 1
+                        solo_now.append(active[0])
+                    time.sleep(0)
+                    with lock:
+                        active[0] -= 1
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert solo_now and max(solo_now) == 1
+    assert sum(dispatch.calls.values()) == 4 + 8 * 200
+
+
+@pytest.mark.slow
+def test_openvino_solo_and_shared_questions_agree(exported: Path) -> None:
+    # a question alone gets the solo model (every core); overlapping ones one thread each
+    solo = OnnxEmbedder(exported, threads=1, runtime="openvino", precision="bf16", solo_threads=2)
+    shared = OnnxEmbedder(exported, threads=1, runtime="openvino", precision="bf16")
+    alone = np.vstack([solo.encode([t]) for t in TEXTS])
+    assert solo.dispatch.calls == {"solo": len(TEXTS), "shared": 0}
+    one_thread = np.vstack([shared.encode([t]) for t in TEXTS])
+    assert shared.dispatch.calls == {"solo": 0, "shared": len(TEXTS)}
+    assert float((alone * one_thread).sum(axis=1).min()) > 0.9999
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(lambda i: (i, solo.encode([TEXTS[i]])), list(range(len(TEXTS))) * 6))
+    for i, vector in got:
+        assert float((vector[0] * alone[i]).sum()) > 0.9999
+    assert sum(solo.dispatch.calls.values()) == len(TEXTS) * 7
+
+
+@pytest.mark.slow
+def test_bf16_encoders_keep_their_weights_as_fp16(exported: Path) -> None:
+    import openvino
+
+    model = openvino.Core().read_model(str(exported / MODEL_FILE))
+
+    def weight_types() -> set[str]:
+        return {
+            op.get_output_element_type(0).get_type_name()
+            for op in model.get_ops()
+            if op.get_type_name() == "Constant"
+            and op.get_output_size() == 1
+            and len(op.get_output_shape(0)) == 2
+            and op.get_output_shape(0)[0] * op.get_output_shape(0)[1] > 100_000
+        }
+
+    assert weight_types() == {"f32"}
+    _weights_to_fp16(model)
+    assert weight_types() == {"f16"}
 
 
 def test_runtime_and_precision_are_checked(tmp_path: Path) -> None:
@@ -255,6 +340,8 @@ def test_service_uses_onnx_when_the_index_has_an_export(
     assert (encoder.backend, encoder.precision) == (
         ("openvino", "bf16") if native else ("onnxruntime", "fp32")
     )
+    # a question alone on the server may use every core (MSCQA_QUERY_SOLO_THREADS=0)
+    assert encoder.solo_threads == ((os.cpu_count() or 1) if native else 1)
     answer = service.ask("How are adipose stem cells collected?")
     assert answer.answered and "liposuction" in answer.text
 
@@ -263,6 +350,12 @@ def test_service_uses_onnx_when_the_index_has_an_export(
         pinned.load()
         assert pinned._current().retriever.embedder.backend == backend  # type: ignore[attr-defined]
         assert pinned.ask("How are adipose stem cells collected?").text == answer.text
+    one = QAService(
+        real_tiny_settings.model_copy(update={"query_precision": "bf16", "query_solo_threads": 1})
+    )
+    one.load()
+    assert one._current().retriever.embedder.solo_threads == 1  # type: ignore[attr-defined]
+    assert one.ask("How are adipose stem cells collected?").text == answer.text
 
     torch_settings = real_tiny_settings.model_copy(update={"query_backend": "torch"})
     torch_service = QAService(torch_settings)
@@ -345,3 +438,20 @@ def test_serving_from_an_export_never_imports_torch(
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "none"
+
+
+@pytest.mark.slow
+def test_only_bf16_encoders_compress_their_weights(
+    exported: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mscqa import onnx_embedder
+
+    compressed: list[object] = []
+    real = onnx_embedder._weights_to_fp16
+    monkeypatch.setattr(
+        onnx_embedder, "_weights_to_fp16", lambda m: (compressed.append(m), real(m))
+    )
+    OnnxEmbedder(exported, runtime="openvino", precision="fp32").encode(["a"])
+    assert not compressed  # fp32 results stay exact
+    OnnxEmbedder(exported, runtime="openvino", precision="bf16").encode(["a"])
+    assert len(compressed) == 1

@@ -33,8 +33,9 @@ class Settings(BaseSettings):
         1,
         ge=1,
         le=64,
-        description="Threads for query encoding (torch, ONNX Runtime or OpenVINO); 1 keeps a "
-        "question fast while a build or another process holds the other core.",
+        description="Threads for query encoding (torch, ONNX Runtime; OpenVINO when questions "
+        "overlap, see MSCQA_QUERY_SOLO_THREADS); 1 keeps a question fast while a build or "
+        "another process holds the other core.",
     )
     query_backend: Literal["auto", "onnx", "torch"] = Field(
         "auto",
@@ -44,6 +45,14 @@ class Settings(BaseSettings):
         "auto",
         description="Number format of the ONNX query encoder: auto = bf16 (OpenVINO) where the "
         "CPU has native bf16, else fp32 (ONNX Runtime).",
+    )
+    query_solo_threads: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Threads for a question the OpenVINO encoder answers while no other is in "
+        "progress; questions that overlap get MSCQA_TORCH_THREADS each. 0 = every core, 1 = "
+        "never more than one.",
     )
     onnx_quantize: bool = Field(
         False, description="Export the query encoder with int8 weights (faster, less exact)."

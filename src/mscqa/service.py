@@ -171,12 +171,20 @@ class QAService:
     def _onnx_encoder(self, folder: Path, *, quantized: bool) -> Embedder:
         """ONNX Runtime in fp32, or OpenVINO in bf16 where the CPU computes bf16 natively
         (``MSCQA_QUERY_PRECISION``): one question in ~2.2 ms instead of ~3.5 ms, with the same
-        dev-set and PubMedQA figures (bench/latency.py). OpenVINO failing to load is not fatal.
+        dev-set and PubMedQA figures (bench/latency.py). A question alone on the server runs on
+        every core (``MSCQA_QUERY_SOLO_THREADS``), overlapping ones on one thread each.
+        OpenVINO failing to load is not fatal.
         """
         threads, name = self.settings.torch_threads, self.embedder.name
         if not quantized and resolve_precision(self.settings.query_precision) == "bf16":
+            solo = self.settings.query_solo_threads or os.cpu_count() or 1
             encoder = OnnxEmbedder(
-                folder, threads=threads, name=name, runtime="openvino", precision="bf16"
+                folder,
+                threads=threads,
+                name=name,
+                runtime="openvino",
+                precision="bf16",
+                solo_threads=solo,
             )
             try:
                 encoder.warm_up()
