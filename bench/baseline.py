@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import os
 import random
@@ -228,6 +229,51 @@ def server(
         stop(proc)
         if log is not subprocess.DEVNULL:
             log.close()
+
+
+class AskClient:
+    """POST /ask over one keep-alive HTTP/1.1 connection with the standard library's client.
+
+    What the latency benchmarks time: the server, the loopback socket and a lean client.
+    httpx spends ~0.5 ms of its own per request here (bench/latency.py prints that row too),
+    which is the caller's cost, not the server's.
+    """
+
+    def __init__(self, url: str, timeout: float = 60.0) -> None:
+        host, port = url.split("//", 1)[1].rsplit(":", 1)
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+
+    def ask(self, question: str) -> tuple[int, float, bytes]:
+        """(status, milliseconds, body) for one question."""
+        body = json.dumps({"question": question})
+        for attempt in (1, 2):
+            started = time.perf_counter()
+            try:
+                self.conn.request("POST", "/ask", body=body, headers=_JSON)
+                response = self.conn.getresponse()
+                data = response.read()
+            except (http.client.RemoteDisconnected, ConnectionError):
+                # the server closed the idle keep-alive connection (uvicorn: after 5 s); a
+                # new one is opened and the question timed again, as httpx would
+                self.conn.close()
+                if attempt == 2:
+                    raise
+                continue
+            return response.status, (time.perf_counter() - started) * 1000, data
+        raise AssertionError("unreachable")
+
+    def ask_ms(self, question: str) -> float:
+        """Milliseconds for one answered question; anything but 200 is an error."""
+        status, ms, data = self.ask(question)
+        if status != 200:
+            raise RuntimeError(f"/ask returned {status}: {data[:200]!r}")
+        return ms
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+_JSON = {"Content-Type": "application/json"}
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float) -> float:

@@ -92,6 +92,7 @@ def plot(latency: dict[str, Any], path: Path) -> Path | None:
     series = [
         ("baseline, in process", samples["baseline"]),
         ("/ask new question (HTTP)", samples["ours_new"]),
+        ("/ask new question (HTTP, httpx client)", samples["ours_new_httpx"]),
         ("/ask repeated (HTTP)", samples["ours_repeated"]),
     ]
     for label, data in latency.get("rebuild", {}).get("samples", {}).items():
