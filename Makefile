@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run test lint bench chromium
+.PHONY: setup run test lint bench chromium wrk
 
 setup: $(VENV)/.installed
 
@@ -37,5 +37,12 @@ lint: setup
 test: setup chromium lint
 	$(BIN)/pytest
 
-bench: setup
+# matplotlib for the latency plot; wrk (Debian) for the load benchmarks
+bench: setup wrk
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/run_all.py
+
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null; fi; }
