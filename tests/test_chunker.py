@@ -243,3 +243,23 @@ def test_sections_from_loader_are_used_verbatim() -> None:
     doc = Document("x.md", "x.md", "x", text, "0" * 64, "markdown", (Section("A", 5, 15),))
     chunks = Chunker(700).chunk(doc)
     assert [(c.section, c.text) for c in chunks] == [("A", "One. Two."), (None, "Three.")]
+
+
+def test_chunk_all_reuses_the_chunks_of_unchanged_documents_only() -> None:
+    a = markdown_doc(MD)
+    b = Document("b.txt", "b.txt", "b", "One. Two. Three.", "1" * 64, "text")
+    chunker = Chunker(60)
+    first = chunker.chunk_all([a, b])
+    assert first == chunker.chunk(a) + chunker.chunk(b)
+    # the same documents again: the very same chunk objects, no re-chunking
+    again = chunker.chunk_all([a, b])
+    assert again == first and all(x is y for x, y in zip(again, first, strict=True))
+    # b's text changed under the same doc_id: b is chunked afresh, a is reused
+    b2 = Document("b.txt", "b.txt", "b", "One. Two changed. Three.", "2" * 64, "text")
+    third = chunker.chunk_all([a, b2])
+    assert [c.text for c in third if c.doc_id == "b.txt"] == [c.text for c in chunker.chunk(b2)]
+    assert third[0] is first[0]
+    # other settings never reuse chunks made with different ones
+    wide = Chunker(5000).chunk_all([a, b2])
+    assert wide == Chunker(5000).chunk(a) + Chunker(5000).chunk(b2)
+    assert wide[0] is not first[0]

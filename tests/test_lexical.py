@@ -57,3 +57,25 @@ def test_texts_without_tokens_still_occupy_a_row() -> None:
     assert index.size == 3
     scores = index.scores("stem")
     assert scores[1] > 0 and scores[0] == scores[2] == 0.0
+
+
+def test_a_rebuild_reuses_tokens_and_scores_like_a_fresh_build() -> None:
+    from mscqa import lexical
+
+    texts = ["Bone marrow stem cells.", "Adipose tissue by liposuction.", "Cord blood."]
+    first = LexicalIndex.build(texts)
+    kept = dict(lexical._previous_tokens)
+    assert set(kept) == set(texts)
+    changed = [*texts[:2], "Umbilical cord tissue."]
+    second = LexicalIndex.build(changed)
+    # unchanged texts keep their token tuples; the changed one is tokenised afresh
+    assert lexical._previous_tokens[texts[0]] is kept[texts[0]]
+    assert lexical._previous_tokens["Umbilical cord tissue."] == tuple(
+        tokenize("Umbilical cord tissue.")
+    )
+    assert texts[2] not in lexical._previous_tokens  # only the last build's texts are kept
+    lexical._previous_tokens = {}
+    fresh = LexicalIndex.build(changed)
+    for query in ("cord tissue", "liposuction", "marrow"):
+        np.testing.assert_array_equal(second.scores(query), fresh.scores(query))
+    assert first.scores("cord blood")[2] > 0

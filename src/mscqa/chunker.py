@@ -10,8 +10,15 @@ from __future__ import annotations
 import bisect
 import hashlib
 import re
+import threading
+from collections.abc import Sequence
 
 from .types import Chunk, Document
+
+# The previous chunk_all call's documents and chunks, by (settings, doc_id): an in-process
+# rebuild (the admin API) reuses the chunks of every document that has not changed.
+_previous: dict[tuple[str, str], tuple[Document, list[Chunk]]] = {}
+_previous_lock = threading.Lock()
 
 # Words whose trailing period does not end a sentence.
 _ABBREVIATIONS = frozenset(
@@ -124,6 +131,30 @@ class Chunker:
 
     def settings(self) -> dict[str, object]:
         return {"splitter": "sentence-v1", "max_chars": self.max_chars}
+
+    def chunk_all(self, documents: Sequence[Document]) -> list[Chunk]:
+        """Every document's chunks, in order.
+
+        A document equal to one the previous call in this process chunked with the same
+        settings gets those chunks again (chunking is a pure function of the two; chunks are
+        immutable): adding one document to 1000 abstracts no longer re-chunks the other 999
+        (0.19 s of a 0.8 s rebuild, bench/build.py).
+        """
+        global _previous
+        setting = repr(sorted(self.settings().items()))
+        with _previous_lock:
+            previous = _previous
+        kept: dict[tuple[str, str], tuple[Document, list[Chunk]]] = {}
+        out: list[Chunk] = []
+        for doc in documents:
+            key = (setting, doc.doc_id)
+            seen = previous.get(key)
+            chunks = seen[1] if seen is not None and seen[0] == doc else self.chunk(doc)
+            kept[key] = (doc, chunks)
+            out.extend(chunks)
+        with _previous_lock:
+            _previous = kept
+        return out
 
     def chunk(self, doc: Document) -> list[Chunk]:
         chunks: list[Chunk] = []

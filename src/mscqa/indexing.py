@@ -104,7 +104,7 @@ def build_index(
         if progress:
             progress("load", len(loaded.documents), len(loaded.documents))
         chunker = Chunker(settings.chunk_chars)
-        chunks = [c for d in loaded.documents for c in chunker.chunk(d)]
+        chunks = chunker.chunk_all(loaded.documents)
         sentence_texts, owner = _sentence_table(loaded.documents, chunks)
         chunk_texts = [dense_text(c) for c in chunks]
         cache = EmbeddingCache(index_dir / "cache", vectors_key(embedder))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +28,12 @@ def _stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_EN)
 
 
+# The previous LexicalIndex.build's tokens by text: a rebuild in the same process (the admin
+# API) tokenises only the passages that changed.
+_previous_tokens: dict[str, tuple[str, ...]] = {}
+_previous_lock = threading.Lock()
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-cased, stop-word-free, Snowball-stemmed word tokens."""
     stop = _stopwords()
@@ -45,8 +52,18 @@ class LexicalIndex:
     def build(cls, texts: Sequence[str]) -> LexicalIndex:
         import bm25s
 
+        global _previous_tokens
+        with _previous_lock:
+            previous = _previous_tokens
+        tokens: dict[str, tuple[str, ...]] = {}
+        for text in texts:
+            if text not in tokens:
+                known = previous.get(text)
+                tokens[text] = known if known is not None else tuple(tokenize(text))
+        with _previous_lock:
+            _previous_tokens = tokens
         bm25 = bm25s.BM25(k1=1.2, b=0.75)
-        bm25.index([tokenize(t) or ["\u2205"] for t in texts], show_progress=False)
+        bm25.index([list(tokens[t]) or ["\u2205"] for t in texts], show_progress=False)
         return cls(bm25)
 
     @classmethod
