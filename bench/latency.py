@@ -5,13 +5,15 @@
 ask      ``mscqa serve`` on the article index; new questions (never cached) and one repeated
          question over HTTP (keep-alive, the standard library's client; an httpx client is
          timed too, to show what it adds), in alternating blocks with the baseline's
-         in-process questions so both see the same background load.
+         in-process questions so both see the same background load; then both again with
+         0.1 s of quiet before each question, as chat questions arrive.
 encoder  query encode time for torch (1 thread), ONNX fp32 and ONNX int8; agreement of the
          ONNX vectors with sentence-transformers on ~200 varied texts; and batched passage
          encoding (what a build does) for torch and ONNX on PubMedQA paragraphs.
 rebuild  /ask on new questions while ``mscqa index`` rebuilds the PubMedQA abstracts in another
-         process, against the idle median measured just before, for the default layout (ONNX
-         query encoder on 1 thread, build at nice 10) and for the alternatives.
+         process, against the idle median measured just before, for the default layout
+         (OpenVINO: a question alone on every core, overlapping ones on one thread each; the
+         build at nice 10) and for the alternatives.
 """
 
 from __future__ import annotations
@@ -62,11 +64,13 @@ def httpx_ms(client: httpx.Client, url: str, question: str) -> float:
 BLOCK = 25
 REWARM = 3
 PAUSE_S = 0.3
+IDLE_S = 0.1  # the gap before each question of the paced comparison
 
 
 def part_ask(index_dir: Path, n: int) -> dict[str, Any]:
     rounds = -(-n // BLOCK)  # each round: a block for each of the three
-    questions = varied_questions(10 + rounds * 3 * (BLOCK + REWARM))
+    questions = varied_questions(10 + rounds * 3 * (BLOCK + REWARM) + 2 * BLOCK)
+    paced_questions = questions[-2 * BLOCK :]
     warm, questions = questions[:10], questions[10:]
     baseline = Baseline()
     for q in warm[:3]:
@@ -108,13 +112,34 @@ def part_ask(index_dir: Path, n: int) -> dict[str, Any]:
             time.sleep(PAUSE_S)
         for _ in range(n):
             repeated.append(client.ask_ms(warm[0]))
+        # Paced: each question after IDLE_S of quiet, as chat questions arrive. Both sides
+        # then start with caches other tenants of this VM have used meanwhile (~2x slower
+        # than back to back, measured); alternating one for one is fair here, as the pause
+        # outlasts the baseline's spinning threads.
+        paced: list[float] = []
+        paced_base: list[float] = []
+        for q_ours, q_base in zip(paced_questions[::2], paced_questions[1::2], strict=True):
+            time.sleep(IDLE_S)
+            paced.append(client.ask_ms(q_ours))
+            time.sleep(IDLE_S)
+            started = time.perf_counter()
+            baseline.ask(q_base)
+            paced_base.append((time.perf_counter() - started) * 1000)
         client.close()
     o, h, b, r = summary(ours), summary(via_httpx), summary(base), summary(repeated)
+    po, pb = summary(paced), summary(paced_base)
     rows = [
         row("/ask new question, median ms", o["median"], b["median"], "<= 0.6x", None),
         row("/ask new question, p90 ms", o["p90"], b["p90"], "", None),
         row("/ask new question via httpx, median ms", h["median"], b["median"], "", None),
         row("/ask repeated question, median ms", r["median"], b["median"], "<= 3 ms", None),
+        row(
+            f"/ask new question after {IDLE_S:g} s idle, median ms",
+            po["median"],
+            pb["median"],
+            "(report)",
+            None,
+        ),
     ]
     rows[0]["ok"] = rows[0]["ratio"] <= 0.6
     rows[3]["ok"] = r["median"] <= 3.0
@@ -125,8 +150,17 @@ def part_ask(index_dir: Path, n: int) -> dict[str, Any]:
             "ours_new_httpx": via_httpx,
             "baseline": base,
             "ours_repeated": repeated,
+            "ours_paced": paced,
+            "baseline_paced": paced_base,
         },
-        "summaries": {"ours_new": o, "ours_new_httpx": h, "baseline": b, "ours_repeated": r},
+        "summaries": {
+            "ours_new": o,
+            "ours_new_httpx": h,
+            "baseline": b,
+            "ours_repeated": r,
+            "ours_paced": po,
+            "baseline_paced": pb,
+        },
     }
 
 
