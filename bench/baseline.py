@@ -103,13 +103,24 @@ def dev_questions() -> list[str]:
 
 
 def varied_questions(n: int, seed: int = 0) -> list[str]:
-    """``n`` distinct questions: the dev set, then PubMedQA questions (never seen by a cache)."""
-    out = dev_questions()
-    if PUBMEDQA.is_file() and len(out) < n:
+    """``n`` distinct questions: the dev set, then PubMedQA questions (never seen by a cache).
+
+    Distinct as the answer cache sees them (case and spacing folded): the dev set asks some
+    follow-ups twice with different histories ("And in China?"), which would be cache hits.
+    """
+    questions = dev_questions()
+    if PUBMEDQA.is_file() and len(questions) < n:
         data = json.loads(PUBMEDQA.read_text(encoding="utf-8"))
         extra = [v["QUESTION"] for v in data.values()]
         random.Random(seed).shuffle(extra)
-        out += extra
+        questions += extra
+    seen: set[str] = set()
+    out = []
+    for q in questions:
+        key = " ".join(q.casefold().split())
+        if key not in seen:
+            seen.add(key)
+            out.append(q)
     return out[:n]
 
 
