@@ -98,3 +98,12 @@ def test_invalid_parameters(snapshot, fake_embedder) -> None:
         Retriever(snapshot, fake_embedder, fusion="magic")
     with pytest.raises(ValueError, match="alpha"):
         Retriever(snapshot, fake_embedder, alpha=2.0)
+
+
+def test_chunk_tokens_are_the_words_bm25_indexed(snapshot, fake_embedder) -> None:
+    # the Retriever takes its chunk tokens from the build's tokenisation (shared in process)
+    from mscqa.lexical import tokenize
+    from mscqa.retriever import _chunk_words
+
+    retriever = Retriever(snapshot, fake_embedder)
+    assert retriever._chunk_tokens == [set(tokenize(_chunk_words(c))) for c in snapshot.chunks]

@@ -28,8 +28,9 @@ def _stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_EN)
 
 
-# The previous LexicalIndex.build's tokens by text: a rebuild in the same process (the admin
-# API) tokenises only the passages that changed.
+# The previous tokenize_all call's tokens by text: in one process (the admin API) a rebuild
+# tokenises only the passages that changed, and the Retriever of the snapshot just built
+# none at all.
 _previous_tokens: dict[str, tuple[str, ...]] = {}
 _previous_lock = threading.Lock()
 
@@ -39,6 +40,21 @@ def tokenize(text: str) -> list[str]:
     stop = _stopwords()
     words = [w for w in _WORD.findall(text.lower()) if w not in stop]
     return list(_stemmer().stemWords(words))
+
+
+def tokenize_all(texts: Sequence[str]) -> list[tuple[str, ...]]:
+    """``tokenize`` of every text, reusing the previous call's result for texts seen there."""
+    global _previous_tokens
+    with _previous_lock:
+        previous = _previous_tokens
+    seen: dict[str, tuple[str, ...]] = {}
+    for text in texts:
+        if text not in seen:
+            known = previous.get(text)
+            seen[text] = known if known is not None else tuple(tokenize(text))
+    with _previous_lock:
+        _previous_tokens = seen
+    return [seen[t] for t in texts]
 
 
 class LexicalIndex:
@@ -52,18 +68,9 @@ class LexicalIndex:
     def build(cls, texts: Sequence[str]) -> LexicalIndex:
         import bm25s
 
-        global _previous_tokens
-        with _previous_lock:
-            previous = _previous_tokens
-        tokens: dict[str, tuple[str, ...]] = {}
-        for text in texts:
-            if text not in tokens:
-                known = previous.get(text)
-                tokens[text] = known if known is not None else tuple(tokenize(text))
-        with _previous_lock:
-            _previous_tokens = tokens
+        tokens = tokenize_all(texts)
         bm25 = bm25s.BM25(k1=1.2, b=0.75)
-        bm25.index([list(tokens[t]) or ["\u2205"] for t in texts], show_progress=False)
+        bm25.index([list(t) or ["\u2205"] for t in tokens], show_progress=False)
         return cls(bm25)
 
     @classmethod

@@ -17,9 +17,9 @@ import numpy as np
 
 from .embedder import Embedder
 from .fusion import FUSION_MODES, fuse
-from .lexical import tokenize
+from .lexical import tokenize, tokenize_all
 from .spelling import Speller
-from .store import Snapshot
+from .store import Snapshot, lexical_text
 from .types import Chunk, Hit, Retrieval, ScoredSentence
 from .vocabulary import expand, token_equivalents
 
@@ -51,7 +51,10 @@ class Retriever:
         self.candidates = candidates
         self.sentence_weight = sentence_weight
         self.per_document = per_document
-        self._chunk_tokens = [set(tokenize(_chunk_words(c))) for c in snapshot.chunks]
+        # the words BM25 indexed (shared with the build that just made this snapshot, if any)
+        self._chunk_tokens = [
+            set(t) for t in tokenize_all([lexical_text(c) for c in snapshot.chunks])
+        ]
         # each chunk's sentences as token sets, made the first time the chunk is a hit
         self._sentence_tokens: dict[int, list[frozenset[str]]] = {}
         df: Counter[str] = Counter()
