@@ -57,11 +57,14 @@ def reindex(client: httpx.Client, url: str, probe: str) -> dict[str, Any]:
             client.post(f"{url}/ask", json={"question": f"{probe} {len(asks)}"}).status_code
         )
         asks.append((time.perf_counter() - t) * 1000)
-        time.sleep(0.5)
+        time.sleep(0.1)
     if job["state"] != "done":
         raise SystemExit(f"reindex failed: {job['error']}")
     return {
+        # wall time as the curator sees it (request to a status poll that says done) and the
+        # job's own run time from its timestamps
         "seconds": round(time.perf_counter() - started, 2),
+        "job_seconds": round(job["finished"] - job["started"], 2),
         "version": job["version"],
         "ask_during_build_ms_median": round(statistics.median(asks), 1) if asks else None,
         "ask_statuses": sorted(statuses),
@@ -109,7 +112,7 @@ def main() -> None:
         f"{cold['ask_during_build_ms_median']} ms, statuses {cold['ask_statuses']})"
     )
     print(
-        f"  + one document, reindex: {inc['seconds']} s  "
+        f"  + one document, reindex: {inc['seconds']} s (the job itself {inc['job_seconds']} s) "
         f"({inc['seconds'] / cold['seconds']:.2f}x the cold rebuild)"
     )
     print(
