@@ -16,7 +16,7 @@ PACKAGE = "mscqa"
 SRC = Path(__file__).resolve().parents[1] / "src" / PACKAGE
 
 LAYERS: dict[int, set[str]] = {
-    0: {"__init__", "errors", "types", "config", "fileio"},
+    0: {"__init__", "errors", "types", "config", "fileio", "memo"},
     1: {
         "loaders",
         "chunker",

@@ -64,17 +64,16 @@ def test_a_rebuild_reuses_tokens_and_scores_like_a_fresh_build() -> None:
 
     texts = ["Bone marrow stem cells.", "Adipose tissue by liposuction.", "Cord blood."]
     first = LexicalIndex.build(texts)
-    kept = dict(lexical._previous_tokens)
+    kept = lexical._TOKENS.kept
     assert set(kept) == set(texts)
     changed = [*texts[:2], "Umbilical cord tissue."]
     second = LexicalIndex.build(changed)
     # unchanged texts keep their token tuples; the changed one is tokenised afresh
-    assert lexical._previous_tokens[texts[0]] is kept[texts[0]]
-    assert lexical._previous_tokens["Umbilical cord tissue."] == tuple(
-        tokenize("Umbilical cord tissue.")
-    )
-    assert texts[2] not in lexical._previous_tokens  # only the last build's texts are kept
-    lexical._previous_tokens = {}
+    now = lexical._TOKENS.kept
+    assert now[texts[0]] is kept[texts[0]]
+    assert now["Umbilical cord tissue."] == tuple(tokenize("Umbilical cord tissue."))
+    assert texts[2] not in now  # only the last build's texts are kept
+    lexical._TOKENS.clear()
     fresh = LexicalIndex.build(changed)
     for query in ("cord tissue", "liposuction", "marrow"):
         np.testing.assert_array_equal(second.scores(query), fresh.scores(query))

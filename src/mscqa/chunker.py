@@ -10,15 +10,14 @@ from __future__ import annotations
 import bisect
 import hashlib
 import re
-import threading
 from collections.abc import Sequence
 
+from .memo import LastCall
 from .types import Chunk, Document
 
-# The previous chunk_all call's documents and chunks, by (settings, doc_id): an in-process
-# rebuild (the admin API) reuses the chunks of every document that has not changed.
-_previous: dict[tuple[str, str], tuple[Document, list[Chunk]]] = {}
-_previous_lock = threading.Lock()
+# The previous chunk_all call's chunks by (settings, document): an in-process rebuild (the
+# admin API) reuses the chunks of every document that has not changed.
+_CHUNKED: LastCall[tuple[str, Document], list[Chunk]] = LastCall()
 
 # Words whose trailing period does not end a sentence.
 _ABBREVIATIONS = frozenset(
@@ -140,21 +139,11 @@ class Chunker:
         immutable): adding one document to 1000 abstracts no longer re-chunks the other 999
         (0.19 s of a 0.8 s rebuild, bench/build.py).
         """
-        global _previous
         setting = repr(sorted(self.settings().items()))
-        with _previous_lock:
-            previous = _previous
-        kept: dict[tuple[str, str], tuple[Document, list[Chunk]]] = {}
-        out: list[Chunk] = []
-        for doc in documents:
-            key = (setting, doc.doc_id)
-            seen = previous.get(key)
-            chunks = seen[1] if seen is not None and seen[0] == doc else self.chunk(doc)
-            kept[key] = (doc, chunks)
-            out.extend(chunks)
-        with _previous_lock:
-            _previous = kept
-        return out
+        per_document = _CHUNKED.results(
+            [(setting, doc) for doc in documents], lambda key: self.chunk(key[1])
+        )
+        return [chunk for chunks in per_document for chunk in chunks]
 
     def chunk(self, doc: Document) -> list[Chunk]:
         chunks: list[Chunk] = []

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .memo import LastCall
 
 _WORD = re.compile(r"\w\w+")
 
@@ -31,8 +32,7 @@ def _stopwords() -> frozenset[str]:
 # The previous tokenize_all call's tokens by text: in one process (the admin API) a rebuild
 # tokenises only the passages that changed, and the Retriever of the snapshot just built
 # none at all.
-_previous_tokens: dict[str, tuple[str, ...]] = {}
-_previous_lock = threading.Lock()
+_TOKENS: LastCall[str, tuple[str, ...]] = LastCall()
 
 
 def tokenize(text: str) -> list[str]:
@@ -44,17 +44,7 @@ def tokenize(text: str) -> list[str]:
 
 def tokenize_all(texts: Sequence[str]) -> list[tuple[str, ...]]:
     """``tokenize`` of every text, reusing the previous call's result for texts seen there."""
-    global _previous_tokens
-    with _previous_lock:
-        previous = _previous_tokens
-    seen: dict[str, tuple[str, ...]] = {}
-    for text in texts:
-        if text not in seen:
-            known = previous.get(text)
-            seen[text] = known if known is not None else tuple(tokenize(text))
-    with _previous_lock:
-        _previous_tokens = seen
-    return [seen[t] for t in texts]
+    return _TOKENS.results(texts, lambda text: tuple(tokenize(text)))
 
 
 class LexicalIndex:
