@@ -285,31 +285,33 @@ class OnnxEmbedder:
         compiled = compile_for(streams, self.threads)
         solo = compile_for(1, self.solo_threads) if self.solo_threads > 1 else None
         wanted = {i.get_any_name() for i in compiled.inputs}
-        # the first run of a request allocates its buffers: done here, not in a question
         tiny = {name: np.ones((1, 16), dtype=np.int64) for name in wanted}
-        shared = [compiled.create_infer_request() for _ in range(streams)]
-        idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        for request in shared:
-            request.infer(tiny)
-            idle.put(request)
-        output = compiled.output(0)
-        solo_request = solo.create_infer_request() if solo is not None else None
-        if solo_request is not None:
-            solo_request.infer(tiny)
-        solo_output = solo.output(0) if solo is not None else None
+
+        def slot(model: Any) -> tuple[Any, Any]:
+            request = model.create_infer_request()
+            request.infer(tiny)  # the first run allocates its buffers: here, not in a question
+            return request, model.output(0)
+
+        idle: queue.SimpleQueue[tuple[Any, Any]] = queue.SimpleQueue()
+        for _ in range(streams):
+            idle.put(slot(compiled))
+        solo_slot = slot(solo) if solo is not None else None
         dispatch = self.dispatch
+
+        def infer(chosen: tuple[Any, Any], inputs: dict[str, np.ndarray]) -> np.ndarray:
+            request, output = chosen
+            return np.array(request.infer(inputs)[output], dtype=np.float32)
 
         def run(feeds: dict[str, np.ndarray]) -> np.ndarray:
             inputs = {k: v for k, v in feeds.items() if k in wanted}
-            with dispatch.enter(solo_request is not None) as alone:
-                if alone and solo_request is not None:
-                    result = solo_request.infer(inputs)
-                    return np.array(result[solo_output], dtype=np.float32)
-                request = idle.get()
+            with dispatch.enter(solo_slot is not None) as alone:
+                if alone and solo_slot is not None:
+                    return infer(solo_slot, inputs)
+                chosen = idle.get()
                 try:
-                    return np.array(request.infer(inputs)[output], dtype=np.float32)
+                    return infer(chosen, inputs)
                 finally:
-                    idle.put(request)
+                    idle.put(chosen)
 
         return run
 
