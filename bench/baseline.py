@@ -105,7 +105,7 @@ def dev_questions() -> list[str]:
 def varied_questions(n: int, seed: int = 0) -> list[str]:
     """``n`` distinct questions: the dev set, then PubMedQA questions (never seen by a cache).
 
-    Distinct as the answer cache sees them (case and spacing folded): the dev set asks some
+    Distinct as the answer cache sees them (``normalise_question``): the dev set asks some
     follow-ups twice with different histories ("And in China?"), which would be cache hits.
     """
     questions = dev_questions()
@@ -114,10 +114,12 @@ def varied_questions(n: int, seed: int = 0) -> list[str]:
         extra = [v["QUESTION"] for v in data.values()]
         random.Random(seed).shuffle(extra)
         questions += extra
+    from mscqa.service import normalise_question  # the answer cache's own key
+
     seen: set[str] = set()
     out = []
     for q in questions:
-        key = " ".join(q.casefold().split())
+        key = normalise_question(q)
         if key not in seen:
             seen.add(key)
             out.append(q)

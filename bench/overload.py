@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from baseline import (
     OUT,
+    AskClient,
     article_index,
     machine,
     save,
@@ -67,12 +67,6 @@ def overload(url: str, bodies: Path, connections: int, duration: int) -> dict[st
     return result
 
 
-def ask_ms(client: httpx.Client, url: str, question: str) -> tuple[int, float]:
-    started = time.perf_counter()
-    r = client.post(f"{url}/ask", json={"question": question}, timeout=10)
-    return r.status_code, (time.perf_counter() - started) * 1000
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", type=int, default=192)
@@ -85,8 +79,9 @@ def main() -> None:
     bodies = write_bodies(OUT / "overload-bodies.jsonl", questions[200:])
     fresh = iter(questions[:200])  # never sent by wrk, so never cached
     result: dict[str, Any] = {"machine": machine(), "connections": args.connections}
-    with server(index_dir) as (url, _, _), httpx.Client() as client:
-        idle = [ask_ms(client, url, next(fresh))[1] for _ in range(30)]
+    with server(index_dir) as (url, _, _):
+        client = AskClient(url, timeout=10)
+        idle = [client.ask_ms(next(fresh)) for _ in range(30)]
         idle_median = statistics.median(idle)
         load = overload(url, bodies, args.connections, args.duration)
         stopped = time.perf_counter()
@@ -94,13 +89,14 @@ def main() -> None:
         # twice the idle median.
         streak, recovered_at, probes = 0, None, []
         while time.perf_counter() - stopped < 30:
-            status, ms = ask_ms(client, url, next(fresh))
+            status, ms, _ = client.ask(next(fresh))
             probes.append((round(time.perf_counter() - stopped, 3), status, round(ms, 2)))
             streak = streak + 1 if status == 200 and ms <= 2 * idle_median else 0
             if streak == 5:
                 recovered_at = time.perf_counter() - stopped
                 break
             time.sleep(0.05)
+        client.close()
     status = load["status"]
     total = sum(status.values())
     result.update(

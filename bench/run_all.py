@@ -4,8 +4,9 @@
 
 Builds one index of the article, runs latency.py, load.py, startup.py and memory.py on it,
 then build.py (article and PubMedQA builds); each measures its own baseline in the same run.
-Then ``mscqa eval tests/data/devset.jsonl --json`` for the ONNX fp32 query encoder (the
-default), torch, and ONNX int8, so a speed-up that costs quality shows. Writes
+Then ``mscqa eval tests/data/devset.jsonl --json`` for the default query encoder (OpenVINO
+bf16 where the CPU has native bf16, else ONNX Runtime fp32), ONNX Runtime fp32, torch and
+ONNX int8, so a speed-up that costs quality shows. Writes
 bench/out/results.json and, with matplotlib installed (``pip install -e '.[bench]'``),
 bench/out/ask_latency.png.
 """
