@@ -1,0 +1,301 @@
+"""Validate the frozen question sets (stdlib only): ``python3 tests/data/eval/check.py``.
+
+Checks every record of ``article.{dev,test}.jsonl`` and ``pubmed.{dev,test}.jsonl``: valid JSON,
+unique ids with the file's prefix, only known fields, in-scope records carry gold phrases and each
+phrase occurs (case-insensitive, whitespace-normalised) in its document — the article's body, or
+the ``CONTEXTS`` of the ``gold_doc`` abstract, which must be one drawn for that split; assistant
+turns of a history quote the article verbatim; out-of-scope PubMedQA questions name key terms that
+occur in none of the 1000 abstracts. Across files: no question repeats, no test question repeats a
+dev one (the old ``devset.jsonl``/``heldout.jsonl`` count as dev), both splits hold every kind,
+the article test split has at least 160 questions, and ``split.py`` reproduces the files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[2]
+ARTICLE = REPO / "corpus" / "msc-article.md"
+PUBMEDQA = REPO.parent / "shared" / "bench" / "pubmedqa" / "ori_pqal.json"
+OLD_DEV = [REPO / "tests" / "data" / "devset.jsonl", REPO / "tests" / "data" / "heldout.jsonl"]
+FILES = {
+    "article.dev.jsonl": ("article", "dev", "ad"),
+    "article.test.jsonl": ("article", "test", "at"),
+    "pubmed.dev.jsonl": ("pubmed", "dev", "pd"),
+    "pubmed.test.jsonl": ("pubmed", "test", "pt"),
+}
+FIELDS = {
+    "id": str,
+    "kind": str,
+    "question": str,
+    "gold": list,
+    "gold_all": bool,
+    "gold_doc": list,
+    "history": list,
+    "expect_abstain": bool,
+    "expect_unreadable": bool,
+    "absent_terms": list,
+}
+MIN_ARTICLE_TEST = 160
+_MARKER = re.compile(r" ?\[\d+\]")
+
+Record = dict[str, Any]
+
+
+def norm(text: str) -> str:
+    """Lower case, single spaces: how gold phrases are matched against documents."""
+    return " ".join(text.lower().split())
+
+
+def question_key(rec: Record) -> str:
+    """What makes two questions the same: the words of the question and of the user's turns."""
+    turns = [t.get("content", "") for t in rec.get("history", []) if t.get("role") == "user"]
+    return " | ".join(
+        re.sub(r"[^a-z0-9α]+", " ", norm(s)).strip() for s in [*turns, rec["question"]]
+    )
+
+
+def article_body(text: str) -> str:
+    """The article's sentences: no YAML front matter (its note is not document text) and no
+    headings (an answer quotes sentences, so a gold phrase only a heading holds could not count)."""
+    if text.startswith("---"):
+        text = text.split("---", 2)[2]
+    return "\n".join(norm(line) for line in text.splitlines() if not line.startswith("#"))
+
+
+def abstracts(data: dict[str, Any]) -> dict[str, str]:
+    """``<pmid>.md`` -> its paragraphs, normalised, one a line (as ``bench/_common.py`` writes)."""
+    return {f"{p}.md": "\n".join(norm(c) for c in e["CONTEXTS"]) for p, e in data.items()}
+
+
+def read_jsonl(path: Path) -> tuple[list[Record], list[str]]:
+    records, problems = [], []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            problems.append(f"{path.name}:{n}: blank line")
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{path.name}:{n}: not JSON ({exc})")
+            continue
+        if not isinstance(rec, dict):
+            problems.append(f"{path.name}:{n}: not a JSON object")
+            continue
+        records.append(rec)
+    return records, problems
+
+
+@dataclass
+class Context:
+    """What the record checks compare against."""
+
+    article: str
+    docs: dict[str, str] | None = None  # None: PubMedQA data not available
+    draw: dict[str, list[str]] = field(default_factory=dict)
+
+
+def record_problems(rec: Record, corpus: str, split: str, prefix: str, ctx: Context) -> list[str]:
+    """Everything wrong with one record of ``corpus`` (``article``/``pubmed``) in ``split``."""
+    rid = rec.get("id", "?")
+    out = [f"{rid}: unknown field {k!r}" for k in rec if k not in FIELDS]
+    out += [
+        f"{rid}: {k} must be {t.__name__}"
+        for k, t in FIELDS.items()
+        if k in rec and not isinstance(rec[k], t)
+    ]
+    if out:
+        return out
+    for key in ("id", "kind", "question"):
+        if not rec.get(key, "").strip():
+            out.append(f"{rid}: {key} missing or empty")
+    if not re.fullmatch(rf"{prefix}-\d{{3}}", rid):
+        out.append(f"{rid}: id must look like {prefix}-001")
+    gold = rec.get("gold", [])
+    abstain = rec.get("expect_abstain", False)
+    if abstain and (gold or rec.get("gold_doc") or rec.get("gold_all")):
+        out.append(f"{rid}: out-of-scope record with gold")
+    if not abstain and not gold:
+        out.append(f"{rid}: in-scope record without gold phrases")
+    if any(not isinstance(g, str) or not g.strip() for g in gold):
+        out.append(f"{rid}: empty or non-string gold phrase")
+    out += _history_problems(rid, rec.get("history", []), ctx.article)
+    if corpus == "article":
+        for key in ("gold_doc", "absent_terms"):
+            if key in rec:
+                out.append(f"{rid}: {key} is for PubMedQA questions")
+        out += [f"{rid}: gold {g!r} not in the article" for g in gold if norm(g) not in ctx.article]
+    else:
+        if "expect_unreadable" in rec:
+            out.append(f"{rid}: expect_unreadable is for the article")
+        out += _pubmed_problems(rid, rec, split, ctx)
+    return out
+
+
+def _history_problems(rid: str, history: list[Any], article: str) -> list[str]:
+    out = []
+    for n, turn in enumerate(history):
+        if not isinstance(turn, dict) or set(turn) != {"role", "content"}:
+            out.append(f"{rid}: history[{n}] must be {{'role', 'content'}}")
+            continue
+        if turn["role"] not in ("user", "assistant") or not str(turn["content"]).strip():
+            out.append(f"{rid}: history[{n}] has a bad role or empty content")
+        elif turn["role"] == "assistant":
+            quotes = [q for q in _MARKER.split(turn["content"]) if q.strip()]
+            out += [
+                f"{rid}: history[{n}] quotes {q[:40]!r}..., not verbatim in the article"
+                for q in quotes
+                if norm(q) not in article
+            ]
+    return out
+
+
+def _pubmed_problems(rid: str, rec: Record, split: str, ctx: Context) -> list[str]:
+    out = []
+    docs = rec.get("gold_doc", [])
+    if rec.get("expect_abstain"):
+        if not rec.get("absent_terms"):
+            out.append(f"{rid}: out-of-scope PubMedQA question without absent_terms")
+    elif len(docs) != 1:
+        out.append(f"{rid}: needs exactly one gold_doc")
+    elif docs[0].removesuffix(".md") not in ctx.draw.get(split, []):
+        out.append(f"{rid}: gold_doc {docs[0]} is not an abstract drawn for {split}")
+    if ctx.docs is None:
+        return out
+    for doc in docs:
+        text = ctx.docs.get(doc, "")
+        out += [
+            f"{rid}: gold {g!r} not in {doc}" for g in rec.get("gold", []) if norm(g) not in text
+        ]
+    for term in rec.get("absent_terms", []):
+        pattern = re.compile(rf"(?<![a-z0-9]){re.escape(norm(term))}")
+        found = [d for d, text in ctx.docs.items() if pattern.search(text)]
+        if found:
+            out.append(f"{rid}: absent term {term!r} occurs in {', '.join(sorted(found)[:3])}")
+    return out
+
+
+def set_problems(
+    files: dict[str, list[Record]], old_dev: Iterable[Record], draw: dict[str, list[str]]
+) -> list[str]:
+    """Checks across files: unique ids and questions, test apart from dev, kinds, sizes."""
+    out = []
+    seen_ids: set[str] = set()
+    seen_q: dict[str, str] = {}
+    for name, records in files.items():
+        for rec in records:
+            rid = rec.get("id", "?")
+            if rid in seen_ids:
+                out.append(f"{name}: duplicate id {rid}")
+            seen_ids.add(rid)
+            key = question_key(rec)
+            if key in seen_q:
+                out.append(f"{name}: {rid} repeats {seen_q[key]}")
+            seen_q.setdefault(key, rid)
+    old = {question_key(r): r.get("id", "?") for r in old_dev}
+    for name, records in files.items():
+        if FILES[name][1] == "test":
+            out += [
+                f"{name}: {r['id']} repeats dev question {old[question_key(r)]}"
+                for r in records
+                if question_key(r) in old
+            ]
+    for corpus in ("article", "pubmed"):
+        kinds = {
+            split: {r.get("kind") for r in files.get(f"{corpus}.{split}.jsonl", [])}
+            for split in ("dev", "test")
+        }
+        if kinds["dev"] != kinds["test"]:
+            out.append(f"{corpus}: kinds differ between splits: {kinds['dev'] ^ kinds['test']}")
+    asked: dict[str, int] = {}
+    for name in ("pubmed.dev.jsonl", "pubmed.test.jsonl"):
+        for rec in files.get(name, []):
+            for doc in rec.get("gold_doc", []):
+                asked[doc] = asked.get(doc, 0) + 1
+    drawn = [f"{p}.md" for split in ("dev", "test") for p in draw.get(split, [])]
+    out += [f"pubmed: fewer than 2 questions on {d}" for d in drawn if asked.get(d, 0) < 2]
+    if len(files.get("article.test.jsonl", [])) < MIN_ARTICLE_TEST:
+        out.append(f"article.test.jsonl: fewer than {MIN_ARTICLE_TEST} questions")
+    return out
+
+
+def load_context(shared: Path | None = PUBMEDQA) -> Context:
+    draw = json.loads((HERE / "pubmed.draw.json").read_text(encoding="utf-8"))
+    docs = None
+    if shared is not None and shared.is_file():
+        docs = abstracts(json.loads(shared.read_text(encoding="utf-8")))
+    article = article_body(ARTICLE.read_text(encoding="utf-8"))
+    return Context(article=article, docs=docs, draw={"dev": draw["dev"], "test": draw["test"]})
+
+
+def load_files() -> tuple[dict[str, list[Record]], list[str]]:
+    files, problems = {}, []
+    for name in FILES:
+        records, bad = read_jsonl(HERE / name)
+        files[name] = records
+        problems += bad
+    return files, problems
+
+
+def load_old_dev() -> list[Record]:
+    return [rec for path in OLD_DEV for rec in read_jsonl(path)[0]]
+
+
+def split_problems() -> list[str]:
+    """``split.py`` must make exactly the committed files from the pools."""
+    sys.path.insert(0, str(HERE))
+    try:
+        import split
+    finally:
+        sys.path.remove(str(HERE))
+    return [
+        f"{name}: differs from what split.py makes from the pools"
+        for name, text in split.build().items()
+        if (HERE / name).read_text(encoding="utf-8") != text
+    ]
+
+
+def file_problems(name: str, records: list[Record], ctx: Context) -> list[str]:
+    """Every record problem of one of the four files."""
+    corpus, split, prefix = FILES[name]
+    return [f"{name}: {p}" for r in records for p in record_problems(r, corpus, split, prefix, ctx)]
+
+
+def all_problems(ctx: Context) -> list[str]:
+    files, problems = load_files()
+    for name, records in files.items():
+        problems += file_problems(name, records, ctx)
+    problems += set_problems(files, load_old_dev(), ctx.draw)
+    problems += split_problems()
+    return problems
+
+
+def main() -> int:
+    ctx = load_context()
+    problems = all_problems(ctx)
+    if ctx.docs is None:
+        problems.append(f"PubMedQA data not found at {PUBMEDQA}: abstract checks not run")
+    for p in problems:
+        sys.stderr.write(p + "\n")
+    if problems:
+        return 1
+    files, _ = load_files()
+    for name, records in files.items():
+        kinds: dict[str, int] = {}
+        for r in records:
+            kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
+        summary = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+        sys.stdout.write(f"{name}: {len(records)} questions ({summary})\n")
+    sys.stdout.write("ok\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
