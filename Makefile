@@ -40,7 +40,7 @@ test: setup chromium lint
 # matplotlib for the latency plot; wrk (Debian) for the load benchmarks
 bench: setup wrk
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python -m bench.run_all
 
 wrk:
 	@command -v wrk >/dev/null 2>&1 || { \

@@ -1,6 +1,6 @@
 """Every performance benchmark in one run, one combined table, and the dev-set quality beside it.
 
-    .venv/bin/python bench/run_all.py [--quick] [--skip rebuild,load]
+    .venv/bin/python -m bench.run_all [--quick] [--skip rebuild,load]
 
 Builds one index of the article, runs latency.py, load.py, startup.py and memory.py on it,
 then build.py (article and PubMedQA builds); each measures its own baseline in the same run.
@@ -24,9 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from baseline import DEVSET, OUT, PYTHON, ROOT, build, fmt, machine, server_env
+from bench.perf.baseline import DEVSET, OUT, PYTHON, ROOT, build, fmt, machine, server_env
 
-BENCH = ROOT / "bench"
 QUALITY_KEYS = ("hit@1", "hit@5", "mrr", "answer_contains_gold", "abstention_recall")
 
 
@@ -34,7 +33,9 @@ def run(script: str, *args: str) -> dict[str, Any] | None:
     """Run one benchmark script (its table goes to our stdout); return its JSON result."""
     name = Path(script).stem
     started = time.perf_counter()
-    proc = subprocess.run([PYTHON, str(BENCH / script), *args], text=True, capture_output=True)
+    proc = subprocess.run(
+        [PYTHON, "-m", f"bench.perf.{name}", *args], cwd=ROOT, text=True, capture_output=True
+    )
     sys.stdout.write(proc.stdout)
     if proc.returncode != 0:
         sys.stdout.write(f"\n{script} FAILED ({proc.returncode}):\n{proc.stderr[-3000:]}\n")

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from mscqa.config import Settings
-from mscqa.embedder import HashingEmbedder, SentenceTransformerEmbedder
+from mscqa.embedding.embedder import HashingEmbedder, SentenceTransformerEmbedder
 from mscqa.indexing import build_index
 from mscqa.service import QAService
 

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-import mscqa.jobs
-from mscqa.app import create_app
+import mscqa.server.admin.jobs
 from mscqa.config import Settings
 from mscqa.indexing import build_index
+from mscqa.server.app import create_app
 from mscqa.service import QAService
 
 TOKEN = "s3cret"
@@ -328,7 +328,7 @@ def test_concurrent_reindex_requests_never_build_twice(
             with lock:
                 running -= 1
 
-    monkeypatch.setattr(mscqa.jobs, "build_index", counting_build)
+    monkeypatch.setattr(mscqa.server.admin.jobs, "build_index", counting_build)
     responses: list[Any] = []
     barrier = threading.Barrier(2)
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from mscqa.answerer import (
+from mscqa.answer.answerer import (
     CONFIDENCE_WEIGHTS,
     NOT_FOUND,
     AnswerPolicy,
@@ -16,8 +16,8 @@ from mscqa.answerer import (
     features,
     sentence_score,
 )
-from mscqa.chunker import split_sentences
-from mscqa.retriever import Retrieval, ScoredSentence
+from mscqa.ingest.chunker import split_sentences
+from mscqa.retrieval.retriever import Retrieval, ScoredSentence
 from mscqa.types import Chunk, Hit
 
 DOC_A = (

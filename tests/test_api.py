@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from mscqa.app import create_app
 from mscqa.config import Settings
-from mscqa.embedder import HashingEmbedder
+from mscqa.embedding.embedder import HashingEmbedder
+from mscqa.server.app import create_app
 from mscqa.service import QAService
 
 

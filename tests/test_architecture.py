@@ -1,7 +1,11 @@
 """The package's layering, checked statically on the source with ``ast``.
 
-A module may import only from strictly lower layers. Layer 0 imports nothing from the package;
-the only same-layer imports allowed are listed in ``SAME_LAYER``.
+``ORDER`` states, for the package root and for every subpackage, the layers of its members
+(modules and subpackages). A module may import another member of the same package only from a
+strictly lower layer; across packages, the rule applies to the two siblings where the paths part
+(``retrieval.retriever`` importing ``index.snapshot`` compares ``retrieval`` with ``index`` in the
+root's order). A package's ``__init__`` may import its own members, and nothing inside a package
+imports that package's ``__init__``. There is no list of exceptions.
 """
 
 from __future__ import annotations
@@ -15,123 +19,132 @@ import pytest
 PACKAGE = "mscqa"
 SRC = Path(__file__).resolve().parents[1] / "src" / PACKAGE
 
-LAYERS: dict[int, set[str]] = {
-    0: {"__init__", "errors", "types", "config", "fileio", "memo"},
-    1: {
-        "loaders",
-        "chunker",
-        "embedder",
-        "fusion",
-        "lexical",
-        "vocabulary",
-        "spelling",
-        "conversation",
-        "formats",
-        "_extract_worker",
-        # the worker's parsers, one module a format, over shared text helpers (stdlib only)
-        "extract_text",
-        "extract_html",
-        "extract_pdf",
-        "pdf_layout",
-        "extract_docx",
-        # added after the layering was written: pure text rules used by answerer, stdlib only
-        "answertype",
-        # the torch-free query encoder (onnxruntime + tokenizers); torch only in export_onnx
-        "onnx_embedder",
-    },
-    2: {"store", "embedcache"},
-    3: {"retriever", "answerer"},
-    # encoders: the build's passage encoder and the ONNX export it checks (split from indexing;
-    # it reads Settings, so it sits with the other modules that do)
-    4: {"indexing", "encoders", "service", "jobs", "uploads", "forms"},
-    5: {
-        "api",
-        "web",
-        "schemas",
-        "middleware",
-        "evaluation",
-        "admin",
-        # HTTP hardening beside middleware: body caps, rate limits, Prometheus, offline /docs
-        "limits",
-        "ratelimit",
-        "metrics",
-        "apidocs",
-    },
-    6: {"app"},
-    7: {"cli"},
+# package ("" = mscqa itself) -> layers of its members, lowest first
+ORDER: dict[str, list[set[str]]] = {
+    "": [
+        {"__init__", "errors", "types", "config", "fileio", "memo"},
+        # the stages that need only the records: reading documents, the index folder, answers
+        {"ingest", "index", "answer"},
+        # embedding reads the index's manifest (which export the serving snapshot checked)
+        {"embedding"},
+        {"retrieval"},
+        # the write path and the read path, neither importing the other
+        {"indexing", "service"},
+        {"evaluation"},
+        {"server"},
+        {"cli"},
+    ],
+    "ingest": [{"extract", "chunker"}, {"loaders"}],
+    # the worker's parsers, one module a format, over text's standard-library helpers
+    "ingest.extract": [{"text"}, {"html", "docx", "pdf_layout", "sandbox"}, {"pdf"}, {"worker"}],
+    "embedding": [{"embedder", "onnx_encoder"}, {"cache"}, {"choice"}],
+    "index": [{"lexical"}, {"snapshot"}],
+    "retrieval": [{"fusion", "spelling", "vocabulary", "conversation"}, {"retriever"}],
+    "answer": [{"expected"}, {"answerer"}],
+    "server": [
+        {"schemas", "docs", "metrics", "middleware"},
+        {"api", "pages", "admin"},
+        {"app"},
+    ],
+    "server.middleware": [{"security", "limits", "ratelimit"}],
+    "server.admin": [{"uploads"}, {"forms", "jobs"}, {"routes"}],
 }
-LAYER = {module: layer for layer, modules in LAYERS.items() for module in modules}
-
-# (importer, imported) pairs allowed inside one layer. api/web -> schemas is explicitly allowed
-# by the edge rule below (the HTTP layer serialises with its own schemas).
-# formats -> _extract_worker: the worker is the subprocess half of the formats module; the
-# worker and its per-format parsers share extract_text (reasons, sizes, text assembly).
-SAME_LAYER = {
-    ("loaders", "formats"),
-    ("formats", "_extract_worker"),
-    ("formats", "extract_text"),
-    ("_extract_worker", "extract_text"),
-    ("_extract_worker", "extract_html"),
-    ("_extract_worker", "extract_pdf"),
-    ("_extract_worker", "extract_docx"),
-    ("extract_html", "extract_text"),
-    ("extract_pdf", "extract_text"),
-    ("extract_pdf", "pdf_layout"),
-    ("pdf_layout", "extract_text"),
-    ("extract_docx", "extract_text"),
-    ("api", "schemas"),
-    ("web", "schemas"),
-    # admin records finished builds in the app's metrics.
-    ("admin", "metrics"),
-    # jobs runs the write path (indexing) for the read path (service) in a worker thread.
-    ("jobs", "indexing"),
-    ("jobs", "service"),
-    # indexing builds with the encoder encoders chooses.
-    ("indexing", "encoders"),
-    # forms parses the multipart stream into the staged file uploads owns.
-    ("forms", "uploads"),
+LAYER = {
+    (package, member): layer
+    for package, layers in ORDER.items()
+    for layer, members in enumerate(layers)
+    for member in members
 }
-EDGE_ALLOWED = {"service", "schemas", "errors", "types", "indexing"}
-CONFIG_IMPORTERS_MIN_LAYER = 4
-ENV_EXEMPT = {"embedder"}
+# Root members that may read Settings: the top of the pipeline, and embedding.choice (which
+# encoder a build uses is a setting). Everything below gets its values passed in.
+CONFIG_IMPORTERS = {
+    "config",
+    "embedding.choice",
+    "indexing",
+    "service",
+    "evaluation",
+    "server",
+    "cli",
+}
+# The HTTP routes talk to the service facade and the records, nothing deeper.
+EDGE_ALLOWED = {"service", "server.schemas", "errors", "types", "indexing"}
+ENV_EXEMPT = {"embedding.embedder"}
 HF_OFFLINE_VARS = {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"}
 
 
+def module_name(path: Path) -> str:
+    """``src/mscqa/ingest/loaders.py`` -> ``ingest.loaders``; a package's ``__init__`` is the
+    package's own name (``ingest``); the root ``__init__`` is ``__init__``."""
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts.pop()
+    return ".".join(parts)
+
+
 def modules() -> list[str]:
-    return sorted(p.stem for p in SRC.glob("*.py"))
+    return sorted(module_name(p) for p in SRC.rglob("*.py"))
+
+
+def is_package(name: str) -> bool:
+    return name != "__init__" and (SRC / name.replace(".", "/") / "__init__.py").is_file()
+
+
+def exists(name: str) -> bool:
+    return is_package(name) or (SRC / (name.replace(".", "/") + ".py")).is_file()
+
+
+def path_of(name: str) -> Path:
+    if name == "__init__":
+        return SRC / "__init__.py"
+    base = SRC / name.replace(".", "/")
+    return base / "__init__.py" if is_package(name) else base.with_suffix(".py")
 
 
 @cache
 def tree(module: str) -> ast.Module:
-    path = SRC / f"{module}.py"
+    path = path_of(module)
     return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+def _package_of(module: str) -> list[str]:
+    """The package a module's relative imports start from."""
+    if module == "__init__":
+        return []
+    parts = module.split(".")
+    return parts if is_package(module) else parts[:-1]
 
 
 @cache
 def imports(module: str) -> tuple[tuple[str, int], ...]:
-    """Intra-package modules ``module`` imports, anywhere in the file, with line numbers."""
+    """Package members ``module`` imports, anywhere in the file, with line numbers."""
     found: list[tuple[str, int]] = []
+
+    def add(base: str, names: list[str], line: int) -> None:
+        for name in names:
+            full = f"{base}.{name}" if base else name
+            if name != "*" and exists(full):
+                found.append((full, line))  # "from mscqa.ingest import loaders"
+            else:
+                found.append((base or "__init__", line))  # a name defined in that module
+
     for node in ast.walk(tree(module)):
         if isinstance(node, ast.ImportFrom):
-            if node.level == 1 or (node.level == 0 and node.module == PACKAGE):
-                base = node.module if node.level == 1 else None
-            elif node.level == 0 and node.module and node.module.startswith(f"{PACKAGE}."):
+            if node.level:
+                parts = _package_of(module)[: len(_package_of(module)) - (node.level - 1)]
+                base = ".".join([*parts, *((node.module or "").split(".") if node.module else [])])
+            elif node.module == PACKAGE:
+                base = ""
+            elif node.module and node.module.startswith(f"{PACKAGE}."):
                 base = node.module[len(PACKAGE) + 1 :]
             else:
-                assert node.level == 0, f"{module}.py:{node.lineno}: unexpected relative import"
                 continue
-            if base:
-                found.append((base.split(".")[0], node.lineno))
-            else:  # "from . import x": x is a module, or a name defined in __init__
-                for alias in node.names:
-                    name = alias.name if (SRC / f"{alias.name}.py").is_file() else "__init__"
-                    found.append((name, node.lineno))
+            add(base, [alias.name for alias in node.names], node.lineno)
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name == PACKAGE:
                     found.append(("__init__", node.lineno))
                 elif alias.name.startswith(f"{PACKAGE}."):
-                    found.append((alias.name.split(".")[1], node.lineno))
+                    found.append((alias.name[len(PACKAGE) + 1 :], node.lineno))
     return tuple(found)
 
 
@@ -140,24 +153,38 @@ def imports(module: str) -> tuple[tuple[str, int], ...]:
 
 def test_scanner_sees_all_import_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = (
-        "import os\nfrom .errors import X\nfrom mscqa.types import Y\nimport mscqa.store\n"
-        "from . import api, __version__\nfrom mscqa import chunker\n"
-        "def f():\n    from .indexing import build_index\n"
+        "import os\nfrom mscqa.errors import X\nfrom mscqa.types import Y\nimport mscqa.index\n"
+        "from mscqa import __version__\nfrom mscqa.ingest import chunker, Chunker\n"
+        "def f():\n    from mscqa.indexing import build_index\n"
+        "from . import fusion\nfrom ..index.snapshot import Snapshot\n"
     )
-    (tmp_path / "probe.py").write_text(source)
-    for name in ("api", "chunker"):
+    (tmp_path / "__init__.py").write_text("")
+    for package in ("ingest", "index", "retrieval"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+    for name in (
+        "errors",
+        "types",
+        "indexing",
+        "ingest/chunker",
+        "index/snapshot",
+        "retrieval/fusion",
+    ):
         (tmp_path / f"{name}.py").write_text("")
+    (tmp_path / "retrieval" / "probe.py").write_text(source)
     monkeypatch.setattr(f"{__name__}.SRC", tmp_path)
     imports.cache_clear()
     tree.cache_clear()
     try:
-        assert sorted(imports("probe")) == [
+        assert sorted(imports("retrieval.probe")) == [
             ("__init__", 5),
-            ("api", 5),
-            ("chunker", 6),
             ("errors", 2),
+            ("index", 4),
+            ("index.snapshot", 10),
             ("indexing", 8),
-            ("store", 4),
+            ("ingest", 6),
+            ("ingest.chunker", 6),
+            ("retrieval.fusion", 9),
             ("types", 3),
         ]
     finally:
@@ -166,74 +193,119 @@ def test_scanner_sees_all_import_forms(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_every_module_has_a_layer() -> None:
-    unassigned = sorted(set(modules()) - set(LAYER))
+    unassigned = []
+    for module in modules():
+        if module == "__init__":
+            continue
+        package, _, member = module.rpartition(".")
+        if (package, member) not in LAYER:
+            unassigned.append(module)
     assert not unassigned, f"give these modules a layer in {Path(__file__).name}: {unassigned}"
-    assert len(LAYER) == sum(len(m) for m in LAYERS.values()), "a module is in two layers"
+    stale = sorted(
+        f"{p}.{m}".lstrip(".")
+        for p, m in LAYER
+        if m != "__init__" and not exists(f"{p}.{m}".lstrip("."))
+    )
+    assert not stale, f"{Path(__file__).name} lists members that do not exist: {stale}"
+    for package, layers in ORDER.items():
+        members = [m for layer in layers for m in layer]
+        assert len(members) == len(set(members)), f"a member of {package!r} is in two layers"
+
+
+def test_every_package_has_its_docstring() -> None:
+    """The README's folder listing is one line per package: each package says what it owns."""
+    missing = [p for p in modules() if is_package(p) and not ast.get_docstring(tree(p))]
+    assert missing == []
 
 
 # --- layering ------------------------------------------------------------------------------------
 
 
+def violation(importer: str, target: str) -> str | None:
+    """Why ``importer`` may not import ``target``, or None when it may."""
+    a = [] if importer == "__init__" else importer.split(".")
+    b = [] if target == "__init__" else target.split(".")
+    if target == "__init__":
+        b = ["__init__"]
+    common = 0
+    while common < min(len(a), len(b)) and a[common] == b[common]:
+        common += 1
+    if common == len(b):
+        return "imports its own package's __init__ (import the module that defines the name)"
+    if common == len(a) and is_package(importer):
+        return None  # a package's __init__ re-exports its own members
+    package = ".".join(a[:common])
+    mine, theirs = a[common] if common < len(a) else "__init__", b[common]
+    if importer == "__init__":
+        mine = "__init__"
+    if (package, theirs) not in LAYER or (package, mine) not in LAYER:
+        return f"{target} is not a module with a layer"
+    here, there = LAYER[(package, mine)], LAYER[(package, theirs)]
+    where = f"in {package!r}" if package else "in mscqa"
+    if package == "" and here == 0:
+        return "layer 0 modules import nothing from the package"
+    if there > here:
+        return f"{theirs} (layer {there}) is above {mine} (layer {here}) {where}"
+    if there == here:
+        return f"{theirs} and {mine} are both in layer {here} {where}"
+    return None
+
+
 def layering_violations(module: str) -> list[str]:
-    out: list[str] = []
-    mine = LAYER[module]
+    out = []
     for target, line in imports(module):
-        where = f"{module}.py:{line} imports {target}"
-        if target not in LAYER:
-            out.append(f"{where}, which is not a module with a layer")
-        elif mine == 0:
-            out.append(f"{where}: layer 0 modules import nothing from the package")
-        elif LAYER[target] > mine:
-            out.append(f"{where} (layer {LAYER[target]} > {mine})")
-        elif LAYER[target] == mine and (module, target) not in SAME_LAYER:
-            out.append(f"{where}: same layer {mine}")
+        reason = violation(module, target)
+        if reason:
+            out.append(f"{path_of(module).relative_to(SRC)}:{line} imports {target}: {reason}")
     return out
 
 
-@pytest.mark.parametrize("module", [m for m in modules() if m in LAYER])
+@pytest.mark.parametrize("module", modules())
 def test_imports_only_from_lower_layers(module: str) -> None:
     assert layering_violations(module) == []
 
 
-def test_layer_checker_catches_upward_imports(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = {
-        "store": (("indexing", 12), ("lexical", 3)),
-        "errors": (("types", 1),),
-        "fusion": (("lexical", 2),),
-        "loaders": (("formats", 5),),
-    }
-    monkeypatch.setattr(f"{__name__}.imports", lambda m: fake[m])
-    assert layering_violations("store") == ["store.py:12 imports indexing (layer 4 > 2)"]
-    assert len(layering_violations("errors")) == 1
-    assert layering_violations("fusion") == ["fusion.py:2 imports lexical: same layer 1"]
-    assert layering_violations("loaders") == []
+def test_layer_checker_catches_upward_and_sideways_imports() -> None:
+    assert violation("index.snapshot", "indexing") is not None  # index below indexing
+    assert violation("index.snapshot", "index.lexical") is None
+    assert violation("index.lexical", "index.snapshot") is not None  # upward inside index
+    assert violation("retrieval.fusion", "retrieval.spelling") is not None  # same layer
+    assert violation("errors", "types") is not None  # layer 0 imports nothing
+    assert violation("ingest.loaders", "ingest.extract.sandbox") is None
+    assert violation("ingest.extract.text", "ingest.loaders") is not None
+    assert violation("ingest.loaders", "ingest") is not None  # own package's __init__
+    assert violation("ingest", "ingest.loaders") is None  # __init__ re-exports
+    assert violation("ingest", "index") is not None  # stages of one layer stay apart
+    assert violation("server.api", "retrieval.retriever") is None  # by order; the edge rule
+    assert violation("cli", "server.app") is None
 
 
 # --- special rules -------------------------------------------------------------------------------
 
 
-def test_only_upper_layers_import_config() -> None:
+def test_only_the_top_reads_settings() -> None:
+    def allowed(module: str) -> bool:
+        return any(module == c or module.startswith(c + ".") for c in CONFIG_IMPORTERS)
+
     offenders = [
-        f"{m}.py:{line}"
-        for m in modules()
-        if m in LAYER and LAYER[m] < CONFIG_IMPORTERS_MIN_LAYER and m != "config"
-        for target, line in imports(m)
+        f"{module}:{line}"
+        for module in modules()
+        if not allowed(module)
+        for target, line in imports(module)
         if target == "config"
     ]
     assert offenders == []
 
 
-@pytest.mark.parametrize("module", ["api", "web"])
+@pytest.mark.parametrize("module", ["server.api", "server.pages"])
 def test_http_edge_imports_only_the_service_facade(module: str) -> None:
-    bad = [
-        f"{module}.py:{line} imports {t}" for t, line in imports(module) if t not in EDGE_ALLOWED
-    ]
+    bad = [f"{module}:{line} imports {t}" for t, line in imports(module) if t not in EDGE_ALLOWED]
     assert bad == []
 
 
 def test_cli_is_the_top() -> None:
-    assert LAYER["cli"] == max(LAYER.values())
-    assert all(LAYER[t] < LAYER["cli"] for t, _ in imports("cli") if t in LAYER)
+    assert LAYER[("", "cli")] == len(ORDER[""]) - 1
+    assert ORDER[""][-1] == {"cli"}
 
 
 def environment_reads(module: str) -> list[tuple[int, str]]:
@@ -275,14 +347,14 @@ def test_no_module_reads_the_environment(module: str) -> None:
     if module in ENV_EXEMPT:
         assert all(is_offline_default(expr) for _, expr in uses), uses
     else:
-        assert uses == [], f"{module}.py reads the environment; settings come from Settings"
+        assert uses == [], f"{module} reads the environment; settings come from Settings"
 
 
 def test_environment_scanner() -> None:
     assert is_offline_default("os.environ.setdefault('HF_HUB_OFFLINE', '1')")
     assert not is_offline_default("os.environ.get('HF_HUB_OFFLINE')")
     assert not is_offline_default("os.environ.setdefault('MSCQA_MODEL', 'x')")
-    assert [expr for _, expr in environment_reads("embedder")] == [
+    assert [expr for _, expr in environment_reads("embedding.embedder")] == [
         "os.environ.setdefault('HF_HUB_OFFLINE', '1')",
         "os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')",
     ]

@@ -300,10 +300,10 @@ def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     import uvicorn
 
-    from mscqa.app import create_app
     from mscqa.config import Settings
-    from mscqa.embedder import HashingEmbedder
+    from mscqa.embedding.embedder import HashingEmbedder
     from mscqa.indexing import build_index
+    from mscqa.server.app import create_app
     from mscqa.service import QAService
 
     root = tmp_path_factory.mktemp("hostile")

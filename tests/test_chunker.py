@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mscqa.chunker import Chunker, split_sentences
-from mscqa.loaders import load_file
+from mscqa.ingest.chunker import Chunker, split_sentences
+from mscqa.ingest.loaders import load_file
 from mscqa.types import Chunk, Document, Section
 
 ARTICLE = Path(__file__).resolve().parents[1] / "corpus" / "msc-article.md"
@@ -101,7 +101,7 @@ Gamma one. Gamma two.
 
 
 def markdown_doc(text: str, doc_id: str = "dir/doc.md") -> Document:
-    from mscqa.loaders import markdown_sections
+    from mscqa.ingest.loaders import markdown_sections
 
     sections, _ = markdown_sections(text)
     return Document(doc_id, doc_id, "Doc", text, "0" * 64, "markdown", sections)

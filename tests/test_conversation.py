@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mscqa.conversation import contextualize, is_follow_up
+from mscqa.retrieval.conversation import contextualize, is_follow_up
 from mscqa.types import Turn
 
 FOLLOW_UPS = [

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mscqa.embedder import (
+from mscqa.embedding.embedder import (
     HashingEmbedder,
     SentenceTransformerEmbedder,
     cpu_flags,

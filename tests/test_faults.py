@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from mscqa.config import Settings
-from mscqa.embedder import HashingEmbedder
+from mscqa.embedding.embedder import HashingEmbedder
 from mscqa.errors import BuildInProgress, MscqaError, NoIndexError
+from mscqa.index.snapshot import current_version, list_versions, load_current
 from mscqa.indexing import build_index, writer_lock
-from mscqa.loaders import file_sha256
+from mscqa.ingest.loaders import file_sha256
 from mscqa.service import QAService
-from mscqa.store import current_version, list_versions, load_current
 
 # A child process that builds with the fake embedder and stops (sleeps) at one point of the
 # build so the test can SIGKILL it exactly there. The pause is test code patched in from
@@ -30,9 +30,9 @@ CHILD = textwrap.dedent(
     import sys, time
     from pathlib import Path
     import mscqa.indexing as indexing
-    import mscqa.store as store
+    import mscqa.index.snapshot as store
     from mscqa.config import Settings
-    from mscqa.embedder import HashingEmbedder
+    from mscqa.embedding.embedder import HashingEmbedder
 
     corpus, index, point = sys.argv[1], sys.argv[2], sys.argv[3]
 
@@ -263,7 +263,7 @@ def test_ask_over_http_during_reindexes_through_the_api(
     """Clients hammer POST /ask while curators upload and reindex three times: zero errors."""
     from fastapi.testclient import TestClient
 
-    from mscqa.app import create_app
+    from mscqa.server.app import create_app
 
     settings = Settings(
         corpus_dir=tiny_corpus,

@@ -1,4 +1,4 @@
-"""Tests for mscqa.formats: extraction of PDF, HTML and DOCX in a sandboxed subprocess.
+"""Tests for mscqa.ingest.extract: extraction of PDF, HTML and DOCX in a sandboxed subprocess.
 
 Fixtures live in tests/data/formats (regenerate with make_fixtures.py there); big or hostile
 inputs are generated in tmp_path.
@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from mscqa import extract_pdf, extract_text, formats
-from mscqa.formats import SUPPORTED_SUFFIXES, Extracted, ExtractionError, extract
+from mscqa.ingest.extract import pdf as extract_pdf
+from mscqa.ingest.extract import sandbox as formats
+from mscqa.ingest.extract import text as extract_text
+from mscqa.ingest.extract.sandbox import SUPPORTED_SUFFIXES, Extracted, ExtractionError, extract
 
 DATA = Path(__file__).parent / "data" / "formats"
 
@@ -50,7 +52,7 @@ def _our_workers(marker: str) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if "mscqa._extract_worker" in cmdline and marker in cmdline:
+        if "mscqa.ingest.extract.worker" in cmdline and marker in cmdline:
             pids.append(int(entry.name))
     return pids
 
@@ -318,7 +320,7 @@ def test_worker_start_up_imports_no_parser_or_heavy_library() -> None:
     import sys
 
     code = (
-        "import sys, mscqa._extract_worker; "
+        "import sys, mscqa.ingest.extract.worker; "
         "bad = [m for m in ('torch', 'numpy', 'pypdf', 'docx', 'selectolax') if m in sys.modules]; "
         "sys.exit(str(bad) if bad else 0)"
     )

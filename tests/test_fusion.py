@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mscqa.fusion import FUSION_MODES, fuse, rrf, weighted
+from mscqa.retrieval.fusion import FUSION_MODES, fuse, rrf, weighted
 
 
 def test_rrf_matches_the_formula_on_a_hand_computed_example() -> None:

@@ -23,9 +23,9 @@ from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.core.transport import Response
 
-from mscqa.app import create_app
 from mscqa.config import Settings
-from mscqa.embedder import HashingEmbedder
+from mscqa.embedding.embedder import HashingEmbedder
+from mscqa.server.app import create_app
 from mscqa.service import QAService
 
 MAX_EXAMPLES = 50

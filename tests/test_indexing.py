@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mscqa.chunker import Chunker
 from mscqa.config import Settings
-from mscqa.embedder import HashingEmbedder
+from mscqa.embedding.embedder import HashingEmbedder
 from mscqa.errors import BuildInProgress, CorpusError, SnapshotError
+from mscqa.index.snapshot import current_version, dense_text, list_versions, load_current
 from mscqa.indexing import build_index, rollback, writer_lock
-from mscqa.loaders import load_file
-from mscqa.store import current_version, dense_text, list_versions, load_current
+from mscqa.ingest.chunker import Chunker
+from mscqa.ingest.loaders import load_file
 
 
 class RecordingEmbedder(HashingEmbedder):

@@ -1,4 +1,4 @@
-"""Background rebuilds (mscqa.jobs.JobManager) over the tiny corpus with the fake embedder."""
+"""Background rebuilds (mscqa.server.admin.jobs.JobManager), tiny corpus, fake embedder."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-import mscqa.jobs
+import mscqa.server.admin.jobs
 from mscqa.config import Settings
 from mscqa.errors import CorpusError, IndexNotReady, JobConflict
 from mscqa.indexing import build_index, writer_lock
-from mscqa.jobs import Job, JobManager
+from mscqa.server.admin.jobs import Job, JobManager
 from mscqa.service import QAService
 
 
@@ -111,7 +111,7 @@ def test_a_second_rebuild_while_one_runs_is_refused(
     jobs: JobManager, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gate = GatedBuild()
-    monkeypatch.setattr(mscqa.jobs, "build_index", gate)
+    monkeypatch.setattr(mscqa.server.admin.jobs, "build_index", gate)
     first = jobs.start()
     assert gate.entered.wait(5)
     with pytest.raises(JobConflict) as caught:
@@ -153,7 +153,7 @@ def test_an_unexpected_error_fails_the_job_and_frees_the_runner(
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(mscqa.jobs, "build_index", boom)
+    monkeypatch.setattr(mscqa.server.admin.jobs, "build_index", boom)
     job = wait(jobs, jobs.start().id)
     assert (job.state, job.error) == ("failed", "RuntimeError: disk on fire")
     monkeypatch.undo()
@@ -171,7 +171,7 @@ def test_skipped_files_are_reported(jobs: JobManager, tiny_settings: Settings) -
 def test_only_the_last_jobs_are_kept(
     tiny_settings: Settings, tiny_service: QAService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(mscqa.jobs, "build_index", _raise_corpus_error)
+    monkeypatch.setattr(mscqa.server.admin.jobs, "build_index", _raise_corpus_error)
     manager = JobManager(tiny_settings, tiny_service, keep=2)
     ids = [wait(manager, manager.start().id).id for _ in range(3)]
     assert [j.id for j in manager.list()] == [ids[2], ids[1]]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mscqa.lexical import LexicalIndex, tokenize
+from mscqa.index.lexical import LexicalIndex, tokenize
 
 TEXTS = [
     "Adipose stem cells are collected by liposuction.",
@@ -60,7 +60,7 @@ def test_texts_without_tokens_still_occupy_a_row() -> None:
 
 
 def test_a_rebuild_reuses_tokens_and_scores_like_a_fresh_build() -> None:
-    from mscqa import lexical
+    from mscqa.index import lexical
 
     texts = ["Bone marrow stem cells.", "Adipose tissue by liposuction.", "Cord blood."]
     first = LexicalIndex.build(texts)

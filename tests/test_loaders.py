@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from mscqa.errors import CorpusError
-from mscqa.loaders import iter_corpus_files, load_corpus, load_file, normalise, split_front_matter
+from mscqa.ingest.loaders import (
+    iter_corpus_files,
+    load_corpus,
+    load_file,
+    normalise,
+    split_front_matter,
+)
 from mscqa.types import Section
 
 

@@ -8,10 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from mscqa.app import create_app
 from mscqa.config import Settings
-from mscqa.embedder import HashingEmbedder
-from mscqa.metrics import Metrics, record_build
+from mscqa.embedding.embedder import HashingEmbedder
+from mscqa.server.app import create_app
+from mscqa.server.metrics import Metrics, record_build
 from mscqa.service import QAService
 
 ANSWERABLE = {"question": "How are adipose stem cells collected?"}
@@ -139,7 +139,7 @@ def test_builds_through_the_admin_api_are_recorded(tiny_settings, tiny_service) 
 
     from fastapi.testclient import TestClient
 
-    from mscqa.app import create_app
+    from mscqa.server.app import create_app
 
     settings = Settings(**{**tiny_settings.model_dump(), "admin_token": "s3cret"}, _env_file=None)
     auth = {"Authorization": "Bearer s3cret"}

@@ -18,18 +18,16 @@ import numpy as np
 import pytest
 
 from conftest import write_corpus
-from mscqa import encoders
 from mscqa.config import Settings
-from mscqa.embedder import (
+from mscqa.embedding import choice as encoders
+from mscqa.embedding.choice import build_embedder
+from mscqa.embedding.embedder import (
     SentenceTransformerEmbedder,
     model_fingerprint,
     resolve_model,
     resolve_precision,
 )
-from mscqa.encoders import build_embedder
-from mscqa.errors import ModelError
-from mscqa.indexing import build_index
-from mscqa.onnx_embedder import (
+from mscqa.embedding.onnx_encoder import (
     META_FILE,
     MODEL_FILE,
     OnnxEmbedder,
@@ -38,8 +36,10 @@ from mscqa.onnx_embedder import (
     export_onnx,
     read_meta,
 )
+from mscqa.errors import ModelError
+from mscqa.index.snapshot import current_version, load_current
+from mscqa.indexing import build_index
 from mscqa.service import QAService
-from mscqa.store import current_version, load_current
 
 TEXTS = [
     "What are mesenchymal stem cells?",
@@ -414,7 +414,7 @@ def test_serving_from_an_export_never_imports_torch(
     assert current_version(real_tiny_settings.index_dir)
     script = (
         "import sys\n"
-        "from mscqa.app import create_app\n"
+        "from mscqa.server.app import create_app\n"
         "from mscqa.config import Settings\n"
         "from mscqa.service import QAService\n"
         "settings = Settings(_env_file=None)\n"
@@ -444,7 +444,7 @@ def test_serving_from_an_export_never_imports_torch(
 def test_only_bf16_encoders_compress_their_weights(
     exported: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mscqa import onnx_embedder
+    from mscqa.embedding import onnx_encoder as onnx_embedder
 
     compressed: list[object] = []
     real = onnx_embedder._weights_to_fp16

@@ -7,10 +7,10 @@ import pytest
 
 from conftest import write_corpus
 from mscqa.config import Settings
-from mscqa.embedder import HashingEmbedder
+from mscqa.embedding.embedder import HashingEmbedder
+from mscqa.index.snapshot import load_current
 from mscqa.indexing import build_index
-from mscqa.retriever import Retriever
-from mscqa.store import load_current
+from mscqa.retrieval.retriever import Retriever
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def test_finds_the_passage_and_scores_its_sentences(snapshot, fake_embedder) -> 
 def test_sentence_word_scores_match_the_sentence_text(snapshot, fake_embedder) -> None:
     # sentence token sets are made once per chunk and reused; the score must be the one the
     # sentence's own text gives, on the first search and on a repeat
-    from mscqa.lexical import tokenize
+    from mscqa.index.lexical import tokenize
 
     retriever = Retriever(snapshot, fake_embedder)
     question = "How is liposuction used to collect adipose cells?"
@@ -102,8 +102,8 @@ def test_invalid_parameters(snapshot, fake_embedder) -> None:
 
 def test_chunk_tokens_are_the_words_bm25_indexed(snapshot, fake_embedder) -> None:
     # the Retriever takes its chunk tokens from the build's tokenisation (shared in process)
-    from mscqa.lexical import tokenize
-    from mscqa.retriever import _chunk_words
+    from mscqa.index.lexical import tokenize
+    from mscqa.retrieval.retriever import _chunk_words
 
     retriever = Retriever(snapshot, fake_embedder)
     assert retriever._chunk_tokens == [set(tokenize(_chunk_words(c))) for c in snapshot.chunks]

@@ -16,11 +16,11 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from mscqa.app import create_app
 from mscqa.config import Settings
-from mscqa.limits import BodySizeLimit
-from mscqa.middleware import logfmt
-from mscqa.ratelimit import TokenBuckets
+from mscqa.server.app import create_app
+from mscqa.server.middleware.limits import BodySizeLimit
+from mscqa.server.middleware.ratelimit import TokenBuckets
+from mscqa.server.middleware.security import logfmt
 from mscqa.service import QAService
 
 QUESTION = {"question": "How are adipose stem cells collected?"}
@@ -385,7 +385,7 @@ def test_questions_beyond_the_concurrency_limit_get_503() -> None:
     """The (max_inflight + 1)-th question in progress is refused at once; later ones pass."""
     import asyncio
 
-    from mscqa.limits import ConcurrencyLimit
+    from mscqa.server.middleware.limits import ConcurrencyLimit
 
     release = asyncio.Event()
     entered = 0

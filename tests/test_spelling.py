@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mscqa.spelling import Speller
+from mscqa.retrieval.spelling import Speller
 
 CORPUS = [
     "Graft versus host disease is treated with bone marrow mesenchymal stem cells.",

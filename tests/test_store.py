@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 
 from mscqa.config import Settings
-from mscqa.embedder import HashingEmbedder
+from mscqa.embedding.embedder import HashingEmbedder
 from mscqa.errors import NoIndexError, SnapshotError
-from mscqa.indexing import build_index
-from mscqa.store import (
+from mscqa.index.snapshot import (
     _chunk_record,
     _doc_record,
     current_version,
@@ -25,6 +24,7 @@ from mscqa.store import (
     publish,
     save_snapshot,
 )
+from mscqa.indexing import build_index
 from mscqa.types import Chunk, Document, Page, Section
 
 DIM = 8

@@ -1,5 +1,5 @@
 """Storing uploads in the corpus folder: safe names, streaming size limit, atomic no-clobber
-writes, and deleting exactly one corpus file (mscqa.uploads, without HTTP)."""
+writes, and deleting exactly one corpus file (mscqa.server.admin.uploads, without HTTP)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from mscqa.errors import (
     UnsupportedFileType,
     UploadTooLarge,
 )
-from mscqa.forms import UploadReceiver
-from mscqa.loaders import supported_suffixes
-from mscqa.uploads import (
+from mscqa.ingest.loaders import supported_suffixes
+from mscqa.server.admin.forms import UploadReceiver
+from mscqa.server.admin.uploads import (
     ALLOWED_SUFFIXES,
     TEMP_PREFIX,
     StagedFile,
@@ -288,9 +288,9 @@ def _multipart(parts: list[tuple[bytes, bytes]], boundary: bytes = b"b0undary") 
 def test_multipart_abuse_is_refused_fast(tiny_settings, parts, fragment) -> None:
     from fastapi.testclient import TestClient
 
-    from mscqa.app import create_app
     from mscqa.config import Settings
-    from mscqa.embedder import HashingEmbedder
+    from mscqa.embedding.embedder import HashingEmbedder
+    from mscqa.server.app import create_app
     from mscqa.service import QAService
 
     settings = Settings(**{**tiny_settings.model_dump(), "admin_token": "s3cret"}, _env_file=None)

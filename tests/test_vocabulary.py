@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from mscqa.lexical import tokenize
-from mscqa.vocabulary import SYNONYM_GROUPS, expand, token_equivalents
+from mscqa.index.lexical import tokenize
+from mscqa.retrieval.vocabulary import SYNONYM_GROUPS, expand, token_equivalents
 
 
 def added(question: str) -> str:

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
-from .errors import MscqaError, NoIndexError
+from mscqa.config import Settings
+from mscqa.errors import MscqaError, NoIndexError
 
 log = logging.getLogger("mscqa")
 
@@ -34,7 +34,7 @@ def _progress_bar() -> Any:
 
 
 def cmd_index(settings: Settings, args: argparse.Namespace) -> int:
-    from .indexing import build_index, rollback
+    from mscqa.indexing import build_index, rollback
 
     if args.rollback:
         version = rollback(settings)
@@ -62,8 +62,8 @@ def cmd_index(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
-    from .schemas import AskResponse
-    from .service import QAService
+    from mscqa.server.schemas import AskResponse
+    from mscqa.service import QAService
 
     service = QAService(settings)
     service.load()
@@ -86,9 +86,9 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .app import create_app
-    from .indexing import build_index
-    from .store import current_version
+    from mscqa.index.snapshot import current_version
+    from mscqa.indexing import build_index
+    from mscqa.server.app import create_app
 
     if current_version(settings.index_dir) is None:
         log.info("No index in %s yet; building it from %s", settings.index_dir, settings.corpus_dir)
@@ -101,8 +101,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
-    from .evaluation import evaluate, load_questions
-    from .service import QAService
+    from mscqa.evaluation import evaluate, load_questions
+    from mscqa.service import QAService
 
     service = QAService(settings)
     service.load()

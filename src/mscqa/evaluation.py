@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import MscqaError
-from .service import QAService
-from .types import Answer, Chunk, Turn
+from mscqa.errors import MscqaError
+from mscqa.service import QAService
+from mscqa.types import Answer, Chunk, Turn
 
 _MARKED = re.compile(r" ?(.+?) \[(\d+)\](?= |$)")
 

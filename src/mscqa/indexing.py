@@ -23,15 +23,15 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .chunker import Chunker
-from .config import Settings
-from .embedcache import EmbeddingCache, text_key
-from .embedder import Embedder, vectors_key
-from .encoders import build_embedder, export_query_model
-from .errors import BuildInProgress, CorpusError, SnapshotError
-from .loaders import Skipped, load_corpus
-from .store import current_version, dense_text, load_snapshot, publish, save_snapshot
-from .types import Chunk, Document
+from mscqa.config import Settings
+from mscqa.embedding.cache import EmbeddingCache, text_key
+from mscqa.embedding.choice import build_embedder, export_query_model
+from mscqa.embedding.embedder import Embedder, vectors_key
+from mscqa.errors import BuildInProgress, CorpusError, SnapshotError
+from mscqa.index.snapshot import current_version, dense_text, load_snapshot, publish, save_snapshot
+from mscqa.ingest.chunker import Chunker
+from mscqa.ingest.loaders import Skipped, load_corpus
+from mscqa.types import Chunk, Document
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ def _check(path: Path, embedder: Embedder) -> None:
 
 def rollback(settings: Settings) -> str:
     """Point ``CURRENT`` back at the snapshot before the serving one. Returns its version."""
-    from .store import list_versions
+    from mscqa.index.snapshot import list_versions
 
     with writer_lock(settings.index_dir):
         versions = list_versions(settings.index_dir)

@@ -24,16 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .answerer import AnswerPolicy, answer
-from .config import Settings
-from .conversation import contextualize
-from .embedder import Embedder, SentenceTransformerEmbedder, resolve_precision
-from .errors import IndexNotReady, InvalidQuestion, ModelError, NoIndexError, SnapshotError
-from .fileio import file_sha256
-from .onnx_embedder import MODEL_FILE, OnnxEmbedder
-from .retriever import Retrieval, Retriever
-from .store import Snapshot, current_version, load_current
-from .types import Answer, Turn
+from mscqa.answer.answerer import AnswerPolicy, answer
+from mscqa.config import Settings
+from mscqa.embedding.embedder import Embedder, SentenceTransformerEmbedder, resolve_precision
+from mscqa.embedding.onnx_encoder import MODEL_FILE, OnnxEmbedder
+from mscqa.errors import IndexNotReady, InvalidQuestion, ModelError, NoIndexError, SnapshotError
+from mscqa.fileio import file_sha256
+from mscqa.index.snapshot import Snapshot, current_version, load_current
+from mscqa.retrieval.conversation import contextualize
+from mscqa.retrieval.retriever import Retrieval, Retriever
+from mscqa.types import Answer, Turn
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from .answertype import expected_type, satisfies
-from .types import Answer, Chunk, Citation, Retrieval, ScoredSentence
+from mscqa.answer.expected import expected_type, satisfies
+from mscqa.types import Answer, Chunk, Citation, Retrieval, ScoredSentence
 
 NOT_FOUND = "I couldn't find that in the documents."
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .embedder import Embedder
+from mscqa.embedding.embedder import Embedder
 
 log = logging.getLogger(__name__)
 

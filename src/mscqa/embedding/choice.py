@@ -15,16 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from .config import Settings
-from .embedder import (
+from mscqa.config import Settings
+from mscqa.embedding.embedder import (
     Embedder,
     SentenceTransformerEmbedder,
     resolve_model,
     resolve_precision,
 )
-from .errors import ModelError
-from .onnx_embedder import OnnxEmbedder, export_onnx, read_meta
-from .store import current_version
+from mscqa.embedding.onnx_encoder import OnnxEmbedder, export_onnx, read_meta
+from mscqa.errors import ModelError
+from mscqa.index.snapshot import current_version
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .errors import ModelError
-from .fileio import file_sha256
+from mscqa.errors import ModelError
+from mscqa.fileio import file_sha256
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2 (bundled)"
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.onnx")

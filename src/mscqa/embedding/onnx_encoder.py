@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelError
-from .fileio import file_sha256
+from mscqa.errors import ModelError
+from mscqa.fileio import file_sha256
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .memo import LastCall
+from mscqa.memo import LastCall
 
 _WORD = re.compile(r"\w\w+")
 

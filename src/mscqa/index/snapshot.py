@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import NoIndexError, SnapshotError
-from .fileio import file_sha256, fsync_dir, write_durably
-from .lexical import LexicalIndex
-from .types import Chunk, Document, Page, Section
+from mscqa.errors import NoIndexError, SnapshotError
+from mscqa.fileio import file_sha256, fsync_dir, write_durably
+from mscqa.index.lexical import LexicalIndex
+from mscqa.types import Chunk, Document, Page, Section
 
 log = logging.getLogger(__name__)
 

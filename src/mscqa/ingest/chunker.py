@@ -12,8 +12,8 @@ import hashlib
 import re
 from collections.abc import Sequence
 
-from .memo import LastCall
-from .types import Chunk, Document
+from mscqa.memo import LastCall
+from mscqa.types import Chunk, Document
 
 # The previous chunk_all call's chunks by (settings, document): an in-process rebuild (the
 # admin API) reuses the chunks of every document that has not changed.

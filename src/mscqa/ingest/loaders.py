@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import CorpusError
-from .fileio import file_sha256
-from .types import Document, Page, Section
+from mscqa.errors import CorpusError
+from mscqa.fileio import file_sha256
+from mscqa.types import Document, Page, Section
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class UnreadableFile(Exception):
 
 
 def supported_suffixes() -> frozenset[str]:
-    from .formats import SUPPORTED_SUFFIXES
+    from mscqa.ingest.extract.sandbox import SUPPORTED_SUFFIXES
 
     return TEXT_SUFFIXES | SUPPORTED_SUFFIXES
 
@@ -201,7 +201,7 @@ def _text_document(raw: str, rel: Path, sha: str) -> Document:
 
 
 def _extracted_document(path: Path, rel: Path, sha: str) -> Document:
-    from .formats import ExtractionError, extract
+    from mscqa.ingest.extract.sandbox import ExtractionError, extract
 
     try:
         ex = extract(path)

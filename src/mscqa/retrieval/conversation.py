@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .types import Turn
+from mscqa.types import Turn
 
 _ANAPHORA = re.compile(
     r"\b(they|them|their|theirs|it|its|this|that|these|those|there|such|the same|"

@@ -15,13 +15,13 @@ from collections.abc import Collection
 
 import numpy as np
 
-from .embedder import Embedder
-from .fusion import FUSION_MODES, fuse
-from .lexical import tokenize, tokenize_all
-from .spelling import Speller
-from .store import Snapshot, lexical_text
-from .types import Chunk, Hit, Retrieval, ScoredSentence
-from .vocabulary import expand, token_equivalents
+from mscqa.embedding.embedder import Embedder
+from mscqa.index.lexical import tokenize, tokenize_all
+from mscqa.index.snapshot import Snapshot, lexical_text
+from mscqa.retrieval.fusion import FUSION_MODES, fuse
+from mscqa.retrieval.spelling import Speller
+from mscqa.retrieval.vocabulary import expand, token_equivalents
+from mscqa.types import Chunk, Hit, Retrieval, ScoredSentence
 
 
 class Retriever:

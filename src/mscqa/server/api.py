@@ -7,16 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from .errors import NoIndexError
-from .schemas import (
+from mscqa.errors import NoIndexError
+from mscqa.server.schemas import (
     AskRequest,
     AskResponse,
     DocumentsResponse,
     ErrorResponse,
     HealthResponse,
 )
-from .service import QAService
-from .types import Turn
+from mscqa.service import QAService
+from mscqa.types import Turn
 
 
 async def get_service(request: Request) -> QAService:

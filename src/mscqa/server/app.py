@@ -1,6 +1,6 @@
 """``create_app``: the FastAPI application, its lifespan and its error handlers.
 
->>> from mscqa.app import create_app
+>>> from mscqa.server.app import create_app
 >>> app = create_app()          # loads the index in the background on startup
 >>> # uvicorn.run(app) or: with TestClient(create_app(service=my_service)) as client: ...
 """
@@ -17,10 +17,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from . import __version__, admin, api, web
-from .apidocs import add_docs
-from .config import Settings
-from .errors import (
+from mscqa import __version__
+from mscqa.config import Settings
+from mscqa.errors import (
     BuildInProgress,
     FileConflict,
     IndexNotReady,
@@ -34,12 +33,16 @@ from .errors import (
     UnsupportedFileType,
     UploadTooLarge,
 )
-from .limits import BodySizeLimit, ConcurrencyLimit
-from .metrics import Metrics, MetricsMiddleware, RouteTemplates
-from .metrics import make_router as metrics_router
-from .middleware import ScopedCORS, SecurityHeaders
-from .ratelimit import RateLimit
-from .service import QAService
+from mscqa.server import api
+from mscqa.server import pages as web
+from mscqa.server.admin import routes as admin
+from mscqa.server.docs import add_docs
+from mscqa.server.metrics import Metrics, MetricsMiddleware, RouteTemplates
+from mscqa.server.metrics import make_router as metrics_router
+from mscqa.server.middleware.limits import BodySizeLimit, ConcurrencyLimit
+from mscqa.server.middleware.ratelimit import RateLimit
+from mscqa.server.middleware.security import ScopedCORS, SecurityHeaders
+from mscqa.service import QAService
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ from prometheus_client.registry import Collector
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import MscqaError
-from .service import QAService
+from mscqa.errors import MscqaError
+from mscqa.service import QAService
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"

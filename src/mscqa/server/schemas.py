@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .types import Answer, Citation
+from mscqa.types import Answer, Citation
 
 # NUL, other C0 controls (tab/newline allowed) and the Unicode bidi overrides/isolates.
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")

@@ -8,7 +8,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .extract_text import Block, Refused, assemble, fmt_size, inline, paragraphs, short_reason
+from mscqa.ingest.extract.text import (
+    Block,
+    Refused,
+    assemble,
+    fmt_size,
+    inline,
+    paragraphs,
+    short_reason,
+)
 
 ZIP_MAX_UNCOMPRESSED = 200 * 1024 * 1024
 ZIP_MAX_ENTRIES = 10_000

@@ -8,7 +8,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .extract_text import ALL_WS_RE, Block, OutOfMemory, Refused, assemble, inline, paragraphs
+from mscqa.ingest.extract.text import (
+    ALL_WS_RE,
+    Block,
+    OutOfMemory,
+    Refused,
+    assemble,
+    inline,
+    paragraphs,
+)
 
 HTML_MAX_DEPTH = 10_000
 

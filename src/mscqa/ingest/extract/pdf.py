@@ -1,7 +1,8 @@
 """PDF to text: pypdf reading and decryption, then paragraphs and headings joined into blocks.
 
 pypdf is imported only when a PDF is parsed, inside the extraction worker's limits; the layout
-analysis (lines, running heads, paragraphs, heading levels) lives in :mod:`mscqa.pdf_layout`.
+analysis (lines, running heads, paragraphs, heading levels) lives in
+:mod:`mscqa.ingest.extract.pdf_layout`.
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ import re
 from collections import Counter
 from typing import Any
 
-from .extract_text import Block, Refused, assemble, inline, short_reason
-from .pdf_layout import (
+from mscqa.ingest.extract.pdf_layout import (
     SENTENCE_END_RE,
     drop_running_heads,
     group_paragraphs,
     heading_levels,
     read_lines,
 )
+from mscqa.ingest.extract.text import Block, Refused, assemble, inline, short_reason
 
 MIN_PDF_ALNUM = 20
 _HYPHEN_END_RE = re.compile(r"[^\W\d_][-\u2010]$")

@@ -1,7 +1,7 @@
 """PDF page layout: pypdf text-visitor callbacks to lines, paragraphs and heading levels.
 
 Works on the lines pypdf reports (text, position, font size, boldness); pypdf itself is imported
-by :mod:`mscqa.extract_pdf`, never here.
+by :mod:`mscqa.ingest.extract.pdf`, never here.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from .extract_text import inline
+from mscqa.ingest.extract.text import inline
 
 _BOLD_RE = re.compile(r"bold|black|heavy|demi", re.I)
 _PAGE_NO_RE = re.compile(r"^(page\s*)?([0-9]{1,4}|[ivxlc]{1,6})(\s*(of|/)\s*[0-9]{1,4})?$", re.I)

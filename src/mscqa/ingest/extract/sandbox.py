@@ -1,6 +1,6 @@
 """Text extraction from PDF, HTML and DOCX files, isolated in a subprocess.
 
-Every file is parsed by ``python -m mscqa._extract_worker`` in its own process group, with a
+Every file is parsed by ``python -m mscqa.ingest.extract.worker`` in its own process group, with a
 wall-clock timeout enforced here and an address-space limit (RLIMIT_AS) and a CPU-time limit set
 by the child on itself before it imports a parser. A hostile or broken file (PDF/zip/HTML bomb,
 absurd nesting, truncated or encrypted document) therefore costs at most ``timeout_s`` and
@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from mscqa.errors import MscqaError
-from mscqa.extract_text import fmt_size
+from mscqa.ingest.extract.text import fmt_size
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".html", ".htm", ".pdf", ".docx"})
 
-_PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
+_PACKAGE_PARENT = str(Path(__file__).resolve().parents[3])
 _STDERR_TAIL = 4096
 
 
@@ -105,7 +105,7 @@ def extract(
     cmd = [
         sys.executable,
         "-m",
-        "mscqa._extract_worker",
+        "mscqa.ingest.extract.worker",
         str(path.resolve()),
         str(max_bytes),
         str(memory_mb),

@@ -2,7 +2,7 @@
 
 Standard library only: the extraction worker imports this module before it sets its resource
 limits. ``assemble`` joins :class:`Block` paragraphs into one text with the character offsets of
-its sections and pages, the shape :func:`mscqa.formats.extract` returns.
+its sections and pages, the shape :func:`mscqa.ingest.extract.sandbox.extract` returns.
 """
 
 from __future__ import annotations

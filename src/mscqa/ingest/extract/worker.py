@@ -1,8 +1,8 @@
 """Child process that parses ONE document and writes the result to stdout as JSON.
 
-Run only by :func:`mscqa.formats.extract`::
+Run only by :func:`mscqa.ingest.extract.sandbox.extract`::
 
-    python -m mscqa._extract_worker PATH MAX_BYTES MEMORY_MB CPU_SECONDS
+    python -m mscqa.ingest.extract.worker PATH MAX_BYTES MEMORY_MB CPU_SECONDS
 
 The parent enforces the wall-clock timeout and kills this process group; this process limits its
 own address space (RLIMIT_AS) and CPU time before it imports any parser, so a decompression bomb
@@ -13,9 +13,10 @@ Output (one JSON object on stdout, nothing else is ever written there)::
     {"ok": true, "title": str|null, "text": str, "sections": [[h, s, e], ...], "pages": [...]}
     {"ok": false, "reason": "short human-readable reason"}
 
-Only the standard library (and :mod:`mscqa.extract_text`, which uses nothing else) is imported at
-start-up; the parser for the file's format (:mod:`mscqa.extract_html`, :mod:`mscqa.extract_pdf`,
-:mod:`mscqa.extract_docx`) and its library are imported after the limits are set.
+Only the standard library (and :mod:`mscqa.ingest.extract.text`, which uses nothing else) is
+imported at start-up; the parser for the file's format (:mod:`mscqa.ingest.extract.html`,
+:mod:`mscqa.ingest.extract.pdf`, :mod:`mscqa.ingest.extract.docx`) and its library are imported
+after the limits are set.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .extract_text import OutOfMemory, Refused, fmt_size, short_reason
+from mscqa.ingest.extract.text import OutOfMemory, Refused, fmt_size, short_reason
 
 Extractor = Callable[[bytes], dict[str, Any]]
 
@@ -35,15 +36,15 @@ Extractor = Callable[[bytes], dict[str, Any]]
 def extractor(suffix: str) -> Extractor | None:
     """The parser for a file suffix (lower case), or None; its module is imported only now."""
     if suffix in (".html", ".htm"):
-        from .extract_html import extract_html
+        from mscqa.ingest.extract.html import extract_html
 
         return extract_html
     if suffix == ".pdf":
-        from .extract_pdf import extract_pdf
+        from mscqa.ingest.extract.pdf import extract_pdf
 
         return extract_pdf
     if suffix == ".docx":
-        from .extract_docx import extract_docx
+        from mscqa.ingest.extract.docx import extract_docx
 
         return extract_docx
     return None

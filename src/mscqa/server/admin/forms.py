@@ -1,8 +1,8 @@
 """Streaming ``multipart/form-data`` uploads: the form is parsed as it arrives.
 
 ``UploadReceiver`` feeds the request body to python-multipart and writes the file part (field
-``file``) straight into a :class:`mscqa.uploads.StagedFile`, so a too-large upload is refused as
-soon as the limit is passed and never held in memory::
+``file``) straight into a :class:`mscqa.server.admin.uploads.StagedFile`, so a too-large upload
+is refused as soon as the limit is passed and never held in memory::
 
     receiver = UploadReceiver(settings, content_type, content_length)
     for chunk in body:
@@ -16,9 +16,9 @@ from python_multipart import MultipartParser
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import parse_options_header
 
-from .config import Settings
-from .errors import InvalidUpload, UploadTooLarge
-from .uploads import StagedFile, Stored, check_suffix, safe_filename
+from mscqa.config import Settings
+from mscqa.errors import InvalidUpload, UploadTooLarge
+from mscqa.server.admin.uploads import StagedFile, Stored, check_suffix, safe_filename
 
 FIELD = "file"
 # Room for the multipart boundaries and part headers on top of the file itself.

@@ -23,10 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .config import Settings
-from .errors import IndexNotReady, JobConflict, MscqaError
-from .indexing import build_index
-from .service import QAService
+from mscqa.config import Settings
+from mscqa.errors import IndexNotReady, JobConflict, MscqaError
+from mscqa.indexing import build_index
+from mscqa.service import QAService
 
 log = logging.getLogger(__name__)
 

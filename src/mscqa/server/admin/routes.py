@@ -18,12 +18,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from .config import Settings
-from .errors import JobConflict, NotFound
-from .forms import UploadReceiver
-from .jobs import JobManager
-from .metrics import record_build
-from .uploads import ALLOWED_SUFFIXES, delete_document
+from mscqa.config import Settings
+from mscqa.errors import JobConflict, NotFound
+from mscqa.server.admin.forms import UploadReceiver
+from mscqa.server.admin.jobs import JobManager
+from mscqa.server.admin.uploads import ALLOWED_SUFFIXES, delete_document
+from mscqa.server.metrics import record_build
 
 DISABLED = "admin API disabled: set MSCQA_ADMIN_TOKEN"
 REINDEX_HINT = "POST /admin/reindex"

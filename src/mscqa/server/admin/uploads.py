@@ -3,7 +3,7 @@
 ``StagedFile`` writes an upload into a hidden temporary file in the corpus folder, stopping as
 soon as the size limit is passed; ``commit`` then fsyncs the file and links it to its final name,
 which never overwrites an existing file (``replace=True`` swaps it atomically). The multipart
-form an upload arrives in is parsed by :class:`mscqa.forms.UploadReceiver`.
+form an upload arrives in is parsed by :class:`mscqa.server.admin.forms.UploadReceiver`.
 
 Only a file's base name is kept, and names that are unsafe on any platform are refused.
 """
@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .config import Settings
-from .errors import FileConflict, InvalidUpload, NotFound, UnsupportedFileType, UploadTooLarge
-from .fileio import file_sha256, fsync_dir
-from .loaders import doc_id_for
+from mscqa.config import Settings
+from mscqa.errors import FileConflict, InvalidUpload, NotFound, UnsupportedFileType, UploadTooLarge
+from mscqa.fileio import file_sha256, fsync_dir
+from mscqa.ingest.loaders import doc_id_for
 
 log = logging.getLogger(__name__)
 

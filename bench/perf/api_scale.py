@@ -1,6 +1,6 @@
 """Index the 1000 PubMedQA abstracts through the admin API of a running `mscqa serve`.
 
-    .venv/bin/python bench/api_scale.py [--limit N] [--data PATH]
+    .venv/bin/python -m bench.perf.api_scale [--limit N] [--data PATH]
 
 Starts a server on the client's article with an admin token, uploads every abstract with
 POST /admin/documents, rebuilds with POST /admin/reindex (cold: a new index folder, so every
@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import DEFAULT_DATA, abstract_markdown, load_pubmedqa, machine, save
-from baseline import ARTICLE, server
+
+from bench.common import DEFAULT_DATA, abstract_markdown, load_pubmedqa, machine, save
+from bench.perf.baseline import ARTICLE, server
 
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

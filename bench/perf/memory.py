@@ -1,6 +1,6 @@
 """Resident memory of ``mscqa serve`` on the article index, after answering questions.
 
-    .venv/bin/python bench/memory.py [--questions 100]
+    .venv/bin/python -m bench.perf.memory [--questions 100]
 
 Ours: the default (ONNX query encoder); also the torch query backend. Baseline: a process
 running the tutorial pipeline that answered the same questions. Figures are VmRSS (now) and
@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from baseline import (
+
+from bench.perf.baseline import (
     PYTHON,
     ROOT,
     article_index,
@@ -30,7 +31,7 @@ from baseline import (
 )
 
 BASELINE_RUN = (
-    "import json, sys; sys.path.insert(0, {bench!r}); from baseline import Baseline, "
+    "import json, sys; sys.path.insert(0, {root!r}); from bench.perf.baseline import Baseline, "
     "varied_questions; b = Baseline(); [b.ask(q) for q in varied_questions({n})]; "
     "s = open('/proc/self/status').read(); "
     "print(json.dumps({{k: int(s.split(k + ':')[1].split()[0]) / 1024 for k in "
@@ -60,7 +61,7 @@ def main() -> None:
     ours = serve_memory(index_dir, questions)
     torch_backend = serve_memory(index_dir, questions, MSCQA_QUERY_BACKEND="torch")
     out = subprocess.run(
-        [PYTHON, "-c", BASELINE_RUN.format(bench=str(ROOT / "bench"), n=args.questions)],
+        [PYTHON, "-c", BASELINE_RUN.format(root=str(ROOT), n=args.questions)],
         check=True,
         capture_output=True,
         text=True,

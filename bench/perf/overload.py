@@ -2,7 +2,7 @@
 with 503 + Retry-After (never another 5xx), keeps the accepted answers fast, and recovers within
 10 s once the load stops.
 
-    .venv/bin/python bench/overload.py [--connections 192] [--duration 10]
+    .venv/bin/python -m bench.perf.overload [--connections 192] [--duration 10]
 
 Baseline, measured in the same run: the same server's idle median for new questions. The
 offered load is a closed loop of ``--connections`` wrk connections (192 by default, 12x the
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from baseline import (
+from bench.perf.baseline import (
     OUT,
     AskClient,
     article_index,
@@ -28,7 +28,7 @@ from baseline import (
     varied_questions,
     write_bodies,
 )
-from load import run_wrk
+from bench.perf.load import run_wrk
 
 LUA = r"""
 local bodies, counter, threads = {}, 0, {}

@@ -1,6 +1,6 @@
 """What each part of retrieval adds, on the dev set's in-scope questions (retrieval hit@3).
 
-    .venv/bin/python bench/ablation.py [--index-dir DIR]
+    .venv/bin/python -m bench.quality.ablation [--index-dir DIR]
 
 One index of the article; the same QAService with its Retriever switched step by step:
 dense only (alpha 1, no best-sentence pooling), BM25 only (alpha 0), weighted fusion (alpha
@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from baseline import DEVSET, article_index
+from bench.perf.baseline import DEVSET, article_index
 
 
 def main() -> None:
@@ -24,9 +24,9 @@ def main() -> None:
     parser.add_argument("--index-dir", type=Path, default=None, help="reuse an article index")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from mscqa import retriever as retriever_module
     from mscqa.config import Settings
     from mscqa.evaluation import evaluate, load_questions
+    from mscqa.retrieval import retriever as retriever_module
     from mscqa.service import QAService
 
     index_dir = article_index(args.index_dir)

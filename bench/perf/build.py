@@ -1,6 +1,6 @@
 """Build speed against the baseline, measured in one run, and what each encoder lever buys.
 
-    .venv/bin/python bench/build.py [--limit N] [--sample N] [--skip-quality]
+    .venv/bin/python -m bench.perf.build [--limit N] [--sample N] [--skip-quality]
 
 Everything runs in this process with the model loaded, as the baseline is timed (it excludes
 its own model load):
@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import DEFAULT_DATA, load_pubmedqa, machine, save, write_corpus
-from baseline import (
+
+from bench.common import DEFAULT_DATA, load_pubmedqa, machine, save, write_corpus
+from bench.perf.baseline import (
     ARTICLE,
     DEVSET,
     as_rows,
@@ -72,8 +73,8 @@ def forget_embeddings(index_dir: Path) -> None:
 
 def encoder_study(texts: list[str], model_dir: Path) -> list[dict[str, Any]]:
     """(a) texts/s and agreement with torch fp32 for each encoder on the same texts."""
-    from mscqa.embedder import SentenceTransformerEmbedder
-    from mscqa.onnx_embedder import OnnxEmbedder
+    from mscqa.embedding.embedder import SentenceTransformerEmbedder
+    from mscqa.embedding.onnx_encoder import OnnxEmbedder
 
     threads = os.cpu_count() or 1
     encoders: list[tuple[str, Any]] = [
@@ -107,11 +108,11 @@ def encoder_study(texts: list[str], model_dir: Path) -> list[dict[str, Any]]:
 
 
 def sample_texts(entries: dict[str, Any], folder: Path) -> list[str]:
-    from mscqa.chunker import Chunker
     from mscqa.config import Settings
+    from mscqa.index.snapshot import dense_text
     from mscqa.indexing import _sentence_table
-    from mscqa.loaders import load_corpus
-    from mscqa.store import dense_text
+    from mscqa.ingest.chunker import Chunker
+    from mscqa.ingest.loaders import load_corpus
 
     write_corpus(entries, folder)
     documents = load_corpus(folder).documents
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    from mscqa.embedder import resolve_precision
+    from mscqa.embedding.embedder import resolve_precision
 
     results: dict[str, Any] = {"machine": machine(), "precision": resolve_precision("auto")}
     entries = load_pubmedqa(args.data, args.limit)

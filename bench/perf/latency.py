@@ -1,6 +1,6 @@
 """/ask latency over HTTP against the in-process baseline, and the query encoders themselves.
 
-    .venv/bin/python bench/latency.py [--questions 80] [--part ask,encoder,rebuild] [--json]
+    .venv/bin/python -m bench.perf.latency [--questions 80] [--part ask,encoder,rebuild] [--json]
 
 ask      ``mscqa serve`` on the article index; new questions (never cached) and one repeated
          question over HTTP (keep-alive, the standard library's client; an httpx client is
@@ -30,7 +30,8 @@ from typing import Any
 
 import httpx
 import numpy as np
-from baseline import (
+
+from bench.perf.baseline import (
     ARTICLE,
     PUBMEDQA,
     PYTHON,
@@ -177,13 +178,13 @@ def agreement_texts() -> list[str]:
 
 
 def part_encoder(index_dir: Path, n: int, passages: int) -> dict[str, Any]:
-    from mscqa.embedder import (
+    from mscqa.embedding.embedder import (
         SentenceTransformerEmbedder,
         model_fingerprint,
         resolve_model,
         resolve_precision,
     )
-    from mscqa.onnx_embedder import OnnxEmbedder, export_onnx
+    from mscqa.embedding.onnx_encoder import OnnxEmbedder, export_onnx
 
     source = resolve_model("")
     sha = model_fingerprint(source)

@@ -1,13 +1,13 @@
 """Build cost and dense-search choice at scale, on the 1000-abstract PubMedQA corpus.
 
-    .venv/bin/python bench/scale.py [--limit N] [--json] [--sizes 3000,30000,300000]
+    .venv/bin/python -m bench.perf.scale [--limit N] [--json] [--sizes 3000,30000,300000]
 
 (a) a cold ``mscqa index --json`` in a subprocess (includes Python start-up and model load):
     wall time, the CLI's own ``seconds``, peak memory, index size on disk;
 (b) the same command again with nothing changed (every embedding should be reused);
 (c) one new document added, then rebuilt (only its passages and sentences embedded);
 (d) ``faiss.IndexFlatIP`` (exact) against ``IndexHNSWFlat`` (M=32, efConstruction=80, as
-    ``mscqa.store.make_dense_index`` builds it) with efSearch 64 and 128, on random unit
+    ``mscqa.index.snapshot.make_dense_index`` builds it) with efSearch 64 and 128, on random unit
     vectors and on the index's real passage and sentence vectors (real vectors plus small
     noise where more rows are needed than exist): build time, one-query latency (median),
     recall@10 against the exact search; plus the Retriever's brute-force sentence scan
@@ -34,9 +34,7 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import (
+from bench.common import (
     DEFAULT_DATA,
     REPO,
     abstract_markdown,
@@ -130,9 +128,9 @@ def new_document(corpus: Path, entries: dict[str, dict[str, Any]]) -> str:
 
 def serving_load(index_dir: Path) -> dict[str, float]:
     """Seconds to load the snapshot and to build a Retriever over it (``mscqa serve`` start-up)."""
-    from mscqa.embedder import HashingEmbedder
-    from mscqa.retriever import Retriever
-    from mscqa.store import load_current
+    from mscqa.embedding.embedder import HashingEmbedder
+    from mscqa.index.snapshot import load_current
+    from mscqa.retrieval.retriever import Retriever
 
     t0 = time.perf_counter()
     snapshot = load_current(index_dir)
@@ -236,8 +234,8 @@ def faiss_study(
     """(d): random and real vectors at each size; real queries are the PubMedQA questions."""
     import faiss
 
-    from mscqa.embedder import SentenceTransformerEmbedder
-    from mscqa.store import load_current
+    from mscqa.embedding.embedder import SentenceTransformerEmbedder
+    from mscqa.index.snapshot import load_current
 
     snapshot = load_current(index_dir)
     chunk_vecs = snapshot.dense.reconstruct_n(0, len(snapshot.chunks))
@@ -271,7 +269,7 @@ def sentence_step(index_dir: Path, sizes: list[int], n_queries: int) -> dict[str
     only the top-``candidates`` passages use the result; the alternative scores only the
     sentences of those 50 passages. Sentences per passage as in the real index.
     """
-    from mscqa.store import load_current
+    from mscqa.index.snapshot import load_current
 
     snapshot = load_current(index_dir)
     ratio = len(snapshot.sentences.owner) / max(1, len(snapshot.chunks))

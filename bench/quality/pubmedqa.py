@@ -1,6 +1,6 @@
 """Retrieval quality on PubMedQA: does mscqa find the abstract each question was written about?
 
-    .venv/bin/python bench/pubmedqa.py [--limit N] [--json] [--data PATH] [--index-dir DIR]
+    .venv/bin/python -m bench.quality.pubmedqa [--limit N] [--json] [--data PATH] [--index-dir DIR]
 
 Each of the 1000 PubMedQA abstracts becomes ``<pmid>.md`` (a neutral title, each paragraph
 under its ``## LABEL`` heading, no ``LONG_ANSWER``); the index is built with mscqa's real
@@ -9,7 +9,7 @@ retrieved passage of the question's own abstract; hit@k and MRR@5 count the firs
 
 In the same run, on the same passages, vectors and questions, the baselines (plain bm25s,
 plain dense cosine, naive RRF k=60) and a set of clearly labelled experiments are scored from
-mscqa's own building blocks (``LexicalIndex``, the snapshot's vectors, ``mscqa.fusion``,
+mscqa's own building blocks (``LexicalIndex``, the snapshot's vectors, ``mscqa.retrieval.fusion``,
 ``Retriever`` with other parameters). Parameters that an experiment tunes are also scored
 two-fold (tuned on one half of the questions, measured on the other) so a sweep's winner is
 not just fitted to these 1000 questions.
@@ -30,9 +30,7 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import (
+from bench.common import (
     DEFAULT_DATA,
     load_pubmedqa,
     machine,
@@ -42,15 +40,14 @@ from _common import (
     table,
     write_corpus,
 )
-
 from mscqa.config import Settings
-from mscqa.fusion import rrf, weighted
+from mscqa.index.lexical import LexicalIndex
+from mscqa.index.snapshot import Snapshot, load_current
 from mscqa.indexing import build_index
-from mscqa.lexical import LexicalIndex
-from mscqa.retriever import Retriever
+from mscqa.retrieval.fusion import rrf, weighted
+from mscqa.retrieval.retriever import Retriever
+from mscqa.retrieval.vocabulary import expand
 from mscqa.service import QAService
-from mscqa.store import Snapshot, load_current
-from mscqa.vocabulary import expand
 
 K = 5  # passages asked for, as the service's default top_k
 TARGET = {"hit@1": 0.975, "hit@3": 0.99}
@@ -167,12 +164,13 @@ def minmax_rows(x: np.ndarray) -> np.ndarray:
 
 
 def weighted_rows(dense: np.ndarray, lexical: np.ndarray, alpha: float) -> np.ndarray:
-    """``mscqa.fusion.weighted`` applied row by row."""
+    """``mscqa.retrieval.fusion.weighted`` applied row by row."""
     return np.stack([weighted(d, lex, alpha) for d, lex in zip(dense, lexical, strict=True)])
 
 
 def rrf_rows(*lists: np.ndarray, k: int = 60) -> np.ndarray:
-    """``mscqa.fusion.rrf`` row by row; more than two lists are summed pairwise-compatibly."""
+    """``mscqa.retrieval.fusion.rrf`` row by row; more than two lists are summed
+    pairwise-compatibly."""
     if len(lists) == 2:
         return np.stack([rrf(a, b, k) for a, b in zip(*lists, strict=True)])
     out = np.zeros(lists[0].shape, dtype=np.float64)

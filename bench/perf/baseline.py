@@ -1,6 +1,6 @@
 """The baseline every performance figure is compared with, and helpers the benchmarks share.
 
-    .venv/bin/python bench/baseline.py [--questions N]
+    .venv/bin/python -m bench.perf.baseline [--questions N]
 
 The baseline is the tutorial pipeline: sentence-transformers (torch backend, default settings,
 so torch's default thread count) encodes the question, and a flat FAISS inner-product index
@@ -29,12 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import DEFAULT_DATA, load_pubmedqa, write_corpus
-from _common import machine as machine  # re-exported for the other benchmarks
-from _common import percentile as percentile
-from _common import save as save
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.common import DEFAULT_DATA, load_pubmedqa, write_corpus
+from bench.common import machine as machine  # re-exported for the other benchmarks
+from bench.common import percentile as percentile
+from bench.common import save as save
+
+ROOT = Path(__file__).resolve().parents[2]
 ARTICLE = ROOT / "corpus" / "msc-article.md"
 DEVSET = ROOT / "tests" / "data" / "devset.jsonl"
 PUBMEDQA = DEFAULT_DATA
@@ -55,7 +56,7 @@ class Baseline:
         import faiss
         from sentence_transformers import SentenceTransformer
 
-        from mscqa.embedder import resolve_model
+        from mscqa.embedding.embedder import resolve_model
 
         self.model = SentenceTransformer(str(resolve_model("")), device="cpu")
         text = corpus.read_text(encoding="utf-8")
@@ -85,7 +86,7 @@ def baseline_embed_seconds(texts: Sequence[str]) -> float:
     """Seconds the baseline (default sentence-transformers) takes to embed ``texts``."""
     from sentence_transformers import SentenceTransformer
 
-    from mscqa.embedder import resolve_model
+    from mscqa.embedding.embedder import resolve_model
 
     model = SentenceTransformer(str(resolve_model("")), device="cpu")
     model.encode(["warm up"])
@@ -133,7 +134,7 @@ def pubmedqa_paragraphs(limit: int | None = None) -> list[str]:
 
 
 def write_pubmedqa_corpus(folder: Path, limit: int | None = None) -> int:
-    """Each PubMedQA abstract as ``<pmid>.md`` (bench/_common.py's format); returns files."""
+    """Each PubMedQA abstract as ``<pmid>.md`` (bench/common.py's format); returns files."""
     entries = load_pubmedqa(PUBMEDQA, limit)
     write_corpus(entries, folder)
     return len(entries)

@@ -1,6 +1,6 @@
 """Throughput and tail latency of ``mscqa serve`` under 16 concurrent clients, with wrk.
 
-    .venv/bin/python bench/load.py [--connections 16] [--duration 10] [--backend onnx,torch]
+    .venv/bin/python -m bench.perf.load [--connections 16] [--duration 10] [--backend onnx,torch]
 
 wrk (Debian package ``wrk``; ``apt-get install -y wrk``) posts /ask with questions drawn in
 turn from every dev-set and PubMedQA question (~1100 distinct, each connection starting at a
@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from baseline import (
+from bench.perf.baseline import (
     OUT,
     Baseline,
     article_index,

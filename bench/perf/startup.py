@@ -1,6 +1,6 @@
 """Time from ``mscqa serve`` to ``/health`` 200 on an existing index, and what it imports.
 
-    .venv/bin/python bench/startup.py [--runs 5]
+    .venv/bin/python -m bench.perf.startup [--runs 5]
 
 Ours: the default query backend (the index's ONNX export; torch never imported). Also shown:
 the torch query backend (``MSCQA_QUERY_BACKEND=torch``). Baseline: a fresh process that sets
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from baseline import (
+from bench.perf.baseline import (
     PYTHON,
     ROOT,
     article_index,
@@ -31,11 +31,11 @@ from baseline import (
 )
 
 BASELINE_SETUP = (
-    "import sys; sys.path.insert(0, {bench!r}); from baseline import Baseline; "
+    "import sys; sys.path.insert(0, {root!r}); from bench.perf.baseline import Baseline; "
     "Baseline().ask('What are mesenchymal stem cells?')"
 )
 IMPORT_CHECK = (
-    "import json, sys, time; t = time.perf_counter(); import mscqa.app, mscqa.cli; "
+    "import json, sys, time; t = time.perf_counter(); import mscqa.server.app, mscqa.cli; "
     "took = time.perf_counter() - t; "
     "print(json.dumps({'seconds': took, 'heavy': sorted(m for m in ('torch', "
     "'sentence_transformers', 'transformers') if m in sys.modules)}))"
@@ -52,7 +52,7 @@ def serve_ready(index_dir: Path, **env: str) -> tuple[float, bool]:
 def baseline_ready() -> float:
     started = time.perf_counter()
     subprocess.run(
-        [PYTHON, "-c", BASELINE_SETUP.format(bench=str(ROOT / "bench"))],
+        [PYTHON, "-c", BASELINE_SETUP.format(root=str(ROOT))],
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -90,7 +90,7 @@ def main() -> None:
             not any(torch_loaded),
         ),
         row(
-            "import mscqa.app + cli, s (torch/ST not imported)",
+            "import mscqa.server.app + cli, s (torch/ST not imported)",
             imports["seconds"],
             None,
             "no torch",

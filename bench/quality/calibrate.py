@@ -1,10 +1,11 @@
 """Fit the answerer's confidence model on the dev set and report the abstention trade-off.
 
-    python bench/calibrate.py [--dev tests/data/devset.jsonl] [--heldout tests/data/heldout.jsonl]
+    python -m bench.quality.calibrate [--dev tests/data/devset.jsonl] \
+        [--heldout tests/data/heldout.jsonl]
 
 Features per question come from the real pipeline (``QAService.explain``); the label is whether
 the question is in scope. A logistic regression (L2, Newton's method) gives the weights printed
-here, which are copied into ``mscqa.answerer.CONFIDENCE_WEIGHTS``; the threshold table shows
+here, which are copied into ``mscqa.answer.answerer.CONFIDENCE_WEIGHTS``; the threshold table shows
 false abstention (in-scope questions refused) against abstention recall (out-of-scope refused).
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mscqa.answerer import CONFIDENCE_WEIGHTS, confidence
+from mscqa.answer.answerer import CONFIDENCE_WEIGHTS, confidence
 from mscqa.config import Settings
 from mscqa.evaluation import load_questions
 from mscqa.indexing import build_index
