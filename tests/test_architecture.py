@@ -42,7 +42,8 @@ ORDER: dict[str, list[set[str]]] = {
     "retrieval": [{"fusion", "spelling", "vocabulary", "conversation"}, {"retriever"}],
     "answer": [{"expected"}, {"answerer"}],
     "server": [
-        {"schemas", "docs", "metrics", "middleware"},
+        # docview: the /read page's layout of a Document (pure, records only)
+        {"schemas", "docs", "metrics", "middleware", "docview"},
         {"api", "pages", "admin"},
         {"app"},
     ],
@@ -67,7 +68,7 @@ CONFIG_IMPORTERS = {
     "cli",
 }
 # The HTTP routes talk to the service facade and the records, nothing deeper.
-EDGE_ALLOWED = {"service", "server.schemas", "errors", "types", "indexing"}
+EDGE_ALLOWED = {"service", "server.schemas", "server.docview", "errors", "types", "indexing"}
 ENV_EXEMPT = {"embedding.embedder"}
 HF_OFFLINE_VARS = {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"}
 

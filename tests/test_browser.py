@@ -30,6 +30,8 @@ CHROMIUM_ARGS = [
 ]
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 375, "height": 740}
+DESKTOP_800 = {"width": 1280, "height": 800}
+PHONE_844 = {"width": 390, "height": 844}
 ANSWER_TIMEOUT_MS = 90_000  # the first question may wait for the model to warm up
 UI_TIMEOUT_MS = 5_000
 
@@ -364,4 +366,43 @@ def test_document_markup_is_shown_as_text(chromium_browser: Any, hostile_server:
                 continue
             assert (parts.scheme, parts.netloc) == (base.scheme, base.netloc), url
             assert parts.path not in ("/x", "/tracker.png"), f"document markup fetched {url}"
+        session.assert_clean()
+
+
+def _cited_sentence(base_url: str, question: str) -> tuple[str, dict[str, int], str]:
+    """(doc_id, span, sentence) of the first sentence the answer to ``question`` quotes."""
+    import httpx
+
+    body = httpx.post(f"{base_url}/ask", json={"question": question}, timeout=60).json()
+    cited = body["citations"][0]
+    span = cited["sentences"][0]
+    text = cited["text"][span["start"] - cited["start"] : span["end"] - cited["start"]]
+    return cited["doc_id"], span, text
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP_800, PHONE_844], ids=["desktop", "phone"])
+def test_document_view_opens_at_the_cited_sentence_by_url(
+    chromium_browser: Any, live_server: str, viewport: dict[str, int]
+) -> None:
+    expect = _expect()
+    doc_id, span, sentence = _cited_sentence(live_server, ADIPOSE_COLLECTED)
+    for session in _session(chromium_browser, live_server, viewport):
+        page = session.page
+        page.goto(f"{session.base_url}/read/{doc_id}?start={span['start']}&end={span['end']}")
+        mark = page.locator("#cited")
+        expect(mark).to_have_text(sentence)
+        expect(mark).to_be_in_viewport()
+        expect(mark).to_be_focused()
+        # the rest of the document is there to read around it, sections as headings
+        assert page.locator(".reader-text p").count() > 10
+        assert page.locator(".reader-text h3").count() > 3
+        expect(page.locator(".reader-text")).to_contain_text("Mesenchymal stem cells (MSCs) are")
+        assert int(page.evaluate("document.documentElement.scrollWidth")) <= viewport["width"]
+        # offsets the document does not have: the document, no highlight, a note saying why
+        page.goto(f"{session.base_url}/read/{doc_id}?start=5&end=999999999")
+        expect(page.locator(".reader-note")).to_be_visible()
+        expect(page.locator("mark")).to_have_count(0)
+        response = page.goto(f"{session.base_url}/read/no-such-doc.md?start=0&end=5")
+        assert response is not None and response.status == 404
+        expect(page.locator("h2")).to_have_text("Document not found")
         session.assert_clean()

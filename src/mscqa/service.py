@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import threading
 import time
 import unicodedata
@@ -28,12 +29,19 @@ from mscqa.answer.answerer import AnswerPolicy, answer
 from mscqa.config import Settings
 from mscqa.embedding.embedder import Embedder, SentenceTransformerEmbedder, resolve_precision
 from mscqa.embedding.onnx_encoder import MODEL_FILE, OnnxEmbedder
-from mscqa.errors import IndexNotReady, InvalidQuestion, ModelError, NoIndexError, SnapshotError
+from mscqa.errors import (
+    IndexNotReady,
+    InvalidQuestion,
+    ModelError,
+    NoIndexError,
+    NotFound,
+    SnapshotError,
+)
 from mscqa.fileio import file_sha256
 from mscqa.index.snapshot import Snapshot, current_version, load_current
 from mscqa.retrieval.conversation import contextualize
 from mscqa.retrieval.retriever import Retrieval, Retriever
-from mscqa.types import Answer, Turn
+from mscqa.types import Answer, Document, Turn
 
 log = logging.getLogger(__name__)
 
@@ -230,15 +238,16 @@ class QAService:
         if cached is None:
             _, cached = self._answer(live, question, k, history)
             self._cache.put(key, cached)
-        took = (time.perf_counter() - started) * 1000
         return Answer(
             cached.text,
             cached.answered,
             cached.confidence,
             cached.citations,
             cached.related,
-            round(took, 3),
+            round((time.perf_counter() - started) * 1000, 3),
             cached.meta,
+            id=secrets.token_hex(12),
+            index_version=live.snapshot.version,
         )
 
     def explain(
@@ -288,6 +297,14 @@ class QAService:
                 "chunks": len(snap.chunks),
             },
         }
+
+    def document(self, doc_id: str) -> tuple[Document, str]:
+        """The serving snapshot's document ``doc_id`` and that snapshot's version."""
+        snap = self._current().snapshot
+        doc = snap.documents.get(doc_id)
+        if doc is None:
+            raise NotFound(f"No document {doc_id!r} in index {snap.version}; GET /documents.")
+        return doc, snap.version
 
     def documents(self) -> list[dict[str, Any]]:
         snap = self._current().snapshot

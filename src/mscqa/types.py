@@ -87,6 +87,8 @@ class Answer:
     related: tuple[Citation, ...] = ()
     took_ms: float = 0.0
     meta: dict[str, float] = field(default_factory=dict, compare=False)
+    id: str = ""  # one per answer given (POST /feedback names it); "" for uncached internals
+    index_version: str = ""  # the snapshot that answered
 
 
 @dataclass(frozen=True, slots=True)

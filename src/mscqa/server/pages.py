@@ -1,4 +1,7 @@
-"""The chat page at ``/``: one Jinja2 template (autoescaped) whose JavaScript calls /ask."""
+"""The HTML pages: the chat at ``/``, the documents page and the document reader ``/read``.
+
+Jinja2 templates (autoescaped) whose JavaScript modules call the JSON API.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +12,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from mscqa.server.docview import document_view, parse_span
+from mscqa.errors import IndexNotReady, NoIndexError, NotFound
+from mscqa.service import QAService
+
 EXAMPLES = (
     "What are mesenchymal stem cells?",
     "How are adipose mesenchymal stem cells collected?",
     "Which country uses umbilical cord MSCs more?",
     "Has the FDA approved an MSC product for graft-versus-host disease?",
 )
+STATIC = {"static_url": "/static"}
 
 
 def make_router(web_dir: Path) -> APIRouter:
@@ -24,13 +32,41 @@ def make_router(web_dir: Path) -> APIRouter:
 
     @router.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index(request: Request) -> HTMLResponse:
-        return templates.TemplateResponse(
-            request, "index.html", {"examples": EXAMPLES, "static_url": "/static"}
-        )
+        return templates.TemplateResponse(request, "index.html", {"examples": EXAMPLES, **STATIC})
 
     @router.get("/documents/view", response_class=HTMLResponse, include_in_schema=False)
     def documents_page(request: Request) -> HTMLResponse:
         """What is indexed; with the admin token, upload, delete and rebuild (documents.js)."""
-        return templates.TemplateResponse(request, "documents.html", {"static_url": "/static"})
+        return templates.TemplateResponse(request, "documents.html", STATIC)
+
+    @router.get("/read/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
+    def read(
+        request: Request, doc_id: str, start: str | None = None, end: str | None = None
+    ) -> HTMLResponse:
+        """The whole document, with ``[start, end)`` (document offsets, as in an answer's
+        ``citations[].sentences``) highlighted and scrolled into view. Unusable offsets show
+        the document without a highlight; an unknown document is a 404 page."""
+        service: QAService = request.app.state.service
+        try:
+            doc, version = service.document(doc_id)
+        except NotFound:
+            return _message(
+                request,
+                404,
+                "Document not found",
+                f"No document {doc_id!r} is "
+                "in the index. It may have been removed or renamed since the link "
+                "was made.",
+            )
+        except (IndexNotReady, NoIndexError) as exc:
+            return _message(request, 503, "The document index is not available", str(exc))
+        span = parse_span(start, end, len(doc.text))
+        view = document_view(doc, *(span or (None, None)))
+        context = {"view": view, "version": version, "asked": start is not None, **STATIC}
+        return templates.TemplateResponse(request, "read.html", context)
+
+    def _message(request: Request, status: int, heading: str, text: str) -> HTMLResponse:
+        context = {"status": status, "heading": heading, "text": text, **STATIC}
+        return templates.TemplateResponse(request, "message.html", context, status_code=status)
 
     return router

@@ -115,6 +115,8 @@ class CitationOut(BaseModel):
 
 
 class AskResponse(BaseModel):
+    id: str = Field(description="This answer's id: rate it with POST /feedback.")
+    index_version: str = Field(description="The index snapshot the answer was given from.")
     answer: str
     answered: bool
     confidence: float = Field(description="Probability (0-1) that the documents hold the answer.")
@@ -129,6 +131,8 @@ class AskResponse(BaseModel):
     @classmethod
     def of(cls, a: Answer) -> AskResponse:
         return cls(
+            id=a.id,
+            index_version=a.index_version,
             answer=a.text,
             answered=a.answered,
             confidence=a.confidence,
