@@ -175,3 +175,13 @@ def test_every_answer_has_its_own_id_and_the_index_version(client: TestClient) -
     assert {b["index_version"] for b in bodies} == {version}
     refused = client.post("/ask", json={"question": "What is the capital of France?"}).json()
     assert refused["id"] and refused["index_version"] == version
+
+
+def test_pages_do_not_share_one_template_context(client: TestClient) -> None:
+    from mscqa import web
+
+    for path in ("/", "/documents/view", "/read/adipose.md", "/read/missing.md"):
+        client.get(path)
+    # TemplateResponse stores the request in its context: a shared dict would hand this
+    # TestClient request to the next app's responses (uvicorn then fails on its debug message).
+    assert "request" not in web.STATIC

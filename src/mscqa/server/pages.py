@@ -22,6 +22,8 @@ EXAMPLES = (
     "Which country uses umbilical cord MSCs more?",
     "Has the FDA approved an MSC product for graft-versus-host disease?",
 )
+# Spread into a new dict per response: TemplateResponse stores the request in the context it
+# is given, so a shared dict would carry one request into the next.
 STATIC = {"static_url": "/static"}
 
 
@@ -37,7 +39,7 @@ def make_router(web_dir: Path) -> APIRouter:
     @router.get("/documents/view", response_class=HTMLResponse, include_in_schema=False)
     def documents_page(request: Request) -> HTMLResponse:
         """What is indexed; with the admin token, upload, delete and rebuild (documents.js)."""
-        return templates.TemplateResponse(request, "documents.html", STATIC)
+        return templates.TemplateResponse(request, "documents.html", {**STATIC})
 
     @router.get("/read/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def read(
