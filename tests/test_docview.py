@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from mscqa.server.app import create_app
 from mscqa.config import Settings
+from mscqa.server.app import create_app
 from mscqa.server.docview import document_view, parse_span
 from mscqa.service import QAService
 from mscqa.types import Document, Page, Section

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from mscqa.server.docview import document_view, parse_span
 from mscqa.errors import IndexNotReady, NoIndexError, NotFound
+from mscqa.server.docview import document_view, parse_span
 from mscqa.service import QAService
 
 EXAMPLES = (
