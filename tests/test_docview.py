@@ -178,7 +178,7 @@ def test_every_answer_has_its_own_id_and_the_index_version(client: TestClient) -
 
 
 def test_pages_do_not_share_one_template_context(client: TestClient) -> None:
-    from mscqa import web
+    from mscqa.server import pages as web
 
     for path in ("/", "/documents/view", "/read/adipose.md", "/read/missing.md"):
         client.get(path)
