@@ -34,7 +34,7 @@ ORDER: dict[str, list[set[str]]] = {
         {"server"},
         {"cli"},
     ],
-    "ingest": [{"extract", "chunker"}, {"loaders"}],
+    "ingest": [{"extract", "chunker", "abbreviations"}, {"loaders"}],
     # the worker's parsers, one module a format, over text's standard-library helpers
     "ingest.extract": [{"text"}, {"html", "docx", "pdf_layout", "sandbox"}, {"pdf"}, {"worker"}],
     "embedding": [{"embedder", "onnx_encoder"}, {"cache"}, {"choice"}],

@@ -5,7 +5,10 @@
 Each of the 1000 PubMedQA abstracts becomes ``<pmid>.md`` (a neutral title, each paragraph
 under its ``## LABEL`` heading, no ``LONG_ANSWER``); the index is built with mscqa's real
 pipeline and every question goes through ``QAService.explain(question, 5)``. A hit is a
-retrieved passage of the question's own abstract; hit@k and MRR@5 count the first one.
+retrieved passage of the question's own abstract; hit@k and MRR@5 count the first one. Then
+every question is asked again through ``QAService.ask`` as ``POST /ask`` does: the answer's
+first citation should come from the question's abstract, and none of these answerable
+questions should be refused.
 
 In the same run, on the same passages, vectors and questions, the baselines (plain bm25s,
 plain dense cosine, naive RRF k=60) and a set of clearly labelled experiments are scored from
@@ -51,6 +54,7 @@ from mscqa.service import QAService
 
 K = 5  # passages asked for, as the service's default top_k
 TARGET = {"hit@1": 0.975, "hit@3": 0.99}
+ANSWER_TARGET = {"first_citation": 0.975, "refused": 0.005}  # issue 11, through /ask
 PRODUCT_OWNER = {  # measured by the product owner on the same data (paragraph-level)
     "bm25s": (0.941, 0.973),
     "dense": (0.971, 0.987),
@@ -214,6 +218,26 @@ def run_service(service: QAService, questions: list[str], gold: list[str]) -> di
         "abstained": abstained / max(1, len(questions)),
         "latency_ms_p50": median(latencies),
         "latency_ms_p95": percentile(latencies, 95),
+    }
+
+
+def run_answers(service: QAService, questions: list[str], gold: list[str]) -> dict[str, Any]:
+    """Every question through ``QAService.ask``, as ``POST /ask`` calls it (default top_k, no
+    history): does the answer's first citation come from the question's abstract, and how many
+    of these answerable questions are refused."""
+    first = refused = 0
+    latencies: list[float] = []
+    for question, g in zip(questions, gold, strict=True):
+        answer = service.ask(question)
+        latencies.append(answer.took_ms)
+        refused += not answer.answered
+        first += bool(answer.citations) and answer.citations[0].chunk.doc_id == g
+    n = max(1, len(questions))
+    return {
+        "first_citation_hit": first / n,
+        "refused": refused / n,
+        "took_ms_p50": median(latencies),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -423,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
         load_at_start = [round(x, 2) for x in os.getloadavg()]
         served = run_service(service, questions, gold)
         served["loadavg"] = [load_at_start, [round(x, 2) for x in os.getloadavg()]]
+        log_progress(f"asking {len(questions)} questions through QAService.ask (as /ask does)")
+        answers = run_answers(service, questions, gold)
         snapshot = load_current(index_dir)
         # the encoder the service uses for questions (an ONNX export when the index has one)
         query_embedder = (
@@ -465,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
                 "reused": report.reused,
             },
             "service": {k: v for k, v in served.items() if k != "ranks"},
+            "answers": answers,
             "latency_parts_ms": parts,
             "query_embedder": type(query_embedder).__name__,
             "replica_agreement": agree,
@@ -588,6 +615,11 @@ def render(r: dict[str, Any]) -> str:
         f"{lp.get('questions', 200)} questions: spelling correction "
         f"{lp['speller_p50']:.2f} (p95 {lp['speller_p95']:.2f}), "
         f"query encoding {lp['encode_p50']:.1f} (p95 {lp['encode_p95']:.1f})",
+        f"QAService.ask (as /ask): first citation from the question's abstract "
+        f"{r['answers']['first_citation_hit']:.3f} (target >= {ANSWER_TARGET['first_citation']}; "
+        f"retrieval rank alone hit@1 {r['baselines']['mscqa QAService.explain']['hit@1']:.3f}), "
+        f"refused {r['answers']['refused']:.1%} (target <= {ANSWER_TARGET['refused']:.1%}); "
+        f"median {r['answers']['took_ms_p50']:.1f} ms",
         f"vectorised replica of the Retriever agrees with QAService on "
         f"{r['replica_agreement']:.1%} of the ranks",
         "",

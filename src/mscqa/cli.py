@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -101,19 +102,64 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
-    from mscqa.evaluation import evaluate, load_questions
+    from mscqa.evaluation import evaluate_files, question_files
     from mscqa.service import QAService
 
+    paths = question_files(args.questions, args.split)
+    if not paths:
+        raise MscqaError(
+            f"no {args.split} question files (*.jsonl) in {', '.join(map(str, args.questions))}"
+        )
     service = QAService(settings)
     service.load()
-    result = evaluate(service, load_questions(args.questions))
-    metrics = result["metrics"]
+    result = evaluate_files(service, paths)
+    splits = result["splits"]
     if args.json:
-        sys.stdout.write(json.dumps(result if args.rows else metrics, indent=2) + "\n")
-    else:
-        width = max(len(k) for k in metrics)
-        sys.stdout.write("".join(f"{k:<{width}}  {v}\n" for k, v in metrics.items()))
+        out: dict[str, Any] = {"splits": splits}
+        if args.rows:
+            out["rows"] = result["rows"]
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return 0
+    columns = {name: part["metrics"] for name, part in splits.items()}
+    if args.by_file:
+        columns = {
+            name: m for part in splits.values() for name, m in part["files"].items()
+        } | columns
+    sys.stdout.write(_columns(columns))
+    if args.by_kind:
+        for split, part in splits.items():
+            sys.stdout.write(f"\n{split}, by kind:\n")
+            sys.stdout.write(_columns(part["by_kind"], KIND_METRICS))
     return 0
+
+
+# The figures a per-kind table shows (the full set is in --json).
+KIND_METRICS = (
+    "questions",
+    "citation_hit@3",
+    "answer_contains_gold",
+    "false_abstention",
+    "abstention_recall",
+)
+
+
+def _columns(columns: dict[str, dict[str, Any]], keys: Sequence[str] | None = None) -> str:
+    """Metrics as rows, one column per group (a split, a file or a kind)."""
+    names = list(columns)
+    keys = keys or list(next(iter(columns.values())))
+    cells = [[_cell(columns[n].get(k)) for n in names] for k in keys]
+    widths = [max(len(n), *(len(row[i]) for row in cells)) for i, n in enumerate(names)]
+    label = max(len(k) for k in keys)
+    lines = [" " * label + "".join(f"  {n:>{w}}" for n, w in zip(names, widths, strict=True))]
+    for key, row in zip(keys, cells, strict=True):
+        lines.append(
+            f"{key:<{label}}" + "".join(f"  {c:>{w}}" for c, w in zip(row, widths, strict=True))
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None else str(value)
 
 
 def _out(args: argparse.Namespace, data: dict[str, Any], line: str) -> None:
@@ -136,8 +182,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
     p.set_defaults(func=cmd_serve)
-    p = sub.add_parser("eval", help="measure retrieval and answers on a question file (JSONL)")
-    p.add_argument("questions", type=Path)
+    p = sub.add_parser(
+        "eval",
+        help="measure retrieval and answers on question files (JSONL; <set>.test.jsonl is the "
+        "test split, every other file dev)",
+    )
+    p.add_argument("questions", type=Path, nargs="+", help="question files or folders of them")
+    p.add_argument(
+        "--split", choices=("dev", "test", "all"), default="all", help="which files to run"
+    )
+    p.add_argument("--by-kind", action="store_true", help="also a table per question kind")
+    p.add_argument("--by-file", action="store_true", help="also a column per question file")
     p.add_argument("--json", action="store_true", help="print metrics as JSON")
     p.add_argument("--rows", action="store_true", help="with --json, include per-question rows")
     p.set_defaults(func=cmd_eval)

@@ -266,7 +266,14 @@ class QAService:
         # question itself, so "How are they collected?" quotes the collection sentence.
         retrieval = live.retriever.search(query, max(k, 5), question=question)
         retrieval.hits[:] = retrieval.hits[:k]
-        return retrieval, answer(question, retrieval, self.policy)
+        return retrieval, self.compose(question, retrieval)
+
+    def compose(
+        self, question: str, retrieval: Retrieval, policy: AnswerPolicy | None = None
+    ) -> Answer:
+        """The answer to ``question`` from ``retrieval`` under ``policy`` (default: the
+        service's). ``evaluation`` uses it to see the answer a refusal stands for."""
+        return answer(question, retrieval, policy or self.policy)
 
     def _check(self, question: str, history: Sequence[Turn]) -> str:
         question = question.strip()
