@@ -8,7 +8,7 @@ Two corpora, each indexed by mscqa's real build (`build_index`, the bundled mode
 - **article**: `corpus/` (the client's article) for `tests/data/devset.jsonl` and
   `heldout.jsonl` (both seen by earlier sessions, so both dev) and
   `tests/data/eval/article.{dev,test}.jsonl`;
-- **pubmed**: all 1000 PubMedQA abstracts (`<pmid>.md`, as `bench/pubmedqa.py` writes them)
+- **pubmed**: all 1000 PubMedQA abstracts (`<pmid>.md`, as `bench/quality/pubmedqa.py` writes them)
   for `tests/data/eval/pubmed.{dev,test}.jsonl`, questions written by us over a few dozen of
   them. The other abstracts are there as distractors: a question must find its abstract among
   1000 similar ones, as on PubMedQA itself, not among the few that have questions.
@@ -132,10 +132,11 @@ def commit() -> str:
             ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False
         ).stdout.strip()
 
-    return git("rev-parse", "--short", "HEAD") + ("+dirty" if git("status", "--porcelain") else "")
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")
 
 
-def log_test_run(what: str, figures: dict[str, dict[str, Any]]) -> None:
+def log_test_run(what: str, figures: dict[str, dict[str, Any]], at: str) -> None:
     """Append one line per test evaluation to ``bench/quality/test_runs.md`` (aggregates only)."""
     TEST_LOG.parent.mkdir(parents=True, exist_ok=True)
     if not TEST_LOG.exists():
@@ -154,7 +155,7 @@ def log_test_run(what: str, figures: dict[str, dict[str, Any]]) -> None:
     ]
     stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     with TEST_LOG.open("a", encoding="utf-8") as fh:
-        fh.write(f"| {stamp} | {commit()} | {what} | {'; '.join(parts)} |\n")
+        fh.write(f"| {stamp} | {at} | {what} | {'; '.join(parts)} |\n")
 
 
 def dev_rows(results: dict[str, dict[str, Any]]) -> Iterable[dict[str, Any]]:
@@ -184,17 +185,17 @@ def main(argv: list[str] | None = None, open_: Callable[..., Any] = open_service
     args = ap.parse_args(argv)
     quiet()
     sets = question_sets()
-    before = machine()
+    before, at = machine(), commit()
     services = {name: open_(name, args.index_root) for name, files in sets.items() if files}
     results = run(services, sets, args.split)
     cols = columns(results)
     tests = {name: m for name, m in cols.items() if name.endswith(" test")}
     if tests:
-        log_test_run(f"bench.quality.report --split {args.split}", tests)
+        log_test_run(f"bench.quality.report --split {args.split}", tests, at)
     report = {
         "machine": before,
         "machine_after": machine(),
-        "commit": commit(),
+        "commit": at,
         "figures": cols,
         "calibration": {
             f"{name} {split}": {"reliability": part["reliability"]}
