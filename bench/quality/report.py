@@ -8,7 +8,7 @@ Two corpora, each indexed by mscqa's real build (`build_index`, the bundled mode
 - **article**: `corpus/` (the client's article) for `tests/data/devset.jsonl` and
   `heldout.jsonl` (both seen by earlier sessions, so both dev) and
   `tests/data/eval/article.{dev,test}.jsonl`;
-- **pubmed**: all 1000 PubMedQA abstracts (`<pmid>.md`, as `bench/quality/pubmedqa.py` writes them)
+- **pubmed**: all 1000 PubMedQA abstracts (`<pmid>.md`, as `bench.quality.pubmedqa` writes them)
   for `tests/data/eval/pubmed.{dev,test}.jsonl`, questions written by us over a few dozen of
   them. The other abstracts are there as distractors: a question must find its abstract among
   1000 similar ones, as on PubMedQA itself, not among the few that have questions.
@@ -142,8 +142,8 @@ def log_test_run(what: str, figures: dict[str, dict[str, Any]], at: str) -> None
     if not TEST_LOG.exists():
         TEST_LOG.write_text(
             "# Test-split evaluations\n\nEvery run that computed figures on a test split, "
-            "appended by `bench/quality/report.py` and `bench/quality/ablation.py` (aggregate figures only; "
-            "nothing was tuned on them).\n\n"
+            "appended by `bench.quality.report` and `bench.quality.ablation` (aggregate "
+            "figures only; nothing was tuned on them).\n\n"
             "| time (UTC) | commit | what | figures |\n|---|---|---|---|\n",
             encoding="utf-8",
         )
