@@ -44,10 +44,14 @@ ORDER: dict[str, list[set[str]]] = {
     "server": [
         # docview: the /read page's layout of a Document (pure, records only)
         {"schemas", "docs", "metrics", "middleware", "docview"},
-        {"api", "pages", "admin"},
+        # sources: an answer's links and Sources list for other clients (#12)
+        {"api", "pages", "admin", "sources"},
+        # the OpenAI-compatible API serves /ask's answers through api's service dependency
+        {"openai"},
         {"app"},
     ],
-    "server.middleware": [{"security", "limits", "ratelimit"}],
+    "server.middleware": [{"security", "limits", "ratelimit", "apikey"}],
+    "server.openai": [{"schemas", "errors"}, {"routes"}],
     "server.admin": [{"uploads"}, {"forms", "jobs"}, {"routes"}],
 }
 LAYER = {

@@ -37,6 +37,9 @@ MAX_EXAMPLES = 50
 #   generator does not honour for these strings (and no pattern can express lone surrogates).
 # - /admin/jobs: admin.py answers 401/403 without a token but documents only 200.
 _REJECTED_TEXT = ("control or text-direction", "invalid character", "question is empty")
+# - /v1/chat/completions: the same rules, for the last user message (the question), which no
+#   schema can single out: its text must not be blank, too long or hold those characters.
+_V1_REJECTED_TEXT = (*_REJECTED_TEXT, "question (the last user message)", "at most 2000")
 
 
 def known_gaps(method: str, path: str, response: Response) -> set[str]:
@@ -47,6 +50,12 @@ def known_gaps(method: str, path: str, response: Response) -> set[str]:
         (method, path) == ("POST", "/ask")
         and status == 422
         and any(text in response.text for text in _REJECTED_TEXT)
+    ):
+        return {"positive_data_acceptance"}
+    if (
+        (method, path) == ("POST", "/v1/chat/completions")
+        and status == 400
+        and any(text in response.text for text in _V1_REJECTED_TEXT)
     ):
         return {"positive_data_acceptance"}
     return set()
@@ -183,3 +192,90 @@ def test_top_k_above_the_chunk_count_cites_each_chunk_once(
     cited = [c["chunk_id"] for c in body["citations"] + body["related"]]
     assert len(cited) == len(set(cited)) <= chunks
     assert [c["n"] for c in body["citations"]] == list(range(1, len(body["citations"]) + 1))
+
+
+# --- hand-written hostile inputs for /v1/chat/completions ---------------------------------------
+
+
+def post_chat(client: TestClient, body: bytes, content_type: str = "application/json") -> Any:
+    return client.post("/v1/chat/completions", content=body, headers={"content-type": content_type})
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (rb'{"messages": [{"role": "user", "content": "stem \ud800 cells"}]}', "valid string"),
+        (rb'{"messages": [{"role": "user", "content": "stem\u0000cells"}]}', "control"),
+        (b'{"messages": [{"role": "user", "content": "stem\\u2066cells"}]}', "text-direction"),
+        (
+            b'{"messages": [{"role": "user", "content": [{"type": "text", "text": "a\\u202e"}]}]}',
+            "text-direction",
+        ),
+        (b'{"messages": ', "not valid JSON"),
+        (b"[1, 2, 3]", "valid dictionary"),
+        (b"", "Field required"),
+        (b'{"messages": [{"role": "user", "content": 1e400}]}', "messages[0].content"),
+        (b'{"messages": [[]]}', "messages[0]"),
+        (b'{"messages": [{"role": "user", "content": [{"text": "no type"}]}]}', "type"),
+        (b'{"model": ["mscqa"], "messages": [{"role": "user", "content": "ok?"}]}', "model"),
+        (b'{"messages": [{"role": "user", "content": {"text": "a dict"}}]}', "a list of parts"),
+    ],
+)
+def test_hostile_chat_bodies_get_a_readable_400(
+    client: TestClient, body: bytes, fragment: str
+) -> None:
+    r = post_chat(client, body)
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["code"]
+    assert fragment in error["message"]
+
+
+def test_chat_with_a_wrong_content_type_is_refused_not_crashed(client: TestClient) -> None:
+    body = b'{"messages": [{"role": "user", "content": "How are adipose stem cells collected?"}]}'
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        r = post_chat(client, body, content_type)
+        assert r.status_code == 400, (content_type, r.text)
+        assert isinstance(r.json()["error"]["message"], str)
+
+
+def test_undecodable_chat_body_is_a_client_error(client: TestClient) -> None:
+    r = post_chat(client, b'{"messages": [{"role": "user", "content": "\xff\xfe"}]}')
+    assert 400 <= r.status_code < 500
+    assert "error" in r.json()
+
+
+@pytest.mark.parametrize("cap_kb", [64, 10240])
+def test_ten_thousand_messages_are_handled_fast(
+    tiny_settings: Settings, tiny_service: QAService, cap_kb: int
+) -> None:
+    messages = [{"role": "user", "content": "And then?"}] * 10_000
+    messages.append({"role": "user", "content": "How are adipose stem cells collected?"})
+    settings = tiny_settings.model_copy(update={"max_body_kb": cap_kb})
+    with TestClient(create_app(settings, tiny_service)) as c:
+        started = time.perf_counter()
+        r = c.post("/v1/chat/completions", json={"messages": messages})
+        took = time.perf_counter() - started
+    # refused by size at the default cap; with the cap raised, only the last turns are kept
+    assert r.status_code == (413 if cap_kb == 64 else 200), r.text
+    assert took < 5.0
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_completion_conforms_to_its_schema(
+    tiny_settings: Settings, tiny_service: QAService, stream: bool
+) -> None:
+    # The fuzzer's random messages are mostly refused, so it may never see a stream; this
+    # request is answered, and every event (the last with mscqa) is checked against the schema.
+    app = create_app(tiny_settings, tiny_service)
+    operation = schemathesis.openapi.from_asgi("/openapi.json", app)["/v1/chat/completions"]["POST"]
+    question = {"role": "user", "content": "How are adipose stem cells collected?"}
+    case = operation.Case(
+        body={"messages": [question], "stream": stream}, media_type="application/json"
+    )
+    response = case.call()
+    assert response.status_code == 200
+    assert response.headers["content-type"][0].startswith(
+        "text/event-stream" if stream else "application/json"
+    )
+    case.validate_response(response, checks=all_checks())

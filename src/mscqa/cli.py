@@ -94,10 +94,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if current_version(settings.index_dir) is None:
         log.info("No index in %s yet; building it from %s", settings.index_dir, settings.corpus_dir)
         build_index(settings, progress=_progress_bar(), wait_for_lock=True)
-    host = args.host or settings.host
-    port = args.port or settings.port
-    log.info("Serving the chat on http://%s:%d", host, port)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    # the app names itself by the address it serves on (links in answers, MSCQA_PUBLIC_URL unset)
+    settings = settings.model_copy(
+        update={"host": args.host or settings.host, "port": args.port or settings.port}
+    )
+    log.info("Serving the chat on http://%s:%d", settings.host, settings.port)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
     return 0
 
 

@@ -92,7 +92,10 @@ class Settings(BaseSettings):
         description="Largest request body in KiB, except /admin/documents uploads.",
     )
     rate_limit_per_minute: int = Field(
-        120, ge=0, description="Questions per minute per client IP on /ask; 0 turns limiting off."
+        120,
+        ge=0,
+        description="Questions per minute per client IP on /ask and /v1/chat/completions "
+        "together; 0 turns limiting off.",
     )
     rate_limit_burst: int = Field(
         30, ge=1, description="Questions a client IP may send at once before the rate applies."
@@ -104,8 +107,8 @@ class Settings(BaseSettings):
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         [],  # pydantic copies mutable defaults per instance
-        description="Origins (comma-separated or a JSON list) allowed to call /ask, /health and "
-        "/documents from a browser; empty turns CORS off.",
+        description="Origins (comma-separated or a JSON list) allowed to call /ask, /health, "
+        "/documents and /v1 from a browser; empty turns CORS off.",
     )
     admin_token: SecretStr | None = Field(
         None,
@@ -113,6 +116,16 @@ class Settings(BaseSettings):
     )
     max_upload_mb: int = Field(
         25, ge=1, le=1024, description="Largest document accepted by POST /admin/documents, in MB."
+    )
+    api_key: SecretStr | None = Field(
+        None,
+        description="Bearer key required on the OpenAI-compatible /v1 API and on /mcp; unset "
+        "accepts any key (or none).",
+    )
+    public_url: str = Field(
+        "",
+        description="Base URL clients reach this server at, for the links in answers given to "
+        "other tools (e.g. https://mscqa.example.org); empty = http://MSCQA_HOST:MSCQA_PORT.",
     )
 
     @field_validator("log_level")
@@ -142,9 +155,19 @@ class Settings(BaseSettings):
                 )
         return origins
 
-    @field_validator("admin_token")
+    @field_validator("admin_token", "api_key")
     @classmethod
     def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
-            return None  # an empty MSCQA_ADMIN_TOKEN leaves the admin API disabled
+            return None  # empty: the admin API stays disabled, the /v1 and /mcp key unchecked
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        url = value.strip().rstrip("/")
+        if url and (not url.startswith(("http://", "https://")) or "?" in url or "#" in url):
+            raise ValueError(
+                f"MSCQA_PUBLIC_URL must look like https://host[:port][/path], got {value!r}"
+            )
+        return url

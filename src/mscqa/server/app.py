@@ -39,9 +39,12 @@ from mscqa.server.admin import routes as admin
 from mscqa.server.docs import add_docs
 from mscqa.server.metrics import Metrics, MetricsMiddleware, RouteTemplates
 from mscqa.server.metrics import make_router as metrics_router
+from mscqa.server.middleware.apikey import ApiKeyAuth
 from mscqa.server.middleware.limits import BodySizeLimit, ConcurrencyLimit
 from mscqa.server.middleware.ratelimit import RateLimit
 from mscqa.server.middleware.security import ScopedCORS, SecurityHeaders
+from mscqa.server.openai import routes as openai
+from mscqa.server.openai.errors import OpenAIErrorShape
 from mscqa.service import QAService
 
 log = logging.getLogger(__name__)
@@ -61,7 +64,12 @@ _STATUS = {
 }
 
 
-CORS_PATHS = ("/ask", "/health", "/documents")  # never /admin
+# never /admin
+CORS_PATHS = ("/ask", "/health", "/documents", "/v1/models", "/v1/chat/completions")
+# The routes that answer questions: the same rate and concurrency limits apply to all of them.
+QUESTION_ROUTES = (("POST", "/ask"), ("POST", "/v1/chat/completions"))
+# The routes MSCQA_API_KEY guards (path prefixes).
+KEYED_PREFIXES = (openai.PREFIX,)
 
 
 def _watch(service: QAService, stop: threading.Event, interval: float) -> None:
@@ -122,6 +130,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         return JSONResponse({"detail": describe_validation(exc)}, status_code=422)
 
     app.include_router(api.router)
+    app.include_router(openai.make_router(settings))
     app.include_router(admin.router)
     app.include_router(web.make_router(settings.web_dir))
     app.mount("/static", StaticFiles(directory=settings.web_dir / "static"), name="static")
@@ -129,15 +138,27 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     add_docs(app)
     # Added innermost first. SecurityHeaders (outermost) puts its headers and request id on every
     # reply, 413 and 429 included; metrics count those too; CORS headers reach 429 replies.
-    app.add_middleware(ConcurrencyLimit, max_inflight=settings.max_inflight)
+    app.add_middleware(
+        ConcurrencyLimit,
+        max_inflight=settings.max_inflight,
+        paths=tuple(path for _, path in QUESTION_ROUTES),
+    )
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_kb * 1024,
         upload_bytes=settings.max_upload_mb * 2**20,
     )
+    # Outside the body cap (a request without the key is refused before its body is read),
+    # inside the rate limit (guessing keys costs questions).
+    app.add_middleware(ApiKeyAuth, key=settings.api_key, prefixes=KEYED_PREFIXES)
     app.add_middleware(
-        RateLimit, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
+        RateLimit,
+        per_minute=settings.rate_limit_per_minute,
+        burst=settings.rate_limit_burst,
+        routes=QUESTION_ROUTES,
     )
+    # /v1 replies from the layers above (413, 429, 503) in OpenAI's error shape
+    app.add_middleware(OpenAIErrorShape, prefix=openai.PREFIX)
     if settings.cors_origins:
         app.add_middleware(ScopedCORS, origins=settings.cors_origins, paths=CORS_PATHS)
     app.add_middleware(MetricsMiddleware, metrics=metrics, templates=RouteTemplates(app))
