@@ -4,7 +4,9 @@ model, bundled article) per session for quality tests, and a real uvicorn server
 from __future__ import annotations
 
 import contextlib
+import html
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -118,6 +120,12 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def marked_text(page: str) -> str:
+    """The text the /read page highlights, whitespace collapsed."""
+    marks = re.findall(r'<mark class="quoted"[^>]*>(.*?)</mark>', page, re.S)
+    return " ".join(html.unescape("".join(marks)).split())
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import openai
 import pytest
 from openai import OpenAI
@@ -20,6 +21,7 @@ from conftest import serve_in_thread
 from mscqa.config import Settings
 from mscqa.server import create_app
 from mscqa.service import QAService
+from test_openai_compat import marked_text
 
 pytestmark = pytest.mark.slow
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -59,6 +61,9 @@ def check_annotations(content: str, annotations: list, payload: dict) -> None:
         offset = passage["start"]
         assert passage["text"][query["start"] - offset : query["end"] - offset] == sentence
         assert passage["title"] in cite.title
+        page = httpx.get(cite.url, timeout=10)  # the link opens the sentence, highlighted
+        assert page.status_code == 200
+        assert marked_text(page.text) == " ".join(sentence.split())
     spans = sum(len(c["sentences"]) for c in payload["citations"])
     assert len(annotations) == spans
 

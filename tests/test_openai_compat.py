@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from conftest import marked_text
 from mscqa.config import Settings
 from mscqa.server import create_app
 from mscqa.server.openai.errors import reshape
@@ -103,10 +104,12 @@ def test_completion_carries_the_ask_answer_in_three_layers(
         assert cite["title"] == "Adipose MSCs — Collection"
         seen.append((doc_id, start, end))
     assert sorted(seen) == sorted(q[:3] for q in quoted)
-    # 3. the whole /ask payload
-    assert {k: v for k, v in body["mscqa"].items() if k != "took_ms"} == {
-        k: v for k, v in ask.items() if k != "took_ms"
+    # 3. the whole /ask payload; the completion is named after its answer
+    assert {k: v for k, v in body["mscqa"].items() if k not in ("took_ms", "id")} == {
+        k: v for k, v in ask.items() if k not in ("took_ms", "id")
     }
+    assert body["id"] == f"chatcmpl-{body['mscqa']['id']}"
+    assert body["system_fingerprint"] == ask["index_version"]
 
 
 def test_annotations_number_sources_as_the_markers_do() -> None:
@@ -119,6 +122,8 @@ def test_annotations_number_sources_as_the_markers_do() -> None:
     passage_2 = "B one."
     response = AskResponse.model_validate(
         {
+            "id": "a1",
+            "index_version": "v1",
             "answer": "B one. [2] A two. [1] A one. [1]",
             "answered": True,
             "confidence": 0.9,
@@ -223,7 +228,8 @@ def test_streaming_reassembles_to_the_non_streaming_content(client: TestClient) 
     chunks = events(r.text)
     assert chunks[-1] == "[DONE]"
     chunks = chunks[:-1]
-    assert len({c["id"] for c in chunks}) == 1 and chunks[0]["id"].startswith("chatcmpl-")
+    assert len({c["id"] for c in chunks}) == 1
+    assert chunks[0]["id"] == f"chatcmpl-{chunks[-1]['mscqa']['id']}"
     assert all(c["object"] == "chat.completion.chunk" and c["model"] == "mscqa" for c in chunks)
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
     deltas = [c["choices"][0]["delta"] for c in chunks]
@@ -547,3 +553,19 @@ def test_answers_through_v1_are_counted_in_metrics(client: TestClient) -> None:
     assert 'mscqa_answers_total{outcome="answered"} 1.0' in text
     assert 'mscqa_answers_total{outcome="abstained"} 1.0' in text
     assert 'route="/v1/chat/completions"' in text
+
+
+def test_links_open_the_cited_text_in_the_reader(client: TestClient, tiny_service) -> None:
+    body = chat(client, USER).json()
+    base = public_base_url(tiny_service.settings)
+    message = body["choices"][0]["message"]
+    for a in message["annotations"]:
+        cite = a["url_citation"]
+        page = client.get(cite["url"].removeprefix(base))
+        assert page.status_code == 200
+        sentence = message["content"][cite["start_index"] : cite["end_index"]]
+        assert marked_text(page.text) == " ".join(sentence.split())
+    for c in body["mscqa"]["citations"]:
+        page = client.get(read_url("", c["doc_id"], c["start"], c["end"]))
+        assert page.status_code == 200
+        assert marked_text(page.text) == " ".join(c["text"].split())

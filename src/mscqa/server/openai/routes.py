@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
@@ -136,11 +135,10 @@ def completion_for(response: AskResponse, base: str, created: int) -> ChatComple
         for q in quoted_sentences(response)
     ]
     content = response.answer + sources_markdown(response, base)
-    answer_id = getattr(response, "id", None) or uuid.uuid4().hex
     return ChatCompletion(
-        id=f"chatcmpl-{answer_id}",
+        id=f"chatcmpl-{response.id}",
         created=created,
-        system_fingerprint=getattr(response, "index_version", None),
+        system_fingerprint=response.index_version,
         choices=[Choice(message=AssistantMessage(content=content, annotations=annotations))],
         mscqa=response,
     )

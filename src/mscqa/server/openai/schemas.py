@@ -111,11 +111,11 @@ class Choice(BaseModel):
 
 
 class ChatCompletion(BaseModel):
-    id: str = Field(description="chatcmpl- and the answer's id.")
+    id: str = Field(description="chatcmpl- and the answer's id (mscqa.id, for POST /feedback).")
     object: Literal["chat.completion"] = "chat.completion"
     created: int
     model: str = MODEL_ID
-    system_fingerprint: str | None = None
+    system_fingerprint: str | None = Field(None, description="The index snapshot's version.")
     choices: list[Choice]
     usage: None = Field(None, description="Always null: no tokens are generated.")
     mscqa: AskResponse = Field(description="The full /ask response for this question.")
