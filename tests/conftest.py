@@ -194,3 +194,30 @@ def live_server(real_service: QAService, real_settings: Settings) -> Iterator[st
             proc.kill()
             proc.wait()
         log_file.close()
+
+
+@contextlib.contextmanager
+def uvicorn_server(app: Any, settings: Settings) -> Iterator[str]:
+    """``app`` served by a real uvicorn in a thread, configured exactly as ``mscqa serve``
+    configures it (``mscqa.server.uvicorn_config``); yields its base URL."""
+    import uvicorn
+
+    from mscqa.server.serve import uvicorn_config
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn_config(app, settings, "127.0.0.1", port))
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(5)

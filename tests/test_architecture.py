@@ -45,7 +45,8 @@ ORDER: dict[str, list[set[str]]] = {
         # docview: the /read page's layout of a Document (pure, records only)
         {"schemas", "docs", "metrics", "middleware", "docview"},
         # sources: an answer's links and Sources list for other clients (#12)
-        {"api", "pages", "admin", "sources"},
+        # serve: the uvicorn configuration (h11 with limits) mscqa serve and the tests share
+        {"api", "pages", "admin", "sources", "serve"},
         # the OpenAI-compatible API serves /ask's answers through api's service dependency
         {"openai"},
         {"app"},

@@ -423,3 +423,127 @@ def test_questions_beyond_the_concurrency_limit_get_503() -> None:
 
     assert asyncio.run(scenario()) == [200, 200, 503, 200]
     assert entered == 3 and limiter.inflight == 0
+
+
+# --- body deadlines and question slots (the socket-level attacks are in test_hostile.py) ---------
+
+
+class Stalled(Upload):
+    """Sends ``chunks`` with ``pause`` seconds before each, then stalls forever."""
+
+    def __init__(self, chunks: list[bytes], pause: float = 0.0, more: bool = True) -> None:
+        super().__init__(chunks)
+        self.pause = pause
+        self.more = more
+
+    async def __call__(self) -> dict[str, Any]:
+        if self.reads >= len(self.chunks):
+            await asyncio.sleep(3600)
+        await asyncio.sleep(self.pause)
+        self.reads += 1
+        last = self.reads == len(self.chunks) and not self.more
+        return {"type": "http.request", "body": self.chunks[self.reads - 1], "more_body": not last}
+
+
+def test_a_body_late_past_the_deadline_gets_408(tiny_settings, tiny_service) -> None:
+    app = create_app(tiny_settings.model_copy(update={"body_timeout_s": 0.3}), tiny_service)
+    headers = {"content-type": "application/json", "content-length": "29"}
+    started = time.monotonic()
+    status, got, body = call_asgi(app, "/ask", headers, Stalled([b'{"question": '], pause=0.1))
+    assert status == 408
+    assert got["connection"] == "close" and got["x-request-id"]
+    assert (
+        json.loads(body)["detail"] == "The request body did not arrive within 0.3 s; send it again."
+    )
+    assert time.monotonic() - started < 3  # not the hour the client would have liked
+
+
+def test_the_deadline_covers_the_whole_body_not_each_piece(tiny_settings, tiny_service) -> None:
+    app = create_app(tiny_settings.model_copy(update={"body_timeout_s": 0.5}), tiny_service)
+    trickle = Stalled([b" "] * 20, pause=0.1, more=False)  # 2 s in all, 0.1 s per piece
+    status, _, _ = call_asgi(app, "/ask", {"content-type": "application/json"}, trickle)
+    assert status == 408
+    assert trickle.reads < 20
+
+
+def test_a_body_in_time_is_answered(tiny_settings, tiny_service) -> None:
+    app = create_app(tiny_settings.model_copy(update={"body_timeout_s": 2.0}), tiny_service)
+    pieces = [b'{"question": "How are adipose', b' stem cells collected?"}']
+    status, _, body = call_asgi(
+        app, "/ask", {"content-type": "application/json"}, Stalled(pieces, pause=0.2, more=False)
+    )
+    assert status == 200 and json.loads(body)["answered"]
+
+
+def test_a_question_takes_its_slot_only_once_its_body_is_complete() -> None:
+    from mscqa.server.middleware.limits import ConcurrencyLimit
+
+    seen: list[bytes] = []
+
+    async def app(scope, receive, send) -> None:
+        seen.append((await receive())["body"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    limiter = ConcurrencyLimit(app, max_inflight=1)
+    scope = {"type": "http", "method": "POST", "path": "/ask", "headers": []}
+
+    async def scenario() -> tuple[int, int]:
+        stalled = asyncio.create_task(limiter(scope, Stalled([b"{"]), _drop))
+        await asyncio.sleep(0.05)
+        during = limiter.inflight
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await limiter(scope, Upload([b'{"a": ', b"1}"]), send)
+        stalled.cancel()
+        return during, sent[0]["status"]
+
+    assert asyncio.run(scenario()) == (0, 200)
+    assert seen == [b'{"a": 1}']  # the pieces reach the app as one complete body
+
+
+async def _drop(message: dict[str, Any]) -> None:
+    return None
+
+
+def test_the_load_gauge_reports_recent_shedding_only() -> None:
+    from mscqa.server.middleware.limits import LoadGauge
+
+    now = [100.0]
+    gauge = LoadGauge(max_inflight=4, window=5.0, clock=lambda: now[0])
+    assert not gauge.shedding
+    gauge.refused()
+    now[0] += 4.9
+    assert gauge.shedding and gauge.as_dict()["shed_total"] == 1
+    now[0] += 0.2
+    assert not gauge.shedding
+    with pytest.raises(ValueError, match="window"):
+        LoadGauge(1, window=0)
+
+
+def test_clients_are_counted_by_address_and_ipv6_by_its_64() -> None:
+    from mscqa.server.middleware.ratelimit import client_key
+    from mscqa.server.serve import ClientConnections
+
+    assert client_key("10.0.0.1") == "10.0.0.1"
+    assert client_key("::ffff:10.0.0.1") == "10.0.0.1"
+    assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:bbbb::2")
+    assert client_key("2001:db8:1:2::1") != client_key("2001:db8:1:3::1")
+    clients = ClientConnections(cap=2, exempt=["10.9.0.0/16"])
+    assert [clients.admit("2001:db8::1"), clients.admit("2001:db8::2")] == [True, True]
+    assert not clients.admit("2001:db8::3") and clients.refused == 1
+    assert all(clients.admit("10.9.1.1") for _ in range(5))  # a trusted proxy is not capped
+    clients.release("2001:db8::1")
+    assert clients.admit("2001:db8::4")
+    with pytest.raises(ValueError, match="cap"):
+        ClientConnections(cap=-1)
+
+
+def test_forwarded_allow_ips_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MSCQA_FORWARDED_ALLOW_IPS", "10.0.0.1, 192.168.0.0/16")
+    assert Settings(_env_file=None).forwarded_allow_ips == ["10.0.0.1", "192.168.0.0/16"]
+    with pytest.raises(ValidationError, match="MSCQA_FORWARDED_ALLOW_IPS"):
+        Settings(forwarded_allow_ips="proxy.example", _env_file=None)

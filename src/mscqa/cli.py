@@ -90,6 +90,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from mscqa.index.snapshot import current_version
     from mscqa.indexing import build_index
     from mscqa.server.app import create_app
+    from mscqa.server.serve import uvicorn_config
 
     if current_version(settings.index_dir) is None:
         log.info("No index in %s yet; building it from %s", settings.index_dir, settings.corpus_dir)
@@ -98,8 +99,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     settings = settings.model_copy(
         update={"host": args.host or settings.host, "port": args.port or settings.port}
     )
-    log.info("Serving the chat on http://%s:%d", settings.host, settings.port)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    config = uvicorn_config(create_app(settings), settings)
+    log.info("Serving the chat on http://%s:%d", config.host, config.port)
+    uvicorn.Server(config).run()
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 from typing import Annotated, Literal
@@ -127,6 +128,30 @@ class Settings(BaseSettings):
         description="Base URL clients reach this server at, for the links in answers given to "
         "other tools (e.g. https://mscqa.example.org); empty = http://MSCQA_HOST:MSCQA_PORT.",
     )
+    body_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="Seconds a client has to send a request's headers, then its body (an "
+        "upload: between two pieces of it); later gets 408 and the connection is closed.",
+    )
+    max_header_kb: int = Field(
+        32,
+        ge=4,
+        le=1024,
+        description="Largest request head (request line and headers) in KiB; larger gets 431.",
+    )
+    max_client_connections: int = Field(
+        64,
+        ge=0,
+        description="Open connections one client address may hold; more get 429 (0 = no cap). "
+        "Addresses in MSCQA_FORWARDED_ALLOW_IPS are not capped.",
+    )
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        [],
+        description="Reverse proxies (IPs or networks, comma-separated, or *) whose "
+        "X-Forwarded-For is trusted; empty = proxy headers are ignored.",
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -154,6 +179,26 @@ class Settings(BaseSettings):
                     f"MSCQA_CORS_ORIGINS entries must look like https://host[:port], got {origin!r}"
                 )
         return origins
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _check_proxies(cls, value: object) -> list[str]:
+        if isinstance(value, str):
+            value = value.split(",")
+        if not isinstance(value, list | tuple):
+            raise ValueError("MSCQA_FORWARDED_ALLOW_IPS must be a comma-separated list")
+        proxies = [str(v).strip() for v in value if str(v).strip()]
+        for proxy in proxies:
+            if proxy == "*":
+                continue
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"MSCQA_FORWARDED_ALLOW_IPS entries must be IP addresses, networks or *, "
+                    f"got {proxy!r}"
+                ) from None
+        return proxies
 
     @field_validator("admin_token", "api_key")
     @classmethod

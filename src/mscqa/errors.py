@@ -25,6 +25,10 @@ class IndexNotReady(MscqaError):
     """The index is being loaded; try again shortly."""
 
 
+class Overloaded(MscqaError):
+    """The server is refusing questions as busy; retry shortly."""
+
+
 class SnapshotError(MscqaError):
     """An index snapshot is missing files, corrupted, or incompatible with the settings."""
 

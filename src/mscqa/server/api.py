@@ -1,4 +1,4 @@
-"""JSON routes: /health, /livez, /ask, /documents."""
+"""JSON routes: /health, /readyz, /livez, /ask, /documents."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from mscqa.errors import NoIndexError
+from mscqa.errors import NoIndexError, Overloaded
 from mscqa.server.schemas import (
     AskRequest,
     AskResponse,
     DocumentsResponse,
     ErrorResponse,
     HealthResponse,
+    ReadyResponse,
 )
 from mscqa.service import QAService
 from mscqa.types import Turn
@@ -41,9 +42,27 @@ _ASK_ERRORS: dict[int | str, dict[str, object]] = {
 
 
 @router.get("/health", response_model=HealthResponse, responses=_ERRORS, tags=["status"])
-def health(service: Service) -> HealthResponse:
-    """Readiness: 200 with the serving index once questions can be answered, else 503."""
-    return HealthResponse.model_validate(service.health())
+def health(service: Service, request: Request) -> HealthResponse:
+    """200 with the serving index once questions can be answered, else 503. While questions are
+    being refused as busy, ``status`` is ``shedding`` (still 200: the server is answering)."""
+    load = request.app.state.load.as_dict()
+    status = "shedding" if load["shedding"] else "ok"
+    return HealthResponse.model_validate({**service.health(), "status": status, "load": load})
+
+
+@router.get(
+    "/readyz",
+    response_model=ReadyResponse,
+    responses={503: {"model": ErrorResponse, "description": "Loading, no index, or shedding."}},
+    tags=["status"],
+)
+def readyz(service: Service, request: Request) -> ReadyResponse:
+    """Readiness for a load balancer: 200 while this server takes new questions; 503 +
+    Retry-After while the index loads or is missing, and while it sheds load."""
+    service.health()  # raises (503) while there is no index to answer from
+    if request.app.state.load.shedding:
+        raise Overloaded("The server is refusing questions as busy; try another or retry in 1 s.")
+    return ReadyResponse(ready=True)
 
 
 @router.get("/livez", tags=["status"])

@@ -29,6 +29,7 @@ from mscqa.errors import (
     MscqaError,
     NoIndexError,
     NotFound,
+    Overloaded,
     SnapshotError,
     UnsupportedFileType,
     UploadTooLarge,
@@ -40,7 +41,7 @@ from mscqa.server.docs import add_docs
 from mscqa.server.metrics import Metrics, MetricsMiddleware, RouteTemplates
 from mscqa.server.metrics import make_router as metrics_router
 from mscqa.server.middleware.apikey import ApiKeyAuth
-from mscqa.server.middleware.limits import BodySizeLimit, ConcurrencyLimit
+from mscqa.server.middleware.limits import BodySizeLimit, ConcurrencyLimit, LoadGauge
 from mscqa.server.middleware.ratelimit import RateLimit
 from mscqa.server.middleware.security import ScopedCORS, SecurityHeaders
 from mscqa.server.openai import routes as openai
@@ -53,6 +54,7 @@ _STATUS = {
     InvalidQuestion: 422,
     IndexNotReady: 503,
     NoIndexError: 503,
+    Overloaded: 503,
     SnapshotError: 503,
     BuildInProgress: 409,
     InvalidUpload: 422,
@@ -118,6 +120,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     app.state.service = service
     app.state.settings = settings
     app.state.metrics = metrics = Metrics(service)
+    app.state.load = gauge = LoadGauge(settings.max_inflight)
 
     @app.exception_handler(MscqaError)
     async def _mscqa_error(request: Request, exc: MscqaError) -> JSONResponse:
@@ -139,14 +142,13 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     # Added innermost first. SecurityHeaders (outermost) puts its headers and request id on every
     # reply, 413 and 429 included; metrics count those too; CORS headers reach 429 replies.
     app.add_middleware(
-        ConcurrencyLimit,
-        max_inflight=settings.max_inflight,
-        paths=tuple(path for _, path in QUESTION_ROUTES),
+        ConcurrencyLimit, gauge=gauge, paths=tuple(path for _, path in QUESTION_ROUTES)
     )
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_kb * 1024,
         upload_bytes=settings.max_upload_mb * 2**20,
+        timeout=settings.body_timeout_s,
     )
     # Outside the body cap (a request without the key is refused before its body is read),
     # inside the rate limit (guessing keys costs questions).

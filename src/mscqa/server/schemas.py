@@ -148,9 +148,26 @@ class IndexInfo(BaseModel):
     chunks: int
 
 
+class LoadInfo(BaseModel):
+    inflight: int = Field(description="Questions being answered now.")
+    max_inflight: int = Field(description="MSCQA_MAX_INFLIGHT (0 = no limit).")
+    shedding: bool = Field(
+        description="A question was refused with 503 (busy) in the last few seconds."
+    )
+    shed_total: int = Field(description="Questions refused as busy since the server started.")
+
+
 class HealthResponse(BaseModel):
-    status: str
+    status: Literal["ok", "shedding"] = Field(
+        description="ok, or shedding while questions are being refused as busy (still 200: "
+        "the server answers; GET /readyz is 503 then)."
+    )
     index: IndexInfo
+    load: LoadInfo
+
+
+class ReadyResponse(BaseModel):
+    ready: bool
 
 
 class DocumentOut(BaseModel):

@@ -9,9 +9,18 @@ their own cap, ``MSCQA_MAX_UPLOAD_MB``.
 
 A declared ``Content-Length`` over the cap is refused before reading anything; bodies without
 one (chunked) or with a false one are counted as they arrive and refused as soon as they pass it.
+
+Bodies must also arrive in time (``MSCQA_BODY_TIMEOUT_S``): a body not complete that long after
+its request's head (for an upload: no new piece of it for that long) gets 408 and its connection
+closed. Without that, sockets sending a head with ``Content-Length: 29`` and then nothing held
+every question slot for as long as they liked.
 """
 
 from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +32,10 @@ class _TooLarge(Exception):
     """Raised from ``receive`` once a streamed body passes the cap."""
 
 
+class _TooSlow(Exception):
+    """Raised from ``receive`` once a body is later than its deadline."""
+
+
 class BodySizeLimit:
     """Reject request bodies larger than ``max_bytes`` (``upload_bytes`` under /admin/documents).
 
@@ -30,20 +43,30 @@ class BodySizeLimit:
     """
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int, upload_bytes: int, framing: int = 64 * 1024
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        upload_bytes: int,
+        framing: int = 64 * 1024,
+        timeout: float | None = None,
     ) -> None:
+        """``timeout``: seconds a body may take after the head (an upload: between pieces);
+        ``None`` = no deadline."""
         if max_bytes < 1:
             raise ValueError(f"max_bytes must be at least 1, got {max_bytes}")
         if upload_bytes < 1:
             raise ValueError(f"upload_bytes must be at least 1, got {upload_bytes}")
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"timeout must be positive or None, got {timeout}")
         self.app = app
         self.max_bytes = max_bytes
         self.upload_bytes = upload_bytes
         self.framing = framing  # multipart boundaries and part headers around an upload
+        self.timeout = timeout
 
     def limit_for(self, path: str) -> tuple[int, int]:
         """(bytes allowed, limit named in the error) for a request to ``path``."""
-        if path == UPLOAD_PREFIX or path.startswith(UPLOAD_PREFIX + "/"):
+        if _is_upload(path):
             return self.upload_bytes + self.framing, self.upload_bytes
         return self.max_bytes, self.max_bytes
 
@@ -61,22 +84,38 @@ class BodySizeLimit:
             return
 
         received = 0
-        exceeded = False
+        refused: int | None = None  # 413 or 408 once the body broke a limit
         started = False
+        complete = False
+        # An upload may take long as a whole but must keep moving; any other body has one
+        # deadline from the moment its head arrived.
+        per_piece = _is_upload(scope.get("path", ""))
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
 
         async def counting_receive() -> Message:
-            nonlocal received, exceeded
-            message = await receive()
+            nonlocal received, refused, complete, deadline
+            if complete or deadline is None:
+                message = await receive()
+            else:
+                try:
+                    async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                        message = await receive()
+                except TimeoutError:
+                    refused = 408
+                    raise _TooSlow from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                complete = not message.get("more_body", False)
+                if per_piece and self.timeout is not None:
+                    deadline = time.monotonic() + self.timeout
                 if received > limit:
-                    exceeded = True
+                    refused = 413
                     raise _TooLarge
             return message
 
         async def guarded_send(message: Message) -> None:
             nonlocal started
-            if exceeded and not started:
+            if refused and not started:
                 return  # the app's own reply to the cut-off body (often a 400) is replaced below
             started = started or message["type"] == "http.response.start"
             await send(message)
@@ -85,11 +124,18 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, guarded_send)
         except Exception:
             # Frameworks may wrap the error from receive (FastAPI turns it into a 400); either
-            # way the cause is the size, so it is answered as such.
-            if not exceeded:
+            # way the cause is the size or the time, so it is answered as such.
+            if not refused:
                 raise
-        if exceeded and not started:
+        if refused == 413 and not started:
             await _too_large(scope, receive, send, nominal)
+        elif refused == 408 and not started:
+            detail = f"The request body did not arrive within {self.timeout:g} s; send it again."
+            await _reply(scope, receive, send, 408, detail)
+
+
+def _is_upload(path: str) -> bool:
+    return path == UPLOAD_PREFIX or path.startswith(UPLOAD_PREFIX + "/")
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -120,6 +166,50 @@ async def _reply(scope: Scope, receive: Receive, send: Send, status: int, detail
     await response(scope, receive, send)
 
 
+class LoadGauge:
+    """Questions in progress and recent refusals, shared by :class:`ConcurrencyLimit` (which
+    counts) and the readiness probes (which report).
+
+    ``shedding`` is true while a question was refused as busy within the last ``window``
+    seconds: one refusal is enough for a load balancer to hold new clients back for a moment.
+
+    >>> gauge = LoadGauge(max_inflight=1, clock=lambda: 100.0)
+    >>> gauge.refused(); gauge.shedding
+    True
+    """
+
+    def __init__(
+        self, max_inflight: int, window: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if max_inflight < 0:
+            raise ValueError(f"max_inflight must be >= 0 (0 = no limit), got {max_inflight}")
+        if window <= 0:
+            raise ValueError(f"window must be positive, got {window}")
+        self.max_inflight = max_inflight
+        self.window = window
+        self.inflight = 0
+        self.shed_total = 0
+        self._last_shed: float | None = None
+        self._clock = clock
+
+    def refused(self) -> None:
+        self.shed_total += 1
+        self._last_shed = self._clock()
+
+    @property
+    def shedding(self) -> bool:
+        last = self._last_shed
+        return last is not None and self._clock() - last < self.window
+
+    def as_dict(self) -> dict[str, int | bool]:
+        return {
+            "inflight": self.inflight,
+            "max_inflight": self.max_inflight,
+            "shedding": self.shedding,
+            "shed_total": self.shed_total,
+        }
+
+
 class ConcurrencyLimit:
     """Shed load: at most ``max_inflight`` questions in progress; more get 503 + Retry-After.
 
@@ -128,26 +218,44 @@ class ConcurrencyLimit:
     are accepted fast and lets clients retry, and the server recovers as soon as load drops
     (bench/overload.py measures both). All the counting happens on the event loop, so a plain
     integer is safe.
+
+    A question takes its slot only once its whole body has arrived (it is read here first, at
+    most ``MSCQA_MAX_BODY_KB`` and within ``MSCQA_BODY_TIMEOUT_S``, both enforced outside this
+    middleware): a client that sends a head and then nothing holds no slot.
     """
 
-    def __init__(self, app: ASGIApp, max_inflight: int, paths: tuple[str, ...] = ("/ask",)) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_inflight: int = 0,
+        paths: tuple[str, ...] = ("/ask",),
+        gauge: LoadGauge | None = None,
+    ) -> None:
         if max_inflight < 0:
             raise ValueError(f"max_inflight must be >= 0 (0 = no limit), got {max_inflight}")
         self.app = app
-        self.max_inflight = max_inflight
+        self.gauge = gauge or LoadGauge(max_inflight)
         self.paths = paths
-        self.inflight = 0
+
+    @property
+    def inflight(self) -> int:
+        return self.gauge.inflight
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gauge = self.gauge
         if (
             scope["type"] != "http"
-            or not self.max_inflight
+            or not gauge.max_inflight
             or scope.get("path") not in self.paths
             or scope.get("method") != "POST"
         ):
             await self.app(scope, receive, send)
             return
-        if self.inflight >= self.max_inflight:
+        body = await _whole_body(receive)
+        if body is None:
+            return  # the client left before sending its question
+        if gauge.inflight >= gauge.max_inflight:
+            gauge.refused()
             response = JSONResponse(
                 {"detail": "The server is busy answering other questions; try again in 1 s."},
                 status_code=503,
@@ -155,8 +263,29 @@ class ConcurrencyLimit:
             )
             await response(scope, receive, send)
             return
-        self.inflight += 1
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        gauge.inflight += 1
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, replay, send)
         finally:
-            self.inflight -= 1
+            gauge.inflight -= 1
+
+
+async def _whole_body(receive: Receive) -> bytes | None:
+    """The request body, read to its end; ``None`` if the client disconnected first."""
+    parts: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        parts.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(parts)

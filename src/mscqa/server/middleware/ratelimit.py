@@ -5,12 +5,14 @@ a question takes one token, and a client with none left gets 429 with ``Retry-Af
 bounded: a bucket idle long enough to have refilled completely is the same as a new one, so it is
 dropped, and at most ``max_clients`` buckets are kept (the least recently used go first).
 
-The client is the ASGI ``client`` address. Behind a reverse proxy, run uvicorn with
-``--proxy-headers --forwarded-allow-ips=<proxy>`` so that address is the real client's.
+The client is the ASGI ``client`` address (:func:`client_key`: an IPv6 client counts by its /64,
+which one host can fill with addresses at will). Behind a reverse proxy, set
+``MSCQA_FORWARDED_ALLOW_IPS`` to the proxy's address so that address is the real client's.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 import time
@@ -86,6 +88,20 @@ class TokenBuckets:
             del buckets[key]
 
 
+def client_key(host: str) -> str:
+    """The key a client address is limited under: the address itself, or for IPv6 its /64
+    network (what one subscriber or host gets)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
 class RateLimit:
     """ASGI middleware applying ``TokenBuckets`` to the given (method, path) pairs."""
 
@@ -110,7 +126,7 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
-        wait = self.buckets.take(str(client[0]) if client else "unknown")
+        wait = self.buckets.take(client_key(str(client[0])) if client else "unknown")
         if wait <= 0:
             await self.app(scope, receive, send)
             return
