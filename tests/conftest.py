@@ -7,9 +7,11 @@ import contextlib
 import html
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -54,6 +56,19 @@ Prochymal for graft-versus-host disease. Bone marrow collection is painful.
 Umbilical cord stem cells come from allogeneic cord tissue. China uses them more often.
 """,
 }
+
+
+_DATA_DIR = tempfile.mkdtemp(prefix="mscqa-test-data-")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Apps made by tests keep their question log in a throwaway folder, never ./data (or a
+    # folder the environment names); tests that look at the log give their own data_dir.
+    os.environ["MSCQA_DATA_DIR"] = _DATA_DIR
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_DATA_DIR, ignore_errors=True)
 
 
 def write_corpus(folder: Path, docs: dict[str, str] = TINY_DOCS) -> Path:
@@ -152,21 +167,23 @@ def serve_in_thread(app: Any) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def live_server(real_service: QAService, real_settings: Settings) -> Iterator[str]:
-    """A real `mscqa serve` process (uvicorn, real model) over the session's real index."""
+@contextlib.contextmanager
+def mscqa_serve(settings: Settings, **env: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """A real `mscqa serve` process over ``settings``' corpus and index (``env``: more
+    ``MSCQA_*`` variables), ready to answer; yields the process and its base URL."""
     port = free_port()
-    env = {
+    full_env = {
         **os.environ,
-        "MSCQA_CORPUS_DIR": str(real_settings.corpus_dir),
-        "MSCQA_INDEX_DIR": str(real_settings.index_dir),
+        "MSCQA_CORPUS_DIR": str(settings.corpus_dir),
+        "MSCQA_INDEX_DIR": str(settings.index_dir),
         "HF_HUB_OFFLINE": "1",
+        **env,
     }
-    log_path = real_settings.index_dir.parent / f"serve-{port}.log"
+    log_path = settings.index_dir.parent / f"serve-{port}.log"
     log_file = log_path.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "mscqa.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
+        env=full_env,
         cwd=ROOT,
         stdout=log_file,
         stderr=subprocess.STDOUT,
@@ -185,15 +202,23 @@ def live_server(real_service: QAService, real_settings: Settings) -> Iterator[st
             if time.monotonic() > deadline:
                 raise RuntimeError("mscqa serve did not become ready within 120 s")
             time.sleep(0.2)
-        yield url
+        yield proc, url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
         log_file.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(real_service: QAService, real_settings: Settings) -> Iterator[str]:
+    """A real `mscqa serve` process (uvicorn, real model) over the session's real index."""
+    with mscqa_serve(real_settings) as (_, url):
+        yield url
 
 
 @contextlib.contextmanager

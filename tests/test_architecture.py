@@ -47,12 +47,15 @@ ORDER: dict[str, list[set[str]]] = {
         # sources: an answer's links and Sources list for other clients (#12)
         # serve: the uvicorn configuration (h11 with limits) mscqa serve and the tests share
         {"api", "pages", "admin", "sources", "serve"},
-        # the OpenAI-compatible API serves /ask's answers through api's service dependency
-        {"openai"},
+        # the OpenAI-compatible API serves /ask's answers through api's service dependency;
+        # feedback and the curator's question report share the admin token check
+        {"openai", "questions"},
         {"app"},
     ],
     "server.middleware": [{"security", "limits", "ratelimit", "apikey"}],
     "server.openai": [{"schemas", "errors"}, {"routes"}],
+    # where the log is kept, what it keeps (and its writer thread), the routes over it
+    "server.questions": [{"store"}, {"log"}, {"routes"}],
     "server.admin": [{"uploads"}, {"forms", "jobs"}, {"routes"}],
 }
 LAYER = {

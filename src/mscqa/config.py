@@ -152,6 +152,17 @@ class Settings(BaseSettings):
         description="Reverse proxies (IPs or networks, comma-separated, or *) whose "
         "X-Forwarded-For is trusted; empty = proxy headers are ignored.",
     )
+    data_dir: Path = Field(
+        Path("data"), description="Folder for the server's own data: the question log."
+    )
+    question_log: Literal["all", "unanswered", "off"] = Field(
+        "unanswered",
+        description="Questions kept for curators: unanswered = refused questions and rated "
+        "answers, all = every question, off = none (and no feedback).",
+    )
+    question_log_days: int = Field(
+        90, ge=1, description="Days a logged question (and its feedback) is kept."
+    )
 
     @field_validator("log_level")
     @classmethod

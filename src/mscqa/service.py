@@ -20,7 +20,7 @@ import threading
 import time
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,9 @@ class QAService:
         self._cache = AnswerCache(settings.cache_size)
         self._reload_lock = threading.Lock()
         self.last_error: str | None = None
+        # Called with (question, history, answer) after every answer ``ask`` gives; the app
+        # registers the question log here. They must not block: /ask waits for them.
+        self.observers: list[Callable[[str, Sequence[Turn], Answer], None]] = []
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -238,7 +241,7 @@ class QAService:
         if cached is None:
             _, cached = self._answer(live, question, k, history)
             self._cache.put(key, cached)
-        return Answer(
+        given = Answer(
             cached.text,
             cached.answered,
             cached.confidence,
@@ -249,6 +252,9 @@ class QAService:
             id=secrets.token_hex(12),
             index_version=live.snapshot.version,
         )
+        for observe in self.observers:
+            observe(question, history, given)
+        return given
 
     def explain(
         self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()

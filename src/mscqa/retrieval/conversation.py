@@ -106,9 +106,13 @@ def contextualize(question: str, history: Sequence[Turn], max_user_turns: int = 
     Only user turns are used: assistant turns are quotes from the corpus, and the user's own
     words carry the topic ("adipose MSCs") the follow-up refers to.
     """
+    previous = context_turns(question, history, max_user_turns)
+    return " ".join([*previous, question]) if previous else question
+
+
+def context_turns(question: str, history: Sequence[Turn], max_user_turns: int = 2) -> list[str]:
+    """The earlier user turns a follow-up leans on, oldest first (none for a standalone one)."""
     if not history or not is_follow_up(question):
-        return question
+        return []
     previous = [t.content for t in history if t.role == "user" and t.content.strip()]
-    if not previous:
-        return question
-    return " ".join([*previous[-max_user_turns:], question])
+    return previous[-max_user_turns:]

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from mscqa import __version__
 from mscqa.config import Settings
@@ -46,6 +47,9 @@ from mscqa.server.middleware.ratelimit import RateLimit
 from mscqa.server.middleware.security import ScopedCORS, SecurityHeaders
 from mscqa.server.openai import routes as openai
 from mscqa.server.openai.errors import OpenAIErrorShape
+from mscqa.server.questions import QuestionLog
+from mscqa.server.questions import admin_router as questions_admin
+from mscqa.server.questions import router as feedback_router
 from mscqa.service import QAService
 
 log = logging.getLogger(__name__)
@@ -67,7 +71,7 @@ _STATUS = {
 
 
 # never /admin
-CORS_PATHS = ("/ask", "/health", "/documents", "/v1/models", "/v1/chat/completions")
+CORS_PATHS = ("/ask", "/health", "/documents", "/feedback", "/v1/models", "/v1/chat/completions")
 # The routes that answer questions: the same rate and concurrency limits apply to all of them.
 QUESTION_ROUTES = (("POST", "/ask"), ("POST", "/v1/chat/completions"))
 # The routes MSCQA_API_KEY guards (path prefixes).
@@ -103,11 +107,20 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
             daemon=True,
         )
         watcher.start()
+        # The question log lives while the app runs: opened here (not at import or in
+        # create_app), fed by every answer the service gives, written by its own thread.
+        questions = QuestionLog.from_settings(settings)
+        questions.start()
+        app.state.questions = questions
+        service.observers.append(questions.record)
         try:
             yield
         finally:
+            service.observers.remove(questions.record)
+            app.state.questions = QuestionLog(None, "off")
             stop.set()
             watcher.join(timeout=5)
+            await run_in_threadpool(questions.close)
 
     app = FastAPI(
         title="mscqa",
@@ -121,6 +134,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     app.state.settings = settings
     app.state.metrics = metrics = Metrics(service)
     app.state.load = gauge = LoadGauge(settings.max_inflight)
+    app.state.questions = QuestionLog(None, "off")  # until the lifespan opens the real one
 
     @app.exception_handler(MscqaError)
     async def _mscqa_error(request: Request, exc: MscqaError) -> JSONResponse:
@@ -135,6 +149,8 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     app.include_router(api.router)
     app.include_router(openai.make_router(settings))
     app.include_router(admin.router)
+    app.include_router(feedback_router)
+    app.include_router(questions_admin)
     app.include_router(web.make_router(settings.web_dir))
     app.mount("/static", StaticFiles(directory=settings.web_dir / "static"), name="static")
     app.include_router(metrics_router(metrics))

@@ -15,6 +15,7 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 MAX_QUESTION_CHARS = 2000
 MAX_HISTORY_TURNS = 50
 MAX_TURN_CHARS = 8000
+MAX_COMMENT_CHARS = 2000
 # The same rule as _FORBIDDEN, stated in the OpenAPI schema (ECMA-262 syntax) for API clients.
 _ALLOWED_PATTERN = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u202a-\u202e\u2066-\u2069]*$"
 _QUESTION_PATTERN = (
@@ -74,6 +75,29 @@ class AskRequest(BaseModel):
         if not value.strip():
             raise ValueError("question is empty; type a question about the documents")
         return value
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"id": "16c05105827cd26c71b7e19a", "rating": "down"}]}
+    )
+
+    id: str = Field(
+        description="The answer's id, as /ask gave it (or chatcmpl-<id>).",
+        pattern=r"^(chatcmpl-)?[A-Za-z0-9_-]{1,64}$",
+    )
+    rating: Literal["up", "down"] = Field(description="up: helpful; down: wrong or not useful.")
+    comment: str | None = Field(
+        None,
+        max_length=MAX_COMMENT_CHARS,
+        description="What was wrong or missing (optional).",
+        json_schema_extra={"pattern": _ALLOWED_PATTERN},
+    )
+
+    @field_validator("comment")
+    @classmethod
+    def _comment(cls, value: str | None) -> str | None:
+        return None if value is None else _clean(value, "comment").strip() or None
 
 
 class Span(BaseModel):
