@@ -131,6 +131,25 @@ def real_service(real_settings: Settings, real_embedder: SentenceTransformerEmbe
     return service
 
 
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 400 KiB tmpfs: room for a small index or question log, not for a large one (needs
+    root to mount)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {result.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -215,24 +215,6 @@ def test_manifest_records_the_corpus(tiny_settings: Settings, fake_embedder) -> 
     assert manifest["counts"]["chunks"] == report.chunks
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path):
-    """A 400 KiB tmpfs: room for a small index, not for a large one (needs root to mount)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {result.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
 def test_disk_full_during_a_build(
     small_disk: Path, tiny_corpus: Path, fake_embedder: HashingEmbedder
 ) -> None:

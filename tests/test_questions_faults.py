@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -93,24 +92,6 @@ def test_kill_9_mid_traffic_loses_at_most_a_second_and_never_corrupts(
     with sqlite3.connect(db) as con:
         rating = con.execute("SELECT rating FROM feedback WHERE answer_id = ?", (old,)).fetchall()
     assert rating == [("down",)]
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path):
-    """A 512 KiB tmpfs (needs root to mount)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {result.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def _fill(folder: Path) -> Path:

@@ -8,6 +8,7 @@ admin bearer token): ``GET /admin/questions`` groups the logged questions by nor
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -127,16 +128,7 @@ def read_url(doc_id: str, start: int, end: int) -> str:
 def _passage(p: Passage | None) -> PassageOut | None:
     if p is None:
         return None
-    return PassageOut(
-        doc_id=p.doc_id,
-        title=p.title,
-        section=p.section,
-        chunk_id=p.chunk_id,
-        start=p.start,
-        end=p.end,
-        text=p.text,
-        url=read_url(p.doc_id, p.start, p.end),
-    )
+    return PassageOut(**dataclasses.asdict(p), url=read_url(p.doc_id, p.start, p.end))
 
 
 def _group(g: QuestionGroup) -> QuestionGroupOut:
