@@ -104,3 +104,32 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in body
     ]
     return "\n".join(lines)
+
+
+def copy_to_database(index_dir: Path, url: str) -> str:
+    """Write the folder index's served snapshot, unchanged, into the database at ``url`` and
+    publish it there: both backends then hold the same vectors and records. Returns its
+    version."""
+    from mscqa.index.pgstore import PgStore
+    from mscqa.index.snapshot import load_current
+
+    snap = load_current(index_dir)
+    manifest = {
+        k: v for k, v in snap.manifest.items() if k not in {"files", "counts", "format_version"}
+    }
+    store = PgStore(url, index_dir / "models")
+    try:
+        with store.writer() as writer:
+            writer.write(
+                snap.version,
+                manifest,
+                list(snap.documents.values()),
+                snap.chunks,
+                snap.dense.reconstruct_n(0, len(snap.chunks)),
+                snap.sentences.vectors,
+                snap.sentences.owner,
+            )
+            writer.publish(snap.version, keep=3)
+    finally:
+        store.close()
+    return snap.version

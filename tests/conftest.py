@@ -23,8 +23,11 @@ import pytest
 
 from mscqa.config import Settings
 from mscqa.embedding.embedder import HashingEmbedder, SentenceTransformerEmbedder
+from mscqa.index.backends import open_store
+from mscqa.index.snapshot import IndexSnapshot, SnapshotStore
 from mscqa.indexing import build_index
 from mscqa.service import QAService
+from pgcluster import PgCluster
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -89,19 +92,114 @@ def fake_embedder() -> HashingEmbedder:
     return HashingEmbedder(256)
 
 
+# -- the two index backends ------------------------------------------------------------------
+#
+# A module marked ``pytestmark = pytest.mark.both_backends`` runs each test that uses
+# ``tiny_settings`` (or ``index_backend``) twice: on the folder store and on a real PostgreSQL.
+
+BACKENDS = ("folder", "postgres")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "index_backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_backends"
+    ):
+        metafunc.parametrize("index_backend", BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def tiny_settings(tmp_path: Path, tiny_corpus: Path) -> Settings:
+def index_backend(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "folder"))
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """One real PostgreSQL 18 + pgvector server for the session (see pgcluster.py)."""
+    cluster = PgCluster()
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PgCluster) -> Iterator[str]:
+    """A fresh, empty database on the session's server, dropped after the test."""
+    url = pg_cluster.create_database()
+    try:
+        yield url
+    finally:
+        pg_cluster.drop_database(url)
+
+
+@pytest.fixture
+def database_url(index_backend: str, request: pytest.FixtureRequest) -> str | None:
+    return str(request.getfixturevalue("pg_url")) if index_backend == "postgres" else None
+
+
+@pytest.fixture
+def tiny_settings(tmp_path: Path, tiny_corpus: Path, database_url: str | None) -> Settings:
     return Settings(
-        corpus_dir=tiny_corpus, index_dir=tmp_path / "index", chunk_chars=200, _env_file=None
+        corpus_dir=tiny_corpus,
+        index_dir=tmp_path / "index",
+        chunk_chars=200,
+        database_url=database_url,
+        _env_file=None,
     )
 
 
+class IndexView:
+    """The index of some settings as a test looks at it, whichever backend holds it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store: SnapshotStore = open_store(settings)
+
+    def current(self) -> str | None:
+        return self.store.current_version()
+
+    def versions(self) -> list[str]:
+        return self.store.list_versions()
+
+    def load(self) -> IndexSnapshot:
+        return self.store.load_current()
+
+    def leftovers(self) -> list[str]:
+        """What interrupted builds left behind: temporary folders, or snapshot schemas that
+        no complete snapshot owns."""
+        if self.settings.database_url is None:
+            return [p.name for p in (self.settings.index_dir / "snapshots").glob(".tmp-*")]
+        from mscqa.index.pgstore import PgStore
+
+        assert isinstance(self.store, PgStore)
+        with self.store.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT n.nspname FROM pg_namespace n WHERE n.nspname LIKE 'mscqa_snap_%'"
+                " AND NOT EXISTS (SELECT 1 FROM mscqa.snapshots s"
+                " WHERE 'mscqa_snap_' || s.id = n.nspname)"
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def close(self) -> None:
+        self.store.close()
+
+
 @pytest.fixture
-def tiny_service(tiny_settings: Settings, fake_embedder: HashingEmbedder) -> QAService:
+def index(tiny_settings: Settings) -> Iterator[IndexView]:
+    view = IndexView(tiny_settings)
+    try:
+        yield view
+    finally:
+        view.close()
+
+
+@pytest.fixture
+def tiny_service(tiny_settings: Settings, fake_embedder: HashingEmbedder) -> Iterator[QAService]:
     build_index(tiny_settings, fake_embedder)
     service = QAService(tiny_settings, fake_embedder)
     service.load()
-    return service
+    yield service
+    service.close()
 
 
 @pytest.fixture(scope="session")

@@ -38,7 +38,9 @@ ORDER: dict[str, list[set[str]]] = {
     # the worker's parsers, one module a format, over text's standard-library helpers
     "ingest.extract": [{"text"}, {"html", "docx", "pdf_layout", "sandbox"}, {"pdf"}, {"worker"}],
     "embedding": [{"embedder", "onnx_encoder"}, {"cache"}, {"choice"}],
-    "index": [{"lexical"}, {"snapshot"}],
+    # pgdb: PostgreSQL plumbing (connections, migrations, vector COPY, locks); pgstore: the
+    # snapshots in PostgreSQL behind snapshot's seam; backends picks the folder or the database
+    "index": [{"lexical", "pgdb"}, {"snapshot"}, {"pgstore"}, {"backends"}],
     "retrieval": [{"fusion", "spelling", "vocabulary", "conversation"}, {"retriever"}],
     "answer": [{"expected"}, {"answerer"}],
     "server": [

@@ -3,7 +3,6 @@ load serve every request, and only one process builds at a time."""
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -14,13 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from conftest import IndexView
 from mscqa.config import Settings
 from mscqa.embedding.embedder import HashingEmbedder
 from mscqa.errors import BuildInProgress, MscqaError, NoIndexError
-from mscqa.index.snapshot import current_version, list_versions, load_current
-from mscqa.indexing import build_index, writer_lock
+from mscqa.index.snapshot import current_version, load_current
+from mscqa.indexing import build_index
 from mscqa.ingest.loaders import file_sha256
 from mscqa.service import QAService
+
+pytestmark = pytest.mark.both_backends
 
 # A child process that builds with the fake embedder and stops (sleeps) at one point of the
 # build so the test can SIGKILL it exactly there. The pause is test code patched in from
@@ -29,12 +31,15 @@ CHILD = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    import mscqa.indexing as indexing
+    import mscqa.embedding.cache as embedcache
+    import mscqa.index.pgdb as pgdb
+    import mscqa.index.pgstore as pgstore
     import mscqa.index.snapshot as store
+    import mscqa.indexing as indexing
     from mscqa.config import Settings
     from mscqa.embedding.embedder import HashingEmbedder
 
-    corpus, index, point = sys.argv[1], sys.argv[2], sys.argv[3]
+    corpus, index, point, url = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] or None
 
     def pause(name, real):
         def wrapper(*args, **kwargs):
@@ -48,15 +53,28 @@ CHILD = textwrap.dedent(
 
     if point == "embedding":
         HashingEmbedder.encode = pause("before", HashingEmbedder.encode)
+    elif point == "writing" and url:
+        pgdb.copy_vectors = pause("before", pgdb.copy_vectors)  # inside the write transaction
     elif point == "writing":
         import numpy as np
         store.np.save = pause("before", np.save)  # inside the snapshot's vector file
+    elif point == "indexing":  # Postgres: after the rows, in the statement making the HNSW
+        real_sql = pgstore._sql
+        def slow(template, schema, **more):
+            if template == pgstore.HNSW_INDEX:
+                print("PAUSED", flush=True)
+                return real_sql("SELECT pg_sleep(60)", schema)
+            return real_sql(template, schema, **more)
+        pgstore._sql = slow
+        pgstore.write_snapshot.__kwdefaults__["hnsw_above"] = 0
     elif point == "before_publish":
-        indexing.publish = pause("before", indexing.publish)
+        store.FolderWriter.publish = pause("before", store.FolderWriter.publish)
+        pgstore.PgWriter.publish = pause("before", pgstore.PgWriter.publish)
     elif point == "after_publish":
-        indexing.EmbeddingCache.save = pause("before", indexing.EmbeddingCache.save)
+        embedcache.EmbeddingCache.save = pause("before", embedcache.EmbeddingCache.save)
+        embedcache.PgEmbeddingCache.save = pause("before", embedcache.PgEmbeddingCache.save)
     settings = Settings(corpus_dir=Path(corpus), index_dir=Path(index), chunk_chars=200,
-                        _env_file=None)
+                        database_url=url, _env_file=None)
     indexing.build_index(settings, HashingEmbedder(256))
     print("DONE", flush=True)
     """
@@ -64,83 +82,116 @@ CHILD = textwrap.dedent(
 
 
 def run_and_kill(settings: Settings, point: str) -> None:
+    url = settings.database_url.get_secret_value() if settings.database_url else ""
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(settings.corpus_dir), str(settings.index_dir), point],
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(settings.corpus_dir),
+            str(settings.index_dir),
+            point,
+            url,
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
     assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    assert line == "PAUSED", f"child did not reach {point}: {line!r}"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
-    proc.stdout.close()
+    try:
+        line = proc.stdout.readline().strip()
+        assert line == "PAUSED", f"child did not reach {point}: {line!r}"
+        if point == "indexing":
+            time.sleep(0.3)  # the statement is running in the database now
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        proc.stdout.close()
 
 
 def corpus_hashes(folder: Path) -> dict[str, str]:
     return {p.name: file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.parametrize("point", ["embedding", "writing", "before_publish"])
+def kill_points(backend: str) -> list[str]:
+    return [
+        "embedding",
+        "writing",
+        *(["indexing"] if backend == "postgres" else []),
+        "before_publish",
+    ]
+
+
+@pytest.mark.parametrize("point", ["embedding", "writing", "indexing", "before_publish"])
 def test_killed_build_leaves_the_old_snapshot_serving(
-    tiny_settings: Settings, fake_embedder: HashingEmbedder, point: str
+    tiny_settings: Settings,
+    fake_embedder: HashingEmbedder,
+    index: IndexView,
+    index_backend: str,
+    point: str,
 ) -> None:
+    if point not in kill_points(index_backend):
+        pytest.skip("the folder store builds no index after writing its files")
     old = build_index(tiny_settings, fake_embedder).version
     before = corpus_hashes(tiny_settings.corpus_dir)
     (tiny_settings.corpus_dir / "extra.md").write_text("# Extra\n\nPlacenta cells are new.\n")
     run_and_kill(tiny_settings, point)
 
-    assert current_version(tiny_settings.index_dir) == old
-    snap = load_current(tiny_settings.index_dir)
+    assert index.current() == old
+    snap = index.load()
     assert snap.version == old and "extra.md" not in snap.documents
     service = QAService(tiny_settings, fake_embedder)
     service.load()
     assert service.ask("How are adipose stem cells collected?").answered
+    service.close()
 
-    # the next build needs no cleanup and removes the leftovers of the killed one
-    new = build_index(tiny_settings, fake_embedder).version
-    assert new != old and "extra.md" in load_current(tiny_settings.index_dir).documents
-    assert not list((tiny_settings.index_dir / "snapshots").glob(".tmp-*"))
+    # the next build needs no cleanup and leaves no leftovers of the killed one
+    new = build_index(tiny_settings, fake_embedder, wait_for_lock=True).version
+    assert new != old and "extra.md" in index.load().documents
+    assert index.leftovers() == []
     after = corpus_hashes(tiny_settings.corpus_dir)
     assert {k: v for k, v in after.items() if k != "extra.md"} == before
 
 
 def test_build_killed_after_the_switch_serves_the_new_snapshot(
-    tiny_settings: Settings, fake_embedder: HashingEmbedder
+    tiny_settings: Settings, fake_embedder: HashingEmbedder, index: IndexView
 ) -> None:
     old = build_index(tiny_settings, fake_embedder).version
     (tiny_settings.corpus_dir / "extra.md").write_text("# Extra\n\nPlacenta cells are new.\n")
     run_and_kill(tiny_settings, "after_publish")
-    snap = load_current(tiny_settings.index_dir)
+    snap = index.load()
     assert snap.version != old and "extra.md" in snap.documents
     # the embedding cache was not saved; the next build simply recomputes what it lacks
-    report = build_index(tiny_settings, fake_embedder)
-    assert report.chunks == len(load_current(tiny_settings.index_dir).chunks)
+    report = build_index(tiny_settings, fake_embedder, wait_for_lock=True)
+    assert report.chunks == len(index.load().chunks)
 
 
 def test_first_build_killed_means_no_index_then_a_clean_build(
-    tiny_settings: Settings, fake_embedder: HashingEmbedder
+    tiny_settings: Settings, fake_embedder: HashingEmbedder, index: IndexView
 ) -> None:
     run_and_kill(tiny_settings, "before_publish")
     with pytest.raises(NoIndexError, match="mscqa index"):
-        load_current(tiny_settings.index_dir)
-    assert list_versions(tiny_settings.index_dir) != []  # complete but never published
-    build_index(tiny_settings, fake_embedder)
-    assert load_current(tiny_settings.index_dir).documents
+        index.load()
+    assert index.versions() != []  # complete but never published
+    build_index(tiny_settings, fake_embedder, wait_for_lock=True)
+    assert index.load().documents
 
 
 def test_one_builder_at_a_time_across_processes(
-    tiny_settings: Settings, fake_embedder: HashingEmbedder
+    tiny_settings: Settings, fake_embedder: HashingEmbedder, index: IndexView
 ) -> None:
+    url = tiny_settings.database_url.get_secret_value() if tiny_settings.database_url else ""
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
             "import sys, time; from pathlib import Path; "
-            "from mscqa.indexing import writer_lock\n"
-            "with writer_lock(Path(sys.argv[1])):\n"
+            "from mscqa.index.backends import open_store; from mscqa.config import Settings\n"
+            "s = Settings(index_dir=Path(sys.argv[1]), database_url=sys.argv[2] or None,"
+            " _env_file=None)\n"
+            "with open_store(s).writer():\n"
             "    print('LOCKED', flush=True); time.sleep(60)",
             str(tiny_settings.index_dir),
+            url,
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -148,14 +199,14 @@ def test_one_builder_at_a_time_across_processes(
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "LOCKED"
-        with pytest.raises(BuildInProgress, match=r"writer\.lock"):
+        with pytest.raises(BuildInProgress, match=r"writer\.lock|writer lock"):
             build_index(tiny_settings, fake_embedder)
     finally:
         holder.kill()
         holder.wait()
         if holder.stdout:
             holder.stdout.close()
-    with writer_lock(tiny_settings.index_dir):  # released when its holder died
+    with index.store.writer(wait=True):  # released when its holder died
         pass
 
 
@@ -199,16 +250,18 @@ def test_questions_during_repeated_rebuilds_all_succeed(
         stop.set()
         for t in threads:
             t.join(timeout=10)
+    service.close()
     assert errors == []
     assert answers > 20
     assert len(versions) >= 3  # the swaps really happened while questions were asked
 
 
-def test_manifest_records_the_corpus(tiny_settings: Settings, fake_embedder) -> None:
+def test_manifest_records_the_corpus(
+    tiny_settings: Settings, fake_embedder, index: IndexView
+) -> None:
     report = build_index(tiny_settings, fake_embedder)
-    manifest = json.loads(
-        (tiny_settings.index_dir / "snapshots" / report.version / "manifest.json").read_text()
-    )
+    manifest = index.load().manifest
+    assert manifest["version"] == report.version
     assert set(manifest["corpus"]) == {"adipose.md", "marrow.txt", "nested/cord.md"}
     assert manifest["model"]["sha256"] == fake_embedder.fingerprint()
     assert manifest["chunking"]["max_chars"] == 200
@@ -240,7 +293,7 @@ def test_disk_full_during_a_build(
 
 
 def test_ask_over_http_during_reindexes_through_the_api(
-    tmp_path: Path, tiny_corpus: Path, fake_embedder: HashingEmbedder
+    tmp_path: Path, tiny_corpus: Path, fake_embedder: HashingEmbedder, database_url: str | None
 ) -> None:
     """Clients hammer POST /ask while curators upload and reindex three times: zero errors."""
     from fastapi.testclient import TestClient
@@ -254,6 +307,7 @@ def test_ask_over_http_during_reindexes_through_the_api(
         admin_token="s3cret",
         rate_limit_per_minute=0,
         reload_interval=0.1,
+        database_url=database_url,
         _env_file=None,
     )
     build_index(settings, fake_embedder)

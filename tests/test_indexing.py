@@ -9,13 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import IndexView
 from mscqa.config import Settings
 from mscqa.embedding.embedder import HashingEmbedder
 from mscqa.errors import BuildInProgress, CorpusError, SnapshotError
-from mscqa.index.snapshot import current_version, dense_text, list_versions, load_current
-from mscqa.indexing import build_index, rollback, writer_lock
+from mscqa.index.snapshot import dense_text
+from mscqa.indexing import build_index, rollback
 from mscqa.ingest.chunker import Chunker
 from mscqa.ingest.loaders import load_file
+
+pytestmark = pytest.mark.both_backends
 
 
 class RecordingEmbedder(HashingEmbedder):
@@ -25,9 +28,9 @@ class RecordingEmbedder(HashingEmbedder):
         super().__init__(dim)
         self.seen: list[str] = []
 
-    def embedded(self, settings: Settings) -> list[str]:
+    def embedded(self, index: IndexView) -> list[str]:
         """Texts embedded for the index, i.e. without the build's one canary query."""
-        canary = load_current(settings.index_dir).chunks[0].text[:300]
+        canary = index.load().chunks[0].text[:300]
         seen = list(self.seen)
         seen.remove(canary)
         return seen
@@ -58,16 +61,16 @@ def texts_of(settings: Settings, rel: str) -> set[str]:
     return {dense_text(c) for c in chunks} | {doc.text[s:e] for c in chunks for s, e in c.sentences}
 
 
-def test_build_report_counts(tiny_settings: Settings, fake_embedder: HashingEmbedder) -> None:
+def test_build_report_counts(
+    index: IndexView, tiny_settings: Settings, fake_embedder: HashingEmbedder
+) -> None:
     progress: list[tuple[str, int, int]] = []
     report = build_index(tiny_settings, fake_embedder, lambda *a: progress.append(a))
-    snap = load_current(tiny_settings.index_dir)
-    assert report.version == snap.version == current_version(tiny_settings.index_dir)
+    snap = index.load()
+    assert report.version == snap.version == index.current()
     assert report.documents == 3 == len(snap.documents)
     assert report.chunks == len(snap.chunks) > 0
-    assert (
-        report.sentences == len(snap.sentences.owner) == sum(len(c.sentences) for c in snap.chunks)
-    )
+    assert report.sentences == snap.sentence_count == sum(len(c.sentences) for c in snap.chunks)
     assert report.embedded > 0 and report.reused >= 0
     assert report.embedded + report.reused == report.chunks + report.sentences
     assert report.skipped == []
@@ -77,27 +80,31 @@ def test_build_report_counts(tiny_settings: Settings, fake_embedder: HashingEmbe
     assert snap.manifest["model"]["sha256"] == fake_embedder.fingerprint()
 
 
-def test_build_reports_skipped_files(tiny_settings: Settings, fake_embedder) -> None:
+def test_build_reports_skipped_files(
+    index: IndexView, tiny_settings: Settings, fake_embedder
+) -> None:
     (tiny_settings.corpus_dir / "notes.xyz").write_text("x", "utf-8")
     report = build_index(tiny_settings, fake_embedder)
     assert [s.file for s in report.skipped] == ["notes.xyz"]
     assert report.documents == 3
-    manifest = load_current(tiny_settings.index_dir).manifest
+    manifest = index.load().manifest
     assert manifest["skipped"][0]["file"] == "notes.xyz"
 
 
-def test_rebuild_without_changes_embeds_nothing(tiny_settings: Settings) -> None:
+def test_rebuild_without_changes_embeds_nothing(index: IndexView, tiny_settings: Settings) -> None:
     first = build_index(tiny_settings, RecordingEmbedder())
     embedder = RecordingEmbedder()
     second = build_index(tiny_settings, embedder)
     assert second.embedded == 0
-    assert embedder.embedded(tiny_settings) == []
+    assert embedder.embedded(index) == []
     assert second.reused == first.chunks + first.sentences > 0
     assert second.version != first.version
-    assert current_version(tiny_settings.index_dir) == second.version
+    assert index.current() == second.version
 
 
-def test_editing_one_file_reembeds_only_its_texts(tiny_settings: Settings) -> None:
+def test_editing_one_file_reembeds_only_its_texts(
+    index: IndexView, tiny_settings: Settings
+) -> None:
     build_index(tiny_settings, RecordingEmbedder())
     old = "Umbilical cord stem cells come from allogeneic cord tissue."
     path = tiny_settings.corpus_dir / "nested" / "cord.md"
@@ -108,7 +115,7 @@ def test_editing_one_file_reembeds_only_its_texts(tiny_settings: Settings) -> No
     embedder = RecordingEmbedder()
     report = build_index(tiny_settings, embedder)
     new_texts = texts_of(tiny_settings, "nested/cord.md")
-    seen = embedder.embedded(tiny_settings)
+    seen = embedder.embedded(index)
     assert seen, "the edited file was not re-embedded"
     assert set(seen) <= new_texts
     assert report.embedded == len(seen)
@@ -116,45 +123,58 @@ def test_editing_one_file_reembeds_only_its_texts(tiny_settings: Settings) -> No
     # an unchanged sentence of the edited file is reused from the cache
     assert "China uses them more often." not in seen
     assert "Wharton jelly yields many cells." in seen
-    snap = load_current(tiny_settings.index_dir)
+    snap = index.load()
     assert not any(old in c.text for c in snap.chunks)
     assert "Wharton jelly" in snap.documents["nested/cord.md"].text
     assert any("Wharton jelly" in c.text for c in snap.chunks)
 
 
-def test_deleting_a_file_removes_its_document(tiny_settings: Settings, fake_embedder) -> None:
+def test_deleting_a_file_removes_its_document(
+    index: IndexView, tiny_settings: Settings, fake_embedder
+) -> None:
     build_index(tiny_settings, fake_embedder)
     (tiny_settings.corpus_dir / "marrow.txt").unlink()
     report = build_index(tiny_settings, fake_embedder)
-    snap = load_current(tiny_settings.index_dir)
+    snap = index.load()
     assert report.documents == 2
     assert set(snap.documents) == {"adipose.md", "nested/cord.md"}
     assert all(c.doc_id != "marrow.txt" for c in snap.chunks)
     assert not any("Prochymal" in c.text for c in snap.chunks)
-    assert snap.lexical.scores("Prochymal hematopoiesis").max() == 0.0
+    assert snap.lexical_scores("Prochymal hematopoiesis", 10)[1].max(initial=0.0) == 0.0
 
 
-def test_builds_never_modify_the_corpus(tiny_settings: Settings, fake_embedder) -> None:
+def test_builds_never_modify_the_corpus(
+    index: IndexView, tiny_settings: Settings, fake_embedder
+) -> None:
     (tiny_settings.corpus_dir / "crlf.md").write_bytes(b"# T\r\n\r\nSome\x00 text.\r\n")
     (tiny_settings.corpus_dir / "junk.xyz").write_bytes(b"\xff\x00")
     before = corpus_hashes(tiny_settings.corpus_dir)
     build_index(tiny_settings, fake_embedder)
     build_index(tiny_settings, fake_embedder)
     assert corpus_hashes(tiny_settings.corpus_dir) == before
-    snap = load_current(tiny_settings.index_dir)
+    snap = index.load()
     assert snap.manifest["corpus"] == {k: v for k, v in before.items() if k != "junk.xyz"}
 
 
-def test_empty_corpus_is_a_corpus_error(tmp_path: Path, fake_embedder) -> None:
+def test_empty_corpus_is_a_corpus_error(
+    tmp_path: Path, fake_embedder, database_url: str | None
+) -> None:
     corpus = tmp_path / "empty"
     corpus.mkdir()
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", _env_file=None)
+    settings = Settings(
+        corpus_dir=corpus,
+        index_dir=tmp_path / "index",
+        database_url=database_url,
+        _env_file=None,
+    )
     with pytest.raises(CorpusError, match="empty"):
         build_index(settings, fake_embedder)
     (corpus / "bad.xyz").write_text("x", "utf-8")
     with pytest.raises(CorpusError, match=r"bad\.xyz"):
         build_index(settings, fake_embedder)
-    assert current_version(settings.index_dir) is None
+    view = IndexView(settings)
+    assert view.current() is None
+    view.close()
 
 
 def test_missing_corpus_is_a_corpus_error(tmp_path: Path, fake_embedder) -> None:
@@ -164,45 +184,51 @@ def test_missing_corpus_is_a_corpus_error(tmp_path: Path, fake_embedder) -> None
 
 
 def test_writer_lock_held_elsewhere_is_build_in_progress(
-    tiny_settings: Settings, fake_embedder: HashingEmbedder
+    index: IndexView, tiny_settings: Settings, fake_embedder: HashingEmbedder
 ) -> None:
-    with writer_lock(tiny_settings.index_dir):
-        with pytest.raises(BuildInProgress, match=r"writer\.lock"):
+    with index.store.writer():
+        with pytest.raises(BuildInProgress, match=r"writer\.lock|writer lock"):
             build_index(tiny_settings, fake_embedder)
-        with pytest.raises(BuildInProgress), writer_lock(tiny_settings.index_dir):
+        with pytest.raises(BuildInProgress), index.store.writer():
             pass
-    assert current_version(tiny_settings.index_dir) is None
+    assert index.current() is None
     # released on exit: the next build goes ahead
     assert build_index(tiny_settings, fake_embedder).documents == 3
 
 
-def test_rollback_returns_to_the_previous_version(tiny_settings: Settings, fake_embedder) -> None:
+def test_rollback_returns_to_the_previous_version(
+    index: IndexView, tiny_settings: Settings, fake_embedder
+) -> None:
     first = build_index(tiny_settings, fake_embedder).version
     (tiny_settings.corpus_dir / "adipose.md").unlink()
     second = build_index(tiny_settings, fake_embedder).version
     assert rollback(tiny_settings) == first
-    assert current_version(tiny_settings.index_dir) == first
-    snap = load_current(tiny_settings.index_dir)
+    assert index.current() == first
+    snap = index.load()
     assert snap.version == first
     assert "adipose.md" in snap.documents
-    assert list_versions(tiny_settings.index_dir) == [first, second]  # nothing deleted
+    assert index.versions() == [first, second]  # nothing deleted
     with pytest.raises(SnapshotError, match="no earlier"):
         rollback(tiny_settings)
 
 
-def test_rollback_without_an_earlier_snapshot(tiny_settings: Settings, fake_embedder) -> None:
+def test_rollback_without_an_earlier_snapshot(
+    index: IndexView, tiny_settings: Settings, fake_embedder
+) -> None:
     with pytest.raises(SnapshotError):
         rollback(tiny_settings)
     version = build_index(tiny_settings, fake_embedder).version
     with pytest.raises(SnapshotError, match="no earlier"):
         rollback(tiny_settings)
-    assert current_version(tiny_settings.index_dir) == version
+    assert index.current() == version
 
 
-def test_rollback_respects_the_writer_lock(tiny_settings: Settings, fake_embedder) -> None:
+def test_rollback_respects_the_writer_lock(
+    index: IndexView, tiny_settings: Settings, fake_embedder
+) -> None:
     build_index(tiny_settings, fake_embedder)
     build_index(tiny_settings, fake_embedder)
-    current = current_version(tiny_settings.index_dir)
-    with writer_lock(tiny_settings.index_dir), pytest.raises(BuildInProgress):
+    current = index.current()
+    with index.store.writer(), pytest.raises(BuildInProgress):
         rollback(tiny_settings)
-    assert current_version(tiny_settings.index_dir) == current
+    assert index.current() == current

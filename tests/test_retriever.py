@@ -103,7 +103,9 @@ def test_invalid_parameters(snapshot, fake_embedder) -> None:
 def test_chunk_tokens_are_the_words_bm25_indexed(snapshot, fake_embedder) -> None:
     # the Retriever takes its chunk tokens from the build's tokenisation (shared in process)
     from mscqa.index.lexical import tokenize
-    from mscqa.retrieval.retriever import _chunk_words
+    from mscqa.index.snapshot import chunk_words
 
-    retriever = Retriever(snapshot, fake_embedder)
-    assert retriever._chunk_tokens == [set(tokenize(_chunk_words(c))) for c in snapshot.chunks]
+    rows = range(len(snapshot.chunks))
+    assert [snapshot.chunk_tokens(r) for r in rows] == [
+        set(tokenize(chunk_words(c))) for c in snapshot.chunks
+    ]

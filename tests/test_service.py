@@ -9,6 +9,8 @@ from mscqa.indexing import build_index
 from mscqa.service import QAService, normalise_question
 from mscqa.types import Turn
 
+pytestmark = pytest.mark.both_backends
+
 
 def test_answers_quote_the_documents(tiny_service: QAService) -> None:
     a = tiny_service.ask("How are adipose stem cells collected?")

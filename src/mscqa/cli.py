@@ -87,13 +87,18 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from mscqa.index.snapshot import current_version
+    from mscqa.index.backends import open_store
     from mscqa.indexing import build_index
     from mscqa.server.app import create_app
     from mscqa.server.serve import uvicorn_config
 
-    if current_version(settings.index_dir) is None:
-        log.info("No index in %s yet; building it from %s", settings.index_dir, settings.corpus_dir)
+    store = open_store(settings)
+    try:
+        empty = store.current_version() is None
+    finally:
+        store.close()
+    if empty:
+        log.info("No index in %s yet; building it from %s", store.where(), settings.corpus_dir)
         build_index(settings, progress=_progress_bar(), wait_for_lock=True)
     # the app names itself by the address it serves on (links in answers, MSCQA_PUBLIC_URL unset)
     settings = settings.model_copy(

@@ -18,6 +18,14 @@ class Settings(BaseSettings):
 
     corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to index.")
     index_dir: Path = Field(Path("index"), description="Folder holding index snapshots.")
+    database_url: SecretStr | None = Field(
+        None,
+        description="PostgreSQL (with pgvector) URL, e.g. postgresql://user:pw@host/db, of a "
+        "shared index all servers read; unset keeps the index in MSCQA_INDEX_DIR.",
+    )
+    database_pool_size: int = Field(
+        8, ge=1, le=100, description="Database connections each server keeps for questions."
+    )
     model: str = Field(
         "",
         description="Embedding model name or path; empty means the bundled all-MiniLM-L6-v2.",
@@ -210,6 +218,16 @@ class Settings(BaseSettings):
                     f"got {proxy!r}"
                 ) from None
         return proxies
+
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None  # empty: the folder index, as when unset
+        if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("MSCQA_DATABASE_URL must start with postgresql:// (or postgres://)")
+        return value
 
     @field_validator("admin_token", "api_key")
     @classmethod

@@ -29,6 +29,10 @@ class Overloaded(MscqaError):
     """The server is refusing questions as busy; retry shortly."""
 
 
+class DatabaseUnavailable(IndexNotReady):
+    """The PostgreSQL index database cannot be reached (down, restarting, network); retry."""
+
+
 class SnapshotError(MscqaError):
     """An index snapshot is missing files, corrupted, or incompatible with the settings."""
 

@@ -8,29 +8,33 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
 from mscqa.config import Settings
-from mscqa.embedding.cache import EmbeddingCache, text_key
+from mscqa.embedding.cache import EmbeddingCache, open_cache, text_key
 from mscqa.embedding.choice import build_embedder, export_query_model
 from mscqa.embedding.embedder import Embedder, vectors_key
-from mscqa.errors import BuildInProgress, CorpusError, SnapshotError
-from mscqa.index.snapshot import current_version, dense_text, load_snapshot, publish, save_snapshot
+from mscqa.errors import CorpusError, SnapshotError
+from mscqa.index.backends import open_store
+from mscqa.index.snapshot import (
+    IndexSnapshot,
+    SnapshotStore,
+    SnapshotWriter,
+    dense_text,
+    folder_writer_lock,
+)
 from mscqa.ingest.chunker import Chunker
-from mscqa.ingest.loaders import Skipped, load_corpus
+from mscqa.ingest.loaders import LoadResult, Skipped, load_corpus
 from mscqa.types import Chunk, Document
 
 log = logging.getLogger(__name__)
@@ -51,21 +55,8 @@ class BuildReport:
     skipped: list[Skipped] = field(default_factory=list)
 
 
-@contextlib.contextmanager
-def writer_lock(index_dir: Path, wait: bool = False) -> Iterator[None]:
-    """One index writer at a time, across processes (an advisory ``flock``)."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(index_dir / "writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            raise BuildInProgress(
-                f"Another build holds {index_dir}/writer.lock; wait for it to finish."
-            ) from None
-        yield
-    finally:
-        os.close(fd)
+# The folder store's lock (kept under this name for callers and tests).
+writer_lock = folder_writer_lock
 
 
 def new_version() -> str:
@@ -88,78 +79,19 @@ def build_index(
     """
     started = time.perf_counter()
     threads = threads or settings.build_threads or os.cpu_count() or 1
-    index_dir = settings.index_dir
-    with writer_lock(index_dir, wait=wait_for_lock):
-        # Loaded (and its runtime's threads started) at the build's lowered priority.
-        embedder = embedder or _niced(
-            lambda: build_embedder(settings, threads), settings.build_nice
-        )
-        loaded = load_corpus(settings.corpus_dir)
-        if not loaded.documents:
-            reasons = "; ".join(f"{s.file}: {s.reason}" for s in loaded.skipped) or "it is empty"
-            raise CorpusError(
-                f"No document could be indexed from {settings.corpus_dir} ({reasons}). "
-                "Add .md or .txt files (or other supported formats) there."
+    store = open_store(settings)
+    try:
+        with store.writer(wait=wait_for_lock) as writer:
+            version, loaded, chunks, n_sentences, cache = _build(
+                settings, store, writer, embedder, progress, threads
             )
-        if progress:
-            progress("load", len(loaded.documents), len(loaded.documents))
-        chunker = Chunker(settings.chunk_chars)
-        chunks = chunker.chunk_all(loaded.documents)
-        sentence_texts, owner = _sentence_table(loaded.documents, chunks)
-        chunk_texts = [dense_text(c) for c in chunks]
-        cache = EmbeddingCache(index_dir / "cache", vectors_key(embedder))
-        total = len(chunk_texts) + len(sentence_texts)
-        done = 0
-
-        def tick(n: int) -> None:
-            nonlocal done
-            done += n
-            if progress:
-                progress("embed", done, total)
-
-        chunk_vectors, sentence_vectors = _niced(
-            lambda: (
-                cache.embed(embedder, chunk_texts, tick),
-                cache.embed(embedder, sentence_texts, tick),
-            ),
-            settings.build_nice,
-        )
-        version = new_version()
-        manifest = {
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "model": {"name": embedder.name, "sha256": embedder.fingerprint(), "dim": embedder.dim},
-            "chunking": chunker.settings(),
-            "corpus": {d.doc_id: d.sha256 for d in loaded.documents},
-            "skipped": [{"file": s.file, "reason": s.reason} for s in loaded.skipped],
-        }
-        query_model = _niced(
-            lambda: export_query_model(settings, embedder, chunk_texts[:8], chunk_vectors[:8]),
-            settings.build_nice,
-        )
-        if query_model:
-            manifest["query_model"] = query_model
-        if progress:
-            progress("write", 0, 1)
-        path = save_snapshot(
-            index_dir,
-            version,
-            manifest,
-            loaded.documents,
-            chunks,
-            chunk_vectors,
-            sentence_vectors,
-            owner,
-        )
-        _check(path, embedder)
-        publish(index_dir, version, keep=settings.keep_snapshots)
-        cache.save({text_key(t) for t in chunk_texts + sentence_texts})
-        if progress:
-            progress("write", 1, 1)
+    finally:
+        store.close()
     report = BuildReport(
         version=version,
         documents=len(loaded.documents),
         chunks=len(chunks),
-        sentences=len(sentence_texts),
+        sentences=n_sentences,
         embedded=cache.computed,
         reused=cache.reused,
         seconds=time.perf_counter() - started,
@@ -176,6 +108,82 @@ def build_index(
         report.seconds,
     )
     return report
+
+
+def _build(
+    settings: Settings,
+    store: SnapshotStore,
+    writer: SnapshotWriter,
+    embedder: Embedder | None,
+    progress: Progress | None,
+    threads: int,
+) -> tuple[str, LoadResult, list[Chunk], int, EmbeddingCache]:
+    """The build under the writer lock: load, chunk, embed, write, check, publish."""
+    # Loaded (and its runtime's threads started) at the build's lowered priority.
+    embedder = embedder or _niced(lambda: build_embedder(settings, threads), settings.build_nice)
+    loaded = load_corpus(settings.corpus_dir)
+    if not loaded.documents:
+        reasons = "; ".join(f"{s.file}: {s.reason}" for s in loaded.skipped) or "it is empty"
+        raise CorpusError(
+            f"No document could be indexed from {settings.corpus_dir} ({reasons}). "
+            "Add .md or .txt files (or other supported formats) there."
+        )
+    if progress:
+        progress("load", len(loaded.documents), len(loaded.documents))
+    chunker = Chunker(settings.chunk_chars)
+    chunks = chunker.chunk_all(loaded.documents)
+    sentence_texts, owner = _sentence_table(loaded.documents, chunks)
+    chunk_texts = [dense_text(c) for c in chunks]
+    cache = open_cache(writer, vectors_key(embedder))
+    total = len(chunk_texts) + len(sentence_texts)
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress("embed", done, total)
+
+    chunk_vectors, sentence_vectors = _niced(
+        lambda: (
+            cache.embed(embedder, chunk_texts, tick),
+            cache.embed(embedder, sentence_texts, tick),
+        ),
+        settings.build_nice,
+    )
+    version = new_version()
+    manifest = {
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model": {"name": embedder.name, "sha256": embedder.fingerprint(), "dim": embedder.dim},
+        "chunking": chunker.settings(),
+        "corpus": {d.doc_id: d.sha256 for d in loaded.documents},
+        "skipped": [{"file": s.file, "reason": s.reason} for s in loaded.skipped],
+    }
+    query_model = _niced(
+        lambda: export_query_model(
+            settings, embedder, chunk_texts[:8], chunk_vectors[:8], store.current_manifest()
+        ),
+        settings.build_nice,
+    )
+    if query_model:
+        manifest["query_model"] = query_model
+    if progress:
+        progress("write", 0, 1)
+    writer.write(
+        version,
+        manifest,
+        loaded.documents,
+        chunks,
+        chunk_vectors,
+        sentence_vectors,
+        owner,
+    )
+    _check(writer.load(version), embedder)
+    writer.publish(version, keep=settings.keep_snapshots)
+    cache.save({text_key(t) for t in chunk_texts + sentence_texts})
+    if progress:
+        progress("write", 1, 1)
+    return version, loaded, chunks, len(sentence_texts), cache
 
 
 _T = TypeVar("_T")
@@ -219,30 +227,25 @@ def _sentence_table(documents: list[Document], chunks: list[Chunk]) -> tuple[lis
     return sentence_texts, np.asarray(owner, dtype=np.int32)
 
 
-def _check(path: Path, embedder: Embedder) -> None:
+def _check(snapshot: IndexSnapshot, embedder: Embedder) -> None:
     """Refuse to publish a snapshot that does not load or cannot answer a canary query."""
-    snapshot = load_snapshot(path)
     canary = snapshot.chunks[0].text[:300]
     # The dense and the lexical halves answer directly (building a whole Retriever, with its
     # spelling vocabulary, cost 0.2 s per build on 1000 documents; the server builds one anyway).
-    _, rows = snapshot.dense.search(embedder.encode([canary]), 1)
-    lexical = snapshot.lexical.scores(canary)
-    if rows[0][0] < 0 or len(lexical) != len(snapshot.chunks) or not lexical.max() > 0:
-        raise SnapshotError(f"new snapshot {path.name} failed its canary query; not published")
+    rows, _ = snapshot.dense_candidates(embedder.encode([canary])[0], 1)
+    lex_rows, lexical = snapshot.lexical_scores(canary, 1)
+    complete = lex_rows is not None or len(lexical) == len(snapshot.chunks)
+    if not len(rows) or rows[0] < 0 or not complete or not (len(lexical) and lexical.max() > 0):
+        raise SnapshotError(
+            f"new snapshot {snapshot.version} failed its canary query; not published"
+        )
 
 
 def rollback(settings: Settings) -> str:
-    """Point ``CURRENT`` back at the snapshot before the serving one. Returns its version."""
-    from mscqa.index.snapshot import list_versions
-
-    with writer_lock(settings.index_dir):
-        versions = list_versions(settings.index_dir)
-        current = current_version(settings.index_dir)
-        older = [v for v in versions if current is None or v < current]
-        if not older:
-            raise SnapshotError(
-                "There is no earlier index snapshot to roll back to "
-                f"(kept: {', '.join(versions) or 'none'})."
-            )
-        publish(settings.index_dir, older[-1], keep=max(settings.keep_snapshots, len(versions)))
-        return older[-1]
+    """Point the index back at the snapshot before the serving one. Returns its version."""
+    store = open_store(settings)
+    try:
+        with store.writer() as writer:
+            return writer.rollback(settings.keep_snapshots)
+    finally:
+        store.close()

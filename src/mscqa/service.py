@@ -30,6 +30,7 @@ from mscqa.config import Settings
 from mscqa.embedding.embedder import Embedder, SentenceTransformerEmbedder, resolve_precision
 from mscqa.embedding.onnx_encoder import MODEL_FILE, OnnxEmbedder
 from mscqa.errors import (
+    DatabaseUnavailable,
     IndexNotReady,
     InvalidQuestion,
     ModelError,
@@ -38,7 +39,8 @@ from mscqa.errors import (
     SnapshotError,
 )
 from mscqa.fileio import file_sha256
-from mscqa.index.snapshot import Snapshot, current_version, load_current
+from mscqa.index.backends import open_store
+from mscqa.index.snapshot import IndexSnapshot
 from mscqa.retrieval.conversation import contextualize
 from mscqa.retrieval.retriever import Retrieval, Retriever
 from mscqa.types import Answer, Document, Turn
@@ -48,7 +50,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class _Live:
-    snapshot: Snapshot
+    snapshot: IndexSnapshot
     retriever: Retriever
     pointer: str | None
 
@@ -97,6 +99,7 @@ class QAService:
         self.policy = AnswerPolicy(
             max_sentences=settings.max_sentences, min_confidence=settings.min_confidence
         )
+        self.store = open_store(settings)
         self._live: _Live | None = None
         self._cache = AnswerCache(settings.cache_size)
         self._reload_lock = threading.Lock()
@@ -110,7 +113,10 @@ class QAService:
     def load(self) -> None:
         """Load the snapshot ``CURRENT`` points at (blocking). Raises ``NoIndexError``."""
         with self._reload_lock:
-            self._live = self._open(current_version(self.settings.index_dir))
+            old = self._live
+            self._live = self._open(self.store.current_version())
+            if old is not None and old.snapshot is not self._live.snapshot:
+                self.store.retire(old.snapshot)
             self.last_error = None
             snapshot = self._live.snapshot
             log.info(
@@ -122,8 +128,12 @@ class QAService:
 
     def _open(self, pointer: str | None) -> _Live:
         """Load the current snapshot with its query encoder, ready to answer."""
-        snapshot = load_current(self.settings.index_dir)
-        embedder = self.query_embedder(snapshot)
+        snapshot = self.store.load_current()
+        try:
+            embedder = self.query_embedder(snapshot)
+        except BaseException:
+            self.store.retire(snapshot)
+            raise
         if hasattr(embedder, "warm_up"):
             embedder.warm_up()
         return _Live(snapshot, Retriever(snapshot, embedder), pointer)
@@ -131,7 +141,11 @@ class QAService:
     def refresh(self) -> bool:
         """Swap to a newer snapshot if ``CURRENT`` moved. Returns True when it swapped."""
         live = self._live
-        pointer = current_version(self.settings.index_dir)
+        try:
+            pointer = self.store.current_version()
+        except DatabaseUnavailable as exc:
+            self._unreachable(exc)
+            return False
         if live is not None and pointer == live.pointer:
             return False
         if not self._reload_lock.acquire(blocking=False):
@@ -139,8 +153,13 @@ class QAService:
         try:
             self._live = self._open(pointer)
             self.last_error = None
+            if live is not None:
+                self.store.retire(live.snapshot)  # once the requests still on it are done
             log.info("Switched to index %s", self._live.snapshot.version)
             return True
+        except DatabaseUnavailable as exc:
+            self._unreachable(exc)
+            return False
         except (SnapshotError, NoIndexError, ModelError) as exc:
             self.last_error = str(exc)
             log.error("Could not load the new index: %s", exc)
@@ -148,7 +167,21 @@ class QAService:
         finally:
             self._reload_lock.release()
 
-    def query_embedder(self, snapshot: Snapshot) -> Embedder:
+    def _unreachable(self, exc: DatabaseUnavailable) -> None:
+        """The database is away: keep serving what is loaded; say so once per outage."""
+        if self.last_error != str(exc):
+            log.warning("%s", exc)
+        self.last_error = str(exc)
+
+    def wait_for_change(self, timeout: float, stop: threading.Event) -> None:
+        """Block until the store may hold a newer snapshot, ``timeout`` s pass, or ``stop``."""
+        self.store.wait_for_change(timeout, stop)
+
+    def close(self) -> None:
+        """Release the store's connections (reopened if the service is used again)."""
+        self.store.close()
+
+    def query_embedder(self, snapshot: IndexSnapshot) -> Embedder:
         """The question encoder for ``snapshot``: its ONNX export (no torch needed) or torch.
 
         ``MSCQA_QUERY_BACKEND``: ``auto`` uses the export when it is there and intact, else
@@ -301,6 +334,7 @@ class QAService:
 
     def health(self) -> dict[str, Any]:
         live = self._current()
+        self.store.check()  # a database that cannot be reached is a 503 here, as on /ask
         snap = live.snapshot
         return {
             "status": "ok",
@@ -321,9 +355,7 @@ class QAService:
 
     def documents(self) -> list[dict[str, Any]]:
         snap = self._current().snapshot
-        counts: dict[str, int] = {}
-        for c in snap.chunks:
-            counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+        counts = snap.chunk_counts()
         corpus_dir = self.settings.corpus_dir
         out = []
         for doc in snap.documents.values():

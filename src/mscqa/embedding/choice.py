@@ -8,7 +8,6 @@ Both write only below ``index/models/``; call them holding the index's writer lo
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from mscqa.embedding.embedder import (
 )
 from mscqa.embedding.onnx_encoder import OnnxEmbedder, export_onnx, read_meta
 from mscqa.errors import ModelError
-from mscqa.index.snapshot import current_version
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +87,18 @@ def _ensure_export(settings: Settings, source: Path, sha: str, *, quantize: bool
 
 
 def export_query_model(
-    settings: Settings, embedder: Embedder, texts: list[str], vectors: np.ndarray
+    settings: Settings,
+    embedder: Embedder,
+    texts: list[str],
+    vectors: np.ndarray,
+    serving: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """Export the model to ONNX for queries (once per model), checked against ``vectors``.
 
     Returns the manifest's ``query_model`` entry, or None when there is nothing to export (a
     fake or remote model, ``MSCQA_QUERY_BACKEND=torch``) or the export failed or disagreed; the
     service then encodes queries with torch, so the build itself never fails here.
+    ``serving`` is the served snapshot's manifest (an export it names was checked already).
     """
     if settings.query_backend == "torch" or not isinstance(
         embedder, SentenceTransformerEmbedder | OnnxEmbedder
@@ -108,7 +111,7 @@ def export_query_model(
     try:
         folder = _ensure_export(settings, source, sha, quantize=settings.onnx_quantize)
         meta = read_meta(folder)
-        checked = _serving_query_model(settings.index_dir, sha)
+        checked = _serving_query_model(serving, sha)
         if meta is not None and checked and checked.get("sha256") == meta["sha256"]:
             return checked  # this export was checked against this model by an earlier build
         got = OnnxEmbedder(folder).encode(texts)
@@ -134,14 +137,9 @@ def export_query_model(
     }
 
 
-def _serving_query_model(index_dir: Path, model_sha: str) -> dict[str, Any] | None:
+def _serving_query_model(manifest: dict[str, Any] | None, model_sha: str) -> dict[str, Any] | None:
     """The serving snapshot's ``query_model`` entry when it was built with ``model_sha``."""
-    version = current_version(index_dir)
-    try:
-        manifest = json.loads(
-            (index_dir / "snapshots" / str(version) / "manifest.json").read_text()
-        )
-    except (OSError, ValueError):
+    if manifest is None:
         return None
     entry = manifest.get("query_model")
     if not isinstance(entry, dict) or manifest.get("model", {}).get("sha256") != model_sha:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,12 @@ import numpy as np
 from mscqa.memo import LastCall
 
 _WORD = re.compile(r"\w\w+")
+# The words the spelling corrector learns from a corpus (retrieval.spelling corrects towards them)
+SPELLING_WORD = re.compile(r"[A-Za-z][A-Za-z']{3,}")
+# BM25's parameters, and the token bm25s indexes for a passage with none (so it has length 1)
+BM25_K1 = 1.2
+BM25_B = 0.75
+EMPTY_TOKEN = "\u2205"
 
 
 @lru_cache(maxsize=1)
@@ -59,8 +65,8 @@ class LexicalIndex:
         import bm25s
 
         tokens = tokenize_all(texts)
-        bm25 = bm25s.BM25(k1=1.2, b=0.75)
-        bm25.index([list(t) or ["\u2205"] for t in tokens], show_progress=False)
+        bm25 = bm25s.BM25(k1=BM25_K1, b=BM25_B)
+        bm25.index([list(t) or [EMPTY_TOKEN] for t in tokens], show_progress=False)
         return cls(bm25)
 
     @classmethod
@@ -85,3 +91,12 @@ class LexicalIndex:
         if not tokens:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+
+
+def corpus_words(texts: Iterable[str]) -> set[str]:
+    """Every lower-cased word (``SPELLING_WORD``) of ``texts``: a snapshot records these as the
+    vocabulary its spelling corrector corrects towards."""
+    words: set[str] = set()
+    for text in texts:
+        words.update(w.lower() for w in SPELLING_WORD.findall(text))
+    return words

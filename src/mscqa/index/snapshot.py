@@ -15,20 +15,23 @@ embeds: it is handed vectors and only persists and reloads them.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
 import shutil
-from collections.abc import Iterator
+import threading
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from mscqa.errors import NoIndexError, SnapshotError
+from mscqa.errors import BuildInProgress, NoIndexError, SnapshotError
 from mscqa.fileio import file_sha256, fsync_dir, write_durably
-from mscqa.index.lexical import LexicalIndex
+from mscqa.index.lexical import LexicalIndex, corpus_words, tokenize_all
 from mscqa.types import Chunk, Document, Page, Section
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,15 @@ class SentenceTable:
 
     owner: np.ndarray  # int32, chunk row of sentence i
     vectors: np.ndarray  # float32 (n_sentences, dim), unit length
+
+
+@dataclass(frozen=True, slots=True)
+class TermStats:
+    """What hybrid search needs to know about the whole corpus besides its passages."""
+
+    passages: int
+    df: dict[str, int]  # passages holding each indexed token
+    words: frozenset[str]  # lower-cased corpus words, the spelling corrector's vocabulary
 
 
 class Snapshot:
@@ -67,13 +79,89 @@ class Snapshot:
         self.lexical = lexical
         # Start row of each chunk's sentences in the sentence table.
         self.sentence_start = np.searchsorted(sentences.owner, np.arange(len(chunks) + 1))
+        self._tokens: list[set[str]] | None = None
+        self._stats: TermStats | None = None
 
     @property
     def version(self) -> str:
         return str(self.manifest["version"])
 
+    # -- the search surface the Retriever reads; a Postgres snapshot answers the same calls --
 
-def make_dense_index(vectors: np.ndarray, hnsw_above: int = 50_000) -> Any:
+    def doc_of(self, row: int) -> str:
+        return self.chunks[row].doc_id
+
+    def chunks_at(self, rows: Sequence[int]) -> list[Chunk]:
+        return [self.chunks[r] for r in rows]
+
+    def chunk_counts(self) -> dict[str, int]:
+        """Passages per document."""
+        counts: dict[str, int] = {}
+        for c in self.chunks:
+            counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+        return counts
+
+    @property
+    def sentence_count(self) -> int:
+        return len(self.sentences.owner)
+
+    def dense_candidates(self, vec: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the ``n`` passages nearest to ``vec`` and their inner products, best first."""
+        scores, rows = self.dense.search(vec.reshape(1, -1).astype(np.float32), n)
+        valid = rows[0] >= 0
+        return rows[0][valid], scores[0][valid]
+
+    def best_sentences(self, rows: np.ndarray, vec: np.ndarray) -> np.ndarray:
+        """Best sentence cosine of each passage in ``rows`` (a passage with none scores -1)."""
+        starts = self.sentence_start
+        lo, hi = starts[rows], starts[rows + 1]
+        counts = hi - lo
+        best = np.full(len(rows), -1.0, dtype=np.float32)
+        has = counts > 0
+        if not has.any():
+            return best
+        idx = np.concatenate([np.arange(a, b) for a, b in zip(lo[has], hi[has], strict=True)])
+        sims = self.sentences.vectors[idx] @ vec
+        offsets = np.concatenate([[0], np.cumsum(counts[has])[:-1]])
+        best[has] = np.maximum.reduceat(sims, offsets)
+        return best
+
+    def sentence_vectors(self, rows: Sequence[int]) -> list[np.ndarray]:
+        """The sentence vectors of each passage in ``rows``, in sentence order."""
+        starts = self.sentence_start
+        return [self.sentences.vectors[starts[r] : starts[r + 1]] for r in rows]
+
+    def lexical_scores(self, query: str, limit: int) -> tuple[np.ndarray | None, np.ndarray]:
+        """BM25 of ``query``: ``(None, score of every row)`` here (``limit`` is for backends
+        that return only their best ``(rows, scores)``)."""
+        return None, self.lexical.scores(query)
+
+    def term_stats(self) -> TermStats:
+        """Document frequencies of the indexed tokens and the speller's vocabulary (cached)."""
+        if self._stats is None:
+            tokens = self._chunk_tokens()
+            df: Counter[str] = Counter()
+            for t in tokens:
+                df.update(t)
+            words = corpus_words(chunk_words(c) for c in self.chunks)
+            self._stats = TermStats(len(self.chunks), dict(df), frozenset(words))
+        return self._stats
+
+    def chunk_tokens(self, row: int) -> set[str]:
+        """The words BM25 indexed for passage ``row``."""
+        return self._chunk_tokens()[row]
+
+    def _chunk_tokens(self) -> list[set[str]]:
+        # shared with the build that just made this snapshot, if any (tokenize_all remembers)
+        if self._tokens is None:
+            self._tokens = [set(t) for t in tokenize_all([lexical_text(c) for c in self.chunks])]
+        return self._tokens
+
+
+HNSW_ABOVE = 50_000  # rows above which dense search is HNSW, not exact (both backends)
+
+
+def make_dense_index(vectors: np.ndarray, hnsw_above: int = HNSW_ABOVE) -> Any:
     """Exact inner-product search below ``hnsw_above`` rows, HNSW above.
 
     Measured (bench/scale.py): exact search costs ~0.15 us per row (4.6 ms at 30k rows, 45 ms
@@ -181,6 +269,11 @@ def lexical_text(chunk: Chunk) -> str:
     return f"{chunk.section}\n{chunk.text}" if chunk.section else chunk.text
 
 
+def chunk_words(chunk: Chunk) -> str:
+    """What the spelling corrector learns words from: a chunk's heading and its text."""
+    return f"{chunk.section or ''} {chunk.text}"
+
+
 def dense_text(chunk: Chunk) -> str:
     """What the embedder sees for a chunk: its section heading gives the passage its topic."""
     return f"{chunk.section}: {chunk.text}" if chunk.section else chunk.text
@@ -236,18 +329,25 @@ def prune(index_dir: Path, keep: int, protect: set[str]) -> None:
 
 
 def _prune_models(index_dir: Path) -> None:
+    manifests = []
+    for version in list_versions(index_dir):
+        try:
+            manifests.append(
+                json.loads((index_dir / "snapshots" / version / "manifest.json").read_text())
+            )
+        except (OSError, ValueError):
+            return  # cannot tell what is in use: keep everything
+    prune_models(index_dir / "models", manifests)
+
+
+def prune_models(models: Path, manifests: list[dict[str, Any]]) -> None:
     """Remove ONNX exports (``models/<name>``) that no kept snapshot's model or query model
     names: each is ~87 MB, and a changed model or int8 setting would otherwise leave its old
     export behind for good. Runs under the writer lock, so no export is being written."""
-    models = index_dir / "models"
     if not models.is_dir():
         return
     wanted: set[str] = set()
-    for version in list_versions(index_dir):
-        try:
-            manifest = json.loads((index_dir / "snapshots" / version / "manifest.json").read_text())
-        except (OSError, ValueError):
-            return  # cannot tell what is in use: keep everything
+    for manifest in manifests:
         wanted.add(str(manifest.get("model", {}).get("sha256", ""))[:16])
         query_model = manifest.get("query_model") or {}
         wanted.add(Path(str(query_model.get("path", ""))).name)
@@ -334,6 +434,176 @@ def load_current(index_dir: Path, *, expect_model: str | None = None) -> Snapsho
             log.error("%s; serving the previous snapshot %s instead", first, other)
             return snap
         raise
+
+
+class IndexSnapshot(Protocol):
+    """What the read path needs of a loaded snapshot, whichever backend holds it."""
+
+    @property
+    def manifest(self) -> dict[str, Any]: ...
+    @property
+    def documents(self) -> Mapping[str, Document]: ...
+    @property
+    def chunks(self) -> Sequence[Chunk]: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def sentence_count(self) -> int: ...
+    def doc_of(self, row: int) -> str: ...
+    def chunks_at(self, rows: Sequence[int]) -> list[Chunk]: ...
+    def chunk_counts(self) -> dict[str, int]: ...
+    def dense_candidates(self, vec: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def best_sentences(self, rows: np.ndarray, vec: np.ndarray) -> np.ndarray: ...
+    def sentence_vectors(self, rows: Sequence[int]) -> list[np.ndarray]: ...
+    def lexical_scores(self, query: str, limit: int) -> tuple[np.ndarray | None, np.ndarray]: ...
+    def term_stats(self) -> TermStats: ...
+    def chunk_tokens(self, row: int) -> set[str]: ...
+
+
+class SnapshotWriter(Protocol):
+    """The write path's handle, valid while the store's writer lock is held."""
+
+    def write(
+        self,
+        version: str,
+        manifest: dict[str, Any],
+        documents: list[Document],
+        chunks: list[Chunk],
+        chunk_vectors: np.ndarray,
+        sentence_vectors: np.ndarray,
+        sentence_owner: np.ndarray,
+    ) -> None: ...
+    def load(self, version: str) -> IndexSnapshot: ...
+    def publish(self, version: str, keep: int) -> None: ...
+    def rollback(self, keep: int) -> str: ...
+
+
+class SnapshotStore(Protocol):
+    """Where snapshots live: a folder (``FolderStore``) or PostgreSQL (``pgstore.PgStore``)."""
+
+    models_dir: Path  # this machine's ONNX exports of the model (both backends)
+
+    def where(self) -> str: ...
+    def writer(self, wait: bool = False) -> contextlib.AbstractContextManager[SnapshotWriter]: ...
+    def current_version(self) -> str | None: ...
+    def current_manifest(self) -> dict[str, Any] | None: ...
+    def list_versions(self) -> list[str]: ...
+    def load_current(self) -> IndexSnapshot: ...
+    def retire(self, snapshot: IndexSnapshot) -> None: ...
+    def wait_for_change(self, timeout: float, stop: threading.Event) -> None: ...
+    def check(self) -> None:
+        """Raise ``DatabaseUnavailable`` when the store cannot be reached right now."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class FolderStore:
+    """Snapshots in ``index_dir`` (the default): the functions above behind the store seam."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = index_dir
+        self.models_dir = index_dir / "models"
+
+    def where(self) -> str:
+        return str(self.index_dir)
+
+    @contextlib.contextmanager
+    def writer(self, wait: bool = False) -> Iterator[FolderWriter]:
+        with folder_writer_lock(self.index_dir, wait=wait):
+            yield FolderWriter(self.index_dir)
+
+    def current_version(self) -> str | None:
+        return current_version(self.index_dir)
+
+    def current_manifest(self) -> dict[str, Any] | None:
+        version = current_version(self.index_dir)
+        try:
+            manifest = json.loads(
+                (self.index_dir / "snapshots" / str(version) / "manifest.json").read_text()
+            )
+        except (OSError, ValueError):
+            return None
+        return manifest if isinstance(manifest, dict) else None
+
+    def list_versions(self) -> list[str]:
+        return list_versions(self.index_dir)
+
+    def load_current(self) -> Snapshot:
+        return load_current(self.index_dir)
+
+    def retire(self, snapshot: IndexSnapshot) -> None:
+        pass  # a loaded folder snapshot is all in memory: nothing to release
+
+    def wait_for_change(self, timeout: float, stop: threading.Event) -> None:
+        stop.wait(timeout)
+
+    def check(self) -> None:
+        pass  # the loaded snapshot is in memory: nothing to reach
+
+    def close(self) -> None:
+        pass
+
+
+class FolderWriter:
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = index_dir
+
+    def write(
+        self,
+        version: str,
+        manifest: dict[str, Any],
+        documents: list[Document],
+        chunks: list[Chunk],
+        chunk_vectors: np.ndarray,
+        sentence_vectors: np.ndarray,
+        sentence_owner: np.ndarray,
+    ) -> None:
+        save_snapshot(
+            self.index_dir,
+            version,
+            manifest,
+            documents,
+            chunks,
+            chunk_vectors,
+            sentence_vectors,
+            sentence_owner,
+        )
+
+    def load(self, version: str) -> Snapshot:
+        return load_snapshot(self.index_dir / "snapshots" / version)
+
+    def publish(self, version: str, keep: int) -> None:
+        publish(self.index_dir, version, keep=keep)
+
+    def rollback(self, keep: int) -> str:
+        versions = list_versions(self.index_dir)
+        current = current_version(self.index_dir)
+        older = [v for v in versions if current is None or v < current]
+        if not older:
+            raise SnapshotError(
+                "There is no earlier index snapshot to roll back to "
+                f"(kept: {', '.join(versions) or 'none'})."
+            )
+        publish(self.index_dir, older[-1], keep=max(keep, len(versions)))
+        return older[-1]
+
+
+@contextlib.contextmanager
+def folder_writer_lock(index_dir: Path, wait: bool = False) -> Iterator[None]:
+    """One index writer at a time, across processes (an advisory ``flock``)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(index_dir / "writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise BuildInProgress(
+                f"Another build holds {index_dir}/writer.lock; wait for it to finish."
+            ) from None
+        yield
+    finally:
+        os.close(fd)
 
 
 _CHUNK_FIELDS = tuple(f.name for f in fields(Chunk))

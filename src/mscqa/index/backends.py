@@ -1,0 +1,32 @@
+"""Which store holds the index: the folder (default) or PostgreSQL (``MSCQA_DATABASE_URL``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import SecretStr
+
+from mscqa.index.snapshot import FolderStore, SnapshotStore
+
+
+class StoreSettings(Protocol):
+    """The settings ``open_store`` reads (``config.Settings`` has them)."""
+
+    index_dir: Path
+    database_url: SecretStr | None
+    database_pool_size: int
+
+
+def open_store(settings: StoreSettings) -> SnapshotStore:
+    """The folder store in ``MSCQA_INDEX_DIR``, or the database when ``MSCQA_DATABASE_URL`` is
+    set (the index folder then keeps only this machine's ONNX model exports)."""
+    if settings.database_url is None:
+        return FolderStore(settings.index_dir)
+    from mscqa.index.pgstore import PgStore
+
+    return PgStore(
+        settings.database_url.get_secret_value(),
+        settings.index_dir / "models",
+        pool_size=settings.database_pool_size,
+    )

@@ -1,0 +1,352 @@
+"""The PostgreSQL store on a real server: migrations, records, BM25 in SQL equal to bm25s,
+pgvector dense search against FAISS, leases and pruning."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import CORPUS
+from mscqa.errors import BuildInProgress, MscqaError, NoIndexError, SnapshotError
+from mscqa.index import pgdb
+from mscqa.index.lexical import LexicalIndex, tokenize
+from mscqa.index.pgstore import PgStore, schema_of
+from mscqa.index.snapshot import lexical_text, make_dense_index
+from mscqa.ingest.chunker import Chunker
+from mscqa.ingest.loaders import load_corpus
+from test_store import tiny_snapshot_inputs
+
+
+@pytest.fixture
+def store(pg_url: str, tmp_path: Path):
+    store = PgStore(pg_url, tmp_path / "models")
+    yield store
+    store.close()
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def write(store: PgStore, version: str, *, publish: bool = True, keep: int = 3, **parts) -> None:
+    docs, chunks, cv, sv, owner = tiny_snapshot_inputs()
+    args = {"docs": docs, "chunks": chunks, "cv": cv, "sv": sv, "owner": owner, **parts}
+    with store.writer() as writer:
+        writer.write(
+            version,
+            {"model": {"sha256": "m"}},
+            args["docs"],
+            args["chunks"],
+            args["cv"],
+            args["sv"],
+            args["owner"],
+        )
+        if publish:
+            writer.publish(version, keep=keep)
+
+
+# -- migrations -------------------------------------------------------------------------------
+
+
+def test_migrations_apply_once_in_order_and_readers_never_migrate(pg_url: str) -> None:
+    conn = pgdb.connect(pg_url)
+    try:
+        with pytest.raises(NoIndexError, match="mscqa index"):
+            pgdb.check_schema(conn)  # a reader refuses an unmigrated database
+        conn.rollback()
+        assert pgdb.migrate(conn) == [number for number, *_ in pgdb.MIGRATIONS]
+        assert pgdb.migrate(conn) == []
+        assert pgdb.schema_version(conn) == pgdb.LATEST
+        pgdb.check_schema(conn)
+        rows = conn.execute("SELECT version, name FROM mscqa.schema_version ORDER BY 1").fetchall()
+        assert [r[0] for r in rows] == [n for n, *_ in pgdb.MIGRATIONS]
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_a_database_newer_than_the_code_is_refused(pg_url: str) -> None:
+    conn = pgdb.connect(pg_url)
+    try:
+        pgdb.migrate(conn)
+        conn.execute(
+            "INSERT INTO mscqa.schema_version (version, name) VALUES (%s, 'future')",
+            (pgdb.LATEST + 1,),
+        )
+        conn.commit()
+        with pytest.raises(MscqaError, match="upgrade mscqa"):
+            pgdb.migrate(conn)
+        conn.rollback()
+        with pytest.raises(MscqaError, match="upgrade mscqa"):
+            pgdb.check_schema(conn)
+    finally:
+        conn.close()
+
+
+def test_a_failed_migration_leaves_nothing_half_done(pg_url: str, monkeypatch) -> None:
+    broken = [*pgdb.MIGRATIONS, (pgdb.LATEST + 1, "broken", "CREATE TABLE mscqa.x (); SELECT 1/0")]
+    monkeypatch.setattr(pgdb, "MIGRATIONS", broken)
+    monkeypatch.setattr(pgdb, "LATEST", pgdb.LATEST + 1)
+    conn = pgdb.connect(pg_url)
+    try:
+        with pytest.raises(Exception, match="division by zero"):
+            pgdb.migrate(conn)
+        conn.rollback()
+        assert pgdb.schema_version(conn) == 0  # migration 1 rolled back with the broken one
+        assert conn.execute("SELECT to_regclass('mscqa.snapshots')").fetchone()[0] is None
+    finally:
+        conn.close()
+
+
+# -- snapshots ----------------------------------------------------------------------------------
+
+
+def test_round_trip_of_records_and_vectors(store: PgStore) -> None:
+    docs, chunks, cv, sv, _ = tiny_snapshot_inputs()
+    write(store, "v1")
+    snap = store.load_current()
+    assert snap.version == "v1" == store.current_version()
+    assert snap.manifest["counts"] == {"documents": 1, "chunks": 2, "sentences": 3}
+    assert list(snap.chunks) == chunks
+    assert dict(snap.documents) == {"d/one.md": docs[0]}
+    assert snap.chunk_counts() == {"d/one.md": 2}
+    vectors = snap.sentence_vectors([0, 1])
+    np.testing.assert_allclose(np.vstack(vectors), sv, rtol=1e-6)
+    assert [len(v) for v in vectors] == [2, 1]
+    rows, scores = snap.dense_candidates(cv[1], 2)
+    assert rows.tolist() == [1, 0]
+    assert scores[0] == pytest.approx(1.0, abs=1e-6)
+    lex_rows, lex = snap.lexical_scores("gamma tissue", 10)
+    assert lex_rows.tolist() == [1] and lex[0] > 0
+    assert snap.lexical_scores("nothing matches", 10)[0].tolist() == []
+
+
+def test_a_written_snapshot_is_served_only_once_published(store: PgStore) -> None:
+    write(store, "v1", publish=False)
+    assert store.list_versions() == ["v1"]
+    assert store.current_version() is None
+    with pytest.raises(NoIndexError, match="mscqa index"):
+        store.load_current()
+
+
+def test_publish_refuses_a_missing_snapshot(store: PgStore) -> None:
+    write(store, "v1")
+    with store.writer() as writer, pytest.raises(SnapshotError, match="mscqa index"):
+        writer.publish("v9")
+    assert store.current_version() == "v1"
+
+
+def test_mismatched_inputs_are_refused_and_leave_nothing(store: PgStore) -> None:
+    _, _, cv, _, owner = tiny_snapshot_inputs()
+    with pytest.raises(SnapshotError):
+        write(store, "v1", cv=cv[:1])
+    with pytest.raises(SnapshotError):
+        write(store, "v1", owner=owner[:2])
+    assert store.list_versions() == []
+
+
+def test_a_snapshot_with_a_missing_table_is_refused(store: PgStore) -> None:
+    write(store, "v1")
+    with store.pool.connection() as conn:
+        conn.execute(f"DROP TABLE {schema_of(1)}.words")
+    with pytest.raises(SnapshotError, match="mscqa index"):
+        store.load_current()
+
+
+def test_a_damaged_served_snapshot_falls_back_to_the_newest_good_one(store: PgStore) -> None:
+    for version in ("v1", "v2", "v3"):
+        write(store, version)
+    with store.pool.connection() as conn:
+        conn.execute(f"DROP TABLE {schema_of(3)}.chunks")  # v3, the served one
+        conn.execute(f"DROP TABLE {schema_of(2)}.terms")
+    assert store.current_version() == "v3"
+    assert store.load_current().version == "v1"
+    with store.pool.connection() as conn:
+        conn.execute(f"DROP TABLE {schema_of(1)}.words")
+    with pytest.raises(SnapshotError, match="mscqa index"):
+        store.load_current()
+
+
+def test_a_snapshot_whose_counts_disagree_is_refused(store: PgStore) -> None:
+    write(store, "v1")
+    with store.pool.connection() as conn:
+        conn.execute(f"DELETE FROM {schema_of(1)}.sentences WHERE pos = 2")
+    with pytest.raises(SnapshotError, match="inconsistent"):
+        store.load_current()
+
+
+def test_one_writer_at_a_time(store: PgStore) -> None:
+    with store.writer(), pytest.raises(BuildInProgress, match="writer lock"), store.writer():
+        pass
+    with store.writer():  # released when the first build ended
+        pass
+
+
+def test_prune_keeps_the_newest_the_served_and_the_leased(store: PgStore) -> None:
+    write(store, "v1")
+    leased = store.load_current()  # this process serves v1 and holds its lease
+    for version in ("v2", "v3", "v4"):
+        write(store, version, keep=2)
+    assert store.list_versions() == ["v1", "v3", "v4"]  # v2 pruned, v1 still leased
+    assert leased.chunks_at([0])[0].text.startswith("Alpha")  # still answers
+    store.retire(leased, grace=0)
+    write(store, "v5", keep=2)
+    assert store.list_versions() == ["v4", "v5"]
+    with store.pool.connection() as conn:
+        schemas = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'mscqa_snap_%' ORDER BY 1"
+        ).fetchall()
+    assert [s for (s,) in schemas] == sorted(schema_of(i) for i in (4, 5))
+
+
+def test_a_lease_held_by_another_process_blocks_pruning(store: PgStore, pg_url: str) -> None:
+    write(store, "v1")
+    other = PgStore(pg_url, store.models_dir)
+    try:
+        other.load_current()
+        for version in ("v2", "v3"):
+            write(store, version, keep=1)
+        assert store.list_versions() == ["v1", "v3"]
+    finally:
+        other.close()  # its connection ends: the lease goes with it
+    write(store, "v4", keep=1)
+    assert store.list_versions() == ["v4"]
+
+
+def test_wait_for_change_returns_on_notify(store: PgStore, pg_url: str) -> None:
+    write(store, "v1")
+    stop = threading.Event()
+    other = PgStore(pg_url, store.models_dir)
+    try:
+        other.wait_for_change(0.1, stop)  # starts listening
+        timer = threading.Timer(0.3, lambda: write(store, "v2"))
+        timer.start()
+        started = time.monotonic()
+        other.wait_for_change(20.0, stop)
+        assert time.monotonic() - started < 10
+        timer.join()
+        assert other.current_version() == "v2"
+    finally:
+        other.close()
+
+
+# -- search equals the in-memory backend --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def article_chunks():
+    documents = load_corpus(CORPUS).documents
+    return documents, Chunker(700).chunk_all(documents)
+
+
+def test_bm25_in_sql_equals_bm25s(store: PgStore, article_chunks) -> None:
+    documents, chunks = article_chunks
+    texts = [lexical_text(c) for c in chunks]
+    rng = np.random.default_rng(0)
+    cv = unit(rng.normal(size=(len(chunks), 8)))
+    with store.writer() as writer:
+        writer.write("v1", {}, documents, chunks, cv, np.zeros((0, 8), np.float32), np.zeros(0))
+        writer.publish("v1")
+    snap = store.load_current()
+    reference = LexicalIndex.build(texts)
+    queries = [
+        "How are adipose mesenchymal stem cells collected?",
+        "Which MSC products are approved in Japan, Korea and India?",
+        "graft versus host disease graft versus host",  # repeated tokens count twice
+        "bone marrow bone marrow bone marrow",
+        "umbilical cord Wharton jelly",
+        "zzzz unknownword",
+        *[c.text[:120] for c in chunks[::7]],
+    ]
+    compared = 0
+    for query in queries:
+        expected = reference.scores(query)
+        rows, scores = snap.lexical_scores(query, len(chunks))
+        got = np.zeros(len(chunks), dtype=np.float32)
+        got[rows] = scores
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+        if expected.max() > 0:
+            # the same order, ties broken by row as a stable sort of bm25s's scores does
+            order = np.argsort(-expected, kind="stable")[: len(rows)]
+            top = np.flatnonzero(expected > 0)
+            assert set(rows.tolist()) == set(top.tolist())
+            assert np.allclose(expected[rows], expected[order], rtol=1e-5)
+            compared += 1
+        assert tokenize(query) or not len(rows)
+    assert compared >= len(queries) - 1
+
+
+def test_dense_search_matches_faiss_exactly_below_the_hnsw_size(store: PgStore) -> None:
+    docs, chunks, *_ = tiny_snapshot_inputs()
+    rng = np.random.default_rng(1)
+    n = 300
+    many = [chunks[0]] * n
+    cv = unit(rng.normal(size=(n, 16)))
+    with store.writer() as writer:
+        writer.write("v1", {}, docs, many, cv, np.zeros((0, 16), np.float32), np.zeros(0))
+        writer.publish("v1")
+    snap = store.load_current()
+    faiss_index = make_dense_index(cv)
+    for q in unit(rng.normal(size=(20, 16))):
+        rows, scores = snap.dense_candidates(q, 10)
+        exact_scores, exact_rows = faiss_index.search(q.reshape(1, -1), 10)
+        assert rows.tolist() == exact_rows[0].tolist()
+        np.testing.assert_allclose(scores, exact_scores[0], atol=1e-5)
+
+
+def test_hnsw_above_the_threshold_finds_the_neighbours(store: PgStore) -> None:
+    from mscqa.index import pgstore
+
+    docs, chunks, *_ = tiny_snapshot_inputs()
+    rng = np.random.default_rng(2)
+    n = 2000
+    cv = unit(rng.normal(size=(n, 16)))
+    with store.writer() as writer:
+        pgstore.write_snapshot(
+            writer.conn,
+            "v1",
+            {},
+            docs,
+            [chunks[0]] * n,
+            cv,
+            np.zeros((0, 16), np.float32),
+            np.zeros(0),
+            hnsw_above=1000,
+        )
+        writer.publish("v1")
+    snap = store.load_current()
+    assert snap.manifest["storage"]["hnsw"] is True
+    with store.pool.connection() as conn, conn.transaction():
+        conn.execute("SET LOCAL enable_seqscan = off")  # as the snapshot's dense query does
+        plan = conn.execute(
+            f"EXPLAIN SELECT pos FROM {snap.schema}.chunk_vectors "
+            "ORDER BY embedding <=> %s LIMIT 10",
+            (cv[0],),
+        ).fetchall()
+    assert "chunk_vectors_embedding_idx" in " ".join(r[0] for r in plan)
+    recall = []
+    for q in unit(rng.normal(size=(30, 16))):
+        rows, _ = snap.dense_candidates(q, 10)
+        exact = np.argsort(-(cv @ q))[:10]
+        recall.append(len(set(rows.tolist()) & set(exact.tolist())) / 10)
+    assert np.mean(recall) >= 0.95
+
+
+def test_without_listen_a_server_still_learns_of_a_new_snapshot_by_polling(
+    store: PgStore, pg_url: str
+) -> None:
+    write(store, "v1")
+    other = PgStore(pg_url, store.models_dir)
+    try:
+        other._listen_retry = float("inf")  # as on a standby, where LISTEN is refused
+        write(store, "v2")
+        started = time.monotonic()
+        other.wait_for_change(0.3, threading.Event())  # returns after the poll interval
+        assert 0.25 < time.monotonic() - started < 5
+        assert other.current_version() == "v2"
+    finally:
+        other.close()
