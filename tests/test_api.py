@@ -126,6 +126,33 @@ def test_invalid_requests_get_a_readable_422(client: TestClient, payload, fragme
     assert fragment in detail
 
 
+def test_http_limits_follow_the_settings(tiny_settings: Settings, tiny_service: QAService) -> None:
+    """MSCQA_MAX_QUESTION_CHARS / MSCQA_MAX_HISTORY_TURNS set what /ask accepts and documents,
+    not the defaults (schemas once hard-coded 2000 and 50)."""
+    settings = tiny_settings.model_copy(update={"max_question_chars": 5000, "max_history_turns": 2})
+    service = QAService(settings, HashingEmbedder(256))
+    service.load()
+    question = "How are adipose stem cells collected? " + "x" * 3000
+    turn = {"role": "user", "content": "What about fat?"}
+    with TestClient(create_app(settings, service)) as c:
+        assert c.post("/ask", json={"question": question}).status_code == 200
+        r = c.post("/ask", json={"question": "y" * 5001})
+        assert r.status_code == 422 and "at most 5000" in r.json()["detail"]
+        assert c.post("/ask", json={"question": "ok?", "history": [turn] * 2}).status_code == 200
+        r = c.post("/ask", json={"question": "ok?", "history": [turn] * 3})
+        assert r.status_code == 422 and "history" in r.json()["detail"]
+        schema = c.get("/openapi.json").json()["components"]["schemas"]["AskRequest"]
+        assert schema["properties"]["question"]["maxLength"] == 5000
+        assert schema["properties"]["history"]["maxItems"] == 2
+
+
+def test_the_default_limits_are_the_settings_defaults(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["AskRequest"]
+    defaults = Settings.model_fields
+    assert schema["properties"]["question"]["maxLength"] == defaults["max_question_chars"].default
+    assert schema["properties"]["history"]["maxItems"] == defaults["max_history_turns"].default
+
+
 def test_malformed_json_is_422(client: TestClient) -> None:
     r = client.post("/ask", content=b'{"question": ', headers={"content-type": "application/json"})
     assert r.status_code == 422

@@ -1,6 +1,7 @@
-"""JSON routes: /health, /readyz, /livez, /ask, /documents."""
+"""JSON routes: /health, /readyz, /livez, /documents (``router``) and /ask (``ask_router``)."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: FastAPI reads the /ask body annotation, a local of
+# ask_router, from the function object itself.
 
 from typing import Annotated
 
@@ -71,17 +72,6 @@ def livez() -> dict[str, str]:
     return {"status": "alive"}
 
 
-@router.post("/ask", response_model=AskResponse, responses=_ASK_ERRORS, tags=["questions"])
-async def ask(body: AskRequest, service: Service) -> AskResponse:
-    """Answer a question with verbatim, cited sentences from the documents (or abstain)."""
-    # A coroutine with one explicit hop: the model and retrieval run in a worker thread (the
-    # event loop never waits on them), and the response is serialised back on the loop. A plain
-    # ``def`` route costs FastAPI a second thread hop, to validate the response in the pool.
-    history = [Turn(t.role, t.content) for t in body.history]
-    answer = await run_in_threadpool(service.ask, body.question, body.top_k, history)
-    return AskResponse.of(answer)
-
-
 @router.get("/documents", response_model=DocumentsResponse, responses=_ERRORS, tags=["documents"])
 def documents(service: Service) -> DocumentsResponse:
     """The documents in the serving index."""
@@ -90,3 +80,23 @@ def documents(service: Service) -> DocumentsResponse:
     except NoIndexError:
         docs = []
     return DocumentsResponse.model_validate({"documents": docs})
+
+
+def ask_router(ask_model: type[AskRequest] = AskRequest) -> APIRouter:
+    """``POST /ask``, validating bodies with ``ask_model``: the app's Settings' limits
+    (``schemas.ask_request_model``), so the limits enforced and documented are the configured
+    ones."""
+    router = APIRouter()
+
+    @router.post("/ask", response_model=AskResponse, responses=_ASK_ERRORS, tags=["questions"])
+    async def ask(body: ask_model, service: Service) -> AskResponse:  # type: ignore[valid-type]
+        """Answer a question with verbatim, cited sentences from the documents (or abstain)."""
+        # A coroutine with one explicit hop: the model and retrieval run in a worker thread (the
+        # event loop never waits on them), and the response is serialised back on the loop. A
+        # plain ``def`` route costs FastAPI a second thread hop, to validate the response there.
+        request: AskRequest = body
+        history = [Turn(t.role, t.content) for t in request.history]
+        answer = await run_in_threadpool(service.ask, request.question, request.top_k, history)
+        return AskResponse.of(answer)
+
+    return router

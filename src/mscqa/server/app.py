@@ -50,6 +50,7 @@ from mscqa.server.openai.errors import OpenAIErrorShape
 from mscqa.server.questions import QuestionLog
 from mscqa.server.questions import admin_router as questions_admin
 from mscqa.server.questions import router as feedback_router
+from mscqa.server.schemas import ask_request_model
 from mscqa.service import QAService
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,9 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         return JSONResponse({"detail": describe_validation(exc)}, status_code=422)
 
     app.include_router(api.router)
+    app.include_router(
+        api.ask_router(ask_request_model(settings.max_question_chars, settings.max_history_turns))
+    )
     app.include_router(openai.make_router(settings))
     app.include_router(admin.router)
     app.include_router(feedback_router)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
+from mscqa.config import Settings
 from mscqa.types import Answer, Citation
 
 # NUL, other C0 controls (tab/newline allowed) and the Unicode bidi overrides/isolates.
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-MAX_QUESTION_CHARS = 2000
-MAX_HISTORY_TURNS = 50
+# The defaults of MSCQA_MAX_QUESTION_CHARS and MSCQA_MAX_HISTORY_TURNS; a server's own limits
+# come from its Settings through ``ask_request_model``.
+MAX_QUESTION_CHARS: int = Settings.model_fields["max_question_chars"].default
+MAX_HISTORY_TURNS: int = Settings.model_fields["max_history_turns"].default
 MAX_TURN_CHARS = 8000
 MAX_COMMENT_CHARS = 2000
 # The same rule as _FORBIDDEN, stated in the OpenAPI schema (ECMA-262 syntax) for API clients.
@@ -46,27 +50,38 @@ class HistoryTurn(BaseModel):
         return _clean(value, "history content")
 
 
+def _question_field(max_chars: int) -> Any:
+    return Field(
+        min_length=1,
+        max_length=max_chars,
+        description="The question, in plain text (no control or text-direction characters).",
+        json_schema_extra={"pattern": _QUESTION_PATTERN},
+    )
+
+
+def _history_field(max_turns: int) -> Any:
+    return Field(
+        default_factory=list,
+        max_length=max_turns,
+        description="Earlier turns of the conversation, oldest first, for follow-up questions.",
+    )
+
+
 class AskRequest(BaseModel):
+    """The body of ``POST /ask`` at the default limits; a server validates with
+    ``ask_request_model`` of its own Settings, so its schema states the limits it enforces."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [{"question": "How are adipose mesenchymal stem cells collected?"}]
         }
     )
 
-    question: str = Field(
-        min_length=1,
-        max_length=MAX_QUESTION_CHARS,
-        description="The question, in plain text (no control or text-direction characters).",
-        json_schema_extra={"pattern": _QUESTION_PATTERN},
-    )
+    question: str = _question_field(MAX_QUESTION_CHARS)
     top_k: int | None = Field(
         None, ge=1, le=20, description="Passages to consider (1-20); default from settings."
     )
-    history: list[HistoryTurn] = Field(
-        default_factory=list,
-        max_length=MAX_HISTORY_TURNS,
-        description="Earlier turns of the conversation, oldest first, for follow-up questions.",
-    )
+    history: list[HistoryTurn] = _history_field(MAX_HISTORY_TURNS)
 
     @field_validator("question")
     @classmethod
@@ -75,6 +90,25 @@ class AskRequest(BaseModel):
         if not value.strip():
             raise ValueError("question is empty; type a question about the documents")
         return value
+
+
+@functools.cache
+def ask_request_model(max_question_chars: int, max_history_turns: int) -> type[AskRequest]:
+    """``AskRequest`` with ``MSCQA_MAX_QUESTION_CHARS`` and ``MSCQA_MAX_HISTORY_TURNS`` applied.
+
+    >>> ask_request_model(5000, 2).model_fields["question"].metadata[-1].max_length
+    5000
+    """
+    if (max_question_chars, max_history_turns) == (MAX_QUESTION_CHARS, MAX_HISTORY_TURNS):
+        return AskRequest
+    model: type[AskRequest] = create_model(
+        "AskRequest",
+        __base__=AskRequest,
+        __doc__=AskRequest.__doc__,
+        question=(str, _question_field(max_question_chars)),
+        history=(list[HistoryTurn], _history_field(max_history_turns)),
+    )
+    return model
 
 
 class FeedbackRequest(BaseModel):
