@@ -1,7 +1,7 @@
 """Background index rebuilds for the admin API: one at a time, in a worker thread.
 
 >>> jobs = JobManager(settings, service)       # doctest: +SKIP
->>> job = jobs.start()                          # doctest: +SKIP  (JobConflict if one is running)
+>>> job = jobs.start()  # JobConflict if one is running   # doctest: +SKIP
 >>> jobs.get(job.id).state                      # doctest: +SKIP
 'running'
 
