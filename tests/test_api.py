@@ -25,9 +25,9 @@ def test_health_reports_the_serving_index(client: TestClient, tiny_service: QASe
     body = r.json()
     assert body["status"] == "ok"
     assert body["index"] == {
-        "version": tiny_service.health()["index"]["version"],
+        "version": tiny_service.serving().version,
         "documents": 3,
-        "chunks": len(tiny_service._current().snapshot.chunks),
+        "chunks": len(tiny_service.serving().snapshot.chunks),
     }
 
 

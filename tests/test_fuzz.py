@@ -186,7 +186,7 @@ def test_ten_thousand_history_turns_are_refused_fast(
 def test_top_k_above_the_chunk_count_cites_each_chunk_once(
     client: TestClient, tiny_service: QAService
 ) -> None:
-    chunks = len(tiny_service._current().snapshot.chunks)
+    chunks = len(tiny_service.serving().snapshot.chunks)
     assert chunks < 20
     body = client.post("/ask", json={"question": "stem cells", "top_k": 20}).json()
     cited = [c["chunk_id"] for c in body["citations"] + body["related"]]

@@ -73,7 +73,7 @@ class GatedBuild:
 def test_a_rebuild_publishes_and_serves_a_new_version(
     jobs: JobManager, tiny_service: QAService, tiny_settings: Settings
 ) -> None:
-    old = tiny_service.health()["index"]["version"]
+    old = tiny_service.serving().version
     corpus = hashes(tiny_settings.corpus_dir)
     (tiny_settings.corpus_dir / "extra.md").write_text("# Extra\n\nWharton jelly is in the cord.\n")
     job = jobs.start()
@@ -82,7 +82,7 @@ def test_a_rebuild_publishes_and_serves_a_new_version(
     assert done.state == "done", done.error
     assert done.progress == 1.0 and done.error is None and done.version
     assert done.version > old
-    assert tiny_service.health()["index"]["version"] == done.version  # swapped before "done"
+    assert tiny_service.serving().version == done.version  # swapped before "done"
     assert "extra.md" in {d["doc_id"] for d in tiny_service.documents()}
     assert hashes(tiny_settings.corpus_dir) == corpus | {
         "extra.md": hashes(tiny_settings.corpus_dir)["extra.md"]
@@ -127,14 +127,14 @@ def test_a_second_rebuild_while_one_runs_is_refused(
 def test_a_failing_build_keeps_the_old_snapshot_serving(
     jobs: JobManager, tiny_service: QAService, tiny_settings: Settings
 ) -> None:
-    old = tiny_service.health()["index"]["version"]
+    old = tiny_service.serving().version
     for path in sorted(tiny_settings.corpus_dir.rglob("*"), reverse=True):
         path.unlink() if path.is_file() else path.rmdir()
     job = wait(jobs, jobs.start().id)
     assert job.state == "failed"
     assert job.error and "No document could be indexed" in job.error
     assert job.version is None
-    assert tiny_service.health()["index"]["version"] == old
+    assert tiny_service.serving().version == old
     assert tiny_service.ask("How are adipose stem cells collected?").answered
 
 

@@ -333,7 +333,7 @@ def test_service_uses_onnx_when_the_index_has_an_export(
     build_index(real_tiny_settings, real_embedder)
     service = QAService(real_tiny_settings)
     service.load()
-    encoder = service._current().retriever.embedder
+    encoder = service.serving().encoder
     assert isinstance(encoder, OnnxEmbedder)
     # bf16 on OpenVINO where the CPU has native bf16, else fp32 on ONNX Runtime
     native = resolve_precision("auto") == "bf16"
@@ -348,19 +348,19 @@ def test_service_uses_onnx_when_the_index_has_an_export(
     for precision, backend in (("fp32", "onnxruntime"), ("bf16", "openvino")):
         pinned = QAService(real_tiny_settings.model_copy(update={"query_precision": precision}))
         pinned.load()
-        assert pinned._current().retriever.embedder.backend == backend  # type: ignore[attr-defined]
+        assert pinned.serving().encoder.backend == backend  # type: ignore[attr-defined]
         assert pinned.ask("How are adipose stem cells collected?").text == answer.text
     one = QAService(
         real_tiny_settings.model_copy(update={"query_precision": "bf16", "query_solo_threads": 1})
     )
     one.load()
-    assert one._current().retriever.embedder.solo_threads == 1  # type: ignore[attr-defined]
+    assert one.serving().encoder.solo_threads == 1  # type: ignore[attr-defined]
     assert one.ask("How are adipose stem cells collected?").text == answer.text
 
     torch_settings = real_tiny_settings.model_copy(update={"query_backend": "torch"})
     torch_service = QAService(torch_settings)
     torch_service.load()
-    assert isinstance(torch_service._current().retriever.embedder, SentenceTransformerEmbedder)
+    assert isinstance(torch_service.serving().encoder, SentenceTransformerEmbedder)
     assert torch_service.ask("How are adipose stem cells collected?").text == answer.text
 
 
@@ -380,7 +380,7 @@ def test_service_uses_onnx_runtime_when_openvino_cannot_load(
     monkeypatch.setattr(OnnxEmbedder, "_openvino", broken)
     service = QAService(real_tiny_settings.model_copy(update={"query_precision": "auto"}))
     service.load()
-    assert service._current().retriever.embedder.backend == "onnxruntime"  # type: ignore[attr-defined]
+    assert service.serving().encoder.backend == "onnxruntime"  # type: ignore[attr-defined]
     # bf16 asked for explicitly is not silently swapped for fp32: with the ONNX backend
     # required, loading fails and says why
     strict = QAService(
@@ -399,7 +399,7 @@ def test_service_falls_back_to_torch_without_an_export(
     shutil.rmtree(folder)  # the export is gone: auto falls back, onnx refuses
     service = QAService(real_tiny_settings)
     service.load()
-    assert isinstance(service._current().retriever.embedder, SentenceTransformerEmbedder)
+    assert isinstance(service.serving().encoder, SentenceTransformerEmbedder)
     strict = QAService(real_tiny_settings.model_copy(update={"query_backend": "onnx"}))
     with pytest.raises(ModelError, match="mscqa index"):
         strict.load()

@@ -96,7 +96,7 @@ def test_every_answer_is_grounded(dev_metrics: dict) -> None:
 
 
 def test_citation_offsets_round_trip(real_service: QAService) -> None:
-    snap = real_service._current().snapshot
+    snap = real_service.serving().snapshot
     for item in load_questions(DATA / "devset.jsonl")[:40]:
         answer = real_service.ask(item.question, history=item.history)
         assert grounded(answer)

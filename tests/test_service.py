@@ -17,7 +17,7 @@ def test_answers_quote_the_documents(tiny_service: QAService) -> None:
     assert a.answered
     assert "liposuction" in a.text
     for c in a.citations:
-        doc = tiny_service._current().snapshot.documents[c.chunk.doc_id]
+        doc = tiny_service.serving().snapshot.documents[c.chunk.doc_id]
         assert doc.text[c.chunk.start : c.chunk.end] == c.chunk.text
         for s, e in c.sentences:
             assert doc.text[s:e] in a.text
@@ -68,7 +68,7 @@ def test_refresh_swaps_to_a_new_snapshot(tiny_service, tiny_settings, fake_embed
 
 
 def test_request_in_flight_keeps_its_snapshot(tiny_service, tiny_settings, fake_embedder) -> None:
-    live = tiny_service._current()
+    live = tiny_service.serving()
     (tiny_settings.corpus_dir / "adipose.md").unlink()
     build_index(tiny_settings, fake_embedder)
     tiny_service.refresh()
@@ -76,7 +76,27 @@ def test_request_in_flight_keeps_its_snapshot(tiny_service, tiny_settings, fake_
     retrieval, answer = tiny_service._answer(live, "How are adipose stem cells collected?", 3, ())
     assert "liposuction" in answer.text
     assert all(h.chunk.doc_id in live.snapshot.documents for h in retrieval.hits)
-    assert "adipose.md" not in tiny_service._current().snapshot.documents
+    assert "adipose.md" not in tiny_service.serving().snapshot.documents
+
+
+def test_answering_leaves_the_retrieval_as_it_was(tiny_service, monkeypatch) -> None:
+    """Retrieval is frozen: the service cuts the hits to top_k in a copy, never in place."""
+    retriever = tiny_service.serving().retriever
+    found = retriever.search("How are adipose stem cells collected?", 5)
+    assert isinstance(found.hits, tuple) and len(found.hits) > 2
+    with pytest.raises(AttributeError):
+        found.hits = ()  # type: ignore[misc]
+    monkeypatch.setattr(retriever, "search", lambda *a, **k: found)
+    retrieval, _ = tiny_service.explain("How are adipose stem cells collected?", 2)
+    assert len(retrieval.hits) == 2
+    assert len(found.hits) > 2  # untouched
+
+
+def test_serving_is_the_public_view_of_the_live_snapshot(tiny_service) -> None:
+    serving = tiny_service.serving()
+    assert serving.version == tiny_service.health()["index"]["version"]
+    assert serving.encoder is serving.retriever.embedder
+    assert serving is tiny_service.serving()  # the same until a swap
 
 
 def test_normalise_question() -> None:

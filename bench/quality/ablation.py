@@ -32,7 +32,7 @@ def main() -> None:
     index_dir = article_index(args.index_dir)
     service = QAService(Settings(index_dir=index_dir, cache_size=0))
     service.load()
-    live = service._current()
+    live = service.serving()
     items = load_questions(DEVSET)
     shipped = (live.retriever.alpha, live.retriever.sentence_weight)
     no_vocabulary: dict[str, Any] = {"expand": lambda text: text}

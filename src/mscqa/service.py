@@ -6,13 +6,14 @@
 >>> service.ask("How are adipose MSCs collected?").answered   # doctest: +SKIP
 True
 
-Each request takes the current ``_Live`` (snapshot + retriever) once at its start, so a swap
+Each request takes the current ``Serving`` (snapshot + retriever) once at its start, so a swap
 in the middle of a request never mixes two snapshots: requests in flight finish on the one
 they started with.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -49,10 +50,25 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class _Live:
+class Serving:
+    """What answers questions right now: a snapshot, its retriever and its query encoder.
+
+    ``QAService.serving()`` returns it; a request takes it once, so a hot swap never mixes two
+    snapshots inside one answer.
+    """
+
     snapshot: IndexSnapshot
     retriever: Retriever
-    pointer: str | None
+    pointer: str | None  # the CURRENT pointer this was loaded for
+
+    @property
+    def version(self) -> str:
+        return self.snapshot.version
+
+    @property
+    def encoder(self) -> Embedder:
+        """The question encoder (the snapshot's ONNX export, or torch)."""
+        return self.retriever.embedder
 
 
 class AnswerCache:
@@ -100,7 +116,7 @@ class QAService:
             max_sentences=settings.max_sentences, min_confidence=settings.min_confidence
         )
         self.store = open_store(settings)
-        self._live: _Live | None = None
+        self._live: Serving | None = None
         self._cache = AnswerCache(settings.cache_size)
         self._reload_lock = threading.Lock()
         self.last_error: str | None = None
@@ -126,7 +142,7 @@ class QAService:
                 len(snapshot.chunks),
             )
 
-    def _open(self, pointer: str | None) -> _Live:
+    def _open(self, pointer: str | None) -> Serving:
         """Load the current snapshot with its query encoder, ready to answer."""
         snapshot = self.store.load_current()
         try:
@@ -136,7 +152,7 @@ class QAService:
             raise
         if hasattr(embedder, "warm_up"):
             embedder.warm_up()
-        return _Live(snapshot, Retriever(snapshot, embedder), pointer)
+        return Serving(snapshot, Retriever(snapshot, embedder), pointer)
 
     def refresh(self) -> bool:
         """Swap to a newer snapshot if ``CURRENT`` moved. Returns True when it swapped."""
@@ -248,7 +264,9 @@ class QAService:
     def ready(self) -> bool:
         return self._live is not None
 
-    def _current(self) -> _Live:
+    def serving(self) -> Serving:
+        """The serving snapshot with its retriever; ``IndexNotReady`` while the first one loads,
+        ``NoIndexError`` when there is none (or it cannot be loaded)."""
         live = self._live
         if live is None:
             if self.last_error:
@@ -263,7 +281,7 @@ class QAService:
         started = time.perf_counter()
         question = self._check(question, history)
         k = top_k or self.settings.top_k
-        live = self._current()
+        live = self.serving()
         key = (
             live.snapshot.version,
             normalise_question(question),
@@ -294,17 +312,17 @@ class QAService:
     ) -> tuple[Retrieval, Answer]:
         """The retrieval behind an answer as well as the answer (no cache); for evaluation."""
         question = self._check(question, history)
-        return self._answer(self._current(), question, top_k or self.settings.top_k, history)
+        return self._answer(self.serving(), question, top_k or self.settings.top_k, history)
 
     def _answer(
-        self, live: _Live, question: str, k: int, history: Sequence[Turn]
+        self, live: Serving, question: str, k: int, history: Sequence[Turn]
     ) -> tuple[Retrieval, Answer]:
         query = contextualize(question, history)
         # Look at a few more passages than will be cited so the best sentences can be found.
         # Passages are found with the conversation's context; sentences are chosen for the
         # question itself, so "How are they collected?" quotes the collection sentence.
-        retrieval = live.retriever.search(query, max(k, 5), question=question)
-        retrieval.hits[:] = retrieval.hits[:k]
+        found = live.retriever.search(query, max(k, 5), question=question)
+        retrieval = dataclasses.replace(found, hits=found.hits[:k])
         return retrieval, self.compose(question, retrieval)
 
     def compose(
@@ -333,7 +351,7 @@ class QAService:
     # -- catalogue -------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        live = self._current()
+        live = self.serving()
         self.store.check()  # a database that cannot be reached is a 503 here, as on /ask
         snap = live.snapshot
         return {
@@ -347,14 +365,14 @@ class QAService:
 
     def document(self, doc_id: str) -> tuple[Document, str]:
         """The serving snapshot's document ``doc_id`` and that snapshot's version."""
-        snap = self._current().snapshot
+        snap = self.serving().snapshot
         doc = snap.documents.get(doc_id)
         if doc is None:
             raise NotFound(f"No document {doc_id!r} in index {snap.version}; GET /documents.")
         return doc, snap.version
 
     def documents(self) -> list[dict[str, Any]]:
-        snap = self._current().snapshot
+        snap = self.serving().snapshot
         counts = snap.chunk_counts()
         corpus_dir = self.settings.corpus_dir
         out = []

@@ -111,11 +111,20 @@ class ScoredSentence:
 
 @dataclass(frozen=True, slots=True)
 class Retrieval:
+    """What the retriever found for one question; immutable (change it with ``replace``)."""
+
     query: str
-    hits: list[Hit]
-    sentences: list[ScoredSentence]
+    hits: tuple[Hit, ...]
+    sentences: tuple[ScoredSentence, ...]
     top_dense: float  # best chunk cosine over the whole snapshot
     coverage: float  # idf-weighted share of the question's words found in the top hits
     known: float  # idf-weighted share of the question's words that occur anywhere in the corpus
     corrected: str  # the question after spelling correction
     unknown_names: tuple[str, ...] = ()  # capitalised question words the corpus never uses
+
+    def __post_init__(self) -> None:
+        # sequences given as lists are stored as tuples, so nobody can change them in place
+        for name in ("hits", "sentences", "unknown_names"):
+            value = getattr(self, name)
+            if not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mscqa.answer.expected import expected_type, satisfies
@@ -117,7 +118,7 @@ def _text(s: ScoredSentence) -> str:
 
 
 def _choose(
-    sentences: list[ScoredSentence],
+    sentences: Sequence[ScoredSentence],
     policy: AnswerPolicy,
     kind: tuple[str, str | None] | None = None,
 ) -> list[ScoredSentence]:

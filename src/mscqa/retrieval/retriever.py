@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
@@ -102,10 +102,10 @@ class Retriever:
         ranked = np.argsort(-fused, kind="stable")
         order = self._diverse(universe[ranked], min(k, n))
         at = {int(universe[i]): int(i) for i in ranked[: max(k, self.candidates)]}
-        hits = [
+        hits = tuple(
             Hit(r, chunk, float(fused[at[r]]), float(dense_u[at[r]]), float(lexical[at[r]]))
             for r, chunk in zip(order, snap.chunks_at(order), strict=True)
-        ]
+        )
         q_tokens = self._weights(question)
         ctx_tokens = self._weights(query)
         top_tokens = set().union(*(snap.chunk_tokens(h.row) for h in hits[:3])) if hits else set()
@@ -186,8 +186,12 @@ class Retriever:
         return found / total
 
     def _sentences(
-        self, hits: list[Hit], svec: np.ndarray, qvec: np.ndarray, q_tokens: dict[str, float]
-    ) -> list[ScoredSentence]:
+        self,
+        hits: Sequence[Hit],
+        svec: np.ndarray,
+        qvec: np.ndarray,
+        q_tokens: dict[str, float],
+    ) -> tuple[ScoredSentence, ...]:
         out: list[ScoredSentence] = []
         top = hits[0].score if hits and hits[0].score > 0 else 1.0
         vectors = self.snapshot.sentence_vectors([h.row for h in hits])
@@ -209,7 +213,7 @@ class Retriever:
                         self._share(q_tokens, words),
                     )
                 )
-        return out
+        return tuple(out)
 
     def _tokens_of(self, row: int) -> list[frozenset[str]]:
         """Token sets of chunk ``row``'s sentences, tokenised once per snapshot (a question

@@ -63,7 +63,7 @@ def expand(question: str) -> str:
     """The question followed by the equivalents it does not already contain.
 
     >>> expand("Can fat stem cells treat GVHD?")  # doctest: +ELLIPSIS
-    'Can fat stem cells treat GVHD? ad-msc ... gvdh graft versus host graft-versus-host graft vs host'
+    'Can fat stem cells treat GVHD? ad-msc ... gvdh graft versus host graft-versus-host ...'
     """
     present = {m.group(1).lower() for m in _PATTERN.finditer(question)}
     extra: list[str] = []

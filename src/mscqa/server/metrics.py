@@ -94,7 +94,7 @@ class _IndexCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         ready = GaugeMetricFamily("mscqa_index_ready", "1 when an index is serving questions.")
         try:
-            index = self.service.health()["index"]
+            snapshot = self.service.serving().snapshot
         except MscqaError:
             ready.add_metric([], 0)
             yield ready
@@ -102,13 +102,15 @@ class _IndexCollector(Collector):
         ready.add_metric([], 1)
         yield ready
         yield InfoMetricFamily(
-            "mscqa_index", "The serving index snapshot.", value={"version": str(index["version"])}
+            "mscqa_index", "The serving index snapshot.", value={"version": snapshot.version}
         )
         yield GaugeMetricFamily(
-            "mscqa_index_documents", "Documents in the serving index.", value=index["documents"]
+            "mscqa_index_documents",
+            "Documents in the serving index.",
+            value=len(snapshot.documents),
         )
         yield GaugeMetricFamily(
-            "mscqa_index_chunks", "Passages in the serving index.", value=index["chunks"]
+            "mscqa_index_chunks", "Passages in the serving index.", value=len(snapshot.chunks)
         )
 
 

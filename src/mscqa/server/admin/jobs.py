@@ -195,7 +195,7 @@ class JobManager:
         while True:
             self.service.refresh()
             try:
-                serving = self.service.health()["index"]["version"]
+                serving = self.service.serving().version
             except MscqaError:
                 serving = None
             if (serving is not None and serving >= version) or time.monotonic() > deadline:
