@@ -137,11 +137,12 @@ def test_eval_table_and_json(cli_env: Settings, capsys, tmp_path: Path) -> None:
     assert run(capsys, "index")[0] == 0
     code, out, err = run(capsys, "eval", str(questions))
     assert code == 0, err
-    table = dict(line.split(None, 1) for line in out.splitlines())
-    assert table["questions"] == "2" and table["hit@1"] == "1.0"
+    table = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.strip()}
+    assert table["questions"] == ["2"] and table["hit@1"] == ["1.0"]  # one column: dev
     code, out, _ = run(capsys, "eval", str(questions), "--json")
-    metrics = json.loads(out)
-    assert code == 0 and metrics["abstention_recall"] == 1.0 and "rows" not in metrics
+    result = json.loads(out)
+    metrics = result["splits"]["dev"]["metrics"]
+    assert code == 0 and metrics["abstention_recall"] == 1.0 and "rows" not in result
     code, out, _ = run(capsys, "eval", str(questions), "--json", "--rows")
     assert code == 0 and [r["id"] for r in json.loads(out)["rows"]] == ["fat", "oos"]
 
