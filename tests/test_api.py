@@ -144,6 +144,11 @@ def test_http_limits_follow_the_settings(tiny_settings: Settings, tiny_service: 
         schema = c.get("/openapi.json").json()["components"]["schemas"]["AskRequest"]
         assert schema["properties"]["question"]["maxLength"] == 5000
         assert schema["properties"]["history"]["maxItems"] == 2
+        # the OpenAI-compatible route applies the same limits
+        chat = {"model": "mscqa", "messages": [{"role": "user", "content": question}]}
+        assert c.post("/v1/chat/completions", json=chat).status_code == 200
+        chat["messages"] = [{"role": "user", "content": "y" * 5001}]
+        assert c.post("/v1/chat/completions", json=chat).status_code == 400
 
 
 def test_the_default_limits_are_the_settings_defaults(client: TestClient) -> None:

@@ -45,7 +45,7 @@ from mscqa.server.openai.schemas import (
     URLCitation,
     stream_event_schema,
 )
-from mscqa.server.schemas import MAX_HISTORY_TURNS, MAX_TURN_CHARS, AskRequest, AskResponse
+from mscqa.server.schemas import MAX_TURN_CHARS, AskRequest, AskResponse, ask_request_model
 from mscqa.server.sources import (
     public_base_url,
     quoted_sentences,
@@ -77,12 +77,15 @@ class _OpenAIRoute(APIRoute):
         return route
 
 
-def ask_request(messages: list[ChatMessage], max_turns: int) -> AskRequest:
+def ask_request(
+    messages: list[ChatMessage], max_turns: int, model: type[AskRequest] = AskRequest
+) -> AskRequest:
     """The ``/ask`` request for a conversation: the last user message and the turns before it.
 
     Only the most recent ``max_turns`` user and assistant turns are kept (chat clients send the
     whole conversation; a follow-up needs only the last few), each cut to the length ``/ask``
-    accepts. Anything else is checked exactly as ``/ask`` checks it.
+    accepts. Anything else is checked exactly as ``/ask`` checks it, by ``model`` (the app's
+    ``/ask`` body model, with its Settings' limits).
     """
     users = [i for i, m in enumerate(messages) if m.role == "user"]
     if not users:
@@ -106,7 +109,7 @@ def ask_request(messages: list[ChatMessage], max_turns: int) -> AskRequest:
         for i, m in enumerate(messages[:last])
         if m.role in _HISTORY_ROLES and (text := m.text()).strip()
     ]
-    turns = turns[-min(max_turns, MAX_HISTORY_TURNS) :] if max_turns else []
+    turns = turns[-max_turns:] if max_turns else []
     payload = {
         "question": messages[last].text(),
         "history": [{"role": role, "content": text[:MAX_TURN_CHARS]} for _, role, text in turns],
@@ -117,7 +120,7 @@ def ask_request(messages: list[ChatMessage], max_turns: int) -> AskRequest:
         return f"messages[{index}].content"
 
     try:
-        return AskRequest.model_validate(payload)
+        return model.model_validate(payload)
     except ValidationError as exc:
         raise invalid_request(list(exc.errors()), where) from None
 
@@ -233,6 +236,7 @@ def make_router(settings: Settings) -> APIRouter:
     )
     base = public_base_url(settings)
     card = ModelCard(created=int(time.time()))
+    ask_model = ask_request_model(settings.max_question_chars, settings.max_history_turns)
 
     @router.get("/models", response_model=ModelList, responses=_ERRORS)
     async def list_models() -> ModelList:
@@ -256,7 +260,7 @@ def make_router(settings: Settings) -> APIRouter:
         accepted and ignored."""
         if body.model != MODEL_ID:
             raise model_not_found(body.model)
-        ask = ask_request(body.messages, settings.max_history_turns)
+        ask = ask_request(body.messages, settings.max_history_turns, ask_model)
         history = [Turn(t.role, t.content) for t in ask.history]
         try:
             answer = await run_in_threadpool(service.ask, ask.question, None, history)
