@@ -371,14 +371,17 @@ def test_logfmt_quotes_what_needs_quoting() -> None:
     assert logfmt({"a": 1, "b": "x y", "c": 'q"', "d": ""}) == 'a=1 b="x y" c="q\\"" d=""'
 
 
-def test_limits_answer_quickly(tiny_settings, tiny_service) -> None:
-    """A 10,000-turn history is refused by size before any parsing (and fast)."""
+def test_limits_answer_before_parsing(tiny_settings, tiny_service, monkeypatch) -> None:
+    """A 10,000-turn history is refused by its size, before it is parsed or answered.
+
+    (No wall-clock bound: a timed assertion flaked at load 7; bench/ measures speed.)
+    """
     history = [{"role": "user", "content": "more?"}] * 10_000
+    monkeypatch.setattr(tiny_service, "ask", lambda *a, **k: pytest.fail("the body was answered"))
     with make_client(tiny_settings, tiny_service) as c:
-        started = time.perf_counter()
         r = c.post("/ask", json={**QUESTION, "history": history})
-        assert r.status_code == 413
-        assert time.perf_counter() - started < 1.0
+    assert r.status_code == 413
+    assert r.json()["detail"].startswith("The request body is larger than 64 KiB")  # not a 422
 
 
 def test_questions_beyond_the_concurrency_limit_get_503() -> None:
