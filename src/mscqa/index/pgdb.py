@@ -3,7 +3,7 @@ as numpy arrays, bulk COPY of vector matrices, and the advisory locks that play 
 folder backend's ``writer.lock``.
 
 >>> conn = connect("postgresql://mscqa@db/mscqa")     # doctest: +SKIP
->>> migrate(conn)                                     # doctest: +SKIP  (versions just applied)
+>>> migrate(conn)  # the versions just applied          # doctest: +SKIP
 [1]
 
 Everything here is about the database, nothing about snapshots (``pgstore`` owns those).
