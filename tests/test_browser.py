@@ -6,129 +6,32 @@ the real app with the real model over the bundled corpus (corpus/msc-article.md)
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
+from browser import (
+    ADIPOSE_COLLECTED,
+    DESKTOP,
+    DESKTOP_800,
+    PHONE,
+    PHONE_844,
+    Session,
+    _expect,
+    _session,
+    answered_turn,
+    ask,
+    assistant_turn,
+    chat,
+    chromium_browser,
+    phone_chat,
+)
+
+__all__ = ["chat", "chromium_browser", "phone_chat"]  # fixtures, used by name
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
-DESKTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 375, "height": 740}
-DESKTOP_800 = {"width": 1280, "height": 800}
-PHONE_844 = {"width": 390, "height": 844}
-ANSWER_TIMEOUT_MS = 90_000  # the first question may wait for the model to warm up
-UI_TIMEOUT_MS = 5_000
-
-ADIPOSE_COLLECTED = "How are adipose mesenchymal stem cells collected?"
-
-
-@dataclass
-class Session:
-    """A page plus everything it logged, so each test can assert the page stayed clean."""
-
-    page: Any
-    base_url: str
-    requests: list[str] = field(default_factory=list)
-    csp_violations: list[str] = field(default_factory=list)
-    page_errors: list[str] = field(default_factory=list)
-
-    def open(self) -> None:
-        self.page.goto(self.base_url + "/")
-        self.page.wait_for_selector("#ask-form")
-
-    def assert_clean(self) -> None:
-        assert self.csp_violations == [], f"CSP violations: {self.csp_violations}"
-        assert self.page_errors == [], f"uncaught page errors: {self.page_errors}"
-
-
-@pytest.fixture(scope="module")
-def chromium_browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):  # `make test` installs it: in CI its absence is a failure
-            pytest.fail(f"headless Chromium missing at {CHROMIUM}; `make chromium` installs it")
-        pytest.skip(f"headless Chromium not installed at {CHROMIUM} (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    playwright = sync_api.sync_playwright().start()
-    try:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-    finally:
-        playwright.stop()
-
-
-def _session(browser: Any, base_url: str, viewport: dict[str, int]) -> Iterator[Session]:
-    context = browser.new_context(viewport=viewport)
-    context.set_default_timeout(UI_TIMEOUT_MS)
-    page = context.new_page()
-    session = Session(page=page, base_url=base_url.rstrip("/"))
-
-    def on_console(msg: Any) -> None:
-        text = msg.text
-        if "Content Security Policy" in text or "Refused to" in text:
-            session.csp_violations.append(text)
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda exc: session.page_errors.append(str(exc)))
-    page.on("request", lambda req: session.requests.append(req.url))
-    try:
-        yield session
-    finally:
-        context.close()
-
-
-@pytest.fixture()
-def chat(chromium_browser: Any, live_server: str) -> Iterator[Session]:
-    yield from _session(chromium_browser, live_server, DESKTOP)
-
-
-@pytest.fixture()
-def phone_chat(chromium_browser: Any, live_server: str) -> Iterator[Session]:
-    yield from _session(chromium_browser, live_server, PHONE)
-
-
-def _expect() -> Any:
-    from playwright.sync_api import expect
-
-    return expect
-
-
-def ask(page: Any, question: str) -> None:
-    page.fill("#question", question)
-    page.click("#send")
-
-
-def assistant_turn(page: Any, index: int) -> Any:
-    """The index-th (0-based) assistant turn, once it has arrived."""
-    turn = page.locator(".turn.assistant").nth(index)
-    _expect()(turn).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
-    return turn
-
-
-def answered_turn(page: Any, index: int) -> Any:
-    turn = assistant_turn(page, index)
-    expect = _expect()
-    expect(turn).not_to_have_class(re.compile(r"\b(not-found|error)\b"))
-    expect(turn.locator(".answer")).to_be_visible()
-    return turn
 
 
 def test_answer_with_citation_opens_highlighted_passage(chat: Session) -> None:
@@ -354,7 +257,8 @@ def test_document_markup_is_shown_as_text(chromium_browser: Any, hostile_server:
         passage = page.locator("#passage")
         expect(passage).to_be_visible()
         expect(passage.locator(".passage-text")).to_contain_text("onerror=")
-        expect(passage.locator(".passage-title")).to_contain_text("<b onmouseover")
+        expect(passage.locator(".passage-title")).to_contain_text("<i>Section</i>")
+        expect(passage.locator(".passage-section")).to_contain_text("<b onmouseover")
         page.wait_for_timeout(300)
         assert page.evaluate("typeof window.__pwned") == "undefined"
         for tag in ("script", "img", "a[href^='javascript']", "b", "i"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -185,3 +186,41 @@ def test_pages_do_not_share_one_template_context(client: TestClient) -> None:
     # TemplateResponse stores the request in its context: a shared dict would hand this
     # TestClient request to the next app's responses (uvicorn then fails on its debug message).
     assert "request" not in web.STATIC
+
+
+# --- the page scripts --------------------------------------------------------------------------
+
+STATIC = Path(__file__).resolve().parents[1] / "web" / "static"
+
+
+def test_page_scripts_are_modules_sharing_one_helper_module(client: TestClient) -> None:
+    comments = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+    scripts = {p.name: comments.sub("", p.read_text(encoding="utf-8")) for p in STATIC.glob("*.js")}
+    for page, script in (("/", "app.js"), ("/documents/view", "documents.js")):
+        assert f'<script type="module" src="/static/{script}"></script>' in client.get(page).text
+    for name, text in scripts.items():
+        assert not re.search(r"\.(inner|outer)HTML|insertAdjacentHTML|document\.write", text), name
+        assert not re.search(r"\beval\(|new Function\(", text), name
+        # DOM and fetch helpers live in common.js only: no second copy in a page script
+        if name != "common.js":
+            for helper in ("el", "readJson", "detailText", "detailOf", "fetchJson", "textNode"):
+                assert not re.search(rf"function {helper}\(", text), f"{name} defines {helper}"
+    assert "localStorage" not in scripts["documents.js"]  # the admin token stays in the tab
+
+
+def test_the_chat_page_takes_its_constants_from_the_server(
+    tiny_settings: Settings, tiny_service: QAService
+) -> None:
+    settings = tiny_settings.model_copy(
+        update={"max_question_chars": 5000, "min_confidence": 0.65, "question_log": "off"}
+    )
+    with TestClient(create_app(settings, tiny_service)) as c:
+        page = c.get("/").text
+    assert 'data-max-question-chars="5000"' in page
+    assert 'data-min-confidence="0.65"' in page
+    shown = re.search(r'data-not-found="([^"]*)"', page)
+    assert shown and html.unescape(shown.group(1)) == tiny_service.not_found
+    assert 'data-feedback-url=""' in page  # no rating buttons when nothing is kept
+    scripts = " ".join(p.read_text(encoding="utf-8") for p in STATIC.glob("*.js"))
+    assert tiny_service.not_found not in scripts
+    assert not re.search(r"\b0\.[47]\b", scripts)  # the old copied confidence thresholds

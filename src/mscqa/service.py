@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mscqa.answer.answerer import AnswerPolicy, answer
+from mscqa.answer.answerer import NOT_FOUND, AnswerPolicy, answer
 from mscqa.config import Settings
 from mscqa.embedding.embedder import Embedder, SentenceTransformerEmbedder, resolve_precision
 from mscqa.embedding.onnx_encoder import MODEL_FILE, OnnxEmbedder
@@ -254,6 +254,11 @@ class QAService:
                     raise
                 log.warning("Questions use ONNX Runtime fp32: %s", exc)
         return OnnxEmbedder(folder, threads=threads, name=name)
+
+    @property
+    def not_found(self) -> str:
+        """What an answer says when the documents do not hold it."""
+        return NOT_FOUND
 
     @property
     def injected(self) -> bool:

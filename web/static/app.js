@@ -1,581 +1,521 @@
-/* mscqa chat page.
- *
- * Security rule for this file: every piece of text that comes from a user or a document is
- * inserted with textContent / createTextNode. Never use innerHTML, insertAdjacentHTML,
- * outerHTML, document.write or HTML strings here. The page is served under a strict CSP
- * (no inline scripts or styles), so no inline handlers or style attributes either.
- */
-(function () {
-  "use strict";
+/* mscqa chat page: conversations (kept in this browser), answers with their sources, the
+ * passage panel, the index status. Text only, strict CSP: see common.js. */
 
-  var HISTORY_LIMIT = 10; // previous messages sent with a follow-up question
-  var SNIPPET_CHARS = 260; // length of a related-passage preview
-  var HEALTH_RETRY_MS = 3000;
-  var HEALTH_MAX_TRIES = 60;
+import {
+  button, clear, el, fetchJson, numberSetting, plural, setting, textNode, trapFocus, withoutMarkers,
+} from "./common.js";
+import { ConversationStore, historyBefore, newConversation, titleOf } from "./conversations.js";
+import { answerMarkdown, renderAnswer } from "./answer.js";
+import { CitePreview, PassagePanel } from "./passage.js";
 
-  var body = document.body;
-  var ASK_URL = body.getAttribute("data-ask-url") || "/ask";
-  var HEALTH_URL = body.getAttribute("data-health-url") || "/health";
+const HISTORY_MESSAGES = Math.min(10, numberSetting("maxHistoryTurns", 10)); // sent with a follow-up
+const HEALTH_EVERY_MS = 15000; // the status line follows the server: rebuilds, restarts, outages
+const HEALTH_RETRY_MS = 3000;
+const UNDO_MS = 10000;
 
-  var form = document.getElementById("ask-form");
-  var input = document.getElementById("question");
-  var sendButton = document.getElementById("send");
-  var conversation = document.getElementById("conversation");
-  var welcome = document.getElementById("welcome");
-  var statusLine = document.getElementById("status");
-  var newButton = document.getElementById("new-conversation");
+const ASK_URL = setting("askUrl", "/ask");
+const HEALTH_URL = setting("healthUrl", "/health");
+const FEEDBACK_URL = setting("feedbackUrl", ""); // empty: the server keeps no feedback
+const NOT_FOUND = setting("notFound", "");
+const MIN_CONFIDENCE = numberSetting("minConfidence", 0.5);
+const MAX_CHARS = numberSetting("maxQuestionChars", 2000);
 
-  var passage = document.getElementById("passage");
-  var passageKind = passage.querySelector(".passage-kind");
-  var passageTitle = passage.querySelector(".passage-title");
-  var passageSection = passage.querySelector(".passage-section");
-  var passagePage = passage.querySelector(".passage-page");
-  var passageText = passage.querySelector(".passage-text");
-  var passageNote = passage.querySelector(".passage-note");
-  var passageClose = passage.querySelector(".passage-close");
+const $ = (id) => document.getElementById(id);
+const form = $("ask-form");
+const input = $("question");
+const counter = $("ask-count");
+const busyNote = $("ask-busy");
+const conversationBox = $("conversation");
+const welcome = $("welcome");
+const statusLine = $("status");
+const announcer = $("announcer");
+const historyNav = $("history");
+const historyList = $("history-list");
+const historyEmpty = $("history-empty");
+const historyToggle = $("history-toggle");
+const toast = $("toast");
 
-  var history = []; // [{role, content}], always user/assistant pairs
-  var busy = false;
-  var generation = 0; // bumped by "New conversation" so stale responses are dropped
-  var controller = null;
-  var passageOpener = null;
-  var turnCounter = 0;
+const store = new ConversationStore();
+const preview = new CitePreview($("cite-preview"));
+const passage = new PassagePanel($("passage"), {
+  backdrop: $("backdrop"),
+  background: [document.querySelector(".site-header"), $("main"), historyNav],
+  onClose: (opener) => (opener || input).focus(),
+});
 
-  /* ---------- small DOM helpers (text only) ---------- */
+let conversation = (store.currentId && store.get(store.currentId)) || newConversation();
+let busy = false;
+let generation = 0; // bumped when the conversation changes, so late answers are dropped
+let controller = null;
+let drawerTrap = null;
+let undo = null;
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
+/* ---------- announcements (one live region; the conversation itself is not live) ---------- */
 
-  function textNode(text) {
-    return document.createTextNode(String(text));
-  }
+function announce(text) {
+  announcer.textContent = "";
+  window.setTimeout(() => { announcer.textContent = text; }, 50);
+}
 
-  function plural(n, one, many) {
-    return n + " " + (n === 1 ? one : many);
-  }
+/* ---------- the index status, kept current ---------- */
 
-  function isFiniteNumber(x) {
-    return typeof x === "number" && isFinite(x);
-  }
+let healthTimer = 0;
+let knownVersion = null;
 
-  /* ---------- index status ---------- */
+function setStatus(text, state, title) {
+  statusLine.textContent = text;
+  statusLine.className = "status" + (state ? " status-" + state : "");
+  statusLine.title = title || "";
+}
 
-  function setStatus(text, state) {
-    statusLine.textContent = text;
-    statusLine.className = "status" + (state ? " status-" + state : "");
-  }
-
-  function checkHealth(tries) {
-    fetch(HEALTH_URL, { headers: { Accept: "application/json" }, credentials: "same-origin" })
-      .then(function (resp) {
-        return resp
-          .json()
-          .catch(function () {
-            return null;
-          })
-          .then(function (data) {
-            return { resp: resp, data: data };
-          });
-      })
-      .then(function (r) {
-        var index = r.data && r.data.index;
-        if (r.resp.ok && index) {
-          var docs = Number(index.documents) || 0;
-          var chunks = Number(index.chunks) || 0;
-          setStatus("Indexed: " + plural(docs, "document", "documents") + ", " +
-            plural(chunks, "passage", "passages"), "ok");
-          statusLine.title = index.version ? "Index version " + index.version : "";
-        } else if (r.resp.status === 503 && tries < HEALTH_MAX_TRIES) {
-          setStatus("The document index is loading…", "loading");
-          window.setTimeout(function () { checkHealth(tries + 1); }, HEALTH_RETRY_MS);
-        } else {
-          setStatus("Document index unavailable", "bad");
-        }
-      })
-      .catch(function () {
-        setStatus("Cannot reach the server", "bad");
-      });
-  }
-
-  /* ---------- conversation ---------- */
-
-  function hideWelcome() {
-    welcome.hidden = true;
-  }
-
-  /* Bring a new turn into view above the sticky question box; a long answer is shown from
-   * its beginning rather than its end. */
-  function scrollIntoViewIfPossible(node) {
-    if (!node || !node.scrollIntoView) return;
-    document.documentElement.style.setProperty("--form-height", form.offsetHeight + "px");
-    var room = window.innerHeight - form.offsetHeight - 24;
-    var tall = node.offsetHeight > room;
-    var smooth = !(window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches);
-    node.scrollIntoView({ block: tall ? "start" : "nearest", behavior: smooth ? "smooth" : "auto" });
-  }
-
-  function appendUserTurn(question) {
-    var turn = el("article", "turn user");
-    turn.setAttribute("aria-label", "You asked");
-    turn.appendChild(el("p", "turn-role", "You"));
-    turn.appendChild(el("p", "question-text", question));
-    conversation.appendChild(turn);
-    scrollIntoViewIfPossible(turn);
-    return turn;
-  }
-
-  function appendPendingTurn() {
-    var turn = el("article", "turn pending");
-    turn.setAttribute("aria-busy", "true");
-    var row = el("p", "pending-text");
-    row.appendChild(el("span", "spinner"));
-    row.appendChild(textNode("Searching the documents…"));
-    turn.appendChild(el("p", "turn-role", "Assistant"));
-    turn.appendChild(row);
-    conversation.appendChild(turn);
-    scrollIntoViewIfPossible(turn);
-    return turn;
-  }
-
-  function citationLabel(c) {
-    var label = c.title || c.doc_id || "Untitled document";
-    if (c.section) label += " — " + c.section;
-    if (c.page !== null && c.page !== undefined) label += ", page " + c.page;
-    return label;
-  }
-
-  /* Section first (it is what differs between passages), then the document title, muted. */
-  function appendDocLabel(parent, c, prefix) {
-    var box = el("span", prefix + "-label");
-    var title = c.title || c.doc_id || "Untitled document";
-    var page = c.page !== null && c.page !== undefined ? "page " + c.page : "";
-    box.appendChild(el("span", prefix + "-main", c.section || title));
-    var rest = [c.section ? title : "", page].filter(Boolean).join(" · ");
-    if (rest) box.appendChild(el("span", prefix + "-doc", rest));
-    parent.appendChild(box);
-  }
-
-  function makeCiteButton(citation, n) {
-    var button = el("button", "cite", String(n));
-    button.type = "button";
-    button.setAttribute("data-n", String(n));
-    button.setAttribute("aria-label", "Source " + n + ": " + citationLabel(citation));
-    button.setAttribute("aria-controls", "passage");
-    button.setAttribute("aria-expanded", "false");
-    button.title = "Show source " + n;
-    button.addEventListener("click", function () {
-      openPassage(citation, button, "source");
-    });
-    return button;
-  }
-
-  /* Split the answer on [n] markers; known markers become buttons, everything else is text. */
-  function renderAnswerText(container, answer, byN) {
-    var re = /\[(\d{1,4})\]/g;
-    var last = 0;
-    var match;
-    while ((match = re.exec(answer)) !== null) {
-      var n = parseInt(match[1], 10);
-      var citation = byN[n];
-      if (!citation) continue;
-      var before = answer.slice(last, match.index);
-      if (before) container.appendChild(textNode(before.replace(/[ \t]+$/, "")));
-      container.appendChild(makeCiteButton(citation, n));
-      last = re.lastIndex;
-    }
-    var rest = answer.slice(last);
-    if (rest) container.appendChild(textNode(rest));
-  }
-
-  function renderSources(turn, citations) {
-    if (!citations.length) return;
-    var wrap = el("div", "sources");
-    wrap.appendChild(el("h3", "sources-heading", "Sources"));
-    var list = el("ol", "sources-list");
-    citations.forEach(function (c) {
-      var item = el("li", "source-item");
-      var button = el("button", "source-link");
-      button.type = "button";
-      button.setAttribute("data-n", String(c.n));
-      button.setAttribute("aria-controls", "passage");
-      button.setAttribute("aria-expanded", "false");
-      button.setAttribute("aria-label", "Show source " + c.n + ": " + citationLabel(c));
-      button.appendChild(el("span", "source-n", String(c.n)));
-      appendDocLabel(button, c, "source");
-      button.addEventListener("click", function () {
-        openPassage(c, button, "source");
-      });
-      item.appendChild(button);
-      list.appendChild(item);
-    });
-    wrap.appendChild(list);
-    turn.appendChild(wrap);
-  }
-
-  function snippet(text) {
-    var chars = Array.from(String(text || "").replace(/\s+/g, " ").trim());
-    if (chars.length <= SNIPPET_CHARS) return chars.join("");
-    return chars.slice(0, SNIPPET_CHARS).join("").replace(/\s+\S*$/, "") + " …";
-  }
-
-  function renderRelated(turn, related, answered) {
-    if (!related.length) return;
-    var details = el("details", "related");
-    var summary = el("summary", "related-summary",
-      (answered ? "Related passages" : "Closest passages (not an answer)") +
-      " (" + related.length + ")");
-    details.appendChild(summary);
-    if (!answered) {
-      details.appendChild(el("p", "related-note",
-        "These passages were the nearest matches, but none of them answers the question."));
-    }
-    var list = el("ul", "related-list");
-    related.forEach(function (c) {
-      var item = el("li", "related-item");
-      var button = el("button", "related-open");
-      button.type = "button";
-      appendDocLabel(button, c, "related");
-      button.setAttribute("aria-controls", "passage");
-      button.setAttribute("aria-expanded", "false");
-      button.addEventListener("click", function () {
-        openPassage(c, button, answered ? "related" : "closest");
-      });
-      item.appendChild(button);
-      item.appendChild(el("p", "related-snippet", snippet(c.text)));
-      list.appendChild(item);
-    });
-    details.appendChild(list);
-    turn.appendChild(details);
-  }
-
-  function renderAnswerTurn(data) {
-    turnCounter += 1;
-    var answered = data.answered === true;
-    var citations = Array.isArray(data.citations) ? data.citations : [];
-    var related = Array.isArray(data.related) ? data.related : [];
-    var answer = typeof data.answer === "string" ? data.answer : "";
-
-    var turn = el("article", "turn assistant" + (answered ? "" : " not-found"));
-    turn.id = "turn-" + turnCounter;
-    turn.setAttribute("aria-label", answered ? "Answer" : "Not found in the documents");
-    turn.appendChild(el("p", "turn-role", "Assistant"));
-
-    if (!answered) {
-      turn.appendChild(el("p", "not-found-badge", "Not found in the documents"));
-    }
-
-    var byN = {};
-    citations.forEach(function (c) {
-      if (c && isFiniteNumber(c.n)) byN[c.n] = c;
-    });
-    var answerBox = el("div", "answer");
-    if (answered) {
-      renderAnswerText(answerBox, answer, byN);
+async function checkHealth() {
+  window.clearTimeout(healthTimer);
+  let next = HEALTH_EVERY_MS;
+  try {
+    const r = await fetchJson(HEALTH_URL, { cache: "no-store" });
+    const index = r.data && r.data.index;
+    if (r.ok && index) {
+      const changed = knownVersion !== null && index.version !== knownVersion;
+      knownVersion = index.version;
+      setStatus("Indexed: " + plural(Number(index.documents) || 0, "document", "documents") + ", " +
+        plural(Number(index.chunks) || 0, "passage", "passages") + (changed ? " (just updated)" : ""),
+      "ok", "Index version " + index.version);
+    } else if (r.status === 503) {
+      setStatus(r.data && /loading/i.test(r.detail) ? "The document index is loading…" : "Document index unavailable",
+        r.data && /loading/i.test(r.detail) ? "loading" : "bad", r.detail);
+      next = HEALTH_RETRY_MS;
     } else {
-      answerBox.textContent = answer || "I couldn't find that in the documents.";
+      setStatus("Document index unavailable", "bad", r.detail);
+      next = HEALTH_RETRY_MS;
     }
-    turn.appendChild(answerBox);
-
-    var meta = el("p", "turn-meta");
-    if (answered && isFiniteNumber(data.confidence)) {
-      var conf = Math.max(0, Math.min(1, data.confidence));
-      var confBox = el("span", "confidence");
-      var meter = el("meter", "confidence-meter");
-      meter.min = 0;
-      meter.max = 1;
-      meter.low = 0.4;
-      meter.high = 0.7;
-      meter.optimum = 1;
-      meter.value = conf;
-      meter.setAttribute("aria-hidden", "true");
-      confBox.appendChild(meter);
-      confBox.appendChild(textNode("confidence " + conf.toFixed(2)));
-      meta.appendChild(confBox);
-    }
-    if (isFiniteNumber(data.took_ms)) {
-      var took = data.took_ms >= 1000
-        ? (data.took_ms / 1000).toFixed(1) + " s"
-        : Math.round(data.took_ms) + " ms";
-      meta.appendChild(el("span", "took", took));
-    }
-    if (meta.childNodes.length) turn.appendChild(meta);
-
-    if (answered) renderSources(turn, citations);
-    renderRelated(turn, related, answered);
-    return turn;
+  } catch (e) {
+    setStatus("Cannot reach the server", "bad");
+    next = HEALTH_RETRY_MS;
   }
+  if (!document.hidden) healthTimer = window.setTimeout(checkHealth, next);
+}
 
-  function renderErrorTurn(message) {
-    var turn = el("article", "turn assistant error");
-    turn.setAttribute("aria-label", "Error");
-    turn.appendChild(el("p", "turn-role", "Assistant"));
-    turn.appendChild(el("p", "error-badge", "Something went wrong"));
-    turn.appendChild(el("p", "error-message", message));
-    turn.appendChild(el("p", "error-hint", "Your question is still in the box below, so you can try again."));
-    return turn;
+document.addEventListener("visibilitychange", () => { if (!document.hidden) checkHealth(); });
+window.addEventListener("online", checkHealth);
+
+/* ---------- the conversation list ---------- */
+
+function renderHistory() {
+  const all = store.list();
+  clear(historyList);
+  historyEmpty.hidden = all.length > 0;
+  all.forEach((c) => {
+    const item = el("li", "history-item");
+    const title = titleOf(c);
+    const open = button("history-open");
+    if (c.id === conversation.id) open.setAttribute("aria-current", "true");
+    open.appendChild(el("span", "history-title", title));
+    open.appendChild(el("span", "history-meta",
+      new Date(c.updated).toLocaleDateString(undefined, { month: "short", day: "numeric" }) + " · " +
+      plural(c.turns.length, "question", "questions")));
+    open.addEventListener("click", () => { switchTo(c.id); closeDrawer(false); input.focus(); });
+    const del = button("btn btn-icon history-delete", null, "Delete conversation: " + title);
+    del.appendChild(el("span", null, "×")).setAttribute("aria-hidden", "true");
+    del.addEventListener("click", () => deleteConversation(c.id, item));
+    item.appendChild(open);
+    item.appendChild(del);
+    historyList.appendChild(item);
+  });
+}
+
+function save() {
+  conversation.updated = Date.now();
+  const problem = store.save(conversation);
+  store.currentId = conversation.id;
+  if (problem) showToast(problem, null);
+  renderHistory();
+}
+
+function switchTo(id) {
+  const next = store.get(id);
+  if (!next) return;
+  stopAsking();
+  conversation = next;
+  store.currentId = id;
+  renderConversation();
+  renderHistory();
+}
+
+function startNew() {
+  stopAsking();
+  conversation = newConversation();
+  store.currentId = null;
+  renderConversation();
+  renderHistory();
+  input.value = "";
+  updateCounter();
+  input.focus();
+}
+
+function deleteConversation(id, item) {
+  const next = item.nextElementSibling || item.previousElementSibling;
+  const removed = store.remove(id);
+  if (!removed) return;
+  if (id === conversation.id) startNew();
+  renderHistory();
+  const focusTarget = next && historyList.contains(next) ? next.querySelector(".history-open") : null;
+  (focusTarget || $("new-conversation")).focus();
+  showToast("Conversation “" + titleOf(removed) + "” deleted.", () => {
+    store.save(removed);
+    renderHistory();
+    announce("Conversation restored.");
+  });
+}
+
+function showToast(text, onUndo) {
+  window.clearTimeout(undo && undo.timer);
+  $("toast-text").textContent = text;
+  $("toast-undo").hidden = !onUndo;
+  toast.hidden = false;
+  announce(text + (onUndo ? " Select Undo to bring it back." : ""));
+  undo = { run: onUndo, timer: window.setTimeout(hideToast, UNDO_MS) };
+}
+
+function hideToast() {
+  toast.hidden = true;
+  undo = null;
+}
+
+$("toast-undo").addEventListener("click", () => {
+  const run = undo && undo.run;
+  hideToast();
+  if (run) run();
+});
+
+/* The list is a sidebar on wide screens and a modal drawer on narrow ones. */
+function openDrawer() {
+  historyNav.classList.add("is-open");
+  historyNav.setAttribute("role", "dialog");
+  historyNav.setAttribute("aria-modal", "true");
+  historyToggle.setAttribute("aria-expanded", "true");
+  $("backdrop").hidden = false;
+  [document.querySelector(".site-header"), $("main")].forEach((n) => { n.inert = true; });
+  drawerTrap = trapFocus(historyNav);
+  ($("history-list").querySelector("[aria-current]") || $("new-conversation")).focus();
+}
+
+function closeDrawer(restoreFocus) {
+  if (!historyNav.classList.contains("is-open")) return;
+  historyNav.classList.remove("is-open");
+  historyNav.removeAttribute("role");
+  historyNav.removeAttribute("aria-modal");
+  historyToggle.setAttribute("aria-expanded", "false");
+  if (!passage.isOpen) $("backdrop").hidden = true;
+  [document.querySelector(".site-header"), $("main")].forEach((n) => { n.inert = false; });
+  if (drawerTrap) document.removeEventListener("keydown", drawerTrap);
+  drawerTrap = null;
+  if (restoreFocus) historyToggle.focus();
+}
+
+historyToggle.addEventListener("click", () => (historyNav.classList.contains("is-open") ? closeDrawer(true) : openDrawer()));
+$("history-close").addEventListener("click", () => closeDrawer(true));
+$("backdrop").addEventListener("click", () => closeDrawer(true));
+$("new-conversation").addEventListener("click", () => { startNew(); closeDrawer(false); });
+
+/* ---------- turns ---------- */
+
+function userTurn(question) {
+  const node = el("article", "turn user");
+  node.setAttribute("aria-label", "You asked");
+  node.appendChild(el("p", "turn-role", "You"));
+  node.appendChild(el("p", "question-text", question));
+  return node;
+}
+
+function pendingTurn() {
+  const node = el("article", "turn pending");
+  node.setAttribute("aria-busy", "true");
+  const row = el("p", "pending-text");
+  row.appendChild(el("span", "spinner"));
+  row.appendChild(textNode("Searching the documents…"));
+  node.appendChild(el("p", "turn-role", "Assistant"));
+  node.appendChild(row);
+  return node;
+}
+
+function errorTurn(turn, index) {
+  const node = el("article", "turn assistant error");
+  node.id = "turn-" + index;
+  node.setAttribute("aria-label", "Error");
+  node.appendChild(el("p", "turn-role", "Assistant"));
+  node.appendChild(el("p", "error-badge", "Something went wrong"));
+  node.appendChild(el("p", "error-message", turn.error));
+  const again = button("btn btn-secondary btn-small", "Try again");
+  again.addEventListener("click", () => retry(index));
+  node.appendChild(again);
+  return node;
+}
+
+function assistantTurn(turn, index) {
+  if (!turn.response) return errorTurn(turn, index);
+  return renderAnswer(turn, index, {
+    notFound: NOT_FOUND,
+    minConfidence: MIN_CONFIDENCE,
+    feedback: !!FEEDBACK_URL,
+    open: (citation, opener, kind, span) => passage.open(citation, opener, kind, span),
+    preview: (owner, citation, span, delay) => preview.show(owner, citation, span, delay),
+    unpreview: (delay) => preview.hide(delay),
+    copy: (t, status) => copyAnswer(t, status),
+    rate: (rating, comment, ui) => rate(turn, rating, comment, ui),
+    retry: () => retry(index),
+  });
+}
+
+function renderConversation() {
+  passage.close(false);
+  preview.hide(0);
+  clear(conversationBox);
+  conversation.turns.forEach((turn, i) => {
+    conversationBox.appendChild(userTurn(turn.question));
+    conversationBox.appendChild(assistantTurn(turn, i));
+  });
+  welcome.hidden = conversation.turns.length > 0;
+  const last = conversationBox.lastElementChild;
+  if (last) last.scrollIntoView({ block: "end" });
+}
+
+/* Bring a new turn into view above the sticky question box; a long answer from its start. */
+function reveal(node) {
+  document.documentElement.style.setProperty("--form-height", form.offsetHeight + "px");
+  const room = window.innerHeight - form.offsetHeight - 24;
+  const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  node.scrollIntoView({ block: node.offsetHeight > room ? "start" : "nearest", behavior: smooth ? "smooth" : "auto" });
+}
+
+/* ---------- asking ---------- */
+
+function questionLength() {
+  return Array.from(input.value.trim()).length; // as the server counts it
+}
+
+function updateCounter() {
+  const n = questionLength();
+  const over = n > MAX_CHARS;
+  counter.hidden = n < MAX_CHARS * 0.8;
+  counter.textContent = over
+    ? n.toLocaleString() + " of " + MAX_CHARS.toLocaleString() + " characters: shorten the question by " + (n - MAX_CHARS).toLocaleString()
+    : n.toLocaleString() + " of " + MAX_CHARS.toLocaleString() + " characters";
+  counter.classList.toggle("is-over", over);
+  if (over) input.setAttribute("aria-invalid", "true");
+  else input.removeAttribute("aria-invalid");
+}
+
+function setBusy(value) {
+  busy = value;
+  form.setAttribute("aria-busy", value ? "true" : "false");
+  document.body.classList.toggle("is-busy", value);
+  $("send").setAttribute("aria-disabled", value ? "true" : "false");
+  if (!value) busyNote.hidden = true;
+}
+
+function stopAsking() {
+  generation += 1;
+  if (controller) controller.abort();
+  controller = null;
+  setBusy(false);
+}
+
+function errorMessage(r) {
+  if (r.status === 429) {
+    const wait = parseInt(r.response.headers.get("Retry-After") || "", 10);
+    return "Too many questions in a short time. Please wait " +
+      (wait > 0 ? plural(wait, "second", "seconds") : "a moment") + " and try again.";
   }
+  if (r.status === 503) return r.detail || "The document index is not ready yet. Please try again in a moment.";
+  if (r.status === 422) return "The question could not be processed: " + r.detail;
+  if (r.status >= 500) return "The server had a problem answering (error " + r.status + "): " + r.detail;
+  return r.detail;
+}
 
-  function detailText(data) {
-    if (!data) return "";
-    var detail = data.detail;
-    if (typeof detail === "string") return detail;
-    if (Array.isArray(detail)) {
-      return detail
-        .map(function (d) {
-          return d && typeof d.msg === "string" ? d.msg : "";
-        })
-        .filter(Boolean)
-        .join("; ");
-    }
-    return "";
+/** Ask `question` as a new turn, or again in place of turn `index` (retry). */
+async function ask(question, index) {
+  question = String(question || "").trim();
+  if (busy) {
+    busyNote.hidden = false;
+    announce(busyNote.textContent);
+    return;
   }
-
-  function errorMessage(resp, data) {
-    var detail = detailText(data);
-    if (resp.status === 429) {
-      var retry = parseInt(resp.headers.get("Retry-After") || "", 10);
-      return "Too many questions in a short time. Please wait " +
-        (isFinite(retry) && retry > 0 ? plural(retry, "second", "seconds") : "a moment") +
-        " and try again.";
-    }
-    if (resp.status === 503) {
-      return detail || "The document index is not ready yet. Please try again in a moment.";
-    }
-    if (resp.status === 422) {
-      return "The question could not be processed: " + (detail || "invalid request") + ".";
-    }
-    if (resp.status >= 500) {
-      return "The server had a problem answering (error " + resp.status + ")" +
-        (detail ? ": " + detail : ".");
-    }
-    return detail || "Unexpected response from the server (HTTP " + resp.status + ").";
+  if (!question) {
+    input.focus();
+    return;
   }
-
-  function setBusy(value) {
-    busy = value;
-    sendButton.disabled = value;
-    form.setAttribute("aria-busy", value ? "true" : "false");
-    conversation.setAttribute("aria-busy", value ? "true" : "false");
-    body.classList.toggle("is-busy", value);
+  if (Array.from(question).length > MAX_CHARS) {
+    updateCounter();
+    counter.hidden = false;
+    announce(counter.textContent);
+    input.focus();
+    return;
   }
+  const retrying = index !== undefined;
+  const at = retrying ? index : conversation.turns.length;
+  const gen = generation;
+  const payload = { question };
+  const history = historyBefore(conversation, at, HISTORY_MESSAGES);
+  if (history.length) payload.history = history;
 
-  function readJson(resp) {
-    return resp.text().then(function (raw) {
-      if (!raw) return null;
-      try {
-        return JSON.parse(raw);
-      } catch (e) {
-        return null;
-      }
+  welcome.hidden = true;
+  let anchor;
+  if (retrying) {
+    anchor = $("turn-" + at);
+  } else {
+    conversationBox.appendChild(userTurn(question));
+  }
+  const pending = pendingTurn();
+  if (anchor) anchor.replaceWith(pending);
+  else conversationBox.appendChild(pending);
+  reveal(pending);
+  setBusy(true);
+  controller = new AbortController();
+
+  const turn = { question, at: Date.now(), response: null, error: null, feedback: null };
+  try {
+    const r = await fetchJson(ASK_URL, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(payload),
+      signal: controller.signal,
     });
+    if (gen !== generation) return;
+    if (r.ok && r.data && typeof r.data.answer === "string") turn.response = r.data;
+    else turn.error = r.ok ? "The server sent an answer this page could not read." : errorMessage(r);
+  } catch (err) {
+    if (gen !== generation || (err && err.name === "AbortError")) return;
+    turn.error = "Could not reach the server. Check that mscqa is running, then try again.";
+    checkHealth();
   }
+  conversation.turns[at] = turn;
+  const node = assistantTurn(turn, at);
+  pending.replaceWith(node);
+  reveal(node);
+  controller = null;
+  setBusy(false);
+  save();
+  if (turn.response) {
+    const said = turn.response.answered ? "Answer: " + withoutMarkers(turn.response.answer)
+      : "Not found in the documents. " + turn.response.answer;
+    announce(said);
+    if (!retrying && input.value.trim() === question) {
+      input.value = "";
+      updateCounter();
+    }
+  } else {
+    announce("Error: " + turn.error);
+  }
+}
 
-  function ask(rawQuestion) {
-    if (busy) return;
-    var question = String(rawQuestion || "").trim();
-    if (!question) {
-      input.focus();
+function retry(index) {
+  const turn = conversation.turns[index];
+  if (turn) ask(turn.question, index);
+}
+
+/* ---------- answer actions ---------- */
+
+async function copyAnswer(turn, status) {
+  const text = answerMarkdown(turn.question, turn.response, window.location.origin);
+  let ok = false;
+  try {
+    await navigator.clipboard.writeText(text);
+    ok = true;
+  } catch (e) {
+    // No clipboard API (a page not served over HTTPS or localhost): the selection fallback.
+    const area = el("textarea", "visually-hidden");
+    area.value = text;
+    document.body.appendChild(area);
+    area.select();
+    try {
+      ok = document.execCommand("copy");
+    } catch (e2) {
+      ok = false;
+    }
+    area.remove();
+  }
+  status.textContent = ok ? "Copied the answer and its sources." : "Could not copy: select the text instead.";
+}
+
+async function rate(turn, rating, comment, ui) {
+  const first = comment === null;
+  try {
+    const r = await fetchJson(FEEDBACK_URL, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ id: turn.response.id, rating, comment }),
+    });
+    if (!r.ok) {
+      ui.status.textContent = r.status === 404
+        ? "This answer can no longer be rated (the server no longer has it). Ask again to rate the new answer."
+        : "Your rating could not be sent: " + r.detail;
       return;
     }
-    var gen = generation;
-    hideWelcome();
-    appendUserTurn(question);
-    var pending = appendPendingTurn();
-    setBusy(true);
-
-    var payload = { question: question };
-    var previous = history.slice(-HISTORY_LIMIT);
-    if (previous.length) payload.history = previous;
-
-    controller = typeof AbortController === "function" ? new AbortController() : null;
-    var response = null;
-
-    fetch(ASK_URL, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(payload),
-      credentials: "same-origin",
-      signal: controller ? controller.signal : undefined
-    })
-      .then(function (resp) {
-        response = resp;
-        return readJson(resp);
-      })
-      .then(function (data) {
-        if (gen !== generation) return;
-        var turn;
-        if (!response.ok) {
-          turn = renderErrorTurn(errorMessage(response, data));
-        } else if (!data || typeof data.answer !== "string") {
-          turn = renderErrorTurn("The server sent an answer this page could not read.");
-        } else {
-          turn = renderAnswerTurn(data);
-          history.push({ role: "user", content: question });
-          history.push({ role: "assistant", content: data.answer });
-          if (history.length > HISTORY_LIMIT * 4) history = history.slice(-HISTORY_LIMIT);
-          if (input.value.trim() === question) input.value = "";
-        }
-        pending.replaceWith(turn);
-        scrollIntoViewIfPossible(turn);
-      })
-      .catch(function (err) {
-        if (gen !== generation || (err && err.name === "AbortError")) return;
-        var turn = renderErrorTurn(
-          "Could not reach the server. Check that mscqa is running, then try again.");
-        pending.replaceWith(turn);
-        scrollIntoViewIfPossible(turn);
-      })
-      .then(function () {
-        if (gen !== generation) return;
-        controller = null;
-        setBusy(false);
-      });
+  } catch (e) {
+    ui.status.textContent = "Your rating could not be sent: the server cannot be reached.";
+    return;
   }
-
-  function newConversation() {
-    generation += 1;
-    if (controller) {
-      controller.abort();
-      controller = null;
-    }
-    closePassage(false);
-    history = [];
-    while (conversation.firstChild) conversation.removeChild(conversation.firstChild);
-    setBusy(false);
-    welcome.hidden = false;
-    input.value = "";
-    input.focus();
+  turn.feedback = { rating, comment: comment || (turn.feedback && turn.feedback.comment) || null };
+  ui.up.setAttribute("aria-pressed", String(rating === "up"));
+  ui.down.setAttribute("aria-pressed", String(rating === "down"));
+  save();
+  if (first) {
+    ui.status.textContent = "Thank you: your rating was sent.";
+    ui.label.textContent = rating === "up" ? "Anything to add? (optional)" : "What was wrong or missing? (optional)";
+    ui.form.hidden = false;
+    ui.comment.focus();
+  } else {
+    ui.form.hidden = true;
+    ui.status.textContent = "Thank you: your comment was sent.";
+    (rating === "up" ? ui.up : ui.down).focus();
   }
+}
 
-  /* ---------- passage viewer ---------- */
+/* ---------- wiring ---------- */
 
-  /* Offsets from the backend are Python string indices (Unicode code points), so index by
-   * code point rather than by UTF-16 unit. Returns merged [start, end) ranges inside text. */
-  function highlightRanges(citation, length) {
-    var base = Number(citation.start) || 0;
-    var spans = Array.isArray(citation.sentences) ? citation.sentences : [];
-    var ranges = [];
-    spans.forEach(function (s) {
-      if (!s || !isFiniteNumber(s.start) || !isFiniteNumber(s.end)) return;
-      var a = Math.max(0, Math.min(length, s.start - base));
-      var b = Math.max(0, Math.min(length, s.end - base));
-      if (b > a) ranges.push([a, b]);
-    });
-    ranges.sort(function (x, y) { return x[0] - y[0]; });
-    var merged = [];
-    ranges.forEach(function (r) {
-      var top = merged[merged.length - 1];
-      if (top && r[0] <= top[1]) top[1] = Math.max(top[1], r[1]);
-      else merged.push([r[0], r[1]]);
-    });
-    return merged;
-  }
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  ask(input.value);
+});
 
-  function fillPassageText(citation, highlight) {
-    while (passageText.firstChild) passageText.removeChild(passageText.firstChild);
-    var chars = Array.from(String(citation.text || ""));
-    var ranges = highlight ? highlightRanges(citation, chars.length) : [];
-    var pos = 0;
-    ranges.forEach(function (r) {
-      if (r[0] > pos) passageText.appendChild(textNode(chars.slice(pos, r[0]).join("")));
-      passageText.appendChild(el("mark", "quoted", chars.slice(r[0], r[1]).join("")));
-      pos = r[1];
-    });
-    if (pos < chars.length) passageText.appendChild(textNode(chars.slice(pos).join("")));
-    return ranges.length;
-  }
-
-  function setOpenerExpanded(value) {
-    if (passageOpener && passageOpener.setAttribute) {
-      passageOpener.setAttribute("aria-expanded", value ? "true" : "false");
-    }
-  }
-
-  function openPassage(citation, opener, kind) {
-    setOpenerExpanded(false);
-    passageOpener = opener || null;
-
-    if (kind === "source") {
-      passageKind.textContent = "Source " + citation.n;
-    } else if (kind === "closest") {
-      passageKind.textContent = "Closest passage · not an answer";
-    } else {
-      passageKind.textContent = "Related passage";
-    }
-    passage.classList.toggle("is-closest", kind === "closest");
-
-    passageTitle.textContent = citation.title || citation.doc_id || "Untitled document";
-    passageSection.textContent = citation.section ? citation.section : "";
-    passageSection.hidden = !citation.section;
-    var hasPage = citation.page !== null && citation.page !== undefined;
-    passagePage.textContent = hasPage ? "Page " + citation.page : "";
-    passagePage.hidden = !hasPage;
-
-    var marks = fillPassageText(citation, kind === "source");
-    passageNote.textContent = marks
-      ? "Highlighted: the sentence" + (marks === 1 ? "" : "s") + " quoted in the answer."
-      : "";
-    passageNote.hidden = !marks;
-
-    passage.hidden = false;
-    body.classList.add("has-passage");
-    setOpenerExpanded(true);
-    passage.scrollTop = 0;
-    passage.focus({ preventScroll: true });
-    var firstMark = passageText.querySelector("mark");
-    if (firstMark && firstMark.scrollIntoView) firstMark.scrollIntoView({ block: "nearest" });
-  }
-
-  function closePassage(restoreFocus) {
-    if (passage.hidden) return;
-    passage.hidden = true;
-    body.classList.remove("has-passage");
-    setOpenerExpanded(false);
-    var opener = passageOpener;
-    passageOpener = null;
-    if (restoreFocus) {
-      if (opener && document.body.contains(opener)) opener.focus();
-      else input.focus();
-    }
-  }
-
-  /* ---------- wiring ---------- */
-
-  form.addEventListener("submit", function (event) {
+input.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
     event.preventDefault();
     ask(input.value);
-  });
+  }
+});
+input.addEventListener("input", updateCounter);
 
-  input.addEventListener("keydown", function (event) {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
-      event.preventDefault();
-      ask(input.value);
-    }
+document.querySelectorAll(".example").forEach((example) => {
+  example.addEventListener("click", () => {
+    if (busy) return ask("");
+    input.value = example.textContent.trim();
+    ask(input.value);
   });
+});
 
-  Array.prototype.forEach.call(document.querySelectorAll(".example"), function (button) {
-    button.addEventListener("click", function () {
-      if (busy) return;
-      input.value = button.textContent.trim();
-      ask(input.value);
-    });
-  });
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  if (preview.isOpen) {
+    preview.hide(0);
+  } else if (historyNav.classList.contains("is-open")) {
+    closeDrawer(true);
+  } else if (passage.isOpen) {
+    passage.close(true);
+  } else {
+    return;
+  }
+  event.preventDefault();
+});
 
-  newButton.addEventListener("click", newConversation);
-  passageClose.addEventListener("click", function () {
-    closePassage(true);
-  });
+window.addEventListener("storage", (event) => {
+  if (event.key === null || event.key === "mscqa.conversations") renderHistory();
+});
 
-  document.addEventListener("keydown", function (event) {
-    if ((event.key === "Escape" || event.key === "Esc") && !passage.hidden) {
-      event.preventDefault();
-      closePassage(true);
-    }
-  });
-
-  checkHealth(0);
-})();
+if (!store.persistent) {
+  $("history-note").textContent = "This browser does not allow saving: conversations last until the page is closed.";
+}
+renderConversation();
+renderHistory();
+updateCounter();
+checkHealth();

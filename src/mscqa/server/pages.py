@@ -34,7 +34,18 @@ def make_router(web_dir: Path) -> APIRouter:
 
     @router.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index(request: Request) -> HTMLResponse:
-        return templates.TemplateResponse(request, "index.html", {"examples": EXAMPLES, **STATIC})
+        # The page's constants come from the server (data attributes), not copies in the JS.
+        state = request.app.state
+        context = {
+            "examples": EXAMPLES,
+            "not_found": state.service.not_found,
+            "min_confidence": state.settings.min_confidence,
+            "max_question_chars": state.settings.max_question_chars,
+            "max_history_turns": state.settings.max_history_turns,
+            "feedback": state.questions.enabled,
+            **STATIC,
+        }
+        return templates.TemplateResponse(request, "index.html", context)
 
     @router.get("/documents/view", response_class=HTMLResponse, include_in_schema=False)
     def documents_page(request: Request) -> HTMLResponse:
