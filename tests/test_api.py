@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -232,3 +233,84 @@ def test_a_question_being_answered_does_not_block_other_requests(
             return live.status_code, health.status_code, answered.status_code
 
     assert asyncio.run(scenario()) == (200, 200, 200)
+
+
+# --- replies stay bounded (issue #16, item 4) ----------------------------------------------------
+
+
+def test_a_huge_file_without_punctuation_is_not_sent_back_whole(
+    tiny_settings: Settings, fake_embedder: HashingEmbedder
+) -> None:
+    """Before: a file with no sentence punctuation was one passage, sent back whole in
+    ``related`` for unrelated questions (10 MB of file: a 60-byte question got 10.5 MB)."""
+    from mscqa.indexing import build_index
+
+    dump = "Raw dump\n\n" + "lorem ipsum dolor sit amet " * 80_000  # 2.2 MB, no sentence ends
+    (tiny_settings.corpus_dir / "dump.txt").write_text(dump)
+    build_index(tiny_settings, fake_embedder)
+    service = QAService(tiny_settings, fake_embedder)
+    service.load()
+    with TestClient(create_app(tiny_settings, service)) as c:
+        for question in ("lorem ipsum?", "How are adipose stem cells collected?"):
+            r = c.post("/ask", json={"question": question, "top_k": 20})
+            assert r.status_code == 200
+            assert len(r.content) < 32 * 1024, len(r.content)
+            body = r.json()
+            for cited in body["citations"] + body["related"]:
+                assert len(cited["text"]) <= tiny_settings.chunk_chars
+    chunks = service._current().snapshot.chunks
+    assert max(len(c.text) for c in chunks) <= tiny_settings.chunk_chars
+
+
+def _giant_answer(sentence_chars: int, related: int) -> Any:
+    """An answer from an old snapshot: one 1 MB passage quoting a sentence in its middle."""
+    from mscqa.types import Answer, Chunk, Citation
+
+    text = "x " * 250_000 + "The quoted sentence. " + "y " * 250_000
+    text += "z" * max(0, sentence_chars - 20)
+    chunk = Chunk("big.md#0", "big.md", 0, "Big", None, 0, len(text), text, "0" * 16, ())
+    s = text.index("The quoted")
+    quoted = (s, s + 20 + max(0, sentence_chars - 20)) if sentence_chars > 20 else (s, s + 20)
+    cited = Citation(1, chunk, 0.9, (quoted,))
+    others = tuple(Citation(i + 2, chunk, 0.1) for i in range(related))
+    return Answer(text[quoted[0] : quoted[1]] + " [1]", True, 0.9, (cited,), others)
+
+
+def test_a_citation_of_a_long_passage_is_a_window_around_its_quote() -> None:
+    from mscqa.server.schemas import MAX_CITATION_CHARS, AskResponse
+
+    answer = _giant_answer(20, related=2)
+    body = AskResponse.of(answer).model_dump()
+    cited = body["citations"][0]
+    assert cited["truncated"] and len(cited["text"]) <= MAX_CITATION_CHARS
+    assert (cited["passage_start"], cited["passage_end"]) == (
+        0,
+        len(answer.citations[0].chunk.text),
+    )
+    doc = answer.citations[0].chunk.text
+    assert doc[cited["start"] : cited["end"]] == cited["text"]  # start/end: offsets of text
+    for span in cited["sentences"]:  # every quoted sentence is in it, verbatim
+        sentence = doc[span["start"] : span["end"]]
+        assert cited["text"][span["start"] - cited["start"] : span["end"] - cited["start"]] == (
+            sentence
+        )
+    assert cited["start"] < span["start"] and span["end"] < cited["end"]  # with context
+    assert not cited["text"].startswith(" ") and not cited["text"].endswith(" ")
+    for related in body["related"]:  # nothing quoted: the start of the passage
+        assert related["truncated"] and related["start"] == 0
+        assert len(related["text"]) <= MAX_CITATION_CHARS
+
+
+def test_a_reply_over_the_ceiling_loses_related_passages_then_context() -> None:
+    import json
+
+    from mscqa.errors import ReplyTooLarge
+    from mscqa.server.schemas import AskResponse
+
+    fits = json.loads(AskResponse.bounded_json(_giant_answer(20, related=10), 16 * 1024))
+    assert len(fits["related"]) < 10 and fits["citations"][0]["truncated"]
+    tight = json.loads(AskResponse.bounded_json(_giant_answer(3000, related=3), 8 * 1024))
+    assert tight["related"] == []
+    assert tight["citations"][0]["text"] == tight["answer"].removesuffix(" [1]")
+    with pytest.raises(ReplyTooLarge, match="MSCQA_MAX_REPLY_KB"):
+        AskResponse.bounded_json(_giant_answer(20_000, related=0), 16 * 1024)

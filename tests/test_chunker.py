@@ -165,13 +165,27 @@ def test_max_chars_is_respected_by_packing() -> None:
     assert all(len(c.text) <= 60 for c in chunks)
 
 
-def test_single_over_long_sentence_becomes_its_own_chunk() -> None:
+def test_a_run_on_sentence_is_cut_at_whitespace_to_the_chunk_size() -> None:
     long = "This sentence " + "goes on and on " * 10 + "until it ends."
     text = f"Short one. {long} Short two."
     doc = Document("d.txt", "d.txt", "d", text, "0" * 64, "text")
     chunks = Chunker(50).chunk(doc)
-    assert [c.text for c in chunks] == ["Short one.", long, "Short two."]
-    assert len(chunks[1].text) > 50
+    assert chunks[0].text == "Short one." and all(len(c.text) <= 50 for c in chunks)
+    sentences = [text[s:e] for c in chunks for s, e in c.sentences]
+    assert " ".join(sentences) == text  # cut at spaces, nothing lost
+    assert len(sentences) == 6 and all(len(s) <= 50 for s in sentences)
+    assert all(text[c.start : c.end] == c.text for c in chunks)
+
+
+def test_a_run_on_sentence_without_spaces_is_cut_hard() -> None:
+    text = "Intro. " + "x" * 50 + "\u0301" + "x" * 70  # a combining accent right at a cut
+    spans = split_sentences(text, max_chars=50)
+    pieces = [text[s:e] for s, e in spans]
+    assert pieces[0] == "Intro." and all(len(p) <= 50 for p in pieces)
+    assert "".join(pieces[1:]) == text[7:] and len(pieces) == 4
+    assert not any(p.startswith("\u0301") for p in pieces)  # not cut before a combining mark
+    with pytest.raises(ValueError, match="max_chars"):
+        split_sentences(text, max_chars=0)
 
 
 def test_chunk_ids_are_doc_id_and_number() -> None:

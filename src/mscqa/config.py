@@ -155,6 +155,13 @@ class Settings(BaseSettings):
         description="Open connections one client address may hold; more get 429 (0 = no cap). "
         "Addresses in MSCQA_FORWARDED_ALLOW_IPS are not capped.",
     )
+    max_reply_kb: int = Field(
+        256,
+        ge=16,
+        le=65536,
+        description="Largest /ask reply in KiB; a longer one loses related passages from its "
+        "end, then citations show only the quoted sentences.",
+    )
     forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
         [],
         description="Reverse proxies (IPs or networks, comma-separated, or *) whose "

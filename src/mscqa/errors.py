@@ -33,6 +33,10 @@ class DatabaseUnavailable(IndexNotReady):
     """The PostgreSQL index database cannot be reached (down, restarting, network); retry."""
 
 
+class ReplyTooLarge(MscqaError):
+    """An answer is larger than MSCQA_MAX_REPLY_KB even without its extra passages."""
+
+
 class SnapshotError(MscqaError):
     """An index snapshot is missing files, corrupted, or incompatible with the settings."""
 

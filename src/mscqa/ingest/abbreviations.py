@@ -17,6 +17,7 @@ words in parentheses ("(safety)", "(such as ...)") out.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -24,6 +25,10 @@ _PAREN = re.compile(r"\(([^()\n]{1,60})\)")
 # Where a long form cannot reach back past: a sentence end, a clause mark, an earlier bracket.
 _CLAUSE = re.compile(r"[.;:!?](?=\s)|[\[\]()\n]")
 MAX_SHORT = 10
+# How far before a bracket a long form is looked for: it has at most 2 * MAX_SHORT words.
+# Looking back to the clause start itself took time quadratic in the text (one rescan from the
+# start for every bracket: 4000 "(AB)"s took 8 s; tests/test_linear_time.py).
+_LOOKBACK = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +40,10 @@ class Abbreviation:
 def mine(text: str) -> list[Abbreviation]:
     """Every abbreviation ``text`` defines, in order of first definition, without repeats."""
     found: dict[tuple[str, str], Abbreviation] = {}
+    clause_starts = [m.end() for m in _CLAUSE.finditer(text)]
     for m in _PAREN.finditer(text):
         inner = m.group(1).strip()
-        before = _clause_before(text, m.start())
+        before = _clause_before(text, m.start(), clause_starts)
         pair = _definition(inner, before)
         if pair is None and (len(inner.split()) > 2 or len(inner) > MAX_SHORT):
             # the reverse pattern, "SF (long form)": the word before the bracket is the short form
@@ -49,11 +55,11 @@ def mine(text: str) -> list[Abbreviation]:
     return list(found.values())
 
 
-def _clause_before(text: str, paren: int) -> str:
-    start = 0
-    for m in _CLAUSE.finditer(text, 0, paren):
-        start = m.end()
-    return text[start:paren].rstrip()
+def _clause_before(text: str, paren: int, clause_starts: list[int]) -> str:
+    """The text from the clause start before ``paren`` (at most ``_LOOKBACK`` characters)."""
+    i = bisect.bisect_right(clause_starts, paren) - 1
+    start = clause_starts[i] if i >= 0 else 0
+    return text[max(start, paren - _LOOKBACK) : paren].rstrip()
 
 
 def _definition(inner: str, before: str) -> Abbreviation | None:

@@ -1,7 +1,7 @@
 """Sentence-aware chunking: ``Document -> list[Chunk]``.
 
-A chunk is a run of whole sentences inside one section, at most ``max_chars`` long unless a
-single sentence is longer. Chunks record absolute character offsets, so
+A chunk is a run of whole sentences inside one section, at most ``max_chars`` long (a longer
+run-on sentence is cut into pieces of that size first). Chunks record absolute character offsets, so
 ``document.text[chunk.start:chunk.end] == chunk.text`` and every sentence span is exact.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import re
+import unicodedata
 from collections.abc import Sequence
 
 from mscqa.memo import LastCall
@@ -63,19 +64,36 @@ _ABBREVIATIONS = frozenset(
         "corp",
     ]
 )
-_PARAGRAPH = re.compile(r"\n[ \t]*\n")
+# Every pattern here runs in linear time (tests/test_linear_time.py): possessive quantifiers
+# (Python 3.11) never give back what they took, and a boundary may only start where a run of
+# sentence marks starts. The greedy versions backtracked quadratically: "!" * 16000 took 2 s.
+_PARAGRAPH = re.compile(r"\n[ \t]*+\n")
 _HEADING_LINE = re.compile(r"^#{1,6}[ \t].*$", re.MULTILINE)
 # A candidate boundary: terminal punctuation, optional closing quotes/brackets, then whitespace.
-_BOUNDARY = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s)")
-_NEXT_STARTS_SENTENCE = re.compile(r"\s+[\"'\u201c\u2018(\[]?[A-Z0-9\u0391-\u03a9]")
+_BOUNDARY = re.compile(r"(?<![.!?])[.!?]++[\"'\u201d\u2019)\]]*+(?=\s)")
+_NEXT_STARTS_SENTENCE = re.compile(r"\s++[\"'\u201c\u2018(\[]?[A-Z0-9\u0391-\u03a9]")
+_INITIALISM = re.compile(r"(?:[A-Za-z]\.)++[A-Za-z]|[A-Z]")
+_NOT_SPACE = re.compile(r"\S")
+# Where a run-on sentence is cut: the last of these before the length cap (else a hard cut).
+_CUT_AT = (" ", "\n", "\t", "\u00a0", "\u2009", "\u3000")
+# Longer words are not abbreviations: the abbreviation check looks back no further.
+_MAX_ABBREVIATION = 40
+MAX_SENTENCE_CHARS = 5000  # the hard cap, = the largest MSCQA_CHUNK_CHARS
 
 
-def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
+def split_sentences(
+    text: str, offset: int = 0, max_chars: int = MAX_SENTENCE_CHARS
+) -> list[tuple[int, int]]:
     """Absolute ``(start, end)`` spans of the sentences in ``text`` (a paragraph or more).
 
     Paragraph breaks always end a sentence; ``.``/``!``/``?`` end one when the next word starts
     with a capital or digit and the word before is not an abbreviation (``e.g.``, ``U.S.``).
+    No span is longer than ``max_chars``: a longer run-on "sentence" (a table, a list, a file
+    with no punctuation) is cut at the last whitespace before the limit, or at the limit where
+    there is none. Linear time in ``len(text)``.
     """
+    if max_chars < 1:
+        raise ValueError(f"max_chars must be >= 1, got {max_chars}")
     spans: list[tuple[int, int]] = []
     for para_start, para_end in _paragraphs(text):
         start = para_start
@@ -85,9 +103,9 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
                 text, start, m.start()
             ):
                 continue
-            _append(spans, text, start, end, offset)
+            _append(spans, text, start, end, offset, max_chars)
             start = end
-        _append(spans, text, start, para_end, offset)
+        _append(spans, text, start, para_end, offset, max_chars)
     return spans
 
 
@@ -102,22 +120,42 @@ def _paragraphs(text: str) -> list[tuple[int, int]]:
 
 def _is_abbreviation(text: str, sent_start: int, dot: int) -> bool:
     word_start = dot
-    while word_start > sent_start and not text[word_start - 1].isspace():
+    floor = max(sent_start, dot - _MAX_ABBREVIATION)
+    while word_start > floor and not text[word_start - 1].isspace():
         word_start -= 1
+    if word_start == floor > sent_start and not text[word_start - 1].isspace():
+        return False  # a word this long is no abbreviation
     word = text[word_start:dot].lstrip("(\"'[")
     if word.lower() in _ABBREVIATIONS:
         return True
     # Initialisms such as "U.S" or a single capital initial ("J. Smith").
-    return bool(re.fullmatch(r"(?:[A-Za-z]\.)+[A-Za-z]|[A-Z]", word))
+    return bool(_INITIALISM.fullmatch(word))
 
 
-def _append(spans: list[tuple[int, int]], text: str, start: int, end: int, offset: int) -> None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    if end > start:
-        spans.append((start + offset, end + offset))
+def _append(
+    spans: list[tuple[int, int]], text: str, start: int, end: int, offset: int, max_chars: int
+) -> None:
+    """Add the sentence ``text[start:end]`` without its surrounding whitespace, in pieces of at
+    most ``max_chars``."""
+    first = _NOT_SPACE.search(text, start, end)
+    if first is None:
+        return
+    start = first.start()
+    end = start + len(text[start:end].rstrip())
+    while end - start > max_chars:
+        limit = start + max_chars
+        cut = max(text.rfind(c, start + 1, limit + 1) for c in _CUT_AT)
+        if cut <= start:  # no whitespace: cut at the limit, not inside a combining sequence
+            cut = limit
+            while cut > start + 1 and unicodedata.combining(text[cut]):
+                cut -= 1
+        piece_end = start + len(text[start:cut].rstrip())
+        spans.append((start + offset, piece_end + offset))
+        following = _NOT_SPACE.search(text, cut, end)
+        if following is None:
+            return
+        start = following.start()
+    spans.append((start + offset, end + offset))
 
 
 class Chunker:
@@ -129,7 +167,8 @@ class Chunker:
         self.max_chars = max_chars
 
     def settings(self) -> dict[str, object]:
-        return {"splitter": "sentence-v1", "max_chars": self.max_chars}
+        # v2: run-on sentences are cut to max_chars (v1 kept them whole, however long)
+        return {"splitter": "sentence-v2", "max_chars": self.max_chars}
 
     def chunk_all(self, documents: Sequence[Document]) -> list[Chunk]:
         """Every document's chunks, in order.
@@ -166,10 +205,9 @@ class Chunker:
             regions.append((None, pos, len(doc.text)))
         return regions
 
-    @staticmethod
-    def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    def _sentences(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
         region = _HEADING_LINE.sub(lambda m: " " * len(m.group(0)), text[start:end])
-        return split_sentences(region, offset=start)
+        return split_sentences(region, offset=start, max_chars=self.max_chars)
 
     def _pack(self, text: str, sentences: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
         groups: list[list[tuple[int, int]]] = []

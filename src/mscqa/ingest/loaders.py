@@ -23,8 +23,10 @@ log = logging.getLogger(__name__)
 TEXT_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
 MAX_TEXT_BYTES = 50 * 1024 * 1024
 
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
-_FRONT_MATTER_END = re.compile(r"\n---[ \t]*(?:\n|$)")
+# Linear time (tests/test_linear_time.py): the title's trailing spaces and #s are stripped in
+# Python; the lazy ``(.+?)[ \t#]*$`` backtracked quadratically on "# a" + spaces + "b".
+_HEADING = re.compile(r"^(#{1,6})[ \t]++(.*)$", re.MULTILINE)
+_FRONT_MATTER_END = re.compile(r"\n---[ \t]*+(?:\n|$)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -152,9 +154,12 @@ def markdown_sections(body: str) -> tuple[tuple[Section, ...], str | None]:
     """Sections of a Markdown body (heading -> span until the next heading) and its H1."""
     sections: list[Section] = []
     h1: str | None = None
-    matches = list(_HEADING.finditer(body))
+    # a heading needs something after its first space or tab (the old pattern's ".+?")
+    matches = [m for m in _HEADING.finditer(body) if m.end() - m.end(1) >= 2]
     for i, m in enumerate(matches):
-        title = m.group(2).strip()
+        rest = m.group(2)
+        # what "(.+?)[ \t#]*$" took: at least one character, without trailing spaces and #s
+        title = (rest.rstrip(" \t#") or rest[:1]).strip()
         if m.group(1) == "#" and h1 is None:
             h1 = title
         start = m.end() + 1 if m.end() < len(body) else m.end()

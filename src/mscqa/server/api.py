@@ -5,7 +5,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from mscqa.errors import NoIndexError, Overloaded
@@ -89,7 +89,7 @@ def ask_router(ask_model: type[AskRequest] = AskRequest) -> APIRouter:
     router = APIRouter()
 
     @router.post("/ask", response_model=AskResponse, responses=_ASK_ERRORS, tags=["questions"])
-    async def ask(body: ask_model, service: Service) -> AskResponse:  # type: ignore[valid-type]
+    async def ask(body: ask_model, service: Service, http: Request) -> Response:  # type: ignore[valid-type]
         """Answer a question with verbatim, cited sentences from the documents (or abstain)."""
         # A coroutine with one explicit hop: the model and retrieval run in a worker thread (the
         # event loop never waits on them), and the response is serialised back on the loop. A
@@ -97,6 +97,8 @@ def ask_router(ask_model: type[AskRequest] = AskRequest) -> APIRouter:
         request: AskRequest = body
         history = [Turn(t.role, t.content) for t in request.history]
         answer = await run_in_threadpool(service.ask, request.question, request.top_k, history)
-        return AskResponse.of(answer)
+        # Serialised here, once, to hold the reply to MSCQA_MAX_REPLY_KB (see bounded_json).
+        limit = http.app.state.settings.max_reply_kb * 1024
+        return Response(AskResponse.bounded_json(answer, limit), media_type="application/json")
 
     return router

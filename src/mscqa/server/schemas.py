@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from mscqa.config import Settings
+from mscqa.errors import ReplyTooLarge
 from mscqa.types import Answer, Citation
 
 # NUL, other C0 controls (tab/newline allowed) and the Unicode bidi overrides/isolates.
@@ -139,36 +140,80 @@ class Span(BaseModel):
     end: int
 
 
+# The most of a passage a citation's ``text`` shows: the largest passage a build makes
+# (MSCQA_CHUNK_CHARS <= 5000, run-on sentences cut to it). Snapshots built before run-on
+# sentences were cut can hold far longer ones (a 10 MB file without punctuation was one 10 MB
+# passage, and every unrelated question got it back in ``related``).
+MAX_CITATION_CHARS = 5000
+
+
+def citation_window(c: Citation, max_chars: int = MAX_CITATION_CHARS) -> tuple[int, int]:
+    """Document offsets of the part of ``c``'s passage a reply shows: the whole passage when it
+    has at most ``max_chars`` characters, else that many around the quoted sentences (from the
+    passage's start when none is quoted), ends moved to word boundaries. It always holds every
+    quoted sentence, so ``text[s - start : e - start]`` is each one, verbatim."""
+    ch = c.chunk
+    if ch.end - ch.start <= max_chars:
+        return ch.start, ch.end
+    q_start = min((s for s, _ in c.sentences), default=ch.start)
+    q_end = max((e for _, e in c.sentences), default=ch.start)
+    room = max_chars - (q_end - q_start)
+    if room <= 0:
+        return q_start, q_end  # the quote itself is the limit: all of it, and nothing more
+    start = max(ch.start, q_start - room // 2)
+    end = min(ch.end, start + (q_end - q_start) + room)
+    start = max(ch.start, min(start, end - max_chars))
+    text, base = ch.text, ch.start
+    # Not in the middle of a word: up to 40 characters of context are given up for that.
+    space = text.find(" ", start - base, min(q_start, start + 40) - base)
+    if start > ch.start and space >= 0:
+        start = base + space + 1
+    space = text.rfind(" ", max(q_end, end - 40) - base, end - base)
+    if end < ch.end and space >= 0:
+        end = base + space
+    return start, end
+
+
 class CitationOut(BaseModel):
     n: int = Field(description="The number used by the [n] markers in the answer.")
     doc_id: str
     title: str
     section: str | None
     chunk_id: str
-    text: str = Field(description="The cited passage exactly as in the document.")
-    start: int = Field(description="Offset of the passage in the document text.")
+    text: str = Field(
+        description="The cited passage exactly as in the document; of a passage longer than "
+        f"{MAX_CITATION_CHARS} characters, the part around the quoted sentences (truncated)."
+    )
+    start: int = Field(description="Offset of text in the document text.")
     end: int
     score: float
     page: int | None = None
     sentences: list[Span] = Field(
         default_factory=list, description="Document offsets of the sentences the answer quotes."
     )
+    passage_start: int = Field(description="Offset of the whole passage in the document text.")
+    passage_end: int
+    truncated: bool = Field(False, description="text is only part of the passage.")
 
     @classmethod
-    def of(cls, c: Citation) -> CitationOut:
+    def of(cls, c: Citation, max_chars: int = MAX_CITATION_CHARS) -> CitationOut:
         ch = c.chunk
+        start, end = citation_window(c, max_chars)
         return cls(
             n=c.n,
             doc_id=ch.doc_id,
             title=ch.title,
             section=ch.section,
             chunk_id=ch.chunk_id,
-            text=ch.text,
-            start=ch.start,
-            end=ch.end,
+            text=ch.text[start - ch.start : end - ch.start],
+            start=start,
+            end=end,
             score=round(c.score, 4),
             page=ch.page,
             sentences=[Span(start=s, end=e) for s, e in c.sentences],
+            passage_start=ch.start,
+            passage_end=ch.end,
+            truncated=(start, end) != (ch.start, ch.end),
         )
 
 
@@ -198,6 +243,28 @@ class AskResponse(BaseModel):
             related=[CitationOut.of(c) for c in a.related],
             took_ms=a.took_ms,
         )
+
+    @classmethod
+    def bounded_json(cls, a: Answer, max_bytes: int) -> bytes:
+        """The reply to ``a`` as JSON of at most ``max_bytes``: when it is longer, ``related``
+        loses passages from its end, then citations show only the quoted sentences.
+        ``ReplyTooLarge`` if even that does not fit (an answer quoting sentences longer than
+        any build makes now, from an old snapshot)."""
+        reply = cls.of(a)
+        data = reply.model_dump_json().encode()
+        while len(data) > max_bytes and reply.related:
+            reply.related.pop()
+            data = reply.model_dump_json().encode()
+        if len(data) > max_bytes:
+            reply.citations = [CitationOut.of(c, max_chars=0) for c in a.citations]
+            data = reply.model_dump_json().encode()
+        if len(data) > max_bytes:
+            raise ReplyTooLarge(
+                f"The answer is larger than the {max_bytes // 1024} KiB reply limit "
+                "(MSCQA_MAX_REPLY_KB); its passages come from an index built before long "
+                "sentences were split: rebuild it with `mscqa index`."
+            )
+        return data
 
 
 class IndexInfo(BaseModel):

@@ -40,7 +40,11 @@ _BLOCK_TAGS = frozenset(
 )  # fmt: skip
 _HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _META_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
-_TAG_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^>]*?(/?)>")
+# Linear: a tag's attributes stop at the next "<" or ">". The lazy "[^>]*?" let every "<a" of
+# "<a<a<a..." scan to the end of the page (quadratic; tests/test_linear_time.py). A "<" inside
+# an attribute value now ends the tag for this rough count, which only has to spot absurd
+# nesting.
+_TAG_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*+)([^<>]*+)>")
 # Elements that never nest in practice (void) or whose end tag HTML closes implicitly.
 _NO_DEPTH = frozenset(
     {
@@ -84,7 +88,7 @@ def html_depth(html: str) -> int:
     depth = best = 0
     for m in _TAG_RE.finditer(html):
         name = m.group(2).lower()
-        if name in _NO_DEPTH or m.group(3):
+        if name in _NO_DEPTH or m.group(3).endswith("/"):
             continue
         if m.group(1):
             depth = max(0, depth - 1)

@@ -18,7 +18,9 @@ _BOLD_RE = re.compile(r"bold|black|heavy|demi", re.I)
 _PAGE_NO_RE = re.compile(r"^(page\s*)?([0-9]{1,4}|[ivxlc]{1,6})(\s*(of|/)\s*[0-9]{1,4})?$", re.I)
 SENTENCE_END_RE = re.compile(r"[.!?:;][\"'”’)\]]*$")
 _BULLET_RE = re.compile(r"^[•◦▪▫●○■□‣⁃∙·]\s")
-_DOT_LEADER_RE = re.compile(r"(\.\s?){4,}\s*[0-9ivxlc]+$", re.I)
+# A table-of-contents dot leader. Linear: a leader may only start where a run of dots starts,
+# and nothing is given back (each dot of ". . . ." used to start a rescan of the rest).
+_DOT_LEADER_RE = re.compile(r"(?<!\.)(?<!\.\s)(?:\.\s?){4,}+\s*+[0-9ivxlc]++$", re.I)
 
 
 @dataclass

@@ -38,7 +38,7 @@ class OutOfMemory(Refused):
 _CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f\u00ad\u200b\ufeff]")
 ALL_WS_RE = re.compile(r"[\s\u00a0]+")
 _SPACES_RE = re.compile(r"[ \u00a0\f\v]+")
-_BLANK_LINES_RE = re.compile(r"\n[ \t]*\n[\s]*")
+_BLANK_LINES_RE = re.compile(r"\n[ \t]*+\n\s*")
 
 
 def normalize(s: str) -> str:
