@@ -168,19 +168,21 @@ def test_undecodable_body_is_a_client_error(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("cap_kb", [64, 10240])
-def test_ten_thousand_history_turns_are_refused_fast(
-    tiny_settings: Settings, tiny_service: QAService, cap_kb: int
+def test_ten_thousand_history_turns_are_refused(
+    tiny_settings: Settings, tiny_service: QAService, cap_kb: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """By size at the default cap (before the body is read: tests/test_security.py checks
+    that), by the history limit when the cap is raised; the service never sees them. (This
+    was a timed assertion, flaky on a busy machine; speed belongs to bench/.)"""
     history = [{"role": "user", "content": "And then?"}] * 10_000
     settings = tiny_settings.model_copy(update={"max_body_kb": cap_kb})
+    asked: list[object] = []
+    monkeypatch.setattr(tiny_service, "ask", lambda *args, **kwargs: asked.append(args))
     with TestClient(create_app(settings, tiny_service)) as c:
-        started = time.perf_counter()
         r = c.post("/ask", json={"question": "How are they collected?", "history": history})
-        took = time.perf_counter() - started
-    # by size at the default cap; by the history limit when the cap is raised
     assert r.status_code == (413 if cap_kb == 64 else 422)
     assert "history" in r.json()["detail"] or r.status_code == 413
-    assert took < 2.0
+    assert asked == []
 
 
 def test_top_k_above_the_chunk_count_cites_each_chunk_once(

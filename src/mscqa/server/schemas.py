@@ -6,7 +6,7 @@ import functools
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from mscqa.config import Settings
 from mscqa.errors import ReplyTooLarge
@@ -191,9 +191,20 @@ class CitationOut(BaseModel):
     sentences: list[Span] = Field(
         default_factory=list, description="Document offsets of the sentences the answer quotes."
     )
-    passage_start: int = Field(description="Offset of the whole passage in the document text.")
-    passage_end: int
+    passage_start: int = Field(
+        -1, description="Offset of the whole passage in the document text (= start if absent)."
+    )
+    passage_end: int = -1
     truncated: bool = Field(False, description="text is only part of the passage.")
+
+    @model_validator(mode="after")
+    def _whole_passage_by_default(self) -> CitationOut:
+        # a citation made without them (a client's own, an older server's) shows a whole passage
+        if self.passage_start < 0:
+            self.passage_start = self.start
+        if self.passage_end < 0:
+            self.passage_end = self.end
+        return self
 
     @classmethod
     def of(cls, c: Citation, max_chars: int = MAX_CITATION_CHARS) -> CitationOut:
