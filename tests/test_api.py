@@ -258,7 +258,7 @@ def test_a_huge_file_without_punctuation_is_not_sent_back_whole(
             body = r.json()
             for cited in body["citations"] + body["related"]:
                 assert len(cited["text"]) <= tiny_settings.chunk_chars
-    chunks = service._current().snapshot.chunks
+    chunks = service.serving().snapshot.chunks
     assert max(len(c.text) for c in chunks) <= tiny_settings.chunk_chars
 
 

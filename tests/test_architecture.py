@@ -54,7 +54,7 @@ ORDER: dict[str, list[set[str]]] = {
         {"openai", "questions"},
         {"app"},
     ],
-    "server.middleware": [{"security", "limits", "ratelimit", "apikey"}],
+    "server.middleware": [{"security", "limits", "ratelimit", "apikey", "head"}],
     "server.openai": [{"schemas", "errors"}, {"routes"}],
     # where the log is kept, what it keeps (and its writer thread), the routes over it
     "server.questions": [{"store"}, {"log"}, {"routes"}],

@@ -155,11 +155,18 @@ def test_hostile_json_gets_a_readable_422(client: TestClient, body: bytes, fragm
     assert fragment in r.json()["detail"]
 
 
-def test_wrong_content_type_is_refused_not_crashed(client: TestClient) -> None:
+def test_wrong_content_type_is_415_not_422(client: TestClient) -> None:
     for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
         r = post_raw(client, b'{"question": "How are adipose stem cells collected?"}', content_type)
-        assert r.status_code == 422, (content_type, r.text)
-        assert isinstance(r.json()["detail"], str)
+        assert r.status_code == 415, (content_type, r.text)
+        assert "Content-Type: application/json" in r.json()["detail"]
+    body = b'{"question": "How are adipose stem cells collected?"}'
+    for content_type in ("application/json; charset=utf-8", "application/vnd.api+json"):
+        r = post_raw(client, body, content_type)
+        assert r.status_code == 200, (content_type, r.text)
+    r = client.post("/ask", content=body)  # no Content-Type at all
+    assert "content-type" not in r.request.headers and r.status_code == 415
+    assert "the request has none" in r.json()["detail"]
 
 
 def test_undecodable_body_is_a_client_error(client: TestClient) -> None:

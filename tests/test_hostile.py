@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from conftest import uvicorn_server
 from mscqa.config import Settings
@@ -318,3 +319,71 @@ def test_x_forwarded_for_is_ignored_unless_the_proxy_is_named(tiny_settings, tin
             for i in range(3)
         ]
     assert codes == [200, 200, 200]  # behind a named proxy, each client has its own limit
+
+
+# --- 8. a server killed mid-upload ---------------------------------------------------------------
+
+CHILD_SERVER = """
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from mscqa.config import Settings
+from mscqa.embedding import HashingEmbedder
+from mscqa.server import create_app
+from mscqa.server.serve import uvicorn_config
+from mscqa.service import QAService
+
+corpus, index, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+settings = Settings(
+    corpus_dir=Path(corpus), index_dir=Path(index), chunk_chars=200, admin_token="s3cret",
+    _env_file=None,
+)
+app = create_app(settings, QAService(settings, HashingEmbedder(256)))
+uvicorn.Server(uvicorn_config(app, settings, "127.0.0.1", port)).run()
+"""
+
+
+def test_a_server_killed_mid_upload_leaves_no_part_for_ever(
+    tiny_settings, tiny_service, connect: Connect
+) -> None:
+    """Before: kill -9 during an upload left .mscqa-upload-*.part in the corpus for ever."""
+    import subprocess
+    import sys
+
+    from conftest import free_port
+    from mscqa.server.admin.uploads import TEMP_PREFIX
+
+    corpus = tiny_settings.corpus_dir
+    port = free_port()
+    args = [str(corpus), str(tiny_settings.index_dir), str(port)]
+    child = subprocess.Popen([sys.executable, "-c", CHILD_SERVER, *args])
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/livez", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert child.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        sock = connect(port)
+        sock.sendall(
+            b"POST /admin/documents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n"
+            b"Content-Type: multipart/form-data; boundary=zz\r\nContent-Length: 100000\r\n\r\n"
+            b'--zz\r\nContent-Disposition: form-data; name="file"; filename="half.md"\r\n\r\n'
+            + b"# Half\n\nwritten "
+            * 500
+        )
+        while not list(corpus.glob(f"{TEMP_PREFIX}*.part")):
+            assert time.monotonic() < deadline, "the upload never started"
+            time.sleep(0.05)
+    finally:
+        child.kill()  # SIGKILL: no clean-up code runs
+        child.wait(10)
+    assert list(corpus.glob(f"{TEMP_PREFIX}*.part"))  # what it leaves behind
+    settings = Settings.model_validate({**tiny_settings.model_dump(), "admin_token": "s3cret"})
+    with TestClient(create_app(settings, tiny_service)):  # the next start sweeps it
+        assert not list(corpus.glob(f"{TEMP_PREFIX}*.part"))
+    assert not (corpus / "half.md").exists()

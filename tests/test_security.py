@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from mscqa.config import Settings
 from mscqa.server.app import create_app
@@ -550,3 +550,78 @@ def test_forwarded_allow_ips_are_checked(monkeypatch: pytest.MonkeyPatch) -> Non
     assert Settings(_env_file=None).forwarded_allow_ips == ["10.0.0.1", "192.168.0.0/16"]
     with pytest.raises(ValidationError, match="MSCQA_FORWARDED_ALLOW_IPS"):
         Settings(forwarded_allow_ips="proxy.example", _env_file=None)
+
+
+# --- the Low items of issue #16 -------------------------------------------------------------------
+
+
+def test_an_overlong_multipart_boundary_is_422_json(tiny_settings, tiny_service) -> None:
+    """Before: a 300-character boundary gave a plain-text 500 without security headers."""
+    settings = tiny_settings.model_copy(update={"admin_token": SecretStr("s3cret")})
+    with make_client(settings, tiny_service) as c:
+        for length in (71, 300):
+            boundary = "b" * length
+            r = c.post(
+                "/admin/documents",
+                content=f"--{boundary}\r\n".encode(),
+                headers={
+                    "Authorization": "Bearer s3cret",
+                    "Content-Type": f"multipart/form-data; boundary={boundary}",
+                },
+            )
+            assert r.status_code == 422, r.text
+            assert f"{length} characters" in r.json()["detail"]
+            assert r.headers["x-request-id"] and r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_an_unhandled_error_is_a_json_500_with_headers_and_a_logged_status(
+    tiny_settings, tiny_service, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(tiny_service, "ask", broken)
+    app = create_app(tiny_settings, tiny_service)
+    with (
+        TestClient(app, raise_server_exceptions=False) as c,
+        caplog.at_level(logging.INFO, logger="mscqa"),
+    ):
+        r = c.post("/ask", json=QUESTION, headers={"X-Request-ID": "req-500"})
+    assert r.status_code == 500
+    assert r.headers["content-type"] == "application/json"
+    assert r.headers["x-request-id"] == "req-500" and r.headers["x-content-type-options"]
+    assert "req-500" in r.json()["detail"] and "disk on fire" not in r.text
+    access = [rec for rec in caplog.records if rec.name == "mscqa.access"]
+    assert access[-1].access["status"] == 500  # type: ignore[attr-defined]
+    assert any("disk on fire" in (rec.exc_text or "") for rec in caplog.records)
+
+
+def test_no_redirect_is_built_from_the_host_header(client: TestClient) -> None:
+    """Before: GET /admin/jobs/ with Host: evil.example gave 307 to http://evil.example/..."""
+    for path in ("/admin/jobs/", "/health/", "/documents/"):
+        r = client.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
+        assert r.status_code == 404, (path, r.status_code)
+        assert "location" not in r.headers
+
+
+def test_head_works_on_get_routes(client: TestClient) -> None:
+    for path in ("/health", "/livez", "/", "/documents", "/docs", "/static/style.css"):
+        got, head = client.get(path), client.head(path)
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b""
+        assert head.headers["content-type"] == got.headers["content-type"]
+        assert head.headers["x-request-id"]
+    assert client.head("/ask").status_code == 405
+    paths = client.get("/openapi.json").json()["paths"]
+    assert not any("head" in operations for operations in paths.values())  # not in the docs
+
+
+def test_metrics_can_require_a_token(tiny_settings, tiny_service) -> None:
+    with make_client(tiny_settings, tiny_service) as c:
+        assert c.get("/metrics").status_code == 200  # unset: open, as before
+    settings = tiny_settings.model_copy(update={"metrics_token": SecretStr("scrape-me")})
+    with make_client(settings, tiny_service) as c:
+        assert c.get("/metrics").status_code == 401
+        assert c.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 403
+        ok = c.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
+        assert ok.status_code == 200 and "mscqa_http_requests_total" in ok.text

@@ -101,3 +101,26 @@ def test_serving_is_the_public_view_of_the_live_snapshot(tiny_service) -> None:
 
 def test_normalise_question() -> None:
     assert normalise_question("  What  IS\tthis? ") == "what is this?"
+
+
+def test_zero_width_characters_change_neither_answer_nor_cache_key(
+    tiny_service: QAService, monkeypatch
+) -> None:
+    """Before: "adi\\u200bpose" was another word, so the answer changed, and the same question
+    with a zero-width character missed the cache."""
+    plain = tiny_service.ask("How are adipose stem cells collected?")
+    calls = []
+    monkeypatch.setattr(tiny_service, "_answer", lambda *a: calls.append(a))
+    hidden = tiny_service.ask("How are adi\u200bpose stem\u200c cells\ufeff col\u00adlected?\u200d")
+    assert calls == []  # served from the cache: the same key
+    assert (hidden.text, hidden.citations) == (plain.text, plain.citations)
+    monkeypatch.undo()
+    followup = tiny_service.ask(
+        "How are they collected?", history=[Turn("user", "Tell me about adi\u2060pose cells")]
+    )
+    assert (
+        followup.citations
+        == tiny_service.ask(
+            "How are they collected?", history=[Turn("user", "Tell me about adipose cells")]
+        ).citations
+    )

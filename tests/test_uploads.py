@@ -307,3 +307,35 @@ def test_multipart_abuse_is_refused_fast(tiny_settings, parts, fragment) -> None
     assert r.status_code == 422, r.text
     assert fragment in r.json()["detail"]
     assert sorted(p.name for p in settings.corpus_dir.iterdir()) == before
+
+
+# --- half-written uploads left by a stopped server (issue #16, item 8) ---------------------------
+
+
+def test_stale_parts_are_swept_and_live_ones_kept(settings: Settings) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from mscqa.server.admin import uploads
+
+    corpus = settings.corpus_dir
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True
+    )
+    dead_pid = int(gone.stdout)
+    dead = corpus / f"{uploads.TEMP_PREFIX}{dead_pid}.{uploads._start_time(os.getpid())}-a.part"
+    mine = StagedFile(corpus, "x.md", 100)  # in progress in this process
+    unknown_fresh = corpus / f"{uploads.TEMP_PREFIX}k3y_x.part"  # named before writers were
+    unknown_old = corpus / f"{uploads.TEMP_PREFIX}0ld_x.part"
+    for path in (dead, unknown_fresh, unknown_old):
+        path.write_bytes(b"half")
+    os.utime(unknown_old, (1, 1))
+    before = tree(corpus)
+    removed = uploads.sweep_stale_uploads(corpus)
+    assert sorted(removed) == sorted([dead, unknown_old])
+    assert mine.tmp.exists() and unknown_fresh.exists()
+    assert {k: v for k, v in tree(corpus).items() if ".part" not in k} == {
+        k: v for k, v in before.items() if ".part" not in k
+    }  # documents untouched
+    mine.discard()

@@ -155,6 +155,11 @@ class Settings(BaseSettings):
         description="Open connections one client address may hold; more get 429 (0 = no cap). "
         "Addresses in MSCQA_FORWARDED_ALLOW_IPS are not capped.",
     )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token GET /metrics requires; unset leaves /metrics open (bind to "
+        "a private address then).",
+    )
     max_reply_kb: int = Field(
         256,
         ge=16,
@@ -235,7 +240,7 @@ class Settings(BaseSettings):
             raise ValueError("MSCQA_DATABASE_URL must start with postgresql:// (or postgres://)")
         return value
 
-    @field_validator("admin_token", "api_key")
+    @field_validator("admin_token", "api_key", "metrics_token")
     @classmethod
     def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import secrets
 import threading
 import time
@@ -96,8 +97,19 @@ class AnswerCache:
                 self._data.popitem(last=False)
 
 
+# Characters that show as nothing: zero-width space, non-joiner and joiner, word joiner, byte
+# order mark, soft hyphen. In a question they only split words ("adi\u200bpose" found nothing)
+# and let the same question miss the answer cache, so they are removed before anything else.
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")
+
+
+def visible(text: str) -> str:
+    """``text`` without zero-width characters."""
+    return _INVISIBLE.sub("", text)
+
+
 def normalise_question(question: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", question).split()).casefold()
+    return " ".join(unicodedata.normalize("NFKC", visible(question)).split()).casefold()
 
 
 class QAService:
@@ -285,6 +297,7 @@ class QAService:
         """Answer ``question`` (with optional chat ``history``) from the live snapshot."""
         started = time.perf_counter()
         question = self._check(question, history)
+        history = _visible_history(history)
         k = top_k or self.settings.top_k
         live = self.serving()
         key = (
@@ -317,6 +330,7 @@ class QAService:
     ) -> tuple[Retrieval, Answer]:
         """The retrieval behind an answer as well as the answer (no cache); for evaluation."""
         question = self._check(question, history)
+        history = _visible_history(history)
         return self._answer(self.serving(), question, top_k or self.settings.top_k, history)
 
     def _answer(
@@ -338,7 +352,7 @@ class QAService:
         return answer(question, retrieval, policy or self.policy)
 
     def _check(self, question: str, history: Sequence[Turn]) -> str:
-        question = question.strip()
+        question = visible(question).strip()
         if not question:
             raise InvalidQuestion("The question is empty; type a question about the documents.")
         if len(question) > self.settings.max_question_chars:
@@ -401,3 +415,9 @@ class QAService:
                 }
             )
         return out
+
+
+def _visible_history(history: Sequence[Turn]) -> Sequence[Turn]:
+    if not any(_INVISIBLE.search(t.content) for t in history):
+        return history
+    return [Turn(t.role, visible(t.content)) for t in history]

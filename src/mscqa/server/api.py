@@ -5,7 +5,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from mscqa.errors import NoIndexError, Overloaded
@@ -38,8 +38,20 @@ _ASK_ERRORS: dict[int | str, dict[str, object]] = {
     **_ERRORS,
     400: {"model": ErrorResponse, "description": "The body is not UTF-8 JSON."},
     413: {"model": ErrorResponse, "description": "The body is larger than MSCQA_MAX_BODY_KB."},
+    415: {"model": ErrorResponse, "description": "The body is not sent as application/json."},
     429: {"model": ErrorResponse, "description": "Too many questions; see Retry-After."},
 }
+
+
+async def json_body(request: Request) -> None:
+    """415 for a body not sent as JSON (a form, plain text, no Content-Type, which FastAPI
+    does not parse either), before it is parsed. (async: a plain def costs a thread hop.)"""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        sent = f"not {media}" if media else "the request has none"
+        raise HTTPException(
+            415, f"Send the question as JSON with Content-Type: application/json ({sent})."
+        )
 
 
 @router.get("/health", response_model=HealthResponse, responses=_ERRORS, tags=["status"])
@@ -88,7 +100,13 @@ def ask_router(ask_model: type[AskRequest] = AskRequest) -> APIRouter:
     ones."""
     router = APIRouter()
 
-    @router.post("/ask", response_model=AskResponse, responses=_ASK_ERRORS, tags=["questions"])
+    @router.post(
+        "/ask",
+        response_model=AskResponse,
+        responses=_ASK_ERRORS,
+        tags=["questions"],
+        dependencies=[Depends(json_body)],
+    )
     async def ask(body: ask_model, service: Service, http: Request) -> Response:  # type: ignore[valid-type]
         """Answer a question with verbatim, cited sentences from the documents (or abstain)."""
         # A coroutine with one explicit hop: the model and retrieval run in a worker thread (the

@@ -42,6 +42,7 @@ from mscqa.server.docs import add_docs
 from mscqa.server.metrics import Metrics, MetricsMiddleware, RouteTemplates
 from mscqa.server.metrics import make_router as metrics_router
 from mscqa.server.middleware.apikey import ApiKeyAuth
+from mscqa.server.middleware.head import HeadAsGet
 from mscqa.server.middleware.limits import BodySizeLimit, ConcurrencyLimit, LoadGauge
 from mscqa.server.middleware.ratelimit import RateLimit
 from mscqa.server.middleware.security import ScopedCORS, SecurityHeaders
@@ -135,6 +136,9 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         lifespan=lifespan,
         docs_url=None,  # apidocs.add_docs serves /docs offline; ReDoc needs a CDN, so none
         redoc_url=None,
+        # No "/path/ -> /path" redirects: Starlette builds their Location from the Host header,
+        # so anyone could make this server redirect to a site of their choosing.
+        redirect_slashes=False,
     )
     app.state.service = service
     app.state.settings = settings
@@ -162,10 +166,11 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     app.include_router(questions_admin)
     app.include_router(web.make_router(settings.web_dir))
     app.mount("/static", StaticFiles(directory=settings.web_dir / "static"), name="static")
-    app.include_router(metrics_router(metrics))
+    app.include_router(metrics_router(metrics, settings.metrics_token))
     add_docs(app)
     # Added innermost first. SecurityHeaders (outermost) puts its headers and request id on every
     # reply, 413 and 429 included; metrics count those too; CORS headers reach 429 replies.
+    app.add_middleware(HeadAsGet)
     app.add_middleware(
         ConcurrencyLimit, gauge=gauge, paths=tuple(path for _, path in QUESTION_ROUTES)
     )

@@ -14,16 +14,18 @@ Series (all prefixed ``mscqa_``):
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
 from collections.abc import Iterable
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import Response
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client import generate_latest as _generate_latest
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
+from pydantic import SecretStr
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -191,11 +193,26 @@ class MetricsMiddleware:
             self.metrics.record_answer(answered)
 
 
-def make_router(metrics: Metrics) -> APIRouter:
+def make_router(metrics: Metrics, token: SecretStr | None = None) -> APIRouter:
+    """``GET /metrics``; with ``token`` (``MSCQA_METRICS_TOKEN``) only for
+    ``Authorization: Bearer <token>`` (Prometheus: ``authorization: {credentials: ...}``)."""
     router = APIRouter()
+    expected = token.get_secret_value().encode() if token is not None else None
 
     @router.get("/metrics", include_in_schema=False)
-    def prometheus_metrics() -> Response:
-        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    def prometheus_metrics(request: Request) -> Response:
+        if expected is not None:
+            scheme, _, given = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not given.strip():
+                return JSONResponse(
+                    {"detail": "Send Authorization: Bearer <MSCQA_METRICS_TOKEN>."},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            if not hmac.compare_digest(given.strip().encode("latin-1", "replace"), expected):
+                return JSONResponse({"detail": "Wrong metrics token."}, status_code=403)
+        return Response(
+            metrics.render(), media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"}
+        )
 
     return router

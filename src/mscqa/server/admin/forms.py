@@ -13,7 +13,7 @@ is refused as soon as the limit is passed and never held in memory::
 from __future__ import annotations
 
 from python_multipart import MultipartParser
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
 
 from mscqa.config import Settings
@@ -25,6 +25,7 @@ FIELD = "file"
 FORM_OVERHEAD = 64 * 1024
 # An upload form needs one part with a few short headers; anything far beyond is abuse.
 MAX_PARTS = 16  # (python-multipart itself refuses oversized part headers)
+MAX_BOUNDARY = 70  # RFC 2046 section 5.1.1
 
 
 class UploadReceiver:
@@ -56,7 +57,18 @@ class UploadReceiver:
         self._header = [b"", b""]
         self._in_file = False
         self._done = False
-        self._parser = MultipartParser(
+        if len(boundary) > MAX_BOUNDARY:
+            raise InvalidUpload(
+                f"The multipart boundary is {len(boundary)} characters long; RFC 2046 allows at "
+                f"most {MAX_BOUNDARY}."
+            )
+        try:
+            self._parser = self._make_parser(boundary)
+        except FormParserError as exc:  # e.g. a 300-character boundary (at most 70 are valid)
+            raise InvalidUpload(f"The multipart boundary is not valid ({exc}).") from None
+
+    def _make_parser(self, boundary: bytes) -> MultipartParser:
+        return MultipartParser(
             boundary,
             {
                 "on_part_begin": self._on_part_begin,
@@ -85,14 +97,14 @@ class UploadReceiver:
         self._check_total(self.received)
         try:
             self._parser.write(data)
-        except MultipartParseError as exc:
+        except FormParserError as exc:
             raise InvalidUpload(f"The multipart form is malformed ({exc}).") from None
 
     def finish(self) -> Stored:
         """Store the received file under its safe name (see ``StagedFile.commit``)."""
         try:
             self._parser.finalize()
-        except MultipartParseError as exc:
+        except FormParserError as exc:
             raise InvalidUpload(f"The multipart form is malformed ({exc}).") from None
         if self.staged is None:
             raise InvalidUpload("The form has no file; send the document in the field 'file'.")

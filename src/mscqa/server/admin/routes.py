@@ -22,7 +22,7 @@ from mscqa.config import Settings
 from mscqa.errors import JobConflict, NotFound
 from mscqa.server.admin.forms import UploadReceiver
 from mscqa.server.admin.jobs import JobManager
-from mscqa.server.admin.uploads import ALLOWED_SUFFIXES, delete_document
+from mscqa.server.admin.uploads import ALLOWED_SUFFIXES, delete_document, sweep_stale_uploads
 from mscqa.server.metrics import record_build
 
 DISABLED = "admin API disabled: set MSCQA_ADMIN_TOKEN"
@@ -69,6 +69,7 @@ def get_jobs(request: Request) -> JobManager:
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    await run_in_threadpool(sweep_stale_uploads, app.state.settings.corpus_dir)
     app.state.jobs = _manager(app)
     try:
         yield

@@ -18,6 +18,7 @@ import os
 import re
 import stat
 import tempfile
+import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 ALLOWED_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx")
 MAX_NAME_BYTES = 255
 TEMP_PREFIX = ".mscqa-upload-"  # hidden, so the corpus walk never indexes a half-written file
+# A part whose writer cannot be told (named before writers were) is stale after this long.
+STALE_AFTER_S = 3600.0
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _NOT_PORTABLE = re.compile(r'[<>:"|?*]')
@@ -100,7 +103,8 @@ class StagedFile:
         self.size = 0
         self._hash = hashlib.sha256()
         corpus_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=corpus_dir, prefix=TEMP_PREFIX, suffix=".part")
+        prefix = f"{TEMP_PREFIX}{_writer_tag(os.getpid())}-"
+        fd, tmp = tempfile.mkstemp(dir=corpus_dir, prefix=prefix, suffix=".part")
         os.fchmod(fd, 0o644)
         self.tmp = Path(tmp)
         self._fh = os.fdopen(fd, "wb")
@@ -159,6 +163,62 @@ class StagedFile:
             self._fh.close()
         with contextlib.suppress(FileNotFoundError):
             self.tmp.unlink()
+
+
+def _writer_tag(pid: int) -> str:
+    """``<pid>.<start time>``: names the process writing a part, and survives pid reuse (a
+    restarted container's server often has the same pid as the one that was killed)."""
+    return f"{pid}.{_start_time(pid) or 0}"
+
+
+def _start_time(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])  # field 22: start time in clock ticks
+
+
+def _writer_alive(tag: str) -> bool | None:
+    """Whether the process that wrote a part still runs; None when the name does not say."""
+    pid, _, started = tag.partition(".")
+    if not pid.isdigit() or not started.isdigit():
+        return None
+    current = _start_time(int(pid))
+    if current is None:
+        return False if Path("/proc/self/stat").exists() else None
+    return int(started) in (0, current)
+
+
+def sweep_stale_uploads(corpus_dir: Path, now: float | None = None) -> list[Path]:
+    """Remove the half-written uploads a stopped server left in ``corpus_dir`` (a ``kill -9``
+    mid-upload left its ``.mscqa-upload-*.part`` there for ever): parts whose writing process is
+    gone, and parts of unknown writers not written to for ``STALE_AFTER_S``. Uploads in progress
+    in this or another live process are kept. Returns the paths removed."""
+    now = time.time() if now is None else now
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(corpus_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    for entry in entries:
+        if not (entry.name.startswith(TEMP_PREFIX) and entry.name.endswith(".part")):
+            continue
+        if not entry.is_file(follow_symlinks=False):
+            continue
+        tag = entry.name[len(TEMP_PREFIX) :].split("-", 1)[0]
+        alive = _writer_alive(tag)
+        try:
+            idle = now - entry.stat(follow_symlinks=False).st_mtime
+        except FileNotFoundError:
+            continue  # finished or discarded meanwhile
+        if alive or (alive is None and idle < STALE_AFTER_S):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+            log.warning("Removed %s: an upload a stopped server left half-written", entry.path)
+    return removed
 
 
 def _link_new(tmp: Path, target: Path) -> None:

@@ -11,9 +11,11 @@ from collections.abc import Collection
 
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("mscqa.access")
+log_errors = logging.getLogger(__name__)
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -53,6 +55,18 @@ class SecurityHeaders:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception:
+            # Anything the app did not turn into a reply: logged with its request id, and
+            # answered as JSON with this middleware's headers (Starlette's own handler, outside
+            # every middleware, sends plain text without them, and the log said status 0).
+            log_errors.exception("Unhandled error (request %s)", request_id)
+            if status["code"]:
+                raise  # the reply has started: nothing to do but let the server close it
+            reply = JSONResponse(
+                {"detail": f"Internal server error; quote request id {request_id} to report it."},
+                status_code=500,
+            )
+            await reply(scope, receive, send_wrapper)
         finally:
             fields = {
                 "method": scope.get("method"),
