@@ -261,30 +261,6 @@ def marked_text(page: str) -> str:
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: Any) -> Iterator[str]:
-    """A real uvicorn server (lifespan included) for ``app`` on a free loopback port, in a
-    thread of this process: clients talk HTTP to it, tests keep the app's fake embedder."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the in-thread uvicorn server did not start")
-            time.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-@contextlib.contextmanager
 def mscqa_serve(settings: Settings, **env: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """A real `mscqa serve` process over ``settings``' corpus and index (``env``: more
     ``MSCQA_*`` variables), ready to answer; yields the process and its base URL."""

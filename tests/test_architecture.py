@@ -49,12 +49,12 @@ ORDER: dict[str, list[set[str]]] = {
         # sources: an answer's links and Sources list for other clients (#12)
         # serve: the uvicorn configuration (h11 with limits) mscqa serve and the tests share
         {"api", "pages", "admin", "sources", "serve"},
-        # the OpenAI-compatible API serves /ask's answers through api's service dependency;
+        # the OpenAI-compatible API and the MCP server serve /ask's answers to other tools;
         # feedback and the curator's question report share the admin token check
-        {"openai", "questions"},
+        {"openai", "mcp_server", "questions"},
         {"app"},
     ],
-    "server.middleware": [{"security", "limits", "ratelimit", "apikey", "head"}],
+    "server.middleware": [{"security", "limits", "ratelimit", "apikey", "head", "reshape"}],
     "server.openai": [{"schemas", "errors"}, {"routes"}],
     # where the log is kept, what it keeps (and its writer thread), the routes over it
     "server.questions": [{"store"}, {"log"}, {"routes"}],

@@ -17,7 +17,7 @@ import pytest
 from openai import OpenAI
 from pydantic import SecretStr
 
-from conftest import serve_in_thread
+from conftest import uvicorn_server
 from mscqa.config import Settings
 from mscqa.server import create_app
 from mscqa.service import QAService
@@ -218,7 +218,7 @@ def test_the_client_authenticates_with_mscqa_api_key(
     tiny_settings: Settings, tiny_service: QAService
 ) -> None:
     settings = tiny_settings.model_copy(update={"api_key": SecretStr("s3cret-key")})
-    with serve_in_thread(create_app(settings, tiny_service)) as url:
+    with uvicorn_server(create_app(settings, tiny_service), settings) as url:
         with OpenAI(base_url=f"{url}/v1", api_key="s3cret-key", max_retries=0) as good:
             answer = good.chat.completions.create(
                 model="mscqa", messages=[user("How are adipose stem cells collected?")]

@@ -79,7 +79,7 @@ def test_completion_carries_the_ask_answer_in_three_layers(
     assert content.startswith(ask["answer"] + "\n\n**Sources**\n")
     base = public_base_url(tiny_service.settings)
     for c in ask["citations"]:
-        link = read_url(base, c["doc_id"], c["start"], c["end"])
+        link = read_url(base, c["doc_id"], c["passage_start"], c["passage_end"])
         assert f"- [{c['n']}] [{c['title']} — {c['section']}]({link})" in content
     # 2. one url_citation per quoted sentence, slicing exactly that sentence
     quoted = [
@@ -566,6 +566,6 @@ def test_links_open_the_cited_text_in_the_reader(client: TestClient, tiny_servic
         sentence = message["content"][cite["start_index"] : cite["end_index"]]
         assert marked_text(page.text) == " ".join(sentence.split())
     for c in body["mscqa"]["citations"]:
-        page = client.get(read_url("", c["doc_id"], c["start"], c["end"]))
+        page = client.get(read_url("", c["doc_id"], c["passage_start"], c["passage_end"]))
         assert page.status_code == 200
         assert marked_text(page.text) == " ".join(c["text"].split())

@@ -1,4 +1,4 @@
-"""``mscqa index | ask | serve | eval``: a thin command line over indexing and the service."""
+"""``mscqa index | ask | serve | mcp | eval``: a thin command line over indexing and the service."""
 
 from __future__ import annotations
 
@@ -110,6 +110,29 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mcp(settings: Settings, args: argparse.Namespace) -> int:
+    """The MCP tools on stdin/stdout, for desktop clients that start `mscqa mcp` themselves.
+
+    The index loads in the background (a tool called meanwhile says so) and newer snapshots
+    are picked up as `mscqa serve` does; logs go to stderr, stdout is the protocol's.
+    """
+    import anyio
+
+    from mscqa.server.app import watching_index
+    from mscqa.server.mcp_server import build_server
+    from mscqa.service import QAService
+
+    service = QAService(settings)
+    server = build_server(service, settings, base_url=settings.public_url or None)
+    log.info("MCP server on stdio, answering from %s", settings.index_dir)
+    try:
+        with watching_index(service, settings.reload_interval):
+            anyio.run(server.run_stdio_async)
+    finally:
+        service.close()
+    return 0
+
+
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     from mscqa.evaluation import evaluate_files, question_files
     from mscqa.service import QAService
@@ -191,6 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
     p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("mcp", help="serve the MCP tools (ask, search, list_documents) on stdio")
+    p.set_defaults(func=cmd_mcp)
     p = sub.add_parser(
         "eval",
         help="measure retrieval and answers on question files (JSONL; <set>.test.jsonl is the "

@@ -103,8 +103,8 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         120,
         ge=0,
-        description="Questions per minute per client IP on /ask and /v1/chat/completions "
-        "together; 0 turns limiting off.",
+        description="Questions per minute per client IP on /ask, /v1/chat/completions and "
+        "/mcp together; 0 turns limiting off.",
     )
     rate_limit_burst: int = Field(
         30, ge=1, description="Questions a client IP may send at once before the rate applies."

@@ -45,7 +45,7 @@ from mscqa.index.backends import open_store
 from mscqa.index.snapshot import IndexSnapshot
 from mscqa.retrieval.conversation import contextualize
 from mscqa.retrieval.retriever import Retrieval, Retriever
-from mscqa.types import Answer, Document, Turn
+from mscqa.types import Answer, Document, Hit, Turn
 
 log = logging.getLogger(__name__)
 
@@ -332,6 +332,13 @@ class QAService:
         question = self._check(question, history)
         history = _visible_history(history)
         return self._answer(self.serving(), question, top_k or self.settings.top_k, history)
+
+    def search(self, query: str, top_k: int | None = None) -> list[Hit]:
+        """The passages hybrid retrieval ranks first for ``query``, best first (no answer is
+        composed and nothing is cached); for tools that read passages themselves."""
+        query = self._check(query, ())
+        k = top_k or self.settings.top_k
+        return list(self.serving().retriever.search(query, k).hits[:k])
 
     def _answer(
         self, live: Serving, question: str, k: int, history: Sequence[Turn]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -35,7 +35,7 @@ from mscqa.errors import (
     UnsupportedFileType,
     UploadTooLarge,
 )
-from mscqa.server import api
+from mscqa.server import api, mcp_server
 from mscqa.server import pages as web
 from mscqa.server.admin import routes as admin
 from mscqa.server.docs import add_docs
@@ -45,9 +45,10 @@ from mscqa.server.middleware.apikey import ApiKeyAuth
 from mscqa.server.middleware.head import HeadAsGet
 from mscqa.server.middleware.limits import BodySizeLimit, ConcurrencyLimit, LoadGauge
 from mscqa.server.middleware.ratelimit import RateLimit
+from mscqa.server.middleware.reshape import ReshapeErrors
 from mscqa.server.middleware.security import ScopedCORS, SecurityHeaders
+from mscqa.server.openai import errors as openai_errors
 from mscqa.server.openai import routes as openai
-from mscqa.server.openai.errors import OpenAIErrorShape
 from mscqa.server.questions import QuestionLog
 from mscqa.server.questions import admin_router as questions_admin
 from mscqa.server.questions import router as feedback_router
@@ -75,9 +76,20 @@ _STATUS = {
 # never /admin
 CORS_PATHS = ("/ask", "/health", "/documents", "/feedback", "/v1/models", "/v1/chat/completions")
 # The routes that answer questions: the same rate and concurrency limits apply to all of them.
-QUESTION_ROUTES = (("POST", "/ask"), ("POST", "/v1/chat/completions"))
+QUESTION_ROUTES = (("POST", "/ask"), ("POST", "/v1/chat/completions"), ("POST", mcp_server.PATH))
 # The routes MSCQA_API_KEY guards (path prefixes).
-KEYED_PREFIXES = (openai.PREFIX,)
+KEYED_PREFIXES = (openai.PREFIX, mcp_server.PATH)
+
+
+API_DESCRIPTION = (
+    "Three ways in, one answer: `POST /ask` (this API's own JSON); `POST /v1/chat/completions` "
+    "and `GET /v1/models`, OpenAI-compatible, for Open WebUI, LibreChat or the `openai` client "
+    "(citations as `[n]` markers, a Sources list and `url_citation` annotations); and `POST "
+    f"{mcp_server.PATH}`, a Model Context Protocol server (streamable HTTP, JSON-RPC, "
+    "stateless) with the read-only tools `ask`, `search` and `list_documents`, for MCP "
+    "clients (it is JSON-RPC, so it is not listed below; `mscqa mcp` serves the same tools on "
+    "stdio). With `MSCQA_API_KEY` set, `/v1` and `/mcp` need `Authorization: Bearer <key>`."
+)
 
 
 def _watch(service: QAService, stop: threading.Event, interval: float) -> None:
@@ -98,41 +110,54 @@ def _watch(service: QAService, stop: threading.Event, interval: float) -> None:
             stop.wait(interval)
 
 
+@contextlib.contextmanager
+def watching_index(service: QAService, interval: float) -> Iterator[None]:
+    """For the duration of the block: the index loads in a background thread, which then keeps
+    checking for a newer snapshot to swap in (the app's lifespan, `mscqa mcp`)."""
+    stop = threading.Event()
+    watcher = threading.Thread(
+        target=_watch, args=(service, stop, interval), name="mscqa-index-watcher", daemon=True
+    )
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join(timeout=5)
+
+
 def create_app(settings: Settings | None = None, service: QAService | None = None) -> FastAPI:
     """Build the app. A ``service`` given here is used as is (tests inject one)."""
     settings = settings or Settings()
     service = service or QAService(settings)
+    metrics = Metrics(service)
+    mcp_http = mcp_server.http_endpoint(service, settings, metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        stop = threading.Event()
-        watcher = threading.Thread(
-            target=_watch,
-            args=(service, stop, settings.reload_interval),
-            name="mscqa-index-watcher",
-            daemon=True,
-        )
-        watcher.start()
-        # The question log lives while the app runs: opened here (not at import or in
-        # create_app), fed by every answer the service gives, written by its own thread.
-        questions = QuestionLog.from_settings(settings)
-        questions.start()
-        app.state.questions = questions
-        service.observers.append(questions.record)
         try:
-            yield
+            with watching_index(service, settings.reload_interval):
+                # The question log lives while the app runs: opened here (not at import or in
+                # create_app), fed by every answer the service gives, written by its own thread.
+                questions = QuestionLog.from_settings(settings)
+                questions.start()
+                app.state.questions = questions
+                service.observers.append(questions.record)
+                try:
+                    async with mcp_http.running():  # the MCP SDK's session manager
+                        yield
+                finally:
+                    service.observers.remove(questions.record)
+                    app.state.questions = QuestionLog(None, "off")
+                    await run_in_threadpool(questions.close)
         finally:
-            service.observers.remove(questions.record)
-            app.state.questions = QuestionLog(None, "off")
-            stop.set()
-            watcher.join(timeout=5)
-            await run_in_threadpool(questions.close)
-            service.close()
+            service.close()  # after the watcher has stopped
 
     app = FastAPI(
         title="mscqa",
         version=__version__,
         summary="Questions about mesenchymal stem cells, answered with verbatim cited passages.",
+        description=API_DESCRIPTION,
         lifespan=lifespan,
         docs_url=None,  # apidocs.add_docs serves /docs offline; ReDoc needs a CDN, so none
         redoc_url=None,
@@ -142,7 +167,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     )
     app.state.service = service
     app.state.settings = settings
-    app.state.metrics = metrics = Metrics(service)
+    app.state.metrics = metrics
     app.state.load = gauge = LoadGauge(settings.max_inflight)
     app.state.questions = QuestionLog(None, "off")  # until the lifespan opens the real one
 
@@ -161,6 +186,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         api.ask_router(ask_request_model(settings.max_question_chars, settings.max_history_turns))
     )
     app.include_router(openai.make_router(settings))
+    app.router.routes.append(mcp_http.route())
     app.include_router(admin.router)
     app.include_router(feedback_router)
     app.include_router(questions_admin)
@@ -189,8 +215,9 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         burst=settings.rate_limit_burst,
         routes=QUESTION_ROUTES,
     )
-    # /v1 replies from the layers above (413, 429, 503) in OpenAI's error shape
-    app.add_middleware(OpenAIErrorShape, prefix=openai.PREFIX)
+    # the replies of the layers above (401, 413, 429, 503) in each API's own error shape
+    app.add_middleware(ReshapeErrors, prefix=openai.PREFIX, reshape=openai_errors.reshape)
+    app.add_middleware(ReshapeErrors, prefix=mcp_server.PATH, reshape=mcp_server.reshape)
     if settings.cors_origins:
         app.add_middleware(ScopedCORS, origins=settings.cors_origins, paths=CORS_PATHS)
     app.add_middleware(MetricsMiddleware, metrics=metrics, templates=RouteTemplates(app))

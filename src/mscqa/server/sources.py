@@ -103,18 +103,20 @@ def _where(c: CitationOut) -> str:
     return _md(source_title(c)) + page
 
 
-def sources_markdown(response: AskResponse, base: str) -> str:
+def sources_markdown(response: AskResponse, base: str | None) -> str:
     """The text appended to the answer: a "Sources" list, one line per ``[n]``, each linked to
-    its passage; for an abstention, the closest passages, marked as not being an answer."""
+    its passage (named by its passage id when there is no ``base`` to link to); for an
+    abstention, the closest passages, marked as not being an answer."""
+
+    def source(c: CitationOut) -> str:
+        if base is None:
+            return f"{_where(c)} (`{c.chunk_id}`)"
+        return f"[{_where(c)}]({read_url(base, c.doc_id, c.passage_start, c.passage_end)})"
+
     if response.citations:
-        lines = [
-            f"- [{c.n}] [{_where(c)}]({read_url(base, c.doc_id, c.start, c.end)})"
-            for c in response.citations
-        ]
+        lines = [f"- [{c.n}] {source(c)}" for c in response.citations]
         return "\n\n**Sources**\n" + "\n".join(lines)
     if response.related and not response.answered:
-        lines = [
-            f"- [{_where(c)}]({read_url(base, c.doc_id, c.start, c.end)})" for c in response.related
-        ]
+        lines = [f"- {source(c)}" for c in response.related]
         return "\n\n**Closest passages (not an answer)**\n" + "\n".join(lines)
     return ""

@@ -55,10 +55,9 @@ class ApiKeyAuth:
             if token
             else "No API key: send the key set in MSCQA_API_KEY as 'Authorization: Bearer <key>'."
         )
-        # OpenAI's error shape, which the openai client reads; plain JSON to MCP clients
-        error = {"message": message, "type": "invalid_request_error", "code": "invalid_api_key"}
+        # {"detail"} as every layer here; ReshapeErrors puts it in the API's own error shape
         response = JSONResponse(
-            {"error": {**error, "param": None}},
+            {"detail": message},
             status_code=401,
             headers={"WWW-Authenticate": 'Bearer realm="mscqa"'},
         )

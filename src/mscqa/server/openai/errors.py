@@ -1,10 +1,10 @@
 """Errors of the OpenAI-compatible API in OpenAI's shape: ``{"error": {"message", "type",
 "code", "param"}}``, the body the ``openai`` client reads ``message`` and ``code`` from.
 
-Routes under ``/v1`` raise ``OpenAIError``; ``OpenAIErrorShape`` rewrites the ``{"detail": ...}``
-replies that other layers give before a route runs (413 body too large, 429 rate limited, 503
-busy, 404 no such path) into the same shape, and reports invalid requests as 400, as OpenAI
-does.
+Routes under ``/v1`` raise ``OpenAIError``; ``reshape`` (run by the ``ReshapeErrors``
+middleware) turns the ``{"detail": ...}`` replies that other layers give before a route runs
+(401 no key, 413 body too large, 429 rate limited, 503 busy, 404 no such path) into the same
+shape, and reports invalid requests as 400, as OpenAI does.
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from starlette.datastructures import MutableHeaders
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class OpenAIError(Exception):
@@ -134,51 +132,3 @@ def reshape(status: int, body: bytes, path: str = "") -> tuple[int, bytes] | Non
     code = _STATUS_CODES.get(status, "server_error" if status >= 500 else "invalid_request")
     status = 400 if status == 422 else status
     return status, json.dumps(error_body(status, message, code)).encode()
-
-
-class OpenAIErrorShape:
-    """Pure ASGI: JSON error replies under ``prefix`` are rewritten by ``reshape``; every other
-    reply (all successes, streams included) passes through untouched."""
-
-    def __init__(self, app: ASGIApp, prefix: str = "/v1/") -> None:
-        self.app = app
-        self.prefix = prefix
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(self.prefix):
-            await self.app(scope, receive, send)
-            return
-        held: Message | None = None
-        body: list[bytes] = []
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal held
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                json_error = message["status"] >= 400 and headers.get(
-                    "content-type", ""
-                ).startswith("application/json")
-                if json_error:
-                    held = message  # sent with the rewritten body
-                    return
-            elif held is not None and message["type"] == "http.response.body":
-                body.append(message.get("body", b""))
-                if message.get("more_body", False):
-                    return
-                await _send_error(send, held, b"".join(body), str(scope.get("path", "")))
-                return
-            await send(message)
-
-        await self.app(scope, receive, send_wrapper)
-
-
-async def _send_error(send: Send, start: Message, body: bytes, path: str) -> None:
-    status = int(start["status"])
-    shaped = reshape(status, body, path)
-    if shaped is not None:
-        status, body = shaped
-    start = {**start, "status": status}
-    headers = MutableHeaders(scope=start)
-    headers["content-length"] = str(len(body))
-    await send(start)
-    await send({"type": "http.response.body", "body": body})

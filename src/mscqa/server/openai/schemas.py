@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from mscqa.server.schemas import AskResponse
 
@@ -74,7 +74,7 @@ class ChatCompletionRequest(BaseModel):
             "contains": {"type": "object", "properties": {"role": {"const": "user"}}}
         },
     )
-    stream: bool | None = Field(
+    stream: StrictBool | None = Field(  # strict: "yes" or 1 is a mistake, not true
         False, description="true: text/event-stream of chat.completion.chunk objects."
     )
 

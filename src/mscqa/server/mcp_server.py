@@ -1,0 +1,307 @@
+"""mscqa as an MCP server: three read-only tools over the same service as ``/ask``.
+
+* ``ask(question, history?)``: the ``/ask`` answer as structured content (its output schema is
+  ``AskResponse``'s), plus a text block with the answer and its Sources list;
+* ``search(query, top_k?)``: the passages retrieval ranks first, with their offsets and links;
+* ``list_documents()``: what is indexed.
+
+Two transports: streamable HTTP at ``/mcp`` in the app (stateless, so any replica answers any
+request; ``McpHttp`` runs the SDK's session manager inside the app's lifespan) and stdio
+(``mscqa mcp``) for desktop clients. A failure comes back as a tool error whose text says what
+to do ("run `mscqa index`"), never as a traceback.
+
+>>> server = build_server(service, settings, base_url="http://127.0.0.1:8000")  # doctest: +SKIP
+>>> anyio.run(server.run_stdio_async)                                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field, ValidationError
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mscqa import __version__
+from mscqa.config import Settings
+from mscqa.errors import InvalidQuestion, MscqaError
+from mscqa.server.metrics import Metrics
+from mscqa.server.schemas import (
+    AskResponse,
+    DocumentsResponse,
+    HistoryTurn,
+    ask_request_model,
+)
+from mscqa.server.sources import public_base_url, read_url, sources_markdown
+from mscqa.service import QAService
+from mscqa.types import Turn
+
+PATH = "/mcp"
+INSTRUCTIONS = (
+    "Answers questions about the documents indexed in this mscqa server with sentences quoted "
+    "verbatim from them, each with its citation, and says plainly when the documents do not "
+    "hold the answer (answered: false). Use `ask` for a question (pass earlier turns as "
+    "`history` for a follow-up), `search` to read the passages themselves, `list_documents` to "
+    "see what is indexed."
+)
+READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+SERVER_ERROR = -32000  # JSON-RPC's range for implementation-defined server errors
+_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+
+
+class Passage(BaseModel):
+    doc_id: str
+    title: str
+    section: str | None
+    chunk_id: str
+    text: str = Field(description="The passage exactly as in the document.")
+    start: int = Field(description="Offset of the passage in the document text.")
+    end: int
+    score: float = Field(description="Fused retrieval score; higher is closer.")
+    page: int | None = None
+    url: str | None = Field(None, description="The document view with the passage highlighted.")
+
+
+class SearchResult(BaseModel):
+    passages: list[Passage] = Field(description="Best first.")
+
+
+def _text(description: str) -> Any:
+    """A text argument's schema. It is checked in the tool, as /ask checks it (the server's
+    MSCQA_MAX_QUESTION_CHARS), with messages that say what to change."""
+    return Field(
+        description=f"{description} At most MSCQA_MAX_QUESTION_CHARS characters (2000 unless "
+        "the server says otherwise).",
+        json_schema_extra={"minLength": 1},
+    )
+
+
+def _reply(status: int, detail: str, headers: dict[str, str]) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def _problem(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}"
+        for e in exc.errors()
+    )
+
+
+@contextlib.contextmanager
+def _keep_logging_as_is() -> Iterator[None]:
+    """MCPServer() calls logging.basicConfig; only the CLI configures logging here, so the root
+    logger gets a placeholder handler for the moment (basicConfig leaves a configured root
+    alone)."""
+    root = logging.getLogger()
+    placeholder = logging.NullHandler() if not root.handlers else None
+    if placeholder is not None:
+        root.addHandler(placeholder)
+    try:
+        yield
+    finally:
+        if placeholder is not None:
+            root.removeHandler(placeholder)
+
+
+def build_server(
+    service: QAService,
+    settings: Settings,
+    *,
+    base_url: str | None,
+    metrics: Metrics | None = None,
+) -> MCPServer:
+    """The MCP server over ``service``; links point at ``base_url`` (None: no links)."""
+    with _keep_logging_as_is():
+        server: MCPServer = MCPServer(
+            "mscqa",
+            title="mscqa",
+            version=__version__,
+            instructions=INSTRUCTIONS,
+            subscriptions=False,  # nothing to subscribe to; no long-lived listen streams
+        )
+
+    # /ask's own request model, with this server's limits: the tools check what /ask checks
+    ask_model = ask_request_model(settings.max_question_chars, settings.max_history_turns)
+
+    def link(doc_id: str, start: int, end: int) -> str | None:
+        return read_url(base_url, doc_id, start, end) if base_url else None
+
+    @server.tool(title="Ask the documents", annotations=READ_ONLY)
+    def ask(
+        question: Annotated[str, _text("The question in plain text.")],
+        history: Annotated[
+            list[HistoryTurn] | None,
+            Field(description="Earlier turns, oldest first, for a follow-up question."),
+        ] = None,
+    ) -> Annotated[CallToolResult, AskResponse]:
+        """Answer a question about the indexed documents with sentences quoted verbatim from
+        them, each followed by its [n] citation; when the documents do not hold the answer,
+        answered is false and related lists the closest passages (not an answer)."""
+        if not question.strip():
+            raise ToolError("question is empty: pass the question to answer, in plain text.")
+        try:
+            request = ask_model.model_validate(
+                {"question": question, "history": [t.model_dump() for t in history or ()]}
+            )
+        except ValidationError as exc:
+            raise ToolError(_problem(exc)) from None
+        turns = [Turn(t.role, t.content) for t in request.history]
+        try:
+            answer = service.ask(request.question, None, turns)
+        except MscqaError as exc:  # too long for MSCQA_MAX_QUESTION_CHARS, no index yet, ...
+            raise ToolError(str(exc)) from None
+        response = AskResponse.of(answer)
+        if metrics is not None:
+            metrics.record_answer(response.answered)
+        text = response.answer + sources_markdown(response, base_url)
+        return CallToolResult(
+            content=[TextContent(type="text", text=text)],
+            structured_content=response.model_dump(mode="json"),
+        )
+
+    @server.tool(title="Search the passages", annotations=READ_ONLY)
+    def search(
+        query: Annotated[str, _text("What to look for, in plain text.")],
+        top_k: Annotated[int, Field(ge=1, le=20, description="How many passages (1-20).")] = 5,
+    ) -> SearchResult:
+        """The passages of the indexed documents that best match the query, best first, each
+        with its document, section, offsets and score. Nothing is composed: read them yourself."""
+        if not query.strip():
+            raise ToolError("query is empty: pass the words or question to search for.")
+        try:
+            ask_model.model_validate({"question": query})
+        except ValidationError as exc:
+            raise ToolError(_problem(exc).replace("question", "query")) from None
+        try:
+            hits = service.search(query, top_k)
+        except InvalidQuestion as exc:
+            raise ToolError(str(exc).replace("question", "query")) from None
+        except MscqaError as exc:
+            raise ToolError(str(exc)) from None
+        return SearchResult(
+            passages=[
+                Passage(
+                    doc_id=h.chunk.doc_id,
+                    title=h.chunk.title,
+                    section=h.chunk.section,
+                    chunk_id=h.chunk.chunk_id,
+                    text=h.chunk.text,
+                    start=h.chunk.start,
+                    end=h.chunk.end,
+                    score=round(h.score, 4),
+                    page=h.chunk.page,
+                    url=link(h.chunk.doc_id, h.chunk.start, h.chunk.end),
+                )
+                for h in hits
+            ]
+        )
+
+    @server.tool(title="List the documents", annotations=READ_ONLY)
+    def list_documents() -> DocumentsResponse:
+        """The documents in the serving index: id, title, passages, format, size, dates."""
+        try:
+            return DocumentsResponse.model_validate({"documents": service.documents()})
+        except MscqaError as exc:
+            raise ToolError(str(exc)) from None
+
+    return server
+
+
+def reshape(status: int, body: bytes, path: str = "") -> tuple[int, bytes] | None:
+    """A ``{"detail": ...}`` error reply to ``/mcp`` (no key, too many questions, busy) as a
+    JSON-RPC error, which MCP clients show; the SDK's own errors are JSON-RPC already."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("detail"), str):
+        return None
+    error = {"code": SERVER_ERROR, "message": data["detail"], "data": {"status": status}}
+    return status, json.dumps({"jsonrpc": "2.0", "id": None, "error": error}).encode()
+
+
+def transport_security(settings: Settings) -> TransportSecuritySettings:
+    """DNS-rebinding protection for ``/mcp``: only requests addressed to this server (its
+    public URL, or loopback) are served, so a web page cannot drive the tools through a name
+    it points at 127.0.0.1. A server bound to every interface with no MSCQA_PUBLIC_URL cannot
+    know its names, and checks none."""
+    if settings.host in ("", "0.0.0.0", "::", "[::]") and not settings.public_url:
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    public = urlsplit(public_base_url(settings))
+    hosts = {public.netloc, public.hostname or public.netloc}
+    hosts |= {f"{name}:*" for name in _LOOPBACK} | set(_LOOPBACK)
+    origins = {f"{public.scheme}://{public.netloc}", *settings.cors_origins}
+    origins |= {f"http://{name}:*" for name in _LOOPBACK}
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=sorted(hosts),
+        allowed_origins=sorted(origins),
+    )
+
+
+class McpHttp:
+    """The ``/mcp`` endpoint (plain ASGI). ``running()`` belongs in the app's lifespan: it
+    builds the MCP server and runs the SDK's session manager for as long as the app runs (a
+    manager runs once, so each lifespan gets its own). Stateless, with plain JSON replies."""
+
+    def __init__(
+        self, make_server: Callable[[], MCPServer], security: TransportSecuritySettings
+    ) -> None:
+        self.make_server = make_server
+        self.security = security
+        self._handler: ASGIApp | None = None
+
+    def route(self) -> Route:
+        return Route(PATH, endpoint=self, include_in_schema=False)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        server = self.make_server()
+        sdk_app = server.streamable_http_app(
+            streamable_http_path=PATH,
+            stateless_http=True,
+            json_response=True,
+            transport_security=self.security,
+        )
+        handler = next(r.endpoint for r in sdk_app.routes if isinstance(r, Route))
+        async with server.session_manager.run():
+            self._handler = handler
+            try:
+                yield
+            finally:
+                self._handler = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("method") != "POST":
+            # GET would open a server-to-client stream and DELETE end a session: a stateless
+            # server with nothing to push has neither, and says so as the spec allows (405),
+            # rather than holding a silent stream open per GET.
+            detail = "POST JSON-RPC messages to /mcp; it keeps no streams or sessions."
+            await _reply(405, detail, {"Allow": "POST"})(scope, receive, send)
+            return
+        handler = self._handler
+        if handler is None:  # outside the app's lifespan
+            detail = "The MCP endpoint is not running; try again in a few seconds."
+            await _reply(503, detail, {"Retry-After": "2"})(scope, receive, send)
+            return
+        await handler(scope, receive, send)
+
+
+def http_endpoint(
+    service: QAService, settings: Settings, metrics: Metrics | None = None
+) -> McpHttp:
+    base = public_base_url(settings)
+    return McpHttp(
+        lambda: build_server(service, settings, base_url=base, metrics=metrics),
+        transport_security(settings),
+    )
