@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run test lint bench chromium wrk
+.PHONY: setup run test lint bench chromium wrk axe
 
 setup: $(VENV)/.installed
 
@@ -29,12 +29,20 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
 
+# axe-core (npm) for the accessibility scans the browser tests inject into each page; pinned by
+# tests/a11y/package-lock.json.
+axe: tests/a11y/node_modules/axe-core/axe.min.js
+
+tests/a11y/node_modules/axe-core/axe.min.js: tests/a11y/package.json tests/a11y/package-lock.json
+	npm ci --prefix tests/a11y --no-audit --no-fund --loglevel=error
+	touch $@
+
 lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
 
-test: setup chromium lint
+test: setup chromium axe lint
 	$(BIN)/pytest
 
 # matplotlib for the latency plot; wrk (Debian) for the load benchmarks
