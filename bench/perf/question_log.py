@@ -68,9 +68,7 @@ def run(index_dir: Path, n: int, repeats: int) -> dict[str, Any]:
                 times[mode][kind].append(clients[mode].ask_ms(question))
         for client in clients.values():
             client.close()
-    written = {
-        m: _rows(data / dirname) for m, dirname in zip(MODES, ("off", "u", "all"), strict=True)
-    }
+    written = {m: _rows(data / m) for m in MODES}
     return {"times": times, "written": written, "questions": len(questions), "repeats": repeats}
 
 
