@@ -6,8 +6,10 @@ Fixtures defined here are imported by the test modules that use them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,6 +161,29 @@ def curator_server(
     }
     with mscqa_serve(real_settings, **env) as (_, url):
         yield url
+
+
+@dataclass
+class OwnServer:
+    proc: Any  # the `mscqa serve` process
+    url: str
+    corpus: Path
+
+
+@contextlib.contextmanager
+def own_mscqa(real_settings: Any, tmp_path: Path, **env: str) -> Iterator[OwnServer]:
+    """A server of its own on a copy of the real index and corpus, that a test may rebuild or
+    kill, with the curator's token and its own question log (``env``: more MSCQA_* values)."""
+    from conftest import mscqa_serve
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(real_settings.corpus_dir, corpus)
+    index = tmp_path / "index"
+    shutil.copytree(real_settings.index_dir, index, ignore=shutil.ignore_patterns("*.lock"))
+    settings = real_settings.model_copy(update={"corpus_dir": corpus, "index_dir": index})
+    env = {"MSCQA_ADMIN_TOKEN": TOKEN, "MSCQA_DATA_DIR": str(tmp_path / "data"), **env}
+    with mscqa_serve(settings, **env) as (proc, url):
+        yield OwnServer(proc, url, corpus)
 
 
 def answered(session: Session, question: str = ADIPOSE_COLLECTED) -> tuple[Any, Any]:

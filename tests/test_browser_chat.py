@@ -6,7 +6,6 @@ phone sheet — in headless Chromium against a real `mscqa serve` with the real 
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from browser import (
     DESKTOP_800,
     PHONE_844,
     TOKEN,
+    OwnServer,
     Session,
     _expect,
     _session,
@@ -30,6 +30,7 @@ from browser import (
     assistant_turn,
     chromium_browser,
     curator_server,
+    own_mscqa,
 )
 
 __all__ = ["chromium_browser", "curator_server"]  # fixtures, used by name
@@ -466,28 +467,16 @@ def test_the_conversation_list_is_a_drawer_on_phones(phone: Session) -> None:
 
 
 @pytest.fixture()
-def own_server(
-    real_service: Any, real_settings: Any, tmp_path: Path
-) -> Iterator[tuple[Any, str, Path]]:
-    """A server of its own (on a copy of the real index and corpus) that a test may rebuild or
-    kill: (process, url, corpus folder)."""
-    from conftest import mscqa_serve
-
-    corpus = tmp_path / "corpus"
-    shutil.copytree(real_settings.corpus_dir, corpus)
-    index = tmp_path / "index"
-    shutil.copytree(real_settings.index_dir, index, ignore=shutil.ignore_patterns("*.lock"))
-    settings = real_settings.model_copy(update={"corpus_dir": corpus, "index_dir": index})
-    env = {"MSCQA_ADMIN_TOKEN": TOKEN, "MSCQA_DATA_DIR": str(tmp_path / "data")}
-    with mscqa_serve(settings, **env) as (proc, url):
-        yield proc, url, corpus
+def own_server(real_service: Any, real_settings: Any, tmp_path: Path) -> Iterator[OwnServer]:
+    with own_mscqa(real_settings, tmp_path) as server:
+        yield server
 
 
 def test_the_status_line_follows_rebuilds_and_outages(
-    chromium_browser: Any, own_server: tuple[Any, str, Path]
+    chromium_browser: Any, own_server: OwnServer
 ) -> None:
     expect = _expect()
-    proc, url, _ = own_server
+    proc, url = own_server.proc, own_server.url
     for session in _session(chromium_browser, url, DESKTOP_800):
         page = session.page
         page.clock.install()

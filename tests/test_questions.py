@@ -347,6 +347,8 @@ def test_export_is_jsonl_that_mscqa_eval_reads(
     [item] = load_questions(tmp_path / "wrong.jsonl")
     assert (item.question, item.kind) == (ANSWERED, "user-downvoted")
     assert json.loads(wrong_lines)["comments"] == ["Missing dose"]
+    assert json.loads(wrong_lines)["answer_given"] == wrong["answer"]
+    assert "answer_given" not in first  # a refused question has no answer to judge
     # `mscqa eval` runs on it as it is (gold phrases are the curator's to fill in)
     result = evaluate(tiny_service, items)
     assert result["metrics"]["questions"] == 2

@@ -64,6 +64,14 @@ export function answerMarkdown(question, data, origin) {
       lines.push((data.answered ? "[" + c.n + "] " : "- ") + where + page + ": <" + url + ">");
     });
   }
+  const parts = unreadableParts(data);
+  if (parts.length) {
+    lines.push("", unreadableNote(parts));
+    parts.forEach((u) => {
+      const where = [u.section, u.title || u.doc_id].filter(Boolean).join(" — ");
+      lines.push("- " + where + ": <" + origin + unreadableUrl(u) + ">");
+    });
+  }
   return lines.join("\n") + "\n";
 }
 
@@ -136,26 +144,41 @@ function citeButton(citation, span, on) {
   return node;
 }
 
+/* Parts that match the question but hold no text: an image or a table the loader could not
+ * read. Said plainly, with a link to where they sit in the document. */
+function unreadableParts(data) {
+  return Array.isArray(data.unreadable) ? data.unreadable.filter((u) => u && u.doc_id) : [];
+}
+
+function unreadableNote(parts) {
+  if (parts.length === 1) return "This part of the document is an image and could not be read:";
+  const docs = new Set(parts.map((u) => u.doc_id)).size;
+  return "These parts of the " + (docs === 1 ? "document" : "documents") + " are images and could not be read:";
+}
+
+function unreadableUrl(u) {
+  const span = isFiniteNumber(u.start) && isFiniteNumber(u.end) && u.end > u.start;
+  return readUrl(u.doc_id, span ? u.start : undefined, span ? u.end : undefined);
+}
+
 function renderUnreadable(node, data) {
-  // Parts that match the question but hold no text: an image or a table the loader could not
-  // read. Said plainly, with a link to where they sit in the document.
-  const parts = Array.isArray(data.unreadable) ? data.unreadable.filter((u) => u && u.doc_id) : [];
+  const parts = unreadableParts(data);
   if (!parts.length) return;
   const note = el("div", "unreadable");
-  note.appendChild(el("p", "unreadable-title", parts.length === 1
-    ? "This part of the document is an image and could not be read:"
-    : "These parts of the documents are images and could not be read:"));
+  note.appendChild(el("p", "unreadable-title", unreadableNote(parts)));
+  const shared = sharedTitle(parts);
   const list = el("ul", "unreadable-list");
   parts.forEach((u) => {
     const item = el("li");
-    const span = isFiniteNumber(u.start) && isFiniteNumber(u.end) && u.end > u.start;
     const link = el("a", null, u.section || u.title || u.doc_id);
-    link.href = readUrl(u.doc_id, span ? u.start : undefined, span ? u.end : undefined);
+    link.href = unreadableUrl(u);
     item.appendChild(link);
-    item.appendChild(textNode(" (" + (u.title || u.doc_id) + "). An image or a table there holds what was asked, so it cannot be quoted."));
+    if (!shared) item.appendChild(textNode(" (" + (u.title || u.doc_id) + ")"));
     list.appendChild(item);
   });
   note.appendChild(list);
+  note.appendChild(el("p", "unreadable-doc", (shared ? "In “" + shared + "”: a" : "A") +
+    "n image or a table there holds what was asked, so it cannot be quoted."));
   node.appendChild(note);
 }
 

@@ -60,7 +60,7 @@ export function detailText(data) {
 }
 
 /** fetch, then the body as JSON (null when empty or not JSON): {ok, status, data, detail,
- * response}. Network failures reject, as fetch does. */
+ * text (the body as it came), response}. Network failures reject, as fetch does. */
 export async function fetchJson(url, options = {}) {
   const response = await fetch(url, {
     credentials: "same-origin",
@@ -77,7 +77,7 @@ export async function fetchJson(url, options = {}) {
     }
   }
   const detail = detailText(data) || "The server answered " + response.status + ".";
-  return { ok: response.ok, status: response.status, data, detail, response };
+  return { ok: response.ok, status: response.status, data, detail, text: raw, response };
 }
 
 /** The document reader's URL for a span of a document (offsets as in `sentences`). */

@@ -4,13 +4,17 @@
  * Text only, strict CSP: see common.js. The admin token lives in sessionStorage for this tab
  * only and is sent as an Authorization: Bearer header, never in a URL or a cookie.
  */
-import { button, clear, el, fetchJson, formatDate, plural, readUrl, setting } from "./common.js";
+import { button, clear, el, fetchJson, formatDate, numberSetting, plural, readUrl, setting } from "./common.js";
 
 const TOKEN_KEY = "mscqa.adminToken";
 const POLL_MS = 600;
-const REPORT_LIMIT = 50;
 const DOCS_URL = setting("documentsUrl", "/documents");
 const ADMIN_URL = setting("adminUrl", "/admin");
+// What the server accepts (its upload route's file types and MSCQA_MAX_UPLOAD_MB): a file it
+// would refuse is refused here, before a large upload is sent for nothing.
+const UPLOAD_SUFFIXES = setting("uploadSuffixes", "").split(/\s+/).filter(Boolean);
+const MAX_UPLOAD_MB = numberSetting("maxUploadMb", 0);
+const REPORT_LIMIT = numberSetting("reportLimit", 50);
 
 const $ = (id) => document.getElementById(id);
 const table = $("docs-table");
@@ -235,6 +239,12 @@ uploadForm.addEventListener("submit", async (event) => {
     $("upload-file").focus();
     return;
   }
+  const problem = uploadProblem(file);
+  if (problem) {
+    say(uploadMessage, problem, "bad");
+    $("upload-file").focus();
+    return;
+  }
   const data = new FormData();
   data.append("file", file, file.name);
   const query = $("upload-replace").checked ? "?replace=true" : "";
@@ -256,6 +266,20 @@ uploadForm.addEventListener("submit", async (event) => {
   }
   $("upload-button").disabled = false;
 });
+
+/** Why the server would refuse `file`, in its words; "" when it would take it. */
+function uploadProblem(file) {
+  const dot = file.name.lastIndexOf(".");
+  const suffix = dot > 0 ? file.name.slice(dot).toLowerCase() : "";
+  if (UPLOAD_SUFFIXES.length && !UPLOAD_SUFFIXES.includes(suffix)) {
+    return file.name + " is not a supported document type; upload one of: " + UPLOAD_SUFFIXES.join(" ") + ".";
+  }
+  if (MAX_UPLOAD_MB > 0 && file.size > MAX_UPLOAD_MB * 1024 * 1024) {
+    return file.name + " is " + (file.size / (1024 * 1024)).toFixed(1) + " MB, larger than the " +
+      MAX_UPLOAD_MB + " MB upload limit (MSCQA_MAX_UPLOAD_MB).";
+  }
+  return "";
+}
 
 /* ---------- rebuild ---------- */
 
@@ -386,29 +410,35 @@ function loadReports() {
 
 $("report-refresh").addEventListener("click", loadReports);
 
-$("report-export").addEventListener("click", async () => {
-  const message = $("unanswered-message");
+/* Either report as a question file for `mscqa eval`: the curator fills in gold phrases once
+ * documents that answer the questions are indexed, and measures the rebuilt index on them. */
+async function exportReport(status, message) {
+  let r;
   try {
-    const response = await fetch(ADMIN_URL + "/questions/export?status=unanswered", {
-      headers: authHeaders(), credentials: "omit", cache: "no-store",
-    });
-    if (!response.ok) {
-      say(message, "The download failed (the server answered " + response.status + ").", "bad");
-      return;
-    }
-    const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
-    const link = el("a");
-    link.href = URL.createObjectURL(await response.blob());
-    link.download = name ? name[1] : "questions.jsonl";
-    document.body.appendChild(link);
-    link.click();
-    link.remove();
-    window.setTimeout(() => URL.revokeObjectURL(link.href), 10000);
-    say(message, "Downloaded " + link.download + ": fill in gold phrases, then run mscqa eval on it.", "ok");
+    r = await admin("GET", "/questions/export?status=" + status);
   } catch (e) {
     say(message, "The server could not be reached.", "bad");
+    return;
   }
-});
+  if (!r.ok) {
+    if (r.status !== 401 && r.status !== 403) say(message, "The download failed: " + r.detail, "bad");
+    return;
+  }
+  const name = /filename="([^"]+)"/.exec(r.response.headers.get("Content-Disposition") || "");
+  const link = el("a");
+  link.href = URL.createObjectURL(new Blob([r.text], { type: "application/x-ndjson" }));
+  link.download = name ? name[1] : "questions-" + status + ".jsonl";
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  window.setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  const lines = r.text.split("\n").filter(Boolean).length;
+  say(message, "Downloaded " + link.download + " (" + plural(lines, "question", "questions") +
+    "): fill in gold phrases, then run mscqa eval on it.", "ok");
+}
+
+$("report-export").addEventListener("click", () => exportReport("unanswered", $("unanswered-message")));
+$("downvoted-export").addEventListener("click", () => exportReport("downvoted", $("downvoted-message")));
 
 /* ---------- start ---------- */
 

@@ -38,6 +38,7 @@ from mscqa.errors import (
 from mscqa.server import api, mcp_server
 from mscqa.server import pages as web
 from mscqa.server.admin import routes as admin
+from mscqa.server.admin.uploads import ALLOWED_SUFFIXES
 from mscqa.server.docs import add_docs
 from mscqa.server.metrics import Metrics, MetricsMiddleware, RouteTemplates
 from mscqa.server.metrics import make_router as metrics_router
@@ -190,7 +191,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     app.include_router(admin.router)
     app.include_router(feedback_router)
     app.include_router(questions_admin)
-    app.include_router(web.make_router(settings.web_dir))
+    app.include_router(web.make_router(settings.web_dir, upload_suffixes=ALLOWED_SUFFIXES))
     app.mount("/static", StaticFiles(directory=settings.web_dir / "static"), name="static")
     app.include_router(metrics_router(metrics, settings.metrics_token))
     add_docs(app)

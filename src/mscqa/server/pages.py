@@ -5,6 +5,7 @@ Jinja2 templates (autoescaped) whose JavaScript modules call the JSON API.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import jinja2
@@ -22,12 +23,15 @@ EXAMPLES = (
     "Which country uses umbilical cord MSCs more?",
     "Has the FDA approved an MSC product for graft-versus-host disease?",
 )
+REPORT_LIMIT = 50  # question groups the documents page lists per report
 # Spread into a new dict per response: TemplateResponse stores the request in the context it
 # is given, so a shared dict would carry one request into the next.
 STATIC = {"static_url": "/static"}
 
 
-def make_router(web_dir: Path) -> APIRouter:
+def make_router(web_dir: Path, upload_suffixes: Sequence[str] = ()) -> APIRouter:
+    """The pages over the templates in ``web_dir``; ``upload_suffixes``: the file types the
+    upload route accepts (the documents page names them and refuses others before sending)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(web_dir / "templates"), autoescape=True)
     templates = Jinja2Templates(env=env)
     router = APIRouter()
@@ -50,7 +54,16 @@ def make_router(web_dir: Path) -> APIRouter:
     @router.get("/documents/view", response_class=HTMLResponse, include_in_schema=False)
     def documents_page(request: Request) -> HTMLResponse:
         """What is indexed; with the admin token, upload, delete and rebuild (documents.js)."""
-        return templates.TemplateResponse(request, "documents.html", {**STATIC})
+        # What the upload accepts comes from the server too: the loaders' file types and
+        # MSCQA_MAX_UPLOAD_MB, so the page refuses a file before sending it, as the server would.
+        state = request.app.state
+        context = {
+            "upload_suffixes": list(upload_suffixes),
+            "max_upload_mb": state.settings.max_upload_mb,
+            "report_limit": REPORT_LIMIT,
+            **STATIC,
+        }
+        return templates.TemplateResponse(request, "documents.html", context)
 
     @router.get("/read/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def read(

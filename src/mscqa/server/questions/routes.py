@@ -210,4 +210,6 @@ def eval_record(g: QuestionGroup, status: Status) -> dict[str, object]:
     notes = [c.comment for c in g.comments if c.rating == "down"]
     if notes:
         record["comments"] = notes
+    if g.answered and g.answer:
+        record["answer_given"] = g.answer  # what a downvote judged (mscqa eval ignores it)
     return record
