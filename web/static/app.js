@@ -2,7 +2,7 @@
  * passage panel, the index status. Text only, strict CSP: see common.js. */
 
 import {
-  button, clear, el, fetchJson, numberSetting, plural, setting, textNode, trapFocus, withoutMarkers,
+  $, button, clear, el, fetchJson, numberSetting, plural, setting, textNode, trapFocus, withoutMarkers,
 } from "./common.js";
 import { ConversationStore, historyBefore, newConversation, titleOf } from "./conversations.js";
 import { answerMarkdown, renderAnswer } from "./answer.js";
@@ -20,7 +20,6 @@ const NOT_FOUND = setting("notFound", "");
 const MIN_CONFIDENCE = numberSetting("minConfidence", 0.5);
 const MAX_CHARS = numberSetting("maxQuestionChars", 2000);
 
-const $ = (id) => document.getElementById(id);
 const form = $("ask-form");
 const input = $("question");
 const counter = $("ask-count");

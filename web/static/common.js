@@ -6,6 +6,9 @@
  * styles), so no inline handlers or style attributes either (CSSOM properties are fine).
  */
 
+/** The element with this id. */
+export const $ = (id) => document.getElementById(id);
+
 /** An element with an optional class and text. */
 export function el(tag, className, text) {
   const node = document.createElement(tag);

@@ -4,7 +4,7 @@
  * Text only, strict CSP: see common.js. The admin token lives in sessionStorage for this tab
  * only and is sent as an Authorization: Bearer header, never in a URL or a cookie.
  */
-import { button, clear, el, fetchJson, formatDate, numberSetting, plural, readUrl, setting } from "./common.js";
+import { $, button, clear, el, fetchJson, formatDate, numberSetting, plural, readUrl, setting } from "./common.js";
 
 const TOKEN_KEY = "mscqa.adminToken";
 const POLL_MS = 600;
@@ -16,7 +16,6 @@ const UPLOAD_SUFFIXES = setting("uploadSuffixes", "").split(/\s+/).filter(Boolea
 const MAX_UPLOAD_MB = numberSetting("maxUploadMb", 0);
 const REPORT_LIMIT = numberSetting("reportLimit", 50);
 
-const $ = (id) => document.getElementById(id);
 const table = $("docs-table");
 const tbody = $("docs-body");
 const docsMessage = $("docs-message");

@@ -4,7 +4,7 @@
 import { clear, el, readUrl, slice, textNode, trapFocus } from "./common.js";
 import { hasPage, quotedSentences } from "./answer.js";
 
-const PHONE = window.matchMedia("(max-width: 640px)");
+const PHONE = window.matchMedia("(max-width: 640px)"); // the phone layout of style.css
 const CONTEXT_CHARS = 140; // passage text shown around the quoted sentence in a preview
 
 /* Fill `box` with `text`, marking [start, end) ranges (offsets inside `text`). */
