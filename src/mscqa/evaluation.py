@@ -125,7 +125,7 @@ def _matches(item: Item, chunks: Iterable[Chunk]) -> bool:
     return _phrases_in(item, " ".join(c.text for c in chunks))
 
 
-def _answer_right(item: Item, answer: Answer) -> bool:
+def answer_right(item: Item, answer: Answer) -> bool:
     """An answer is right when it is given, quotes the gold phrases (if any) and cites a gold
     document (if any) first."""
     if not answer.answered or item.expect_abstain:
@@ -185,8 +185,8 @@ def evaluate(service: QAService, items: list[Item], k_max: int = 5) -> dict[str,
                 "contains_gold": answer.answered
                 and bool(item.gold)
                 and _phrases_in(item, answer.text),
-                "right": _answer_right(item, answer),
-                "would_be_right": _answer_right(item, composed),
+                "right": answer_right(item, answer),
+                "would_be_right": answer_right(item, composed),
                 "flagged_unreadable": bool(getattr(answer, "unreadable", ())),
                 "grounded": grounded(answer),
                 "answer": answer.text,
@@ -208,7 +208,8 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     citations, a passage holding the gold fact (a refusal cites nothing: a miss).
     ``false_abstention``: in-scope questions refused; ``abstention_recall``: out-of-scope
     questions refused. ``brier``: mean squared gap between the confidence and whether the
-    answer it scores (composed without the threshold) is right.
+    documents hold the answer (the question is in scope); ``brier_right``: the same against
+    whether the answer it scores (composed without the threshold) quotes the gold fact.
     """
     inscope = [r for r in rows if not r["expect_abstain"]]
     oos = [r for r in rows if r["expect_abstain"]]
@@ -237,15 +238,25 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "unreadable_flagged": _rate([r.get("flagged_unreadable", False) for r in unreadable]),
         "unreadable_false_flags": _rate([r.get("flagged_unreadable", False) for r in readable]),
         "brier": brier(rows),
+        "brier_right": brier(rows, "would_be_right"),
         "latency_ms_p50": round(statistics.median(latencies), 2) if latencies else None,
         "latency_ms_p95": round(_percentile(latencies, 95), 2) if latencies else None,
     }
 
 
-def brier(rows: Sequence[dict[str, Any]]) -> float | None:
-    """Mean of ``(confidence - right)^2`` (0 is perfect; always saying 0.5 scores 0.25)."""
-    pairs = [(r["confidence"], float(r.get("would_be_right", False))) for r in rows]
+def brier(rows: Sequence[dict[str, Any]], outcome: str = "in_scope") -> float | None:
+    """Mean of ``(confidence - outcome)^2`` (0 is perfect; always saying 0.5 scores 0.25).
+
+    ``in_scope``: the documents hold the answer (what the confidence means); ``would_be_right``:
+    the answer it scores, composed without the threshold, quotes the gold fact."""
+    pairs = [(r["confidence"], _outcome(r, outcome)) for r in rows]
     return round(sum((c - y) ** 2 for c, y in pairs) / len(pairs), 4) if pairs else None
+
+
+def _outcome(row: dict[str, Any], outcome: str) -> float:
+    if outcome == "in_scope":
+        return float(not row["expect_abstain"])
+    return float(row.get(outcome, False))
 
 
 def reliability(
@@ -303,7 +314,7 @@ def split_report(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "metrics": summarize(part),
             "by_kind": by_kind(part),
             "reliability": reliability(
-                [r["confidence"] for r in part], [float(r["would_be_right"]) for r in part]
+                [r["confidence"] for r in part], [_outcome(r, "in_scope") for r in part]
             ),
             "files": {
                 name: summarize([r for r in part if r.get("file", r["set"]) == name])
