@@ -234,14 +234,22 @@ def test_a_piece_that_adds_the_missing_terms_joins() -> None:
 
 
 def test_a_question_asking_for_a_figure_needs_a_piece_that_gives_one() -> None:
-    no_year = [sent(CHUNK_A, 2, 0.9)]
-    assert not answer("In which year did Japan approve it?", retrieval(no_year), policy()).answered
+    question = "In which year did Japan approve it?"
     chunk = make_chunk("y.md", 0, "Japan approved it in 2015. It is made of fat cells.")
     with_year = [sent(chunk, 1, 0.9), sent(chunk, 0, 0.85)]
-    out = answer("In which year did Japan approve it?", retrieval(with_year), policy())
-    assert parse(out.text)[0][0] == "Japan approved it in 2015."
-    untyped = answer("In which year did Japan approve it?", retrieval(no_year), policy(types=False))
-    assert untyped.answered
+    out = answer(question, retrieval(with_year), policy())
+    assert parse(out.text)[0][0] == "Japan approved it in 2015."  # the one that gives it
+    no_year = retrieval([sent(CHUNK_A, 2, 0.9)])
+    assert not answer(question, no_year, policy(strict_types=True)).answered
+    # by default a missing figure is evidence for the confidence model, not a refusal rule
+    soft = answer(question, no_year, policy())
+    assert soft.answered and soft.meta["type_missing"] == 1.0
+    shipped = AnswerPolicy(min_confidence=0.0)
+    assert (
+        answer(question, no_year, shipped).confidence
+        < answer("Has Japan approved it?", no_year, shipped).confidence
+    )
+    assert answer(question, no_year, policy(types=False)).meta["type_missing"] == 0.0
 
 
 def test_at_most_max_sentences() -> None:
