@@ -64,30 +64,32 @@ def test_retrieval_hit_at_3(dev_metrics: dict) -> None:
 
 
 def test_cited_passages_hold_the_gold_fact(dev_metrics: dict) -> None:
-    assert dev_metrics["metrics"]["citation_hit@3"] >= 0.89
+    assert dev_metrics["metrics"]["citation_hit@3"] >= 0.90
 
 
 def test_answers_contain_the_gold_phrase(dev_metrics: dict) -> None:
-    assert dev_metrics["metrics"]["answer_contains_gold"] >= 0.88
+    assert dev_metrics["metrics"]["answer_contains_gold"] >= 0.90
 
 
 def test_out_of_scope_questions_abstain(dev_metrics: dict) -> None:
-    assert dev_metrics["metrics"]["abstention_recall"] >= 0.79
+    assert dev_metrics["metrics"]["abstention_recall"] >= 0.81
 
 
 def test_in_scope_questions_rarely_abstain(dev_metrics: dict) -> None:
-    assert dev_metrics["metrics"]["false_abstention"] <= 0.04
+    assert dev_metrics["metrics"]["false_abstention"] <= 0.03
 
 
 def test_unreadable_tables_are_flagged(dev_metrics: dict) -> None:
     assert dev_metrics["metrics"]["unreadable_flagged"] >= 0.66
 
 
-TEST_FLOORS = {  # a little below bench.quality.report's test figures (bench/quality/test_runs.md)
-    "citation_hit@3": (">=", 0.75),
-    "answer_contains_gold": (">=", 0.71),
-    "false_abstention": ("<=", 0.11),
-    "abstention_recall": (">=", 0.73),
+# a little below what the test split reached when it was reported (2026-12-01 21:32, commit
+# 1022f96: 0.840 / 0.827 / 0.045 / 0.833; bench/quality/test_runs.md)
+TEST_FLOORS = {
+    "citation_hit@3": (">=", 0.81),
+    "answer_contains_gold": (">=", 0.80),
+    "false_abstention": ("<=", 0.07),
+    "abstention_recall": (">=", 0.78),
     "grounding": (">=", 1.0),
 }
 

@@ -82,7 +82,8 @@ def report(
     right_by_bin = reliability(list(p), list(right))
     for row, r2 in zip(table, right_by_bin, strict=True):
         lines.append(
-            f"| {row['bin']} | {row['n']} | {row['confidence']} | {row['right']} | {r2['right']} |"
+            f"| {row['bin']} | {row['n']} | {row['confidence']} | {row['observed']} | "
+            f"{r2['observed']} |"
         )
     lines += ["| threshold | in scope refused | out of scope refused |", "|---|---|---|"]
     for t in THRESHOLDS:

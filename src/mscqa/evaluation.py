@@ -262,8 +262,9 @@ def _outcome(row: dict[str, Any], outcome: str) -> float:
 def reliability(
     confidences: Sequence[float], outcomes: Sequence[float], bins: int = RELIABILITY_BINS
 ) -> list[dict[str, Any]]:
-    """The reliability table: per confidence bin, how many answers, their mean confidence and
-    how often they were right. A calibrated model has ``right`` close to ``confidence``."""
+    """The reliability table: per confidence bin, how many questions, their mean confidence and
+    how often the outcome held (``observed``). A calibrated model has ``observed`` close to
+    ``confidence``."""
     out = []
     for b in range(bins):
         lo, hi = b / bins, (b + 1) / bins
@@ -278,7 +279,7 @@ def reliability(
                     "bin": f"{lo:.1f}-{hi:.1f}",
                     "n": len(inside),
                     "confidence": round(sum(c for c, _ in inside) / len(inside), 3),
-                    "right": round(sum(y for _, y in inside) / len(inside), 3),
+                    "observed": round(sum(y for _, y in inside) / len(inside), 3),
                 }
             )
     return out
