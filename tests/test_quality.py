@@ -140,7 +140,7 @@ def test_a_pointer_is_quoted_with_what_completes_it(real_service: QAService) -> 
     assert a.answered
     assert "number of stem cells in bone marrow is limited" in a.text
     assert "certain pain and trauma" in a.text
-    text = real_service._current().snapshot.documents[a.citations[0].chunk.doc_id].text
+    text = real_service.serving().snapshot.documents[a.citations[0].chunk.doc_id].text
     quoted = [text[s:e] for c in a.citations for s, e in c.sentences]
     assert any("obvious disadvantages" in q and "pain and trauma" in q for q in quoted)
 
