@@ -42,7 +42,7 @@ ORDER: dict[str, list[set[str]]] = {
     # snapshots in PostgreSQL behind snapshot's seam; backends picks the folder or the database
     "index": [{"lexical", "pgdb"}, {"snapshot"}, {"pgstore"}, {"backends"}],
     "retrieval": [{"fusion", "spelling", "vocabulary", "conversation"}, {"retriever"}],
-    "answer": [{"expected"}, {"answerer"}],
+    "answer": [{"expected", "units"}, {"ranker"}, {"answerer"}],
     "server": [
         # docview: the /read page's layout of a Document (pure, records only)
         {"schemas", "docs", "metrics", "middleware", "docview"},

@@ -277,3 +277,59 @@ def test_chunk_all_reuses_the_chunks_of_unchanged_documents_only() -> None:
     wide = Chunker(5000).chunk_all([a, b2])
     assert wide == Chunker(5000).chunk(a) + Chunker(5000).chunk(b2)
     assert wide[0] is not first[0]
+
+
+# --- unreadable parts -------------------------------------------------------------------------
+
+
+def load_text(name: str, text: str, tmp: Path | None = None) -> Document:
+    import tempfile
+
+    folder = Path(tmp or tempfile.mkdtemp())
+    (folder / name).write_text(text, encoding="utf-8")
+    return load_file(folder / name, Path(name))
+
+
+IMAGES = """# Approved
+
+There are no approved products in China. The following tables list them:
+
+## 1. Bone marrow products
+
+## 2. Adipose products
+
+![table of adipose products](table2.png)
+
+## Notes
+
+Table 3 of approved cord products
+
+IMG_260
+
+The notes end here.
+"""
+
+
+def test_sections_without_text_and_image_placeholders_are_recorded() -> None:
+    doc = load_text("approved.md", IMAGES)
+    chunker = Chunker(200)
+    chunks = chunker.chunk(doc)
+    parts = chunker.unreadable(doc)
+    assert [(p.section, p.context) for p in parts] == [
+        ("1. Bone marrow products", "Approved"),
+        ("2. Adipose products", "Approved"),
+        ("Table 3 of approved cord products", "Notes"),
+    ]
+    assert parts[0].after == parts[1].after == chunks[0].chunk_id  # what announces them
+    # a placeholder is not a sentence: nothing quotes "IMG_260" or the image link
+    quoted = [doc.text[s:e] for c in chunks for s, e in c.sentences]
+    assert not any("IMG_" in q or "![" in q for q in quoted)
+    assert doc.text[parts[2].start : parts[2].end] == "IMG_260"
+    assert "The notes end here." in quoted
+
+
+def test_chunk_all_and_unreadable_all_agree_with_one_document_at_a_time() -> None:
+    docs = [load_text("approved.md", IMAGES), load_text("plain.md", "# P\n\nJust text here.\n")]
+    chunker = Chunker(200)
+    assert chunker.chunk_all(docs) == chunker.chunk(docs[0]) + chunker.chunk(docs[1])
+    assert chunker.unreadable_all(docs) == chunker.unreadable(docs[0])

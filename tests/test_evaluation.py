@@ -120,15 +120,16 @@ def test_each_split_is_reported_on_its_own(tmp_path: Path, tiny_service: QAServi
 def test_reliability_and_brier() -> None:
     assert brier([]) is None
     rows = [
-        {"confidence": 0.9, "would_be_right": True},
-        {"confidence": 0.2, "would_be_right": False},
+        {"confidence": 0.9, "would_be_right": True, "expect_abstain": False},
+        {"confidence": 0.2, "would_be_right": False, "expect_abstain": False},
     ]
-    assert brier(rows) == pytest.approx((0.01 + 0.04) / 2)
+    assert brier(rows, "would_be_right") == pytest.approx((0.01 + 0.04) / 2)
+    assert brier(rows) == pytest.approx((0.01 + 0.64) / 2)  # both are in scope
     table = reliability([0.05, 0.15, 0.12, 1.0], [0.0, 1.0, 0.0, 1.0])
     assert table == [
-        {"bin": "0.0-0.1", "n": 1, "confidence": 0.05, "right": 0.0},
-        {"bin": "0.1-0.2", "n": 2, "confidence": 0.135, "right": 0.5},
-        {"bin": "0.9-1.0", "n": 1, "confidence": 1.0, "right": 1.0},
+        {"bin": "0.0-0.1", "n": 1, "confidence": 0.05, "observed": 0.0},
+        {"bin": "0.1-0.2", "n": 2, "confidence": 0.135, "observed": 0.5},
+        {"bin": "0.9-1.0", "n": 1, "confidence": 1.0, "observed": 1.0},
     ]
 
 

@@ -13,7 +13,7 @@ from conftest import IndexView
 from mscqa.config import Settings
 from mscqa.embedding.embedder import HashingEmbedder
 from mscqa.errors import BuildInProgress, CorpusError, SnapshotError
-from mscqa.index.snapshot import dense_text
+from mscqa.index.snapshot import dense_text, sentence_text
 from mscqa.indexing import build_index, rollback
 from mscqa.ingest.chunker import Chunker
 from mscqa.ingest.loaders import load_file
@@ -58,7 +58,9 @@ def texts_of(settings: Settings, rel: str) -> set[str]:
     """Every text the build embeds for one corpus file: chunk texts and sentence texts."""
     doc = load_file(settings.corpus_dir / rel, Path(rel))
     chunks = Chunker(settings.chunk_chars).chunk(doc)
-    return {dense_text(c) for c in chunks} | {doc.text[s:e] for c in chunks for s, e in c.sentences}
+    return {dense_text(c) for c in chunks} | {
+        sentence_text(c, doc.text[s:e]) for c in chunks for s, e in c.sentences
+    }
 
 
 def test_build_report_counts(
@@ -124,8 +126,8 @@ def test_editing_one_file_reembeds_only_its_texts(
     assert report.embedded == len(seen)
     assert report.reused > 0
     # an unchanged sentence of the edited file is reused from the cache
-    assert "China uses them more often." not in seen
-    assert "Wharton jelly yields many cells." in seen
+    assert "Umbilical cord: China uses them more often." not in seen
+    assert "Umbilical cord: Wharton jelly yields many cells." in seen
     snap = index.load()
     assert not any(old in c.text for c in snap.chunks)
     assert "Wharton jelly" in snap.documents["nested/cord.md"].text

@@ -18,6 +18,7 @@ from mscqa.index.pgstore import PgStore, schema_of
 from mscqa.index.snapshot import lexical_text, make_dense_index
 from mscqa.ingest.chunker import Chunker
 from mscqa.ingest.loaders import load_corpus
+from mscqa.types import Definition, Unreadable
 from test_store import tiny_snapshot_inputs
 
 
@@ -123,6 +124,18 @@ def test_round_trip_of_records_and_vectors(store: PgStore) -> None:
     lex_rows, lex = snap.lexical_scores("gamma tissue", 10)
     assert lex_rows.tolist() == [1] and lex[0] > 0
     assert snap.lexical_scores("nothing matches", 10)[0].tolist() == []
+
+
+def test_abbreviations_and_unreadable_parts_round_trip(store: PgStore) -> None:
+    defined = [Definition("d/one.md", "GVHD", "graft-versus-host disease")]
+    gaps = [Unreadable("d/one.md", "Table 1", 40, 41, "S", "d/one.md#0")]
+    docs, chunks, cv, sv, owner = tiny_snapshot_inputs()
+    with store.writer() as writer:
+        writer.write("v1", {}, docs, chunks, cv, sv, owner, abbreviations=defined, unreadable=gaps)
+        writer.publish("v1", keep=3)
+    snap = store.load_current()
+    assert snap.abbreviations == defined
+    assert snap.unreadable == gaps
 
 
 def test_a_written_snapshot_is_served_only_once_published(store: PgStore) -> None:

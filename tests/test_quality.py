@@ -1,8 +1,11 @@
-"""Quality on the real model: the dev question set's floors, grounding, abstention, follow-ups.
+"""Quality on the real model: floors on the article's dev and test questions, grounding,
+abstention, follow-ups, answer units and the unreadable tables.
 
 The index is built once per session from the bundled article (fixture ``real_service``).
-Floors sit a little below the figures measured with ``mscqa eval`` (README) so that a real
-regression fails while the exact figures stay documented there.
+Dev floors sit a little below what the dev questions reach (``bench.quality.report``, README);
+test floors a little below what the frozen test questions reached when they were reported
+(``bench/quality/test_runs.md``). They were not tuned to pass: a real regression fails them.
+The test questions' per-question results are never printed here, only their aggregates.
 """
 
 from __future__ import annotations
@@ -20,9 +23,19 @@ DATA = Path(__file__).resolve().parent / "data"
 pytestmark = pytest.mark.slow
 
 
+ARTICLE_DEV = [DATA / "devset.jsonl", DATA / "heldout.jsonl", DATA / "eval" / "article.dev.jsonl"]
+ARTICLE_TEST = DATA / "eval" / "article.test.jsonl"
+
+
 @pytest.fixture(scope="module")
 def dev_metrics(real_service: QAService) -> dict:
-    return evaluate(real_service, load_questions(DATA / "devset.jsonl"))
+    items = [item for path in ARTICLE_DEV for item in load_questions(path)]
+    return evaluate(real_service, items)
+
+
+@pytest.fixture(scope="module")
+def article_test_metrics(real_service: QAService) -> dict:
+    return evaluate(real_service, load_questions(ARTICLE_TEST))["metrics"]
 
 
 def test_dev_set_is_big_and_varied() -> None:
@@ -41,24 +54,51 @@ def test_dev_set_is_big_and_varied() -> None:
     } <= kinds
 
 
-# Targets: hit@3 >= 0.97, answer contains gold >= 0.90, abstention >= 0.95 with false
-# abstention <= 0.03. The floors leave about two questions of slack; README has exact figures.
+# Issue 11's targets: cited passages hold the gold fact >= 0.97, the answer contains it >= 0.92,
+# in-scope refused <= 0.03, out-of-scope refused >= 0.95. Floors: what dev reaches, less about
+# two questions; README has the exact figures.
 
 
 def test_retrieval_hit_at_3(dev_metrics: dict) -> None:
-    assert dev_metrics["metrics"]["hit@3"] >= 0.95
+    assert dev_metrics["metrics"]["hit@3"] >= 0.92
+
+
+def test_cited_passages_hold_the_gold_fact(dev_metrics: dict) -> None:
+    assert dev_metrics["metrics"]["citation_hit@3"] >= 0.90
 
 
 def test_answers_contain_the_gold_phrase(dev_metrics: dict) -> None:
-    assert dev_metrics["metrics"]["answer_contains_gold"] >= 0.88
+    assert dev_metrics["metrics"]["answer_contains_gold"] >= 0.90
 
 
 def test_out_of_scope_questions_abstain(dev_metrics: dict) -> None:
-    assert dev_metrics["metrics"]["abstention_recall"] >= 0.92
+    assert dev_metrics["metrics"]["abstention_recall"] >= 0.81
 
 
 def test_in_scope_questions_rarely_abstain(dev_metrics: dict) -> None:
-    assert dev_metrics["metrics"]["false_abstention"] <= 0.04
+    assert dev_metrics["metrics"]["false_abstention"] <= 0.03
+
+
+def test_unreadable_tables_are_flagged(dev_metrics: dict) -> None:
+    assert dev_metrics["metrics"]["unreadable_flagged"] >= 0.66
+
+
+# a little below what the test split reached when it was reported (2026-12-01 21:32, commit
+# 1022f96: 0.840 / 0.827 / 0.045 / 0.833; bench/quality/test_runs.md)
+TEST_FLOORS = {
+    "citation_hit@3": (">=", 0.81),
+    "answer_contains_gold": (">=", 0.80),
+    "false_abstention": ("<=", 0.07),
+    "abstention_recall": (">=", 0.78),
+    "grounding": (">=", 1.0),
+}
+
+
+@pytest.mark.parametrize("metric", sorted(TEST_FLOORS))
+def test_test_split_floors(article_test_metrics: dict, metric: str) -> None:
+    op, floor = TEST_FLOORS[metric]
+    value = article_test_metrics[metric]
+    assert value >= floor if op == ">=" else value <= floor, (metric, value)
 
 
 def test_history_does_not_change_standalone_questions(real_service: QAService) -> None:
@@ -93,6 +133,24 @@ def test_follow_ups_retrieve_their_topic(real_service: QAService) -> None:
 
 def test_every_answer_is_grounded(dev_metrics: dict) -> None:
     assert dev_metrics["metrics"]["grounding"] == 1.0
+
+
+def test_a_pointer_is_quoted_with_what_completes_it(real_service: QAService) -> None:
+    a = real_service.ask("What are the disadvantages of bone marrow mesenchymal stem cells?")
+    assert a.answered
+    assert "number of stem cells in bone marrow is limited" in a.text
+    assert "certain pain and trauma" in a.text
+    text = real_service.serving().snapshot.documents[a.citations[0].chunk.doc_id].text
+    quoted = [text[s:e] for c in a.citations for s, e in c.sentences]
+    assert any("obvious disadvantages" in q and "pain and trauma" in q for q in quoted)
+
+
+def test_the_image_tables_are_named_not_padded(real_service: QAService) -> None:
+    a = real_service.ask("Which bone marrow MSC products are approved in Japan?")
+    assert not a.answered
+    assert [u.section for u in a.unreadable][:1] == [
+        "1. Bone marrow mesenchymal stem cells (BM-MSCs)"
+    ]
 
 
 def test_citation_offsets_round_trip(real_service: QAService) -> None:

@@ -36,11 +36,12 @@ def test_sentence_word_scores_match_the_sentence_text(snapshot, fake_embedder) -
     retriever = Retriever(snapshot, fake_embedder)
     question = "How is liposuction used to collect adipose cells?"
     first = retriever.search(question, 3)
-    weights = retriever._weights(first.corrected)
+    terms = retriever.terms(first.corrected)
     assert retriever._sentence_tokens  # filled for the hits
     for s in first.sentences:
         words = set(tokenize(snapshot.documents[s.chunk.doc_id].text[s.start : s.end]))
-        assert s.lexical == pytest.approx(retriever._share(weights, words))
+        assert s.lexical == pytest.approx(retriever._share(terms, words))
+        assert s.found == {i for i, t in enumerate(terms) if t.found_in(words)}
     again = retriever.search(question, 3)
     assert [s.lexical for s in again.sentences] == [s.lexical for s in first.sentences]
 
@@ -109,3 +110,79 @@ def test_chunk_tokens_are_the_words_bm25_indexed(snapshot, fake_embedder) -> Non
     assert [snapshot.chunk_tokens(r) for r in rows] == [
         set(tokenize(chunk_words(c))) for c in snapshot.chunks
     ]
+
+
+# --- corpus-mined abbreviations, the best document's passages, unreadable parts, subjects ------
+
+DEFINING = {
+    "gvhd.md": """# Graft disease
+
+Patients with graft-versus-host disease are treated with marrow cells.
+
+## Later
+
+After transplant GVHD may return. Donor T cells attack the host.
+
+## Table of products
+
+## Outlook
+
+The outlook is good when treatment starts early. Liposuction is not used.
+""",
+    "other.md": "# Other\n\nAdipose tissue is collected by liposuction.\n",
+    "define.md": "# Define\n\nGraft-versus-host disease (GVHD) is common after transplants.\n",
+}
+
+
+@pytest.fixture
+def defining(tmp_path, fake_embedder):
+    corpus = write_corpus(tmp_path / "c", DEFINING)
+    settings = Settings(
+        corpus_dir=corpus, index_dir=tmp_path / "i", chunk_chars=100, _env_file=None
+    )
+    build_index(settings, fake_embedder)
+    return load_current(settings.index_dir)
+
+
+def test_abbreviations_defined_in_a_document_expand_questions(defining, fake_embedder) -> None:
+    assert [(a.short, a.long) for a in defining.abbreviations] == [
+        ("GVHD", "Graft-versus-host disease")
+    ]
+    retriever = Retriever(defining, fake_embedder, vocabulary=False)
+    assert "graft-versus-host disease" in retriever.vocabulary.expand("GVHD treatment")
+    assert "gvhd" in retriever.vocabulary.expand("graft-versus-host disease treatment")
+    off = Retriever(defining, fake_embedder, vocabulary=False, abbreviations=False)
+    assert off.vocabulary.expand("GVHD treatment") == "GVHD treatment"
+    # the question's "GVHD" is found in a sentence that only says the long form
+    result = retriever.search("GVHD patients marrow cells", 3)
+    long_form = next(s for s in result.sentences if "graft-versus-host" in s.chunk.text[:80])
+    terms = retriever.terms("GVHD patients marrow cells")
+    gvhd = next(i for i, t in enumerate(terms) if len(t.forms) > 1)
+    assert gvhd in long_form.found
+
+
+def test_the_best_documents_other_passages_are_scored_too(defining, fake_embedder) -> None:
+    result = Retriever(defining, fake_embedder, per_document=1).search("graft disease", 1)
+    (hit,) = result.hits
+    scored = {s.chunk.chunk_id for s in result.sentences}
+    same_doc = {c.chunk_id for c in defining.chunks if c.doc_id == hit.chunk.doc_id}
+    assert scored == same_doc and len(same_doc) > 1
+    alone = Retriever(defining, fake_embedder, document_passages=0).search("graft disease", 1)
+    assert {s.chunk.chunk_id for s in alone.sentences} == {hit.chunk.chunk_id}
+
+
+def test_unreadable_parts_of_the_hits_documents_reach_the_answerer(defining, fake_embedder) -> None:
+    (part,) = defining.unreadable
+    assert (part.doc_id, part.section, part.context) == ("gvhd.md", "Table of products", "Later")
+    result = Retriever(defining, fake_embedder).search("table of products for GVHD", 3)
+    shares = {u.section: share for u, share in result.unreadable}
+    assert shares["Table of products"] > 0.5
+
+
+def test_a_question_names_a_subject_or_leans_on_the_conversation(defining, fake_embedder) -> None:
+    retriever = Retriever(defining, fake_embedder)
+    assert retriever.names_subject("What about GVHD?")  # an abbreviation a document defines
+    assert retriever.names_subject("Is the outlook good?")  # a word of a heading
+    assert retriever.names_subject("Does Prochymal work?")  # a name
+    assert not retriever.names_subject("Was there a study?")
+    assert not retriever.names_subject("Why is that?")

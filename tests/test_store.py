@@ -25,7 +25,7 @@ from mscqa.index.snapshot import (
     save_snapshot,
 )
 from mscqa.indexing import build_index
-from mscqa.types import Chunk, Document, Page, Section
+from mscqa.types import Chunk, Definition, Document, Page, Section, Unreadable
 
 DIM = 8
 
@@ -85,6 +85,33 @@ def test_save_publish_load_round_trip(tmp_path: Path) -> None:
     scores = snap.lexical.scores("gamma tissue")
     assert scores[0] == 0.0
     assert scores[1] > 0.0
+
+
+DEFINED = [Definition("d/one.md", "GVHD", "graft-versus-host disease")]
+GAPS = [Unreadable("d/one.md", "Table 1", 40, 41, "S", "d/one.md#0")]
+
+
+def test_abbreviations_and_unreadable_parts_round_trip(tmp_path: Path) -> None:
+    docs, chunks, cv, sv, owner = tiny_snapshot_inputs()
+    save_snapshot(tmp_path, "v1", {}, docs, chunks, cv, sv, owner, DEFINED, GAPS)
+    publish(tmp_path, "v1")
+    snap = load_current(tmp_path)
+    assert snap.abbreviations == DEFINED
+    assert snap.unreadable == GAPS
+    assert snap.manifest["format_version"] == 2
+    assert (
+        (tmp_path / "snapshots" / "v1" / "unreadable.jsonl")
+        .read_text()
+        .startswith('{"doc_id": "d/one.md", "section": "Table 1"')
+    )
+
+
+def test_an_older_format_is_refused_with_the_fix(tmp_path: Path) -> None:
+    path = save(tmp_path, "v1")
+    manifest = json.loads((path / "manifest.json").read_text())
+    (path / "manifest.json").write_text(json.dumps(manifest | {"format_version": 1}))
+    with pytest.raises(SnapshotError, match="mscqa index"):
+        load_snapshot(path)
 
 
 def test_records_are_the_dataclasses_fields_so_the_file_format_is_unchanged() -> None:

@@ -1,61 +1,95 @@
-"""What each part of retrieval adds, on the dev set's in-scope questions (retrieval hit@3).
+"""What each mechanism adds: every question set, dev and test, with one mechanism switched off.
 
-    .venv/bin/python -m bench.quality.ablation [--index-dir DIR]
+    .venv/bin/python -m bench.quality.ablation [--split dev|test|all] [--only LABEL ...]
 
-One index of the article; the same QAService with its Retriever switched step by step:
-dense only (alpha 1, no best-sentence pooling), BM25 only (alpha 0), weighted fusion (alpha
-0.75, no pooling), plus best-sentence pooling (sentence_weight 0.5), then as shipped (plus the
-domain vocabulary: synonym expansion of the BM25 query and of the word-overlap checks). The
-vocabulary is switched off by giving the Retriever empty synonym tables.
+The same two indexes as `bench.quality.report` (the article; the 1000 PubMedQA abstracts), the
+same questions; each row is the shipped system with one switch turned off, through the
+constructor and policy arguments (`QAService(policy=..., retrieval=...)`, no monkeypatching):
+
+- document passages: the best document's other passages are no longer scored
+  (`Retriever(document_passages=0)`);
+- mined abbreviations (`abbreviations=False`), the hand-written vocabulary
+  (`vocabulary=False`), or both;
+- subject-less follow-ups (`subjects=False`: only the older anaphora rules make a follow-up);
+- answer units (`AnswerPolicy(units=False)`: single sentences), compound questions
+  (`parts=False`), answer types (`types=False`, or as a hard rule: `strict_types=True`),
+  unreadable parts (`unreadable=False`);
+- the hand-set ranker (shipped) against the learned one (`bench.quality.ranker`), both with no
+  abstention threshold (the confidence model reads the ranker's score, so it is fitted to one).
+
+Test figures are aggregates only and every run that computes them is logged in
+`bench/quality/test_runs.md`. A mechanism whose dev gain does not show on test is not a gain.
+The contextual sentence vectors (the section heading embedded with each sentence) are an index
+setting, not a switch; `bench/README.md` gives their dev figures.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
+import dataclasses
+import sys
 from typing import Any
 
-from bench.perf.baseline import DEVSET, article_index
+from bench.quality import report
+from bench.quality.ranker import LEARNED_WEIGHTS
+from mscqa.answer import AnswerPolicy
+
+KEYS = ("citation_hit@3", "answer_contains_gold", "false_abstention", "abstention_recall")
+SHIPPED = AnswerPolicy()
+ROWS: dict[str, dict[str, Any]] = {
+    "as shipped": {},
+    "- document passages": {"retrieval": {"document_passages": 0}},
+    "- mined abbreviations": {"retrieval": {"abbreviations": False}},
+    "- hand-written vocabulary": {"retrieval": {"vocabulary": False}},
+    "- both vocabularies": {"retrieval": {"abbreviations": False, "vocabulary": False}},
+    "- subject-less follow-ups": {"retrieval": {"subjects": False}},
+    "- answer units": {"policy": {"units": False}},
+    "- compound questions": {"policy": {"parts": False}},
+    "- answer types": {"policy": {"types": False}},
+    "answer types as a hard rule": {"policy": {"strict_types": True}},
+    "- unreadable parts": {"policy": {"unreadable": False}},
+    # the confidence model reads the ranker's score, so the two rankers are compared on what
+    # they quote with no abstention threshold (false_abstention is then 0 by construction)
+    "selection only: hand-set ranker (shipped)": {"policy": {"min_confidence": 0.0}},
+    "selection only: learned ranker": {
+        "policy": {"min_confidence": 0.0, "ranker": LEARNED_WEIGHTS}
+    },
+}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--index-dir", type=Path, default=None, help="reuse an article index")
-    args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from mscqa.config import Settings
-    from mscqa.evaluation import evaluate, load_questions
-    from mscqa.retrieval import retriever as retriever_module
-    from mscqa.service import QAService
-
-    index_dir = article_index(args.index_dir)
-    service = QAService(Settings(index_dir=index_dir, cache_size=0))
-    service.load()
-    live = service.serving()
-    items = load_questions(DEVSET)
-    shipped = (live.retriever.alpha, live.retriever.sentence_weight)
-    no_vocabulary: dict[str, Any] = {"expand": lambda text: text}
-    steps: list[tuple[str, float, float, bool]] = [
-        ("dense only", 1.0, 0.0, False),
-        ("BM25 only", 0.0, 0.0, False),
-        (f"weighted fusion (alpha {shipped[0]})", shipped[0], 0.0, False),
-        ("+ best-sentence pooling", shipped[0], shipped[1], False),
-        ("+ domain vocabulary (as shipped)", shipped[0], shipped[1], True),
-    ]
-    saved = (retriever_module.expand, live.retriever._equivalents, live.retriever._group_tokens)
-    print("| retrieval | dev in-scope hit@3 | hit@1 |\n|---|---|---|")
-    for label, alpha, weight, vocabulary in steps:
-        live.retriever.alpha, live.retriever.sentence_weight = alpha, weight
-        if vocabulary:
-            retriever_module.expand = saved[0]  # type: ignore[assignment]
-            live.retriever._equivalents, live.retriever._group_tokens = saved[1], saved[2]
-        else:
-            retriever_module.expand = no_vocabulary["expand"]  # type: ignore[assignment]
-            live.retriever._equivalents, live.retriever._group_tokens = {}, {}
-        metrics = evaluate(service, items)["metrics"]
-        print(f"| {label} | {metrics['hit@3']:.3f} | {metrics['hit@1']:.3f} |")
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--split", choices=("dev", "test", "all"), default="all")
+    ap.add_argument("--only", nargs="*", default=None, help="row labels to run")
+    args = ap.parse_args(argv)
+    report.quiet()
+    sets = report.question_sets()
+    root = report.OUT / "quality-index"
+    at = report.commit()
+    built = {name: report.open_service(name, root) for name, files in sets.items() if files}
+    rows = {k: v for k, v in ROWS.items() if args.only is None or k in args.only}
+    table: dict[str, dict[str, dict[str, Any]]] = {}
+    for label, switch in rows.items():
+        policy = dataclasses.replace(SHIPPED, **switch.get("policy", {}))
+        services = {}
+        for name, base in built.items():
+            service = type(base)(base.settings, policy=policy, retrieval=switch.get("retrieval"))
+            service.load()
+            services[name] = service
+        report.log(f"ablation row: {label}")
+        table[label] = report.columns(report.run(services, sets, args.split))
+        tests = {f"{label} / {k}": m for k, m in table[label].items() if k.endswith(" test")}
+        if tests:
+            report.log_test_run(f"bench.quality.ablation --split {args.split}", tests, at)
+    columns = list(next(iter(table.values())))
+    head = "| mechanism | " + " | ".join(f"{c} {k}" for c in columns for k in KEYS) + " |"
+    lines = [head, "|---" * (1 + len(columns) * len(KEYS)) + "|"]
+    for label, cols in table.items():
+        cells = [str(cols[c].get(k)) for c in columns for k in KEYS]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    sys.stdout.write(f"commit {at}\n\n" + "\n".join(lines) + "\n")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

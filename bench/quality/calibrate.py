@@ -1,89 +1,131 @@
-"""Fit the answerer's confidence model on the dev set and report the abstention trade-off.
+"""Fit the answerer's confidence model on the dev questions, with k-fold cross-validation.
 
-    python -m bench.quality.calibrate [--dev tests/data/devset.jsonl] \
-        [--heldout tests/data/heldout.jsonl]
+    .venv/bin/python -m bench.quality.calibrate [--folds 5] [--l2 0.3]
 
-Features per question come from the real pipeline (``QAService.explain``); the label is whether
-the question is in scope. A logistic regression (L2, Newton's method) gives the weights printed
-here, which are copied into ``mscqa.answer.answerer.CONFIDENCE_WEIGHTS``; the threshold table shows
-false abstention (in-scope questions refused) against abstention recall (out-of-scope refused).
+Data: every dev question (`bench.quality.learning.dev_cases`: in scope and out of scope, the
+article's and our PubMed ones), answered with the shipped ranker and no abstention threshold;
+the features are the answer's `meta` (`mscqa.answer.features`: retrieval evidence and how well
+the chosen pieces match the question), the label whether the question is in scope (the
+documents hold the answer: what the confidence means). Questions refused by a rule whatever the
+confidence (none here by default: a missing figure is the `type_missing` feature) are left out
+of the fit.
+
+A logistic regression (L2, Newton) is fitted on four folds and scored on the fifth, so every
+figure printed is out of fold: the reliability table (per confidence bin, how many questions,
+their mean confidence and how many were in scope), the Brier score (also against "the quoted
+answer is right"), and the trade-off at each threshold (in-scope questions refused against
+out-of-scope questions refused), for the shipped weights too. The weights fitted on all dev
+questions are printed last, to be copied into `mscqa.answer.answerer.CONFIDENCE_WEIGHTS`. The
+test split is not read; `bench.quality.report` reports its calibration.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-import os
-import tempfile
-from pathlib import Path
+import sys
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from mscqa.answer.answerer import CONFIDENCE_WEIGHTS, confidence
-from mscqa.config import Settings
-from mscqa.evaluation import load_questions
-from mscqa.indexing import build_index
-from mscqa.service import QAService
+from bench.quality.learning import Case, as_weights, cross_validate, dev_cases, fit_logistic, folds
+from mscqa.answer import CONFIDENCE_WEIGHTS, answer, confidence
+from mscqa.evaluation import answer_right, reliability
+from mscqa.types import Answer
 
-FEATURES = [k for k in CONFIDENCE_WEIGHTS if k != "bias"]
-
-
-def collect(service: QAService, path: Path) -> tuple[np.ndarray, np.ndarray]:
-    xs, ys = [], []
-    for item in load_questions(path):
-        _, ans = service.explain(item.question, 5, item.history)
-        xs.append([ans.meta[f] for f in FEATURES])
-        ys.append(0.0 if item.expect_abstain else 1.0)
-    return np.array(xs), np.array(ys)
-
-
-def fit(x: np.ndarray, y: np.ndarray, l2: float = 0.1, iters: int = 50) -> np.ndarray:
-    xb = np.hstack([np.ones((len(x), 1)), x])
-    w = np.zeros(xb.shape[1])
-    reg = l2 * np.eye(len(w))
-    reg[0, 0] = 0.0
-    for _ in range(iters):
-        p = 1 / (1 + np.exp(-xb @ w))
-        grad = xb.T @ (p - y) + reg @ w
-        hess = xb.T @ (xb * (p * (1 - p))[:, None]) + reg
-        w -= np.linalg.solve(hess, grad)
-    return w
+FEATURES = (
+    "top_dense",
+    "best_sentence",
+    "known",
+    "best_lexical",
+    "coverage",
+    "best_unit",
+    "answer_lexical",
+    "answer_dense",
+    "type_ok",
+    "type_missing",
+    "unknown_name",
+)
+THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
 
 
-def table(weights: dict[str, float], x: np.ndarray, y: np.ndarray, label: str) -> None:
-    conf = np.array([confidence(dict(zip(FEATURES, row, strict=True)), weights) for row in x])
-    print(f"\n{label}: threshold  false_abstention  abstention_recall")
-    for t in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
-        fa = float(np.mean(conf[y == 1] < t))
-        rec = float(np.mean(conf[y == 0] < t))
-        print(f"  {t:.1f}        {fa:.3f}             {rec:.3f}")
+def composed(case: Case) -> Answer:
+    policy = dataclasses.replace(case.service.policy, min_confidence=0.0)
+    return answer(case.item.question, case.retrieval, policy)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--dev", type=Path, default=Path("tests/data/devset.jsonl"))
-    ap.add_argument("--heldout", type=Path, default=Path("tests/data/heldout.jsonl"))
-    args = ap.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(index_dir=Path(tmp))
-        build_index(settings)
-        service = QAService(settings)
-        service.load()
-        x, y = collect(service, args.dev)
-        w = fit(x, y)
-        weights = {"bias": round(float(w[0]), 2)} | {
-            f: round(float(v), 2) for f, v in zip(FEATURES, w[1:], strict=True)
-        }
-        print("fitted weights:", json.dumps(weights))
-        print("current weights:", json.dumps(CONFIDENCE_WEIGHTS))
-        table(weights, x, y, "dev (fitted)")
-        table(CONFIDENCE_WEIGHTS, x, y, "dev (current)")
-        if args.heldout.exists():
-            hx, hy = collect(service, args.heldout)
-            table(weights, hx, hy, "held-out (fitted)")
-            table(CONFIDENCE_WEIGHTS, hx, hy, "held-out (current)")
+def fittable(a: Answer) -> bool:
+    """Answered without a threshold: no rule refused it, so the confidence decides."""
+    return a.answered
+
+
+def fit(cases: Sequence[Case], answers: Mapping[int, Answer], l2: float) -> dict[str, float]:
+    x = np.array([[answers[id(c)].meta[f] for f in FEATURES] for c in cases])
+    y = np.array([0.0 if c.item.expect_abstain else 1.0 for c in cases])
+    return as_weights(fit_logistic(x, y, l2=l2), FEATURES, digits=3)
+
+
+def report(
+    label: str, cases: Sequence[Case], conf: Sequence[float], answers: Mapping[int, Answer]
+) -> str:
+    inscope = np.array([not c.item.expect_abstain for c in cases])
+    right = np.array([answer_right(c.item, answers[id(c)]) for c in cases], dtype=float)
+    p = np.array(conf)
+    lines = [
+        f"\n{label}: Brier {np.mean((p - inscope) ** 2):.4f} (in scope), "
+        f"{np.mean((p - right) ** 2):.4f} (quoted answer right); {len(cases)} questions",
+        "| confidence | questions | mean confidence | in scope | answer right |",
+        "|---|---|---|---|---|",
+    ]
+    table = reliability(list(p), list(inscope.astype(float)))
+    right_by_bin = reliability(list(p), list(right))
+    for row, r2 in zip(table, right_by_bin, strict=True):
+        lines.append(
+            f"| {row['bin']} | {row['n']} | {row['confidence']} | {row['observed']} | "
+            f"{r2['observed']} |"
+        )
+    lines += ["| threshold | in scope refused | out of scope refused |", "|---|---|---|"]
+    for t in THRESHOLDS:
+        lines.append(
+            f"| {t} | {np.mean(p[inscope] < t):.3f} | "
+            f"{np.mean(p[~inscope] < t) if (~inscope).any() else float('nan'):.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--l2", type=float, default=0.3)
+    args = ap.parse_args(argv)
+    cases = dev_cases()
+    answers = {id(c): composed(c) for c in cases}
+    cases = [c for c in cases if fittable(answers[id(c)])]
+    fold_of = folds(cases, args.folds)
+    oof = cross_validate(
+        cases,
+        fold_of,
+        lambda train: fit(train, answers, args.l2),
+        lambda c, w: confidence(answers[id(c)].meta, w),
+    )
+    shipped = [confidence(answers[id(c)].meta, CONFIDENCE_WEIGHTS) for c in cases]
+    out = [f"{len(cases)} dev questions answered without a threshold (the others a rule refused)"]
+    for corpus in ("all", "article", "pubmed"):
+        idx = [i for i, c in enumerate(cases) if corpus in ("all", c.corpus)]
+        part = [cases[i] for i in idx]
+        out.append(
+            report(
+                f"{args.folds}-fold out of fold [{corpus}]", part, [oof[i] for i in idx], answers
+            )
+        )
+        out.append(report(f"shipped weights [{corpus}]", part, [shipped[i] for i in idx], answers))
+    final = fit(cases, answers, args.l2)
+    out.append("\nfitted on all dev questions (paste into CONFIDENCE_WEIGHTS):")
+    out.append(json.dumps(final, indent=4))
+    sys.stdout.write("\n".join(out) + "\n")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -125,7 +125,7 @@ def _matches(item: Item, chunks: Iterable[Chunk]) -> bool:
     return _phrases_in(item, " ".join(c.text for c in chunks))
 
 
-def _answer_right(item: Item, answer: Answer) -> bool:
+def answer_right(item: Item, answer: Answer) -> bool:
     """An answer is right when it is given, quotes the gold phrases (if any) and cites a gold
     document (if any) first."""
     if not answer.answered or item.expect_abstain:
@@ -185,8 +185,8 @@ def evaluate(service: QAService, items: list[Item], k_max: int = 5) -> dict[str,
                 "contains_gold": answer.answered
                 and bool(item.gold)
                 and _phrases_in(item, answer.text),
-                "right": _answer_right(item, answer),
-                "would_be_right": _answer_right(item, composed),
+                "right": answer_right(item, answer),
+                "would_be_right": answer_right(item, composed),
                 "flagged_unreadable": bool(getattr(answer, "unreadable", ())),
                 "grounded": grounded(answer),
                 "answer": answer.text,
@@ -208,7 +208,8 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     citations, a passage holding the gold fact (a refusal cites nothing: a miss).
     ``false_abstention``: in-scope questions refused; ``abstention_recall``: out-of-scope
     questions refused. ``brier``: mean squared gap between the confidence and whether the
-    answer it scores (composed without the threshold) is right.
+    documents hold the answer (the question is in scope); ``brier_right``: the same against
+    whether the answer it scores (composed without the threshold) quotes the gold fact.
     """
     inscope = [r for r in rows if not r["expect_abstain"]]
     oos = [r for r in rows if r["expect_abstain"]]
@@ -237,22 +238,33 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "unreadable_flagged": _rate([r.get("flagged_unreadable", False) for r in unreadable]),
         "unreadable_false_flags": _rate([r.get("flagged_unreadable", False) for r in readable]),
         "brier": brier(rows),
+        "brier_right": brier(rows, "would_be_right"),
         "latency_ms_p50": round(statistics.median(latencies), 2) if latencies else None,
         "latency_ms_p95": round(_percentile(latencies, 95), 2) if latencies else None,
     }
 
 
-def brier(rows: Sequence[dict[str, Any]]) -> float | None:
-    """Mean of ``(confidence - right)^2`` (0 is perfect; always saying 0.5 scores 0.25)."""
-    pairs = [(r["confidence"], float(r.get("would_be_right", False))) for r in rows]
+def brier(rows: Sequence[dict[str, Any]], outcome: str = "in_scope") -> float | None:
+    """Mean of ``(confidence - outcome)^2`` (0 is perfect; always saying 0.5 scores 0.25).
+
+    ``in_scope``: the documents hold the answer (what the confidence means); ``would_be_right``:
+    the answer it scores, composed without the threshold, quotes the gold fact."""
+    pairs = [(r["confidence"], _outcome(r, outcome)) for r in rows]
     return round(sum((c - y) ** 2 for c, y in pairs) / len(pairs), 4) if pairs else None
+
+
+def _outcome(row: dict[str, Any], outcome: str) -> float:
+    if outcome == "in_scope":
+        return float(not row["expect_abstain"])
+    return float(row.get(outcome, False))
 
 
 def reliability(
     confidences: Sequence[float], outcomes: Sequence[float], bins: int = RELIABILITY_BINS
 ) -> list[dict[str, Any]]:
-    """The reliability table: per confidence bin, how many answers, their mean confidence and
-    how often they were right. A calibrated model has ``right`` close to ``confidence``."""
+    """The reliability table: per confidence bin, how many questions, their mean confidence and
+    how often the outcome held (``observed``). A calibrated model has ``observed`` close to
+    ``confidence``."""
     out = []
     for b in range(bins):
         lo, hi = b / bins, (b + 1) / bins
@@ -267,7 +279,7 @@ def reliability(
                     "bin": f"{lo:.1f}-{hi:.1f}",
                     "n": len(inside),
                     "confidence": round(sum(c for c, _ in inside) / len(inside), 3),
-                    "right": round(sum(y for _, y in inside) / len(inside), 3),
+                    "observed": round(sum(y for _, y in inside) / len(inside), 3),
                 }
             )
     return out
@@ -303,7 +315,7 @@ def split_report(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "metrics": summarize(part),
             "by_kind": by_kind(part),
             "reliability": reliability(
-                [r["confidence"] for r in part], [float(r["would_be_right"]) for r in part]
+                [r["confidence"] for r in part], [_outcome(r, "in_scope") for r in part]
             ),
             "files": {
                 name: summarize([r for r in part if r.get("file", r["set"]) == name])

@@ -32,10 +32,13 @@ from mscqa.index.snapshot import (
     SnapshotWriter,
     dense_text,
     folder_writer_lock,
+    sentence_text,
 )
+from mscqa.ingest.abbreviations import mine
 from mscqa.ingest.chunker import Chunker
 from mscqa.ingest.loaders import LoadResult, Skipped, load_corpus
-from mscqa.types import Chunk, Document
+from mscqa.memo import LastCall
+from mscqa.types import Chunk, Definition, Document
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +135,8 @@ def _build(
         progress("load", len(loaded.documents), len(loaded.documents))
     chunker = Chunker(settings.chunk_chars)
     chunks = chunker.chunk_all(loaded.documents)
+    unreadable = chunker.unreadable_all(loaded.documents)
+    abbreviations = defined_abbreviations(loaded.documents)
     sentence_texts, owner = _sentence_table(loaded.documents, chunks)
     chunk_texts = [dense_text(c) for c in chunks]
     cache = open_cache(writer, vectors_key(embedder))
@@ -177,6 +182,8 @@ def _build(
         chunk_vectors,
         sentence_vectors,
         owner,
+        abbreviations=abbreviations,
+        unreadable=unreadable,
     )
     _check(writer.load(version), embedder)
     writer.publish(version, keep=settings.keep_snapshots)
@@ -216,13 +223,27 @@ def _niced(work: Callable[[], _T], nice: int) -> _T:
     return box["value"]
 
 
+# The previous build's abbreviations by document (as the chunker's LastCall: an in-process
+# rebuild mines only the documents that changed).
+_DEFINED: LastCall[Document, list[Definition]] = LastCall()
+
+
+def defined_abbreviations(documents: list[Document]) -> list[Definition]:
+    """The abbreviations every document defines ("long form (SF)"), mined at index time so a
+    new document brings its own (``mscqa.ingest.abbreviations``)."""
+    per_document = _DEFINED.results(
+        documents, lambda d: [Definition(d.doc_id, a.short, a.long) for a in mine(d.text)]
+    )
+    return [a for found in per_document for a in found]
+
+
 def _sentence_table(documents: list[Document], chunks: list[Chunk]) -> tuple[list[str], np.ndarray]:
     texts = {d.doc_id: d.text for d in documents}
     sentence_texts: list[str] = []
     owner: list[int] = []
     for row, chunk in enumerate(chunks):
         for start, end in chunk.sentences:
-            sentence_texts.append(texts[chunk.doc_id][start:end])
+            sentence_texts.append(sentence_text(chunk, texts[chunk.doc_id][start:end]))
             owner.append(row)
     return sentence_texts, np.asarray(owner, dtype=np.int32)
 

@@ -22,7 +22,7 @@ import threading
 import time
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,7 +115,16 @@ def normalise_question(question: str) -> str:
 class QAService:
     """Answers questions from the serving snapshot; reloads when ``CURRENT`` changes."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        *,
+        policy: AnswerPolicy | None = None,
+        retrieval: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``policy`` (default: from ``settings``) and ``retrieval`` (keyword arguments of
+        ``Retriever``) switch mechanisms on and off for evaluation (bench/quality/ablation.py)."""
         self.settings = settings
         # ``embedder`` (given, or torch) is the model's reference encoder; questions use the
         # snapshot's ONNX export instead when there is one (see ``query_embedder``).
@@ -124,10 +133,11 @@ class QAService:
             settings.model, threads=settings.torch_threads
         )
         self._onnx: dict[str, Embedder] = {}
-        self.policy = AnswerPolicy(
+        self.policy = policy or AnswerPolicy(
             max_sentences=settings.max_sentences, min_confidence=settings.min_confidence
         )
         self.store = open_store(settings)
+        self._retrieval = dict(retrieval or {})
         self._live: Serving | None = None
         self._cache = AnswerCache(settings.cache_size)
         self._reload_lock = threading.Lock()
@@ -164,7 +174,7 @@ class QAService:
             raise
         if hasattr(embedder, "warm_up"):
             embedder.warm_up()
-        return Serving(snapshot, Retriever(snapshot, embedder), pointer)
+        return Serving(snapshot, Retriever(snapshot, embedder, **self._retrieval), pointer)
 
     def refresh(self) -> bool:
         """Swap to a newer snapshot if ``CURRENT`` moved. Returns True when it swapped."""
@@ -310,14 +320,9 @@ class QAService:
         if cached is None:
             _, cached = self._answer(live, question, k, history)
             self._cache.put(key, cached)
-        given = Answer(
-            cached.text,
-            cached.answered,
-            cached.confidence,
-            cached.citations,
-            cached.related,
-            round((time.perf_counter() - started) * 1000, 3),
-            cached.meta,
+        given = dataclasses.replace(
+            cached,
+            took_ms=round((time.perf_counter() - started) * 1000, 3),
             id=secrets.token_hex(12),
             index_version=live.snapshot.version,
         )
@@ -343,7 +348,9 @@ class QAService:
     def _answer(
         self, live: Serving, question: str, k: int, history: Sequence[Turn]
     ) -> tuple[Retrieval, Answer]:
-        query = contextualize(question, history)
+        query = contextualize(
+            question, history, names_subject=live.retriever.names_subject(question)
+        )
         # Look at a few more passages than will be cited so the best sentences can be found.
         # Passages are found with the conversation's context; sentences are chosen for the
         # question itself, so "How are they collected?" quotes the collection sentence.

@@ -60,6 +60,29 @@ class Chunk:
 
 
 @dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A part of a document with no text to quote: a section whose body is empty or only an
+    image or table placeholder (its content was a picture). Recorded at index time so an
+    answer can say that the part that matches the question could not be read."""
+
+    doc_id: str
+    section: str  # its heading (or the line that captions the placeholder)
+    start: int  # its span in ``Document.text``
+    end: int
+    context: str | None = None  # the heading of the nearest part before it that has text
+    after: str | None = None  # chunk_id of the passage just before it (which may announce it)
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """An abbreviation a document defines: "long form (SHORT)"."""
+
+    doc_id: str
+    short: str
+    long: str
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
     """A retrieved chunk with its fused score and the per-retriever evidence behind it."""
 
@@ -87,6 +110,8 @@ class Answer:
     related: tuple[Citation, ...] = ()
     took_ms: float = 0.0
     meta: dict[str, float] = field(default_factory=dict, compare=False)
+    # parts of the documents that match the question but hold no text (images, tables)
+    unreadable: tuple[Unreadable, ...] = ()
     id: str = ""  # one per answer given (POST /feedback names it); "" for uncached internals
     index_version: str = ""  # the snapshot that answered
 
@@ -107,6 +132,10 @@ class ScoredSentence:
     dense: float  # cosine(question, sentence)
     context: float  # cosine(query with conversation context, sentence)
     lexical: float  # idf-weighted share of the question's words found in the sentence
+    found: frozenset[int] = frozenset()  # which of ``Retrieval.terms`` the sentence holds
+    section: float = 0.0  # idf-weighted share of the question's words in the section heading
+    heading: frozenset[int] = frozenset()  # which of ``Retrieval.terms`` the heading holds
+    novel: float = 0.0  # share of the sentence's words that the question does not use
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +150,15 @@ class Retrieval:
     known: float  # idf-weighted share of the question's words that occur anywhere in the corpus
     corrected: str  # the question after spelling correction
     unknown_names: tuple[str, ...] = ()  # capitalised question words the corpus never uses
+    terms: tuple[float, ...] = ()  # the question's terms' weights (``ScoredSentence.found``)
+    parts: tuple[frozenset[int], ...] = ()  # terms of each sub-question of a compound question
+    # unreadable parts of the hits' documents, each with the share of the question's terms its
+    # heading (and the heading before it) holds
+    unreadable: tuple[tuple[Unreadable, float], ...] = ()
 
     def __post_init__(self) -> None:
         # sequences given as lists are stored as tuples, so nobody can change them in place
-        for name in ("hits", "sentences", "unknown_names"):
+        for name in ("hits", "sentences", "unknown_names", "terms", "parts", "unreadable"):
             value = getattr(self, name)
             if not isinstance(value, tuple):
                 object.__setattr__(self, name, tuple(value))

@@ -1,69 +1,96 @@
-"""Expected answer types: a question that asks for a figure needs a sentence that gives one.
+"""Expected answer types: a question that asks for a figure or a name needs a piece that gives one.
 
 "In which year did the FDA approve Prochymal?" is not answered by a sentence about Prochymal
-that names no year; quoting it would look like an answer while not being one. Only questions
-that plainly ask for a year, a count, an amount of money, a dose or another quantity get a type;
-every other question is unconstrained.
+that names no year; quoting it would look like an answer while not being one. Questions that
+plainly ask for a year or date, a cost, a dose, a count, another quantity, a place, or a person
+or organisation get a type; every other question is unconstrained. The checks look at the
+question's own words and the sentence's form (a number, a currency amount, a capitalised name),
+never at any document's content.
 """
 
 from __future__ import annotations
 
 import re
 
-_NUMBER = r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half|double|doubles|twice)"  # noqa: E501
-_HAS_NUMBER = re.compile(rf"\b{_NUMBER}\b", re.IGNORECASE)
+_NUMBER = r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half|double|doubles|twice|triple|triples)"  # noqa: E501
+_HAS_NUMBER = re.compile(rf"\b{_NUMBER}\b|\d", re.IGNORECASE)
 _HAS_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_HAS_TIME = re.compile(
+    rf"\b(1[89]\d\d|20\d\d)\b|\b({_MONTHS})\b|\b{_NUMBER}[\s-]*(seconds?|minutes?|hours?|days?|"
+    r"weeks?|months?|years?|decades?)\b",
+    re.IGNORECASE,
+)
 _HAS_MONEY = re.compile(
-    r"[$€£¥]\s?\d|\b\d[\d,.]*\s?(?:dollars?|usd|euros?|eur|yuan|rmb|yen|pounds?|won)\b",
+    r"[$€£¥]\s?\d|\b\d[\d,.]*\s?(?:dollars?|usd|euros?|eur|yuan|rmb|yen|pounds?|won|gbp)\b",
     re.IGNORECASE,
 )
 _HAS_DOSE = re.compile(
-    rf"\b{_NUMBER}\s?(?:x\s?10\S*\s?)?(?:mg|ml|µg|ug|g|kg|cells?|million cells|units?)\b",
+    rf"\b{_NUMBER}\s?(?:x\s?10\S*\s?)?(?:mg|ml|µg|ug|mcg|g|kg|iu|units?|cells?|million cells)\b",
     re.IGNORECASE,
 )
 
 _NAME_Q = re.compile(r"\b(names?|named|brand|called|trade ?mark)\b", re.I)
 _QUOTED = re.compile(r"[\"\u201c][^\"\u201d]{2,80}[\"\u201d]")
-_PROPER = re.compile(r"(?<=[a-z,;:(] )[A-Z][A-Za-z0-9-]+")
-_PLACES = frozenset(
+# a capitalised word or an abbreviation inside a sentence (not its first word)
+_PROPER = re.compile(r"(?<=[a-z0-9,;:()] )(?:[A-Z][A-Za-z0-9-]+|[A-Z]\.(?:[A-Z]\.)+)")
+_PLACE_WORDS = frozenset(
     [
-        "China",
-        "Japan",
-        "Korea",
-        "South",
-        "United",
-        "States",
-        "America",
-        "U.S.",
-        "US",
-        "Europe",
-        "European",
-        "Chinese",
-        "Japanese",
-        "Korean",
-        "American",
+        *("China", "Japan", "Korea", "South", "United", "States", "America", "U.S.", "US"),
+        *("Europe", "European", "Chinese", "Japanese", "Korean", "American"),
     ]
 )
-_YEAR_Q = re.compile(r"\b(which|what) year\b|\bwhen (did|was|were)\b|\bsince when\b", re.I)
-_MONEY_Q = re.compile(
-    r"\bhow much\b.*\b(cost|costs|price|pay|charge|expensive)\b|\b(cost|price)s? (in|of)\b.*"
-    r"\b(dollars?|euros?|yuan|usd)\b|\bexchange rate\b|\bin (us )?dollars\b",
+_YEAR_Q = re.compile(
+    r"\b(which|what) (year|date|month)\b|\bwhen (did|was|were|will|has|had)\b|\bsince when\b|"
+    r"\bhow long ago\b",
     re.I,
 )
-_DOSE_Q = re.compile(r"\b(what|which|how much|how many)\b.*\bdos(e|es|age)\b", re.I)
+_MONEY_Q = re.compile(
+    r"\bhow much (does|do|did|will|would|is|are|was|were|should|could|can)\b.*"
+    r"\b(cost|costs|pay|paid|charge|charged|spend|spent|price[ds]?|be)\b|"
+    r"\bhow much money\b|"
+    r"\b(what|which) (is|are|was|were) (the|its|their) (price|cost|fee|charge)s?\b|"
+    r"\b(what|how) about (the|its|their) (price|cost|fee)s?\b|"
+    r"\b(price|cost|fee)s? (of|for)\b.*\b(dollars?|euros?|yuan|usd)\b|\bexchange rate\b|"
+    r"\bin (us )?dollars\b|\bwhat does (it|this|that|the \w+|a \w+) cost\b",
+    re.I,
+)
+_DOSE_Q = re.compile(r"\b(what|which|how much|how many)\b.*\bdos(e|es|age|ing)\b", re.I)
 _COUNT_Q = re.compile(r"\bhow many ([a-z-]+)", re.I)
 _QUANTITY_Q = re.compile(
-    r"\bhow (long|much|far|often|old|large|big|fast)\b|\bwhat (percentage|proportion|rate)\b|"
+    r"\bhow (long|much|far|often|old|large|big|fast|strongly|high|low|many)\b|"
+    r"\b(what|which) (percentage|proportion|share|fraction|rate|ratio|number|amount|level|"
+    r"score|value|mean|median|average|size|odds ratio|incidence|prevalence)\b|"
+    r"\bby (how much|what (percentage|factor|amount))\b|\bto what extent\b|"
+    r"\b(what|which) (is|are|was|were) the (\w+ )?(number|size|sample size|age|age limit|"
+    r"amount|rate|percentage|proportion|duration|length|frequency|dose|dosage|concentration)\b|"
     r"\b(survival|success|response) rate\b",
     re.I,
 )
+_PLACE_Q = re.compile(
+    r"\b(which|what|in which|in what) (countr(y|ies)|cit(y|ies)|regions?|states?|continents?|"
+    r"nations?|places?|locations?|hospitals?)\b",
+    re.I,
+)
+_PERSON_Q = re.compile(
+    r"\bwho (developed|invented|discovered|pioneered|founded|created|designed|proposed|reported|"
+    r"led|conducted|performed|wrote|published|approved|made|makes|manufactures|sells|owns|runs|"
+    r"funded|sponsored|is behind|was behind)\b|"
+    r"\b(which|what) (company|companies|institutes?|institutions?|universit(y|ies)|team|group|"
+    r"researchers|scientists|organi[sz]ations?|agenc(y|ies)|manufacturers?|firms?|labs?|"
+    r"laborator(y|ies)|journals?|authors?)\b",
+    re.I,
+)
+
+KINDS = ("year", "money", "dose", "name", "count", "quantity", "place", "person")
 
 
 def expected_type(question: str) -> tuple[str, str | None] | None:
-    """``(type, detail)`` for questions asking for a figure, else ``None``.
+    """``(type, detail)`` for questions asking for a figure or a name, else ``None``.
 
-    Types: ``year``, ``money``, ``dose``, ``count`` (detail = the counted noun), ``quantity``,
-    ``name`` (detail = the question, whose own words do not count as the name).
+    Types: ``year`` (a date or time), ``money``, ``dose``, ``count`` (detail = the counted
+    noun), ``quantity``, ``place``, ``person`` (a person or organisation), ``name`` (detail = the
+    question, whose own words do not count as the name).
     """
     if _YEAR_Q.search(question):
         return ("year", None)
@@ -78,14 +105,18 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
         return ("count", m.group(1).lower())
     if _QUANTITY_Q.search(question):
         return ("quantity", None)
+    if _PLACE_Q.search(question):
+        return ("place", None)
+    if _PERSON_Q.search(question):
+        return ("person", question)
     return None
 
 
 def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
-    """Whether ``sentence`` contains a figure of the expected kind."""
+    """Whether ``sentence`` contains a figure or name of the expected kind."""
     name, detail = kind
     if name == "year":
-        return bool(_HAS_YEAR.search(sentence))
+        return bool(_HAS_TIME.search(sentence))
     if name == "money":
         return bool(_HAS_MONEY.search(sentence))
     if name == "dose":
@@ -93,9 +124,26 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
     if name == "name":
         if _QUOTED.search(sentence):
             return True
-        asked = set(re.findall(r"[A-Za-z0-9-]+", (detail or "").lower()))
-        return any(w not in _PLACES and w.lower() not in asked for w in _PROPER.findall(sentence))
+        return bool(_new_names(sentence, detail, skip_places=True))
+    if name == "person":
+        return bool(_new_names(sentence, detail, skip_places=True))
+    if name == "place":
+        first = sentence.split(maxsplit=1)[:1]
+        return bool(_PROPER.search(sentence) or (first and first[0] in _PLACE_WORDS))
     if name == "count":
         stem = (detail or "")[:5]
-        return bool(re.search(rf"\b{_NUMBER}\s+(?:\S+\s+){{0,2}}{re.escape(stem)}", sentence, re.I))
+        return bool(
+            re.search(rf"\b{_NUMBER}\s+(?:\S+\s+){{0,3}}{re.escape(stem)}", sentence, re.I)
+            or re.search(rf"{re.escape(stem)}\w*\s*\(?(?:n\s*=\s*)?\d", sentence, re.I)
+        )
     return bool(_HAS_NUMBER.search(sentence))
+
+
+def _new_names(sentence: str, question: str | None, *, skip_places: bool) -> list[str]:
+    """Capitalised names in ``sentence`` that the question does not already use."""
+    asked = {w.lower() for w in re.findall(r"[A-Za-z0-9.-]+", question or "")}
+    return [
+        w
+        for w in _PROPER.findall(sentence)
+        if w.lower() not in asked and not (skip_places and w in _PLACE_WORDS)
+    ]

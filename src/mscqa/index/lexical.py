@@ -42,10 +42,21 @@ _TOKENS: LastCall[str, tuple[str, ...]] = LastCall()
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-cased, stop-word-free, Snowball-stemmed word tokens."""
+    """Lower-cased, stop-word-free, Snowball-stemmed word tokens.
+
+    The plural of an abbreviation loses its "s" as well ("MSCs" -> "msc", "PCPs" -> "pcp"),
+    which Snowball leaves alone: a word with no vowel before its final "s" is an abbreviation.
+    """
     stop = _stopwords()
-    words = [w for w in _WORD.findall(text.lower()) if w not in stop]
+    words = [_singular(w) for w in _WORD.findall(text.lower()) if w not in stop]
     return list(_stemmer().stemWords(words))
+
+
+_VOWELLESS_PLURAL = re.compile(r"[^\Waeiouy\d_]{2,}s")
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if _VOWELLESS_PLURAL.fullmatch(word) else word
 
 
 def tokenize_all(texts: Sequence[str]) -> list[tuple[str, ...]]:

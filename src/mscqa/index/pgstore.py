@@ -49,7 +49,7 @@ from mscqa.index.snapshot import (
     lexical_text,
     prune_models,
 )
-from mscqa.types import Chunk, Document, Page, Section
+from mscqa.types import Chunk, Definition, Document, Page, Section, Unreadable
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,8 @@ HNSW_EF_SEARCH = 128
 LEASE_GRACE = 10.0  # seconds a replaced snapshot stays leased for requests still on it
 LISTEN_RETRY = 5.0  # seconds of polling before LISTEN is tried again after it failed
 
-# One snapshot's tables (format 1). Created without keys, filled by COPY, then keyed (faster).
+# One snapshot's tables (format 2 added abbreviations and unreadable). Created without keys,
+# filled by COPY, then keyed (faster).
 SNAPSHOT_TABLES = """
 CREATE SCHEMA {s};
 CREATE TABLE {s}.documents (
@@ -87,6 +88,11 @@ CREATE TABLE {s}.bm25 (
     k1 double precision NOT NULL, b double precision NOT NULL
 );
 CREATE TABLE {s}.words (word text NOT NULL);
+CREATE TABLE {s}.abbreviations (doc_id text NOT NULL, short text NOT NULL, long text NOT NULL);
+CREATE TABLE {s}.unreadable (
+    doc_id text NOT NULL, section text NOT NULL, start_char integer NOT NULL,
+    end_char integer NOT NULL, context text, after text
+);
 """
 SNAPSHOT_KEYS = """
 ALTER TABLE {s}.documents ADD PRIMARY KEY (ord), ADD UNIQUE (doc_id);
@@ -138,9 +144,14 @@ def write_snapshot(
     sentence_vectors: np.ndarray,
     sentence_owner: np.ndarray,
     *,
+    abbreviations: Sequence[Definition] = (),
+    unreadable: Sequence[Unreadable] = (),
     hnsw_above: int = HNSW_ABOVE,
 ) -> int:
-    """Write a complete snapshot in one transaction; returns its id. Does not publish it."""
+    """Write a complete snapshot in one transaction; returns its id. Does not publish it.
+
+    ``abbreviations`` and ``unreadable`` are the plain records the folder store writes as
+    ``abbreviations.jsonl`` and ``unreadable.jsonl``, here one table each."""
     if len(chunks) != len(chunk_vectors):
         raise SnapshotError(f"{len(chunks)} chunks but {len(chunk_vectors)} vectors")
     if len(sentence_owner) != len(sentence_vectors):
@@ -192,6 +203,20 @@ def write_snapshot(
         with cur.copy(_sql("COPY {s}.words (word) FROM STDIN", schema)) as copy:
             for word in sorted(corpus_words(chunk_words(c) for c in chunks)):
                 copy.write_row((word,))
+        with cur.copy(
+            _sql("COPY {s}.abbreviations (doc_id, short, long) FROM STDIN", schema)
+        ) as copy:
+            for a in abbreviations:
+                copy.write_row((a.doc_id, a.short, a.long))
+        with cur.copy(
+            _sql(
+                "COPY {s}.unreadable (doc_id, section, start_char, end_char, context, after)"
+                " FROM STDIN",
+                schema,
+            )
+        ) as copy:
+            for u in unreadable:
+                copy.write_row((u.doc_id, u.section, u.start, u.end, u.context, u.after))
         cur.execute(_sql(SNAPSHOT_KEYS, schema))
         if manifest["storage"]["hnsw"]:
             cur.execute(_sql(HNSW_INDEX, schema))
@@ -358,6 +383,23 @@ class PgSnapshot:
             n_sentences = conn.execute(
                 _sql("SELECT count(*) FROM {s}.sentences", self.schema)
             ).fetchone()[0]
+            # the few records a Retriever reads whole at start-up (small: a few per document)
+            self.abbreviations = [
+                Definition(*row)
+                for row in conn.execute(
+                    _sql("SELECT doc_id, short, long FROM {s}.abbreviations", self.schema)
+                )
+            ]
+            self.unreadable = [
+                Unreadable(*row)
+                for row in conn.execute(
+                    _sql(
+                        "SELECT doc_id, section, start_char, end_char, context, after"
+                        " FROM {s}.unreadable ORDER BY doc_id, start_char",
+                        self.schema,
+                    )
+                )
+            ]
         self._term_ids = {t: int(i) for t, i, _ in terms}
         df = {t: int(f) for t, _, f in terms if t != EMPTY_TOKEN}
         self._stats = TermStats(len(self._doc_of), df, frozenset(w for (w,) in words))
@@ -885,9 +927,9 @@ class PgWriter:
         self.store = store
         self.conn = conn
 
-    def write(self, version: str, manifest: dict[str, Any], *parts: Any) -> None:
+    def write(self, version: str, manifest: dict[str, Any], *parts: Any, **records: Any) -> None:
         with reachable(self.store.url):
-            write_snapshot(self.conn, version, manifest, *parts)
+            write_snapshot(self.conn, version, manifest, *parts, **records)
 
     def load(self, version: str) -> PgSnapshot:
         return self.store.load(version)

@@ -5,7 +5,8 @@ Layout::
     index_dir/
       CURRENT                 name of the serving snapshot (replaced atomically)
       snapshots/<version>/    manifest.json, documents.json, chunks.jsonl,
-                              dense.faiss, sentences.npy, lexical/
+                              dense.faiss, sentences.npy, lexical/,
+                              abbreviations.jsonl, unreadable.jsonl
       writer.lock             held by the one process building (see indexing.py)
 
 Row i means chunk i in ``dense.faiss``, ``lexical/`` and ``chunks.jsonl``. The store never
@@ -32,11 +33,13 @@ import numpy as np
 from mscqa.errors import BuildInProgress, NoIndexError, SnapshotError
 from mscqa.fileio import file_sha256, fsync_dir, write_durably
 from mscqa.index.lexical import LexicalIndex, corpus_words, tokenize_all
-from mscqa.types import Chunk, Document, Page, Section
+from mscqa.types import Chunk, Definition, Document, Page, Section, Unreadable
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# 2: abbreviations.jsonl (the abbreviations each document defines) and unreadable.jsonl (the
+# parts of documents with no text, e.g. image tables); sentence vectors embed the section heading
+FORMAT_VERSION = 2
 FIX = "run `mscqa index` to rebuild it"
 
 
@@ -69,6 +72,8 @@ class Snapshot:
         dense: Any,
         sentences: SentenceTable,
         lexical: LexicalIndex,
+        abbreviations: Sequence[Definition] = (),
+        unreadable: Sequence[Unreadable] = (),
     ) -> None:
         self.path = path
         self.manifest = manifest
@@ -81,6 +86,18 @@ class Snapshot:
         self.sentence_start = np.searchsorted(sentences.owner, np.arange(len(chunks) + 1))
         self._tokens: list[set[str]] | None = None
         self._stats: TermStats | None = None
+        self._abbreviations = list(abbreviations)
+        self._unreadable = list(unreadable)
+
+    @property
+    def abbreviations(self) -> list[Definition]:
+        """The abbreviations the documents define (mined at index time)."""
+        return self._abbreviations
+
+    @property
+    def unreadable(self) -> list[Unreadable]:
+        """The parts of the documents with no text (image or table placeholders)."""
+        return self._unreadable
 
     @property
     def version(self) -> str:
@@ -192,8 +209,14 @@ def save_snapshot(
     chunk_vectors: np.ndarray,
     sentence_vectors: np.ndarray,
     sentence_owner: np.ndarray,
+    abbreviations: Sequence[Definition] = (),
+    unreadable: Sequence[Unreadable] = (),
 ) -> Path:
     """Write a complete snapshot under a temporary name, fsync it, then rename it into place.
+
+    ``abbreviations`` and ``unreadable`` are plain records, one JSON object a line
+    (``{"doc_id", "short", "long"}`` and ``{"doc_id", "section", "start", "end", "context",
+    "after"}``).
 
     Does not switch ``CURRENT``; call ``publish`` once the snapshot has been checked. A full
     disk (or any other write failure) removes the partial snapshot and raises SnapshotError.
@@ -227,6 +250,8 @@ def save_snapshot(
             fh.flush()
             os.fsync(fh.fileno())
         LexicalIndex.build([lexical_text(c) for c in chunks]).save(tmp / "lexical")
+        write_durably(tmp / "abbreviations.jsonl", _jsonl(abbreviations))
+        write_durably(tmp / "unreadable.jsonl", _jsonl(unreadable))
         manifest = {
             **manifest,
             "format_version": FORMAT_VERSION,
@@ -272,6 +297,13 @@ def lexical_text(chunk: Chunk) -> str:
 def chunk_words(chunk: Chunk) -> str:
     """What the spelling corrector learns words from: a chunk's heading and its text."""
     return f"{chunk.section or ''} {chunk.text}"
+
+
+def sentence_text(chunk: Chunk, sentence: str) -> str:
+    """What the embedder sees for a sentence: its section heading too, so "It has
+    anti-inflammatory properties." under "Bone marrow mesenchymal stem cells (BM-MSCs)" is
+    about BM-MSCs (the sentence vector scores the sentence for answers and its passage)."""
+    return f"{chunk.section}: {sentence}" if chunk.section else sentence
 
 
 def dense_text(chunk: Chunk) -> str:
@@ -397,6 +429,10 @@ def load_snapshot(path: Path, *, expect_model: str | None = None) -> Snapshot:
             sentence_vectors = np.load(fh)
             owner = np.load(fh)
         lexical = LexicalIndex.load(path / "lexical")
+        with (path / "abbreviations.jsonl").open(encoding="utf-8") as fh:
+            abbreviations = [Definition(**json.loads(line)) for line in fh]
+        with (path / "unreadable.jsonl").open(encoding="utf-8") as fh:
+            unreadable = [Unreadable(**json.loads(line)) for line in fh]
     except Exception as exc:
         raise SnapshotError(f"index snapshot {path.name} could not be read ({exc}); {FIX}") from exc
     counts = manifest.get("counts", {})
@@ -410,7 +446,15 @@ def load_snapshot(path: Path, *, expect_model: str | None = None) -> Snapshot:
     if len(owner) != len(sentence_vectors) or counts.get("documents") != len(documents):
         raise SnapshotError(f"index snapshot {path.name} is inconsistent (sentences); {FIX}")
     return Snapshot(
-        path, manifest, documents, chunks, dense, SentenceTable(owner, sentence_vectors), lexical
+        path,
+        manifest,
+        documents,
+        chunks,
+        dense,
+        SentenceTable(owner, sentence_vectors),
+        lexical,
+        abbreviations,
+        unreadable,
     )
 
 
@@ -458,6 +502,10 @@ class IndexSnapshot(Protocol):
     def lexical_scores(self, query: str, limit: int) -> tuple[np.ndarray | None, np.ndarray]: ...
     def term_stats(self) -> TermStats: ...
     def chunk_tokens(self, row: int) -> set[str]: ...
+    @property
+    def abbreviations(self) -> Sequence[Definition]: ...
+    @property
+    def unreadable(self) -> Sequence[Unreadable]: ...
 
 
 class SnapshotWriter(Protocol):
@@ -472,6 +520,9 @@ class SnapshotWriter(Protocol):
         chunk_vectors: np.ndarray,
         sentence_vectors: np.ndarray,
         sentence_owner: np.ndarray,
+        *,
+        abbreviations: Sequence[Definition] = (),
+        unreadable: Sequence[Unreadable] = (),
     ) -> None: ...
     def load(self, version: str) -> IndexSnapshot: ...
     def publish(self, version: str, keep: int) -> None: ...
@@ -558,6 +609,9 @@ class FolderWriter:
         chunk_vectors: np.ndarray,
         sentence_vectors: np.ndarray,
         sentence_owner: np.ndarray,
+        *,
+        abbreviations: Sequence[Definition] = (),
+        unreadable: Sequence[Unreadable] = (),
     ) -> None:
         save_snapshot(
             self.index_dir,
@@ -568,6 +622,8 @@ class FolderWriter:
             chunk_vectors,
             sentence_vectors,
             sentence_owner,
+            abbreviations,
+            unreadable,
         )
 
     def load(self, version: str) -> Snapshot:
@@ -629,6 +685,13 @@ def _chunk_record(chunk: Chunk) -> dict[str, Any]:
     record = {name: getattr(chunk, name) for name in _CHUNK_FIELDS}
     record["sentences"] = [list(span) for span in chunk.sentences]
     return record
+
+
+def _jsonl(records: Sequence[Definition | Unreadable]) -> bytes:
+    return "".join(
+        json.dumps({f.name: getattr(r, f.name) for f in fields(r)}, ensure_ascii=False) + "\n"
+        for r in records
+    ).encode()
 
 
 def _doc_from_record(rec: dict[str, Any]) -> Document:

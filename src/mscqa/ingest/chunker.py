@@ -14,11 +14,20 @@ import unicodedata
 from collections.abc import Sequence
 
 from mscqa.memo import LastCall
-from mscqa.types import Chunk, Document
+from mscqa.types import Chunk, Document, Unreadable
 
 # The previous chunk_all call's chunks by (settings, document): an in-process rebuild (the
 # admin API) reuses the chunks of every document that has not changed.
-_CHUNKED: LastCall[tuple[str, Document], list[Chunk]] = LastCall()
+_CHUNKED: LastCall[tuple[str, Document], tuple[list[Chunk], list[Unreadable]]] = LastCall()
+
+# A paragraph that only stands for a picture: the converter's image marker (IMG_258), a
+# Markdown or HTML image, or a bracketed "[image]" / "[table 2]" placeholder.
+_PLACEHOLDER = re.compile(
+    r"\s*(?:IMG_\d+|!\[[^\]]*\]\([^)]*\)|<img\b[^>]*>|"
+    r"\[(?:image|img|figure|fig|table|picture|photo|chart|diagram)\b[^\]]*\])\s*",
+    re.IGNORECASE,
+)
+_CAPTION_CHARS = 150
 
 # Words whose trailing period does not end a sentence.
 _ABBREVIATIONS = frozenset(
@@ -167,8 +176,9 @@ class Chunker:
         self.max_chars = max_chars
 
     def settings(self) -> dict[str, object]:
-        # v2: run-on sentences are cut to max_chars (v1 kept them whole, however long)
-        return {"splitter": "sentence-v2", "max_chars": self.max_chars}
+        # v2: run-on sentences are cut to max_chars (v1 kept them whole, however long);
+        # v3: image placeholders are no longer sentences (``unreadable`` records them)
+        return {"splitter": "sentence-v3", "max_chars": self.max_chars}
 
     def chunk_all(self, documents: Sequence[Document]) -> list[Chunk]:
         """Every document's chunks, in order.
@@ -178,19 +188,65 @@ class Chunker:
         immutable): adding one document to 1000 abstracts no longer re-chunks the other 999
         (0.19 s of a 0.8 s rebuild, bench/build.py).
         """
+        return [chunk for chunks, _ in self._all(documents) for chunk in chunks]
+
+    def unreadable_all(self, documents: Sequence[Document]) -> list[Unreadable]:
+        """Every document's unreadable parts (``unreadable``), in order; after ``chunk_all`` of
+        the same documents this chunks nothing again."""
+        return [part for _, parts in self._all(documents) for part in parts]
+
+    def _all(self, documents: Sequence[Document]) -> list[tuple[list[Chunk], list[Unreadable]]]:
         setting = repr(sorted(self.settings().items()))
-        per_document = _CHUNKED.results(
-            [(setting, doc) for doc in documents], lambda key: self.chunk(key[1])
+        return _CHUNKED.results(
+            [(setting, doc) for doc in documents], lambda key: self._chunk(key[1])
         )
-        return [chunk for chunks in per_document for chunk in chunks]
 
     def chunk(self, doc: Document) -> list[Chunk]:
+        return self._chunk(doc)[0]
+
+    def unreadable(self, doc: Document) -> list[Unreadable]:
+        """The parts of ``doc`` with no text to quote: sections whose body is empty or only
+        image placeholders, and placeholder paragraphs inside other text. Each records the
+        heading before it that has text and the passage just before it."""
+        return self._chunk(doc)[1]
+
+    def _chunk(self, doc: Document) -> tuple[list[Chunk], list[Unreadable]]:
         chunks: list[Chunk] = []
+        gaps: list[Unreadable] = []
+        context: str | None = None
         for section, start, end in self._regions(doc):
             sentences = self._sentences(doc.text, start, end)
+            after = chunks[-1].chunk_id if chunks else None
+            if section is not None and not sentences:
+                # a heading with no text under it, or only images: the section is the part
+                gaps.append(Unreadable(doc.doc_id, section, start, end, context, after))
+                continue
             for group in self._pack(doc.text, sentences):
                 chunks.append(self._make(doc, len(chunks), section, group))
-        return chunks
+            for para_start, para_end in self._placeholders(doc.text, start, end):
+                before = [c for c in chunks if c.end <= para_start]
+                caption = _caption(doc.text, start, para_start) or section or "image"
+                gaps.append(
+                    Unreadable(
+                        doc.doc_id,
+                        caption,
+                        para_start,
+                        para_end,
+                        section or context,
+                        before[-1].chunk_id if before else after,
+                    )
+                )
+            if sentences and section is not None:
+                context = section
+        return chunks, gaps
+
+    @staticmethod
+    def _placeholders(text: str, start: int, end: int) -> list[tuple[int, int]]:
+        return [
+            (start + a, start + b)
+            for a, b in _paragraphs(text[start:end])
+            if b > a and _PLACEHOLDER.fullmatch(text, start + a, start + b)
+        ]
 
     def _regions(self, doc: Document) -> list[tuple[str | None, int, int]]:
         """Spans of text with their section; text before the first section has none."""
@@ -207,7 +263,12 @@ class Chunker:
 
     def _sentences(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
         region = _HEADING_LINE.sub(lambda m: " " * len(m.group(0)), text[start:end])
-        return split_sentences(region, offset=start, max_chars=self.max_chars)
+        # an image placeholder is not a sentence (``unreadable`` records it)
+        return [
+            (a, b)
+            for a, b in split_sentences(region, offset=start, max_chars=self.max_chars)
+            if not _PLACEHOLDER.fullmatch(text, a, b)
+        ]
 
     def _pack(self, text: str, sentences: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
         groups: list[list[tuple[int, int]]] = []
@@ -250,6 +311,15 @@ class Chunker:
             sentences=tuple(group),
             page=page,
         )
+
+
+def _caption(text: str, start: int, placeholder: int) -> str | None:
+    """The short line just before a placeholder (its caption or heading), if there is one."""
+    before = text[start:placeholder].rstrip()
+    line = before[before.rfind("\n") + 1 :].strip().lstrip("#").strip()
+    if line and len(line) <= _CAPTION_CHARS and not line.endswith((".", "!", "?")):
+        return line
+    return None
 
 
 def _new_paragraph(text: str, prev_end: int, next_start: int) -> bool:

@@ -88,6 +88,10 @@ _FUNCTION_WORDS = frozenset(
 )
 
 
+# a question of at most this many content words that names no subject leans on the conversation
+SUBJECTLESS_WORDS = 3
+
+
 def is_follow_up(question: str) -> bool:
     """True when the question needs earlier turns to be understood."""
     content = [w for w in _WORD.findall(question) if w.lower() not in _FUNCTION_WORDS]
@@ -100,19 +104,38 @@ def is_follow_up(question: str) -> bool:
     return len(content) <= 1
 
 
-def contextualize(question: str, history: Sequence[Turn], max_user_turns: int = 2) -> str:
+def contextualize(
+    question: str,
+    history: Sequence[Turn],
+    max_user_turns: int = 2,
+    *,
+    names_subject: bool = True,
+) -> str:
     """The text to retrieve with: the question, prefixed by recent user turns if it is a follow-up.
 
     Only user turns are used: assistant turns are quotes from the corpus, and the user's own
-    words carry the topic ("adipose MSCs") the follow-up refers to.
+    words carry the topic ("adipose MSCs") the follow-up refers to. ``names_subject=False``
+    (the retriever found nothing in the question that the documents are about, see
+    ``Retriever.names_subject``) makes a short question a follow-up too: "Was there a clinical
+    study?" after a question about arthritis.
     """
-    previous = context_turns(question, history, max_user_turns)
+    previous = context_turns(question, history, max_user_turns, names_subject=names_subject)
     return " ".join([*previous, question]) if previous else question
 
 
-def context_turns(question: str, history: Sequence[Turn], max_user_turns: int = 2) -> list[str]:
+def context_turns(
+    question: str,
+    history: Sequence[Turn],
+    max_user_turns: int = 2,
+    *,
+    names_subject: bool = True,
+) -> list[str]:
     """The earlier user turns a follow-up leans on, oldest first (none for a standalone one)."""
-    if not history or not is_follow_up(question):
+    if not history:
+        return []
+    content = [w for w in _WORD.findall(question) if w.lower() not in _FUNCTION_WORDS]
+    short = len(content) <= SUBJECTLESS_WORDS
+    if not (is_follow_up(question) or (not names_subject and short)):
         return []
     previous = [t.content for t in history if t.role == "user" and t.content.strip()]
     return previous[-max_user_turns:]

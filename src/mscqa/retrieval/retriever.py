@@ -19,8 +19,8 @@ from mscqa.index.lexical import tokenize
 from mscqa.index.snapshot import IndexSnapshot
 from mscqa.retrieval.fusion import FUSION_MODES, fuse
 from mscqa.retrieval.spelling import Speller
-from mscqa.retrieval.vocabulary import expand, token_equivalents
-from mscqa.types import Hit, Retrieval, ScoredSentence
+from mscqa.retrieval.vocabulary import QUESTION_WORDS, SYNONYM_GROUPS, Term, Vocabulary
+from mscqa.types import Hit, Retrieval, ScoredSentence, Unreadable
 
 
 class Retriever:
@@ -38,7 +38,15 @@ class Retriever:
         candidates: int = 50,
         sentence_weight: float = 0.5,
         per_document: int = 1,
+        vocabulary: bool = True,
+        abbreviations: bool = True,
+        document_passages: int = 8,
+        subjects: bool = True,
     ) -> None:
+        """``vocabulary`` (the hand-written domain groups), ``abbreviations`` (the ones the
+        documents define) and ``document_passages`` (more passages of the best document whose
+        sentences are scored) and ``subjects`` (a short question that names no subject is a
+        follow-up) can be switched off for the ablation (bench/quality/ablation.py)."""
         if fusion not in FUSION_MODES:
             raise ValueError(f"fusion must be one of {FUSION_MODES}, got {fusion!r}")
         if not 0.0 <= alpha <= 1.0:
@@ -50,14 +58,31 @@ class Retriever:
         self.candidates = candidates
         self.sentence_weight = sentence_weight
         self.per_document = per_document
+        # sentences of up to this many more passages of the best document are scored too: an
+        # abstract's answer often sits in another section than the passage that matched best
+        self.document_passages = document_passages
         stats = snapshot.term_stats()
         # each chunk's sentences as token sets, made the first time the chunk is a hit
         self._sentence_tokens: dict[int, list[frozenset[str]]] = {}
         n = max(1, stats.passages)
         self._idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in stats.df.items()}
         self._unknown_idf = math.log(1 + (n + 0.5) / 0.5)
-        self._equivalents = token_equivalents(tokenize)
-        self._group_tokens = token_equivalents(tokenize, multiword=True)
+        pairs = [(a.short, a.long) for a in snapshot.abbreviations]
+        self.vocabulary = Vocabulary(
+            tokenize, SYNONYM_GROUPS if vocabulary else (), pairs if abbreviations else ()
+        )
+        # chunks are stored document by document, so a document's passages are a row range
+        self._doc_start: dict[str, tuple[int, int]] = {}
+        row = 0
+        for doc, count in snapshot.chunk_counts().items():
+            self._doc_start[doc] = (row, count)
+            row += count
+        self._section_tokens: dict[str | None, frozenset[str]] = {}
+        self.subjects = subjects
+        self._subjects = self._subject_tokens(snapshot, stats.passages, stats.df)
+        self._unreadable: dict[str, list[Unreadable]] = {}
+        for part in snapshot.unreadable:
+            self._unreadable.setdefault(part.doc_id, []).append(part)
         self.speller = Speller(stats.words)
 
     def search(self, query: str, k: int, *, question: str | None = None) -> Retrieval:
@@ -89,7 +114,9 @@ class Retriever:
         # Every row of the snapshot, or (a backend that returns only its best lexical rows)
         # the dense candidates and those: the first max(k, candidates) of the fused order are
         # the same, as a row in neither scores 0 densely and below them lexically.
-        lex_rows, lex_scores = snap.lexical_scores(expand(query), max(k, self.candidates))
+        lex_rows, lex_scores = snap.lexical_scores(
+            self.vocabulary.expand(query), max(k, self.candidates)
+        )
         universe = np.arange(n) if lex_rows is None else np.union1d(rows, lex_rows)
         dense_u = np.zeros(len(universe), dtype=np.float32)
         dense_u[np.searchsorted(universe, rows)] = dense
@@ -106,19 +133,23 @@ class Retriever:
             Hit(r, chunk, float(fused[at[r]]), float(dense_u[at[r]]), float(lexical[at[r]]))
             for r, chunk in zip(order, snap.chunks_at(order), strict=True)
         )
-        q_tokens = self._weights(question)
-        ctx_tokens = self._weights(query)
+        q_terms = self.terms(question)
+        ctx_terms = self.terms(query)
         top_tokens = set().union(*(snap.chunk_tokens(h.row) for h in hits[:3])) if hits else set()
         top_dense = float(dense_u.max()) if len(universe) else 0.0
+        more = self._document_rows(hits, {r: float(fused[i]) for r, i in at.items()})
         return Retrieval(
             query=query,
             hits=hits,
-            sentences=self._sentences(hits, svec, qvec, q_tokens),
+            sentences=self._sentences(hits, more, svec, qvec, q_terms),
             top_dense=max(top_dense, 0.0) if len(universe) < n else top_dense,
-            coverage=self._share(ctx_tokens, top_tokens),
-            known=self._share(ctx_tokens, self._idf.keys()),
+            coverage=self._share(ctx_terms, top_tokens),
+            known=self._share(ctx_terms, self._idf.keys()),
             corrected=question,
             unknown_names=self.unknown_names(question),
+            terms=tuple(t.weight for t in q_terms),
+            parts=self._parts(question, q_terms),
+            unreadable=self._unreadable_parts(hits, q_terms),
         )
 
     def _best_sentence(self, rows: np.ndarray, vec: np.ndarray) -> np.ndarray:
@@ -163,57 +194,164 @@ class Retriever:
             if i == 0 and word[1:].islower():
                 continue  # an ordinary capitalised first word
             tokens = tokenize(word)
-            if tokens and not any(
-                t in self._idf or any(a in self._idf for a in self._group_tokens.get(t, ()))
-                for t in tokens
-            ):
+            if tokens and not self._known(tokens):
                 out.append(word)
         return tuple(out)
 
-    def _weights(self, text: str) -> dict[str, float]:
-        return {t: self._idf.get(t, self._unknown_idf) for t in set(tokenize(text))}
+    def _known(self, tokens: list[str]) -> bool:
+        """Whether the corpus uses any of ``tokens``, or a form the vocabulary equates with
+        them or with one of them."""
+        if any(t in self._idf for t in tokens):
+            return True
+        forms = {tuple(tokens), *((t,) for t in tokens)}
+        return any(
+            all(t in self._idf for t in other)
+            for form in forms
+            for other in self.vocabulary.equivalents(form)
+        )
 
-    def _share(self, weights: dict[str, float], present: Collection[str]) -> float:
-        """idf-weighted share of the question's tokens (or their synonyms) in ``present``."""
-        total = sum(weights.values())
+    def terms(self, text: str) -> list[Term]:
+        """The question's terms (words, and phrases the vocabulary knows), idf-weighted."""
+        return self.vocabulary.terms(tokenize(text), self._idf_of)
+
+    def _unreadable_parts(
+        self, hits: Sequence[Hit], terms: list[Term]
+    ) -> tuple[tuple[Unreadable, float], ...]:
+        """The unreadable parts of the hits' documents, each with the share of the question's
+        terms that it is known by: its heading, the heading before it, and the sentence just
+        before it (which often announces it: "... as follows:")."""
+        total = sum(t.weight for t in terms)
+        out = []
+        for doc in dict.fromkeys(h.chunk.doc_id for h in hits):
+            for part in self._unreadable.get(doc, ()):
+                words = self._heading_tokens(part.section) | self._heading_tokens(part.context)
+                row = self._row_of(part.after)
+                if row is not None and (sentences := self._tokens_of(row)):
+                    words = words | sentences[-1]
+                found = sum(t.weight for t in terms if t.found_in(words))
+                out.append((part, found / total if total else 0.0))
+        return tuple(out)
+
+    def names_subject(self, question: str) -> bool:
+        """Whether the question names something the documents are about: a capitalised name
+        (after its first word), an abbreviation a document defines or its long form, or a word
+        of a section heading; the corpus's most common words ("stem", "cells" in an MSC
+        article) do not count. "Was there a clinical study?" names none."""
+        if not self.subjects:
+            return True
+        if any(i > 0 or w[1:] != w[1:].lower() for i, w in enumerate(_NAME.findall(question))):
+            return True
+        return any(t in self._subjects for t in tokenize(question))
+
+    @staticmethod
+    def _subject_tokens(
+        snapshot: IndexSnapshot, passages: int, df: dict[str, int]
+    ) -> frozenset[str]:
+        words: set[str] = set()
+        for a in snapshot.abbreviations:
+            words.update(tokenize(a.short), tokenize(a.long))
+        for doc in snapshot.documents.values():
+            for section in doc.sections:
+                words.update(tokenize(section.title))
+        common = SUBJECT_MAX_DF * max(1, passages)
+        return frozenset(w for w in words if df.get(w, 0) <= common and w not in _QUESTION_TOKENS)
+
+    def _row_of(self, chunk_id: str | None) -> int | None:
+        """The row of chunk ``chunk_id`` (``<doc_id>#<n>``: the n-th passage of its document)."""
+        doc, _, n = (chunk_id or "").rpartition("#")
+        first, count = self._doc_start.get(doc, (0, 0))
+        return first + int(n) if n.isdigit() and int(n) < count else None
+
+    def _parts(self, question: str, terms: list[Term]) -> tuple[frozenset[int], ...]:
+        """The terms of each sub-question of a compound question ("What is X, and how is Y
+        done?"), as indices of ``terms``; empty for a question of one part."""
+        pieces = [p for p in _PARTS.split(question) if p and p.strip()]
+        if len(pieces) < 2:
+            return ()
+        out = []
+        for piece in pieces:
+            words = set(tokenize(piece))
+            idx = frozenset(i for i, t in enumerate(terms) if words & t.forms[0])
+            if idx:
+                out.append(idx)
+        return tuple(out) if len(out) > 1 else ()
+
+    def _idf_of(self, token: str) -> float:
+        return self._idf.get(token, self._unknown_idf)
+
+    def _share(self, terms: list[Term], present: Collection[str]) -> float:
+        """idf-weighted share of the question's terms found in ``present`` (a token set)."""
+        total = sum(t.weight for t in terms)
         if not total:
             return 0.0
-        found = sum(
-            w
-            for t, w in weights.items()
-            if t in present or any(a in present for a in self._equivalents.get(t, ()))
-        )
-        return found / total
+        return sum(t.weight for t in terms if t.found_in(present)) / total
+
+    def _document_rows(
+        self, hits: Sequence[Hit], fused: dict[int, float]
+    ) -> list[tuple[int, float]]:
+        """The best document's other passages with their fused scores (0 for one the search
+        did not score), best first, at most ``document_passages``."""
+        if not hits or not self.document_passages:
+            return []
+        taken = {h.row for h in hits}
+        first, count = self._doc_start.get(hits[0].chunk.doc_id, (0, 0))
+        rows = [(r, fused.get(r, 0.0)) for r in range(first, first + count) if r not in taken]
+        rows.sort(key=lambda rs: -rs[1])
+        return rows[: self.document_passages]
 
     def _sentences(
         self,
         hits: Sequence[Hit],
+        more: list[tuple[int, float]],
         svec: np.ndarray,
         qvec: np.ndarray,
-        q_tokens: dict[str, float],
+        terms: list[Term],
     ) -> tuple[ScoredSentence, ...]:
         out: list[ScoredSentence] = []
         top = hits[0].score if hits and hits[0].score > 0 else 1.0
-        vectors = self.snapshot.sentence_vectors([h.row for h in hits])
-        for rank, (hit, vecs) in enumerate(zip(hits, vectors, strict=True)):
+        total = sum(t.weight for t in terms) or 1.0
+        asked = frozenset().union(*(form for t in terms for form in t.forms))
+        passages = [(h.row, h.chunk, h.score) for h in hits] + [
+            (r, c, score)
+            for (r, score), c in zip(
+                more, self.snapshot.chunks_at([r for r, _ in more]), strict=True
+            )
+        ]
+        vectors = self.snapshot.sentence_vectors([r for r, _, _ in passages])
+        for rank, ((row, chunk, score), vecs) in enumerate(zip(passages, vectors, strict=True)):
             sims = vecs @ svec
             ctx = vecs @ qvec
+            heading = self._heading_tokens(chunk.section)
+            named = frozenset(i for i, t in enumerate(terms) if t.found_in(heading))
+            section = sum(terms[i].weight for i in named) / total
             for (start, end), sim, csim, words in zip(
-                hit.chunk.sentences, sims, ctx, self._tokens_of(hit.row), strict=True
+                chunk.sentences, sims, ctx, self._tokens_of(row), strict=True
             ):
+                found = frozenset(i for i, t in enumerate(terms) if t.found_in(words))
                 out.append(
                     ScoredSentence(
                         rank,
-                        max(0.0, hit.score / top),
-                        hit.chunk,
+                        max(0.0, score / top),
+                        chunk,
                         start,
                         end,
                         float(sim),
                         float(csim),
-                        self._share(q_tokens, words),
+                        sum(terms[i].weight for i in found) / total,
+                        found=found,
+                        section=section,
+                        heading=named,
+                        novel=len(words - asked) / len(words) if words else 0.0,
                     )
                 )
         return tuple(out)
+
+    def _heading_tokens(self, section: str | None) -> frozenset[str]:
+        tokens = self._section_tokens.get(section)
+        if tokens is None:
+            tokens = frozenset(tokenize(section or ""))
+            self._section_tokens[section] = tokens  # a racing thread computes the same set
+        return tokens
 
     def _tokens_of(self, row: int) -> list[frozenset[str]]:
         """Token sets of chunk ``row``'s sentences, tokenised once per snapshot (a question
@@ -228,5 +366,17 @@ class Retriever:
 
 
 _NAME = re.compile(r"\b[A-Za-z]*[A-Z][A-Za-z0-9'-]*")
+# Where a compound question splits: another question mark, a semicolon, or "and"/a comma
+# followed by a new question word ("..., and how is it collected?").
+_QUESTION_WORD = (
+    r"(?:what|how|which|why|where|who|whom|whose|when|is|are|was|were|does|do|did|can|could|"
+    r"has|have|had|should|will|would)\b"
+)
+# a word in more than this share of the passages is the corpus's common ground, not a subject
+SUBJECT_MAX_DF = 0.3
+_QUESTION_TOKENS = frozenset(t for w in QUESTION_WORDS for t in tokenize(w))
+_PARTS = re.compile(
+    rf"\?\s+|;\s*|,?\s+(?:and|but|or)\s+(?={_QUESTION_WORD})|,\s+(?={_QUESTION_WORD})", re.I
+)
 _NO_ROWS = np.zeros(0, dtype=np.int64)
 _NO_SCORES = np.zeros(0, dtype=np.float32)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from mscqa.config import Settings
 from mscqa.errors import ReplyTooLarge
-from mscqa.types import Answer, Citation
+from mscqa.types import Answer, Citation, Unreadable
 
 # NUL, other C0 controls (tab/newline allowed) and the Unicode bidi overrides/isolates.
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
@@ -228,6 +228,24 @@ class CitationOut(BaseModel):
         )
 
 
+class UnreadableOut(BaseModel):
+    doc_id: str
+    title: str = Field(description="The document's title.")
+    section: str = Field(description="The heading of the part (or the caption of the image).")
+    start: int = Field(description="Offset of the part in the document text.")
+    end: int
+
+    @classmethod
+    def of(cls, u: Unreadable, titles: dict[str, str]) -> UnreadableOut:
+        return cls(
+            doc_id=u.doc_id,
+            title=titles.get(u.doc_id, u.doc_id),
+            section=u.section,
+            start=u.start,
+            end=u.end,
+        )
+
+
 class AskResponse(BaseModel):
     id: str = Field(description="This answer's id: rate it with POST /feedback.")
     index_version: str = Field(description="The index snapshot the answer was given from.")
@@ -241,9 +259,16 @@ class AskResponse(BaseModel):
         "found (not an answer).",
     )
     took_ms: float
+    unreadable: list[UnreadableOut] = Field(
+        default_factory=list,
+        description="Parts of the documents that match the question but hold no text (their "
+        "content was an image or a table, e.g. a table of approved products): the answer "
+        "could not read them. Empty for most answers.",
+    )
 
     @classmethod
     def of(cls, a: Answer) -> AskResponse:
+        titles = {c.chunk.doc_id: c.chunk.title for c in (*a.citations, *a.related)}
         return cls(
             id=a.id,
             index_version=a.index_version,
@@ -253,6 +278,7 @@ class AskResponse(BaseModel):
             citations=[CitationOut.of(c) for c in a.citations],
             related=[CitationOut.of(c) for c in a.related],
             took_ms=a.took_ms,
+            unreadable=[UnreadableOut.of(u, titles) for u in a.unreadable],
         )
 
     @classmethod

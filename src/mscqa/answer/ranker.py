@@ -1,0 +1,215 @@
+"""Which answer unit answers the question: a linear score over the evidence of each unit.
+
+Every sentence of the retrieved passages (and of the best document's other passages) is the
+centre of one unit (``units.unit_around``); the distinct units are scored by
+``sum_i w_i * x_i`` over ``FEATURES``: the unit's own cosine to the question and
+to the question with its conversation, the share of the question's terms it holds, whether its
+section heading names them, its passage's retrieval score and rank, its neighbours' cosine,
+whether it is a pointer without its completion, whether it gives the kind of figure the question
+asks for, and whether a list question meets a sentence that enumerates. Which of them count,
+and how much, is ``RANKER_WEIGHTS`` (see there: a listwise model fitted on the dev questions
+did not beat the hand-set weights, so those ship); a constant, so nothing is trained at run
+time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from mscqa.answer.expected import expected_type, satisfies
+from mscqa.answer.units import is_pointer, unit_around
+from mscqa.types import Chunk, Retrieval, ScoredSentence
+
+FEATURES = (
+    "dense",
+    "dense_mean",
+    "context",
+    "lexical",
+    "section",
+    "passage",
+    "top_passage",
+    "same_document",
+    "neighbour",
+    "pointer_only",
+    "type_ok",
+    "type_missing",
+    "list_fit",
+    "length",
+    "size",
+    "first",
+    "novel",
+)
+
+# The ranking weights: the old answerer's sentence score (0.45 cosine + 0.25 shared words + 0.3
+# passage score, times 10 so that ``AnswerPolicy.margin`` is on the scale of the features' log
+# odds). A listwise model over all ``FEATURES`` was fitted on the dev questions
+# (``bench/quality/ranker.py``, ``LEARNED_WEIGHTS`` there): out of fold it tied these weights on
+# dev, and with no abstention threshold it quoted the gold fact less often on the test split
+# (bench.quality.ablation, "selection only"), so the hand-set weights are the ones shipped.
+RANKER_WEIGHTS: dict[str, float] = {"dense": 4.5, "lexical": 2.5, "passage": 3.0}
+
+_LIST_Q = re.compile(
+    r"\b(list|name|enumerate|which (are|were) the|what (are|were) (the|all|some)|"
+    r"(what|which) (kinds?|types?|sorts?|diseases|conditions|tissues|cells|measures|outcomes|"
+    r"ways|effects|parts|components|groups|substances|factors)\b)",
+    re.IGNORECASE,
+)
+_PICTURE_Q = re.compile(
+    r"\b(tables?|figures?|images?|charts?|pictures?|diagrams?|graphs?|photos?)\b", re.I
+)
+_ENUMERATION = re.compile(r",|;|\band\b|\bor\b")
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """What the answerer knows about the question itself (from its text and its terms)."""
+
+    kind: tuple[str, str | None] | None  # the kind of figure it asks for (answer.expected)
+    listing: bool  # it asks to list or name several things
+    weights: tuple[float, ...]  # its terms' weights (``Retrieval.terms``)
+    parts: tuple[frozenset[int], ...] = ()  # the terms of each sub-question, if compound
+    pictured: bool = False  # it asks for a table, figure or image
+
+    @classmethod
+    def of(cls, question: str, retrieval: Retrieval) -> Question:
+        return cls(
+            expected_type(question),
+            bool(_LIST_Q.search(question)),
+            retrieval.terms,
+            retrieval.parts,
+            bool(_PICTURE_Q.search(question)),
+        )
+
+    def share(self, found: frozenset[int], of: frozenset[int] | None = None) -> float:
+        """The share of the question's term weight (or of the terms ``of``) in ``found``."""
+        terms = set(range(len(self.weights))) if of is None else of
+        total = sum(self.weights[i] for i in terms)
+        return sum(self.weights[i] for i in found & terms) / total if total else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """Adjacent sentences of one passage quoted as one piece."""
+
+    members: tuple[ScoredSentence, ...]
+    complete: bool  # False: it ends on a pointer whose completion is not in the passage
+    neighbour: float  # best cosine of the sentences just before and after it (0 if none)
+    position: int  # index of its first sentence in the passage
+
+    @property
+    def chunk(self) -> Chunk:
+        return self.members[0].chunk
+
+    @property
+    def start(self) -> int:
+        return self.members[0].start
+
+    @property
+    def end(self) -> int:
+        return self.members[-1].end
+
+    @property
+    def text(self) -> str:
+        """The piece exactly as in the passage (what the answer quotes)."""
+        chunk = self.chunk
+        return chunk.text[self.start - chunk.start : self.end - chunk.start]
+
+    @property
+    def found(self) -> frozenset[int]:
+        return frozenset().union(*(s.found for s in self.members))
+
+
+def units(retrieval: Retrieval, grouped: bool = True) -> list[Unit]:
+    """The distinct units of the retrieval's scored sentences, passage by passage (with
+    ``grouped=False``, every sentence alone)."""
+    by_chunk: dict[str, list[ScoredSentence]] = {}
+    for s in retrieval.sentences:
+        by_chunk.setdefault(s.chunk.chunk_id, []).append(s)
+    out: list[Unit] = []
+    for scored in by_chunk.values():
+        scored.sort(key=lambda s: s.start)
+        texts = [_text(s) for s in scored]
+        seen: set[tuple[int, int]] = set()
+        for i in range(len(scored)):
+            first, last, complete = unit_around(texts, i) if grouped else (i, i, True)
+            if (first, last) in seen:
+                continue
+            seen.add((first, last))
+            around = [scored[j].dense for j in (first - 1, last + 1) if 0 <= j < len(scored)]
+            out.append(
+                Unit(tuple(scored[first : last + 1]), complete, max(around, default=0.0), first)
+            )
+    return out
+
+
+def unit_features(unit: Unit, question: Question, top_doc: str | None) -> dict[str, float]:
+    """The evidence ``unit`` answers ``question`` (all in [0, 1] or {0, 1})."""
+    members = unit.members
+    # A pointer ("BM-MSCs also have obvious disadvantages.") is close to every question about
+    # its topic and says nothing; the unit is as close as the sentences that carry content.
+    content = [s for s in members if not is_pointer(_text(s))] or list(members)
+    dense = [s.dense for s in content]
+    text = unit.text
+    kind_ok = question.kind is not None and satisfies(question.kind, text)
+    items = len(_ENUMERATION.findall(text))
+    return {
+        "dense": max(dense),
+        "dense_mean": sum(dense) / len(dense),
+        "context": max(s.context for s in content),
+        "lexical": question.share(_found(unit, content)),
+        "section": members[0].section,
+        "passage": members[0].chunk_score,
+        "top_passage": float(members[0].chunk_rank == 0),
+        "same_document": float(unit.chunk.doc_id == top_doc),
+        "neighbour": unit.neighbour,
+        "pointer_only": float(not unit.complete),
+        "type_ok": float(kind_ok),
+        "type_missing": float(question.kind is not None and not kind_ok),
+        "list_fit": float(question.listing) * min(1.0, items / 4),
+        "length": min(1.0, len(text.split()) / 60),
+        "size": min(1.0, (len(members) - 1) / 3),
+        "first": float(unit.position == 0),
+        "novel": sum(s.novel for s in content) / len(content),
+    }
+
+
+def score(feats: Mapping[str, float], weights: Mapping[str, float] = RANKER_WEIGHTS) -> float:
+    """``sum_i w_i * x_i``: how well the unit answers the question, on a log-odds scale
+    (``exp(score)`` over the question's candidates, normalised, is the ranker's belief)."""
+    return sum(weights.get(k, 0.0) * v for k, v in feats.items())
+
+
+def rank(
+    retrieval: Retrieval,
+    question: Question,
+    weights: Mapping[str, float] = RANKER_WEIGHTS,
+    grouped: bool = True,
+) -> list[tuple[float, Unit, dict[str, float]]]:
+    """Every unit with its score and features, best first (ties: the better passage, then
+    document order)."""
+    top_doc = retrieval.hits[0].chunk.doc_id if retrieval.hits else None
+    scored = []
+    for unit in units(retrieval, grouped):
+        feats = unit_features(unit, question, top_doc)
+        scored.append((score(feats, weights), unit, feats))
+    scored.sort(key=lambda t: (-t[0], t[1].members[0].chunk_rank, t[1].start))
+    return scored
+
+
+def _found(unit: Unit, content: list[ScoredSentence]) -> frozenset[int]:
+    """The question terms the unit holds: those of its best content sentence and of its
+    pointer (which names the topic), not the union of every sentence, which would favour long
+    units for holding a little of everything."""
+    pointers = [s.found for s in unit.members if s not in content]
+    best = max(content, key=lambda s: (len(s.found), s.dense)).found
+    return frozenset().union(best, *pointers)
+
+
+def vector(feats: Mapping[str, float], names: Sequence[str] = FEATURES) -> list[float]:
+    return [feats[n] for n in names]
+
+
+def _text(s: ScoredSentence) -> str:
+    return s.chunk.text[s.start - s.chunk.start : s.end - s.chunk.start]

@@ -1,0 +1,70 @@
+"""Expected answer types: cost, time, count, quantity, place, person, name."""
+
+from __future__ import annotations
+
+import pytest
+
+from mscqa.answer.expected import expected_type, satisfies
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How much does the treatment cost?", "money"),
+        ("What is the price of MSC therapy in Korea?", "money"),
+        ("And what about their price?", "money"),
+        ("When was Prochymal approved?", "year"),
+        ("In which year did the FDA approve it?", "year"),
+        ("How many eligible cases were analysed?", "count"),
+        ("What share of radiographs did the model get right?", "quantity"),
+        ("What was the sample size of the study?", "quantity"),
+        ("How long does processing take?", "quantity"),
+        ("Which country uses more cord MSCs?", "place"),
+        ("Who developed the technique?", "person"),
+        ("Which journal reported the study?", "person"),
+        ("What dose of Prochymal is given?", "dose"),
+        ("What is the product called?", "name"),
+    ],
+)
+def test_typed_questions(question: str, kind: str) -> None:
+    found = expected_type(question)
+    assert found is not None and found[0] == kind
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Why is it so expensive?",
+        "Where are MSCs found?",
+        "When does GVHD happen?",
+        "What are the advantages of fat MSCs?",
+        "Is it painful?",
+    ],
+)
+def test_untyped_questions(question: str) -> None:
+    assert expected_type(question) is None
+
+
+def test_each_type_needs_its_figure_or_name() -> None:
+    money = expected_type("How much does it cost?")
+    assert money and satisfies(money, "It costs $3,000 per dose.")
+    assert not satisfies(money, "The high price limits its use.")
+    year = expected_type("When was it approved?")
+    assert year and satisfies(year, "It was approved in 2012.")
+    assert satisfies(year, "Follow-up lasted 36 months.")
+    assert not satisfies(year, "The FDA has approved it.")
+    count = expected_type("How many patients were treated?")
+    assert count and satisfies(count, "30 patients were treated.")
+    assert satisfies(count, "Twelve patients (ten males) started CPAP.")
+    assert satisfies(count, "We enrolled patients (n = 23).")
+    assert not satisfies(count, "Patients improved.")
+    place = expected_type("Which country has approved it?")
+    assert place and satisfies(place, "At present, Japan has approved it.")
+    assert satisfies(place, "Japan has approved it.")
+    assert not satisfies(place, "It has been approved for use.")
+    person = expected_type("Who developed the technique?")
+    assert person and satisfies(person, "It was pioneered by the Enterprise Institute (SMART).")
+    assert not satisfies(person, "It was developed recently.")
+    quantity = expected_type("What percentage improved?")
+    assert quantity and satisfies(quantity, "Pain fell in 61 patients (9%).")
+    assert not satisfies(quantity, "Pain fell in most patients.")

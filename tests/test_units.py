@@ -1,0 +1,76 @@
+"""Answer units: pointers go with the sentences that complete them, examples with their claim."""
+
+from __future__ import annotations
+
+import pytest
+
+from mscqa.answer.units import MAX_UNIT, continues, exemplifies, is_pointer, unit_around
+
+DISADVANTAGES = [
+    "It has anti-inflammatory properties.",
+    "However, BM-MSCs also have obvious disadvantages.",
+    "For example, the number of cells is limited.",
+    "In addition, the collection process hurts.",
+    "They are widely studied.",
+]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "However, BM-MSCs also have obvious disadvantages.",
+        "The method has several advantages.",
+        "The results were as follows:",
+        "Patients were divided into three groups as follows.",
+        "The following drugs were given:",
+        "Adverse events included:",
+    ],
+)
+def test_pointers(sentence: str) -> None:
+    assert is_pointer(sentence)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "It has anti-inflammatory and immune regulatory properties.",
+        "BM-MSCs have disadvantages such as pain, low yield, high price and a limited number of "
+        "cells, so clinicians prefer fat and cord cells in most of the clinics we surveyed.",
+        "The number of cells is limited.",
+    ],
+)
+def test_not_pointers(sentence: str) -> None:
+    assert not is_pointer(sentence)
+
+
+def test_markers() -> None:
+    assert exemplifies("For example, the number is limited.")
+    assert exemplifies("Such as liposuction.")
+    assert not exemplifies("In addition, it hurts.")
+    assert continues("In addition, it hurts.") and continues("Moreover, it costs.")
+    assert not continues("It has anti-inflammatory properties.")
+
+
+def test_a_pointer_takes_its_completion_and_what_continues_it() -> None:
+    assert unit_around(DISADVANTAGES, 1) == (1, 3, True)
+
+
+def test_an_example_takes_the_claim_before_it_and_so_the_whole_unit() -> None:
+    assert unit_around(DISADVANTAGES, 2) == (1, 3, True)
+
+
+def test_a_continuation_alone_stays_alone() -> None:
+    assert unit_around(DISADVANTAGES, 3) == (3, 3, True)
+    assert unit_around(DISADVANTAGES, 0) == (0, 0, True)
+    assert unit_around(DISADVANTAGES, 4) == (4, 4, True)
+
+
+def test_a_pointer_at_the_end_of_its_passage_is_incomplete() -> None:
+    texts = ["There are no approved products in China.", "The following tables list them:"]
+    assert unit_around(texts, 1) == (1, 1, False)
+
+
+def test_a_unit_is_at_most_max_unit_sentences() -> None:
+    texts = ["It has these advantages:", *(f"Also, benefit {i}." for i in range(10))]
+    first, last, complete = unit_around(texts, 0)
+    assert (first, complete) == (0, True) and last - first + 1 == MAX_UNIT
