@@ -57,6 +57,7 @@ sys.path.insert(0, str(REPO / "tests"))  # pgcluster: the tests' temporary Postg
 DIM = 384
 NOISE = 0.3  # expected norm of the noise added to a real unit vector
 BANK = 8192  # noise vectors, combined per text by its hash
+POOL_INDEX = REPO / "bench" / "out" / "backends-pool"  # the real build the vectors come from
 
 
 class SyntheticEmbedder:
@@ -273,15 +274,16 @@ def give_query_model(index_dir: Path, url: str | None, pool_index: Path) -> None
 
 
 def real_pool(entries: dict[str, dict[str, Any]], work: Path) -> tuple[Path, float]:
-    """The real model's passage and sentence vectors of the abstracts (one real build)."""
+    """The real model's passage and sentence vectors of the abstracts (one real build, kept
+    in bench/out/backends-pool/: the next run re-embeds nothing)."""
     from bench.common import write_corpus
     from mscqa.config import Settings
     from mscqa.index.snapshot import load_current
     from mscqa.indexing import build_index
 
-    corpus, index_dir = work / "pool-corpus", work / "pool-index"
+    corpus, index_dir = work / "pool-corpus", POOL_INDEX
     write_corpus(entries, corpus)
-    build_index(Settings(corpus_dir=corpus, index_dir=index_dir, _env_file=None))
+    build_index(Settings(corpus_dir=corpus, index_dir=index_dir, build_nice=0, _env_file=None))
     snap = load_current(index_dir)
     vectors = np.vstack([snap.dense.reconstruct_n(0, len(snap.chunks)), snap.sentences.vectors])
     path = work / "pool.npy"
@@ -333,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"{size} passages, {backend}: build after adding one document")
                 again = run_build(corpus, index_dir, url, pool)
                 extra.unlink()
-                give_query_model(index_dir, url, work / "pool-index")
+                give_query_model(index_dir, url, POOL_INDEX)
                 log(f"{size} passages, {backend}: serving {len(questions)} questions")
                 served = serve(index_dir, corpus, url, questions)
                 results["runs"].append(
