@@ -298,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backends", default="folder,postgres")
     ap.add_argument("--database-url", default=None, help="an empty database (else a temporary one)")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument(
+        "--skip-one-more", action="store_true", help="no rebuild after adding one document"
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -328,13 +331,15 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"{size} passages, {backend}: cold build")
                 cold = run_build(corpus, index_dir, url, pool)
                 sizes_mb = database_bytes(url) if url else folder_bytes(index_dir)
-                extra = corpus / "extra" / "new.md"
-                extra.parent.mkdir(exist_ok=True)
-                pmid, entry = next(iter(entries.items()))
-                extra.write_text(abstract_markdown(f"{pmid}-new", entry), encoding="utf-8")
-                log(f"{size} passages, {backend}: build after adding one document")
-                again = run_build(corpus, index_dir, url, pool)
-                extra.unlink()
+                again = None
+                if not args.skip_one_more:
+                    extra = corpus / "extra" / "new.md"
+                    extra.parent.mkdir(exist_ok=True)
+                    pmid, entry = next(iter(entries.items()))
+                    extra.write_text(abstract_markdown(f"{pmid}-new", entry), encoding="utf-8")
+                    log(f"{size} passages, {backend}: build after adding one document")
+                    again = run_build(corpus, index_dir, url, pool)
+                    extra.unlink()
                 give_query_model(index_dir, url, POOL_INDEX)
                 log(f"{size} passages, {backend}: serving {len(questions)} questions")
                 served = serve(index_dir, corpus, url, questions)
@@ -379,8 +384,8 @@ def render(r: dict[str, Any]) -> str:
                 f"{c['seconds']:.0f}",
                 f"{c['chunks'] / c['seconds']:.0f}",
                 f"{c['peak_rss_mb']:.0f}",
-                f"{x['one_more']['seconds']:.0f}",
-                x["one_more"]["embedded"],
+                f"{x['one_more']['seconds']:.0f}" if x["one_more"] else "-",
+                x["one_more"]["embedded"] if x["one_more"] else "-",
                 f"{b['snapshot_mb']:.0f}",
                 f"{b['cache_mb']:.0f}",
                 f"{s['ready_s']:.1f}",
