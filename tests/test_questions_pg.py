@@ -4,6 +4,7 @@ and one log for every server that shares the database."""
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,11 @@ def test_every_replica_logs_into_one_database(
             client.__enter__()
             clients.append(client)
         a, b = clients
+        for client in clients:  # each loads the index in the background first
+            deadline = time.monotonic() + 60
+            while client.get("/health").status_code != 200:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
         first = a.post("/ask", json={"question": "How are adipose stem cells collected?"}).json()
         b.post("/ask", json={"question": "What is the capital of France?"})
         for client in clients:

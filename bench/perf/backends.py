@@ -206,10 +206,10 @@ def database_bytes(url: str) -> dict[str, float]:
         conn.rollback()
     finally:
         conn.close()
-    return {
-        "snapshot_mb": snapshot / 2**20,
-        "cache_mb": cache / 2**20,
-        "database_mb": database / 2**20,
+    return {  # sum() of bigints is numeric: a Decimal, which json cannot write
+        "snapshot_mb": float(snapshot) / 2**20,
+        "cache_mb": float(cache) / 2**20,
+        "database_mb": float(database) / 2**20,
     }
 
 
