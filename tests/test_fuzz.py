@@ -11,7 +11,6 @@ Written with ``@given`` over ``operation.as_strategy()`` rather than schemathesi
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -256,18 +255,26 @@ def test_undecodable_chat_body_is_a_client_error(client: TestClient) -> None:
 
 @pytest.mark.parametrize("cap_kb", [64, 10240])
 def test_ten_thousand_messages_are_handled_fast(
-    tiny_settings: Settings, tiny_service: QAService, cap_kb: int
+    tiny_settings: Settings, tiny_service: QAService, cap_kb: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     messages = [{"role": "user", "content": "And then?"}] * 10_000
     messages.append({"role": "user", "content": "How are adipose stem cells collected?"})
     settings = tiny_settings.model_copy(update={"max_body_kb": cap_kb})
+    histories: list[int] = []
+    real_ask = tiny_service.ask
+
+    def ask(question: str, top_k: int | None = None, history: Any = ()) -> Any:
+        histories.append(len(history))
+        return real_ask(question, top_k, history)
+
+    monkeypatch.setattr(tiny_service, "ask", ask)
     with TestClient(create_app(settings, tiny_service)) as c:
-        started = time.perf_counter()
         r = c.post("/v1/chat/completions", json={"messages": messages})
-        took = time.perf_counter() - started
-    # refused by size at the default cap; with the cap raised, only the last turns are kept
+    # refused by size at the default cap; with the cap raised, only the last turns are kept:
+    # the work is bounded by the history limit, not by the 10,000 turns (checked as work, not
+    # by a wall-clock bound that a busy machine breaks)
     assert r.status_code == (413 if cap_kb == 64 else 200), r.text
-    assert took < 5.0
+    assert histories == ([] if cap_kb == 64 else [min(settings.max_history_turns, 10_000)])
 
 
 @pytest.mark.parametrize("stream", [True, False])
