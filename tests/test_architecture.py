@@ -57,7 +57,8 @@ ORDER: dict[str, list[set[str]]] = {
     "server.middleware": [{"security", "limits", "ratelimit", "apikey", "head", "reshape"}],
     "server.openai": [{"schemas", "errors"}, {"routes"}],
     # where the log is kept, what it keeps (and its writer thread), the routes over it
-    "server.questions": [{"store"}, {"log"}, {"routes"}],
+    # pgstore: the same QuestionStore in the index database (MSCQA_DATABASE_URL)
+    "server.questions": [{"store"}, {"pgstore"}, {"log"}, {"routes"}],
     "server.admin": [{"uploads"}, {"forms", "jobs"}, {"routes"}],
 }
 LAYER = {

@@ -57,6 +57,7 @@ sys.path.insert(0, str(REPO / "tests"))  # pgcluster: the tests' temporary Postg
 DIM = 384
 NOISE = 0.3  # expected norm of the noise added to a real unit vector
 BANK = 8192  # noise vectors, combined per text by its hash
+POOL_INDEX = REPO / "bench" / "out" / "backends-pool"  # the real build the vectors come from
 
 
 class SyntheticEmbedder:
@@ -205,10 +206,10 @@ def database_bytes(url: str) -> dict[str, float]:
         conn.rollback()
     finally:
         conn.close()
-    return {
-        "snapshot_mb": snapshot / 2**20,
-        "cache_mb": cache / 2**20,
-        "database_mb": database / 2**20,
+    return {  # sum() of bigints is numeric: a Decimal, which json cannot write
+        "snapshot_mb": float(snapshot) / 2**20,
+        "cache_mb": float(cache) / 2**20,
+        "database_mb": float(database) / 2**20,
     }
 
 
@@ -273,15 +274,16 @@ def give_query_model(index_dir: Path, url: str | None, pool_index: Path) -> None
 
 
 def real_pool(entries: dict[str, dict[str, Any]], work: Path) -> tuple[Path, float]:
-    """The real model's passage and sentence vectors of the abstracts (one real build)."""
+    """The real model's passage and sentence vectors of the abstracts (one real build, kept
+    in bench/out/backends-pool/: the next run re-embeds nothing)."""
     from bench.common import write_corpus
     from mscqa.config import Settings
     from mscqa.index.snapshot import load_current
     from mscqa.indexing import build_index
 
-    corpus, index_dir = work / "pool-corpus", work / "pool-index"
+    corpus, index_dir = work / "pool-corpus", POOL_INDEX
     write_corpus(entries, corpus)
-    build_index(Settings(corpus_dir=corpus, index_dir=index_dir, _env_file=None))
+    build_index(Settings(corpus_dir=corpus, index_dir=index_dir, build_nice=0, _env_file=None))
     snap = load_current(index_dir)
     vectors = np.vstack([snap.dense.reconstruct_n(0, len(snap.chunks)), snap.sentences.vectors])
     path = work / "pool.npy"
@@ -296,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backends", default="folder,postgres")
     ap.add_argument("--database-url", default=None, help="an empty database (else a temporary one)")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument(
+        "--skip-one-more", action="store_true", help="no rebuild after adding one document"
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -326,14 +331,16 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"{size} passages, {backend}: cold build")
                 cold = run_build(corpus, index_dir, url, pool)
                 sizes_mb = database_bytes(url) if url else folder_bytes(index_dir)
-                extra = corpus / "extra" / "new.md"
-                extra.parent.mkdir(exist_ok=True)
-                pmid, entry = next(iter(entries.items()))
-                extra.write_text(abstract_markdown(f"{pmid}-new", entry), encoding="utf-8")
-                log(f"{size} passages, {backend}: build after adding one document")
-                again = run_build(corpus, index_dir, url, pool)
-                extra.unlink()
-                give_query_model(index_dir, url, work / "pool-index")
+                again = None
+                if not args.skip_one_more:
+                    extra = corpus / "extra" / "new.md"
+                    extra.parent.mkdir(exist_ok=True)
+                    pmid, entry = next(iter(entries.items()))
+                    extra.write_text(abstract_markdown(f"{pmid}-new", entry), encoding="utf-8")
+                    log(f"{size} passages, {backend}: build after adding one document")
+                    again = run_build(corpus, index_dir, url, pool)
+                    extra.unlink()
+                give_query_model(index_dir, url, POOL_INDEX)
                 log(f"{size} passages, {backend}: serving {len(questions)} questions")
                 served = serve(index_dir, corpus, url, questions)
                 results["runs"].append(
@@ -377,8 +384,8 @@ def render(r: dict[str, Any]) -> str:
                 f"{c['seconds']:.0f}",
                 f"{c['chunks'] / c['seconds']:.0f}",
                 f"{c['peak_rss_mb']:.0f}",
-                f"{x['one_more']['seconds']:.0f}",
-                x["one_more"]["embedded"],
+                f"{x['one_more']['seconds']:.0f}" if x["one_more"] else "-",
+                x["one_more"]["embedded"] if x["one_more"] else "-",
                 f"{b['snapshot_mb']:.0f}",
                 f"{b['cache_mb']:.0f}",
                 f"{s['ready_s']:.1f}",

@@ -62,6 +62,35 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
 ]
+MIGRATIONS.append(
+    (
+        2,
+        "the question log and feedback of every server (server/questions)",
+        """
+        CREATE TABLE mscqa.questions (
+            id text PRIMARY KEY,
+            at double precision NOT NULL,
+            question text NOT NULL,
+            normalised text NOT NULL,
+            context text,
+            answered boolean NOT NULL,
+            confidence double precision NOT NULL,
+            index_version text NOT NULL,
+            answer text,
+            passage text
+        );
+        CREATE INDEX questions_at ON mscqa.questions (at);
+        CREATE INDEX questions_group ON mscqa.questions (answered, normalised, at);
+        CREATE TABLE mscqa.feedback (
+            answer_id text PRIMARY KEY REFERENCES mscqa.questions (id) ON DELETE CASCADE,
+            at double precision NOT NULL,
+            rating text NOT NULL CHECK (rating IN ('up', 'down')),
+            comment text
+        );
+        CREATE INDEX feedback_rating ON mscqa.feedback (rating, at);
+        """,
+    )
+)
 LATEST = MIGRATIONS[-1][0]
 
 

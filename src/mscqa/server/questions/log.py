@@ -116,10 +116,17 @@ class QuestionLog:
         if settings.question_log == "off":
             return cls(None, "off", days=settings.question_log_days)
         path = settings.data_dir / DB_FILE
+        store: QuestionStore
         try:
-            store = SQLiteQuestionStore(path)
-        except Exception as exc:  # sqlite3.Error, PermissionError, a full disk
-            log.warning("Question log off: cannot open %s (%s)", path, exc)
+            if settings.database_url is not None:  # every replica's questions in one place
+                from mscqa.server.questions.pgstore import PgQuestionStore
+
+                store = PgQuestionStore(settings.database_url.get_secret_value())
+            else:
+                store = SQLiteQuestionStore(path)
+        except Exception as exc:  # sqlite3.Error, PermissionError, a full disk, no database
+            where = "the index database" if settings.database_url else path
+            log.warning("Question log off: cannot open %s (%s)", where, exc)
             return cls(None, "off", days=settings.question_log_days)
         return cls(
             store,

@@ -196,7 +196,7 @@ class SQLiteQuestionStore:
             try:
                 con.executemany(
                     "INSERT OR IGNORE INTO questions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [_question_row(q) for q in questions],
+                    [question_row(q) for q in questions],
                 )
                 # A rating whose question was pruned meanwhile is skipped, not a failed batch.
                 con.executemany(
@@ -250,7 +250,7 @@ class SQLiteQuestionStore:
                 index_version=r[6],
                 context=tuple(json.loads(r[7])) if r[7] else (),
                 answer=r[8],
-                passage=_passage(r[9]),
+                passage=passage_of(r[9]),
                 upvotes=int(r[10] or 0),
                 downvotes=int(r[11] or 0),
                 comments=tuple(comments[r[0]]),
@@ -265,7 +265,7 @@ class SQLiteQuestionStore:
                 self._writer = None
 
 
-def _question_row(q: QuestionRecord) -> tuple[object, ...]:
+def question_row(q: QuestionRecord) -> tuple[object, ...]:
     passage = None
     if q.passage is not None:
         p = q.passage
@@ -294,5 +294,5 @@ def _question_row(q: QuestionRecord) -> tuple[object, ...]:
     )
 
 
-def _passage(raw: str | None) -> Passage | None:
+def passage_of(raw: str | None) -> Passage | None:
     return Passage(**json.loads(raw)) if raw else None

@@ -1,0 +1,161 @@
+"""The question log in PostgreSQL (``MSCQA_DATABASE_URL``): every replica's questions and
+ratings in one place, so a curator's report covers them all.
+
+The same interface and semantics as ``SQLiteQuestionStore``; the tables (``mscqa.questions``,
+``mscqa.feedback``) come from the index database's migrations (``index/pgdb.py``), applied by
+``mscqa index``. ``write`` runs on the log's one writer thread; reads on any thread.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from mscqa.index import pgdb
+from mscqa.index.pgstore import reachable
+from mscqa.server.questions.store import (
+    COMMENTS_PER_GROUP,
+    Comment,
+    FeedbackRecord,
+    QuestionGroup,
+    QuestionRecord,
+    Status,
+    passage_of,
+    question_row,
+)
+
+_LATEST = """
+SELECT DISTINCT ON (q.normalised) q.normalised, q.question, q.answered, q.confidence,
+       q.index_version, q.context, q.answer, q.passage
+FROM mscqa.questions q {join} WHERE {where} ORDER BY q.normalised, q.at DESC
+"""
+_COUNTS = """
+SELECT q.normalised, count(*) AS n, max(q.at) AS last_seen,
+       count(*) FILTER (WHERE f.rating = 'up') AS ups,
+       count(*) FILTER (WHERE f.rating = 'down') AS downs
+FROM mscqa.questions q {join} WHERE {where} GROUP BY q.normalised
+"""
+# What each report groups, as the SQLite store's queries do; the latest wording of a question
+# and what was found for it come from its newest row (DISTINCT ON), as SQLite's bare columns.
+_FILTERS: dict[str, tuple[str, str]] = {
+    "unanswered": ("LEFT JOIN mscqa.feedback f ON f.answer_id = q.id", "NOT q.answered"),
+    "downvoted": ("JOIN mscqa.feedback f ON f.answer_id = q.id", "f.rating = 'down'"),
+    "all": ("LEFT JOIN mscqa.feedback f ON f.answer_id = q.id", "true"),
+}
+
+
+class PgQuestionStore:
+    """The question log in the index database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._writer: Any = None
+        self._lock = threading.Lock()
+        conn = pgdb.connect(url)
+        try:
+            pgdb.check_schema(conn)  # the tables exist (a reader never migrates)
+        finally:
+            conn.close()
+
+    def _writer_conn(self) -> Any:
+        if self._writer is None or self._writer.closed or self._writer.broken:
+            self._writer = pgdb.connect(self.url)
+        return self._writer
+
+    def write(
+        self, questions: Sequence[QuestionRecord], feedback: Sequence[FeedbackRecord]
+    ) -> None:
+        with self._lock, reachable(self.url):
+            conn = self._writer_conn()
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO mscqa.questions (id, at, question, normalised, context,"
+                    " answered, confidence, index_version, answer, passage)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    " ON CONFLICT (id) DO NOTHING",
+                    [_row(q) for q in questions],
+                )
+                # a rating whose question was pruned meanwhile is skipped, not a failed batch
+                cur.executemany(
+                    "INSERT INTO mscqa.feedback (answer_id, at, rating, comment)"
+                    " SELECT %s, %s, %s, %s WHERE EXISTS"
+                    " (SELECT 1 FROM mscqa.questions WHERE id = %s)"
+                    " ON CONFLICT (answer_id) DO UPDATE SET at = excluded.at,"
+                    " rating = excluded.rating, comment = excluded.comment",
+                    [(f.answer_id, f.at, f.rating, f.comment, f.answer_id) for f in feedback],
+                )
+
+    def prune(self, before: float) -> int:
+        with self._lock, reachable(self.url):
+            conn = self._writer_conn()
+            with conn.transaction():
+                cur = conn.execute("DELETE FROM mscqa.questions WHERE at < %s", (before,))
+                return int(cur.rowcount)
+
+    def _read(self, query: str, params: Any) -> list[Any]:
+        with reachable(self.url):
+            conn = pgdb.connect(self.url, autocommit=True)
+            try:
+                return list(conn.execute(query, params).fetchall())
+            finally:
+                conn.close()
+
+    def has(self, answer_id: str) -> bool:
+        return bool(self._read("SELECT 1 FROM mscqa.questions WHERE id = %s", (answer_id,)))
+
+    def report(self, status: Status, since: float, limit: int) -> list[QuestionGroup]:
+        join, where = _FILTERS[status]
+        where = f"({where}) AND q.at >= %(since)s"
+        rows = self._read(
+            f"WITH counts AS ({_COUNTS.format(join=join, where=where)}),"
+            f" latest AS ({_LATEST.format(join=join, where=where)})"
+            " SELECT c.normalised, l.question, c.n, c.last_seen, l.answered, l.confidence,"
+            " l.index_version, l.context, l.answer, l.passage, c.ups, c.downs"
+            " FROM counts c JOIN latest l USING (normalised)"
+            " ORDER BY c.n DESC, c.last_seen DESC LIMIT %(limit)s",
+            {"since": since, "limit": limit},
+        )
+        keys = [r[0] for r in rows]
+        comments: dict[str, list[Comment]] = {k: [] for k in keys}
+        if keys:
+            for key, rating, text, at in self._read(
+                "SELECT q.normalised, f.rating, f.comment, f.at FROM mscqa.feedback f"
+                " JOIN mscqa.questions q ON q.id = f.answer_id WHERE q.normalised = ANY(%s)"
+                " AND f.comment IS NOT NULL AND f.comment <> '' AND q.at >= %s"
+                " ORDER BY f.at DESC",
+                (keys, since),
+            ):
+                if len(comments[key]) < COMMENTS_PER_GROUP:
+                    comments[key].append(Comment(rating, text, at))
+        return [
+            QuestionGroup(
+                normalised=r[0],
+                question=r[1],
+                count=int(r[2]),
+                last_seen=float(r[3]),
+                answered=bool(r[4]),
+                confidence=float(r[5]),
+                index_version=r[6],
+                context=tuple(json.loads(r[7])) if r[7] else (),
+                answer=r[8],
+                passage=passage_of(r[9]),
+                upvotes=int(r[10] or 0),
+                downvotes=int(r[11] or 0),
+                comments=tuple(comments[r[0]]),
+            )
+            for r in rows
+        ]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+
+
+def _row(q: QuestionRecord) -> tuple[Any, ...]:
+    row = list(question_row(q))
+    row[5] = bool(row[5])  # answered: SQLite's 0/1, a boolean here
+    return tuple(row)
