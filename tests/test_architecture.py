@@ -58,7 +58,8 @@ ORDER: dict[str, list[set[str]]] = {
     "server.openai": [{"schemas", "errors"}, {"routes"}],
     # where the log is kept, what it keeps (and its writer thread), the routes over it
     "server.questions": [{"store"}, {"log"}, {"routes"}],
-    "server.admin": [{"uploads"}, {"forms", "jobs"}, {"routes"}],
+    # builds: the build worker process (parent side and child) the jobs run builds in
+    "server.admin": [{"uploads", "builds"}, {"forms", "jobs"}, {"routes"}],
 }
 LAYER = {
     (package, member): layer
