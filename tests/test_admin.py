@@ -28,6 +28,7 @@ ENDPOINTS = [
     ("POST", "/admin/reindex"),
     ("GET", "/admin/jobs"),
     ("GET", "/admin/jobs/abc"),
+    ("DELETE", "/admin/jobs/abc"),
 ]
 NOTE = b"# Wharton jelly\n\nWharton jelly cells are harvested from the umbilical cord matrix.\n"
 
@@ -58,7 +59,7 @@ def wait_job(client: TestClient, job_id: str, timeout: float = 10.0) -> dict[str
     while True:
         job = client.get(f"/admin/jobs/{job_id}", headers=AUTH).json()
         assert 0.0 <= job["progress"] <= 1.0
-        if job["state"] in {"done", "failed"}:
+        if job["state"] in {"done", "failed", "cancelled"}:
             return job
         assert time.monotonic() < deadline, job
         time.sleep(0.02)
@@ -255,6 +256,8 @@ def test_delete_removes_one_file(client: TestClient, admin_settings: Settings, t
     r = client.delete("/admin/documents/nested/cord.md", headers=AUTH)
     assert r.status_code == 200
     assert r.json()["doc_id"] == "nested/cord.md"
+    assert r.json()["followup_job_id"] is None  # no rebuild was running: nothing queued
+    assert r.json()["reindex"] == "POST /admin/reindex"
     assert set(before) - set(listing(tmp_path)) == {"corpus/nested/cord.md"}
     assert client.delete("/admin/documents/nested/cord.md", headers=AUTH).status_code == 404
     assert client.delete("/admin/documents/missing.md", headers=AUTH).status_code == 404
@@ -365,6 +368,119 @@ def test_a_failed_rebuild_keeps_the_old_index_serving(
     assert client.post("/ask", json={"question": "How are adipose cells collected?"}).json()[
         "answered"
     ]
+
+
+class HeldBuild:
+    """Replaces the jobs' build_index: each build stops after reading the corpus (its "load"
+    progress step) until ``release`` is set, so a test can act while it runs."""
+
+    def __init__(self) -> None:
+        self.loaded = threading.Event()
+        self.release = threading.Event()
+        self.calls = 0
+
+    def __call__(self, settings: Settings, embedder: Any, progress: Any, **kw: Any) -> Any:
+        self.calls += 1
+
+        def held(stage: str, done: int, total: int) -> None:
+            progress(stage, done, total)
+            if stage == "load":
+                self.loaded.set()
+                assert self.release.wait(10)
+
+        return build_index(settings, embedder, held, **kw)
+
+
+def documents(client: TestClient) -> set[str]:
+    return {d["doc_id"] for d in client.get("/documents").json()["documents"]}
+
+
+def test_a_delete_during_a_rebuild_queues_a_follow_up_that_removes_the_file(
+    client: TestClient, admin_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = HeldBuild()
+    monkeypatch.setattr(mscqa.server.admin.jobs, "build_index", held)
+    first = client.post("/admin/reindex", headers=AUTH).json()["job_id"]
+    assert held.loaded.wait(10)  # the running build has read adipose.md already
+    r = client.delete("/admin/documents/adipose.md", headers=AUTH)
+    assert r.status_code == 200
+    followup = r.json()["followup_job_id"]
+    assert followup and followup != first
+    assert followup in r.json()["reindex"] and "may still include adipose.md" in r.json()["reindex"]
+    job = client.get(f"/admin/jobs/{followup}", headers=AUTH).json()
+    assert (job["state"], job["follows"]) == ("queued", first)
+    assert "adipose.md was deleted" in job["reason"]
+    # A second delete joins the same follow-up; a reindex request is told to follow it.
+    second = client.delete("/admin/documents/marrow.txt", headers=AUTH).json()
+    assert second["followup_job_id"] == followup
+    conflict = client.post("/admin/reindex", headers=AUTH)
+    assert conflict.status_code == 409 and conflict.json()["job_id"] == followup
+    held.release.set()
+    done = wait_job(client, first)
+    assert done["state"] == "done"
+    after = wait_job(client, followup)
+    assert after["state"] == "done" and after["version"] > done["version"]
+    assert held.calls == 2
+    assert client.get("/health").json()["index"]["version"] == after["version"]
+    assert "adipose.md" not in documents(client) and "marrow.txt" not in documents(client)
+
+
+def test_a_delete_just_after_a_rebuild_ended_also_gets_a_follow_up(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = client.app.state.jobs  # type: ignore[attr-defined]
+    since = time.time()
+    first = wait_job(client, client.post("/admin/reindex", headers=AUTH).json()["job_id"])
+    # The build ended while the delete (which began at ``since``) was under way.
+    followup = jobs.follow_up(since, "test")
+    assert followup is not None and followup.follows is None
+    assert wait_job(client, followup.id)["version"] > first["version"]
+    assert jobs.follow_up(time.time(), "test") is None
+
+
+def test_a_running_rebuild_can_be_cancelled(
+    client: TestClient, admin_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = HeldBuild()
+    monkeypatch.setattr(mscqa.server.admin.jobs, "build_index", held)
+    old = client.get("/health").json()["index"]["version"]
+    (admin_settings.corpus_dir / "jelly.md").write_bytes(NOTE)
+    job_id = client.post("/admin/reindex", headers=AUTH).json()["job_id"]
+    assert held.loaded.wait(10)
+    cancelling = threading.Thread(target=held.release.set)
+    threading.Timer(0.2, cancelling.start).start()  # the build reaches its next step later
+    r = client.delete(f"/admin/jobs/{job_id}", headers=AUTH)
+    assert r.status_code == 200, r.text
+    assert (r.json()["state"], r.json()["cancel_requested"]) == ("cancelled", True)
+    assert r.json()["version"] is None and r.json()["finished"]
+    assert client.get("/health").json()["index"]["version"] == old
+    assert "jelly.md" not in documents(client)
+    again = client.delete(f"/admin/jobs/{job_id}", headers=AUTH)
+    assert again.status_code == 409 and "already ended (cancelled)" in again.json()["detail"]
+    assert client.delete("/admin/jobs/nope", headers=AUTH).status_code == 404
+    held.release.set()
+    assert (
+        wait_job(client, client.post("/admin/reindex", headers=AUTH).json()["job_id"])["state"]
+        == "done"
+    )
+    assert "jelly.md" in documents(client)
+
+
+def test_a_queued_follow_up_can_be_cancelled_and_never_runs(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = HeldBuild()
+    monkeypatch.setattr(mscqa.server.admin.jobs, "build_index", held)
+    first = client.post("/admin/reindex", headers=AUTH).json()["job_id"]
+    assert held.loaded.wait(10)
+    followup = client.delete("/admin/documents/adipose.md", headers=AUTH).json()["followup_job_id"]
+    r = client.delete(f"/admin/jobs/{followup}", headers=AUTH)
+    assert r.status_code == 200 and r.json()["state"] == "cancelled"
+    held.release.set()
+    assert wait_job(client, first)["state"] == "done"
+    time.sleep(0.2)
+    assert held.calls == 1
+    assert client.get(f"/admin/jobs/{followup}", headers=AUTH).json()["started"] is None
 
 
 def test_admin_routes_are_documented(client: TestClient) -> None:

@@ -59,7 +59,8 @@ ORDER: dict[str, list[set[str]]] = {
     # where the log is kept, what it keeps (and its writer thread), the routes over it
     # pgstore: the same QuestionStore in the index database (MSCQA_DATABASE_URL)
     "server.questions": [{"store"}, {"pgstore"}, {"log"}, {"routes"}],
-    "server.admin": [{"uploads"}, {"forms", "jobs"}, {"routes"}],
+    # builds: the build worker process (parent side and child) the jobs run builds in
+    "server.admin": [{"uploads", "builds"}, {"forms", "jobs"}, {"routes"}],
 }
 LAYER = {
     (package, member): layer

@@ -201,8 +201,9 @@ def free_port() -> int:
 
 
 def server_env(index_dir: Path, **extra: str) -> dict[str, str]:
-    """``mscqa serve`` settings for benchmarks: loopback, no per-IP rate limit (one client IP
-    sends all the load here), access log at WARNING so a log line per request is not measured.
+    """``mscqa serve`` settings for benchmarks: loopback, no per-IP rate limit nor connection cap
+    (one client IP sends all the load here), access log at WARNING so a log line per request is
+    not measured.
     """
     env = dict(os.environ)
     env.update(
@@ -210,6 +211,7 @@ def server_env(index_dir: Path, **extra: str) -> dict[str, str]:
         MSCQA_CORPUS_DIR=str(ARTICLE.parent),
         MSCQA_HOST="127.0.0.1",
         MSCQA_RATE_LIMIT_PER_MINUTE="0",
+        MSCQA_MAX_CLIENT_CONNECTIONS="0",  # wrk opens up to 192 connections from one address
         MSCQA_LOG_LEVEL="WARNING",
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",

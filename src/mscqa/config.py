@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     build_nice: int = Field(
         10, ge=0, le=19, description="How much a build lowers its embedding thread's priority."
     )
+    build_worker_idle_s: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="Seconds the admin API's build process stays after a rebuild for the next "
+        "one (warm encoder), before it exits and frees its memory; 0 = exit after each build.",
+    )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
     max_history_turns: int = Field(50, ge=0, description="Most history turns accepted by /ask.")
     cache_size: int = Field(1024, ge=0, description="Answers kept in the per-snapshot LRU cache.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import threading
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
@@ -100,7 +101,16 @@ class StoredOut(BaseModel):
 class DeletedOut(BaseModel):
     doc_id: str
     deleted: bool = True
-    reindex: str = REINDEX_HINT
+    reindex: str = Field(
+        REINDEX_HINT,
+        description="What rebuilds the index without the file: POST /admin/reindex, or the "
+        "follow-up rebuild already queued.",
+    )
+    followup_job_id: str | None = Field(
+        None,
+        description="Set when a rebuild was running during the delete (it may still include the "
+        "file): a follow-up rebuild starts when it ends; follow it at GET /admin/jobs/{id}.",
+    )
 
 
 class JobStarted(BaseModel):
@@ -114,7 +124,7 @@ class SkippedOut(BaseModel):
 
 class JobOut(BaseModel):
     job_id: str
-    state: Literal["queued", "running", "done", "failed"]
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
     progress: float = Field(ge=0, le=1)
     stage: str | None
     version: str | None = Field(description="The snapshot the build published, once done.")
@@ -123,6 +133,9 @@ class JobOut(BaseModel):
     created: float
     started: float | None
     finished: float | None
+    cancel_requested: bool = Field(description="DELETE /admin/jobs/{job_id} was called.")
+    follows: str | None = Field(description="A follow-up rebuild: the job it waited for.")
+    reason: str | None = Field(description="Why a follow-up rebuild was queued.")
 
 
 class JobsOut(BaseModel):
@@ -196,11 +209,22 @@ async def upload(request: Request, response: Response, replace: bool = False) ->
 
 
 @router.delete("/documents/{doc_id:path}", response_model=DeletedOut, responses=_errors(404, 422))
-def delete(doc_id: str, request: Request) -> DeletedOut:
+def delete(doc_id: str, request: Request, jobs: Jobs) -> DeletedOut:
     """Delete exactly one corpus file (``doc_id`` as listed by GET /documents). Does not
-    reindex: the document stays answerable until the next rebuild."""
+    reindex: the document stays answerable until the next rebuild. If a rebuild is running
+    (it may have read the file already), a follow-up rebuild is queued to start when it ends,
+    and ``followup_job_id`` names it."""
+    since = time.time()
     delete_document(request.app.state.settings, doc_id)
-    return DeletedOut(doc_id=doc_id)
+    followup = jobs.follow_up(since, f"{doc_id} was deleted while a rebuild was running")
+    if followup is None:
+        return DeletedOut(doc_id=doc_id)
+    return DeletedOut(
+        doc_id=doc_id,
+        reindex=f"A rebuild was running and may still include {doc_id}; the follow-up rebuild "
+        f"{followup.id} removes it (GET /admin/jobs/{followup.id}).",
+        followup_job_id=followup.id,
+    )
 
 
 @router.post(
@@ -234,4 +258,21 @@ def get_job(job_id: str, jobs: Jobs) -> JobOut:
     job = jobs.get(job_id)
     if job is None:
         raise NotFound(f"No rebuild job {job_id}; GET /admin/jobs lists the recent ones.")
+    return JobOut.model_validate(job.as_dict())
+
+
+@router.delete("/jobs/{job_id}", response_model=JobOut, responses=_errors(404, 409))
+def cancel_job(job_id: str, jobs: Jobs) -> Any:
+    """Cancel a queued or running rebuild: its build process is stopped, nothing it built is
+    published and the current snapshot keeps serving. Waits up to 10 s for the job to end and
+    returns it: ``cancelled``, or ``done`` if it had already published (too late to cancel).
+    409 if the job had already ended."""
+    try:
+        job = jobs.cancel(job_id)
+    except JobConflict as exc:
+        return JSONResponse(
+            {"detail": str(exc), "job_id": exc.job_id},
+            status_code=409,
+            headers={"Cache-Control": "no-store"},
+        )
     return JobOut.model_validate(job.as_dict())
