@@ -37,7 +37,13 @@ ORDER: dict[str, list[set[str]]] = {
     "ingest": [{"extract", "chunker", "abbreviations"}, {"loaders"}],
     # the worker's parsers, one module a format, over text's standard-library helpers
     "ingest.extract": [{"text"}, {"html", "docx", "pdf_layout", "sandbox"}, {"pdf"}, {"worker"}],
-    "embedding": [{"embedder", "onnx_encoder"}, {"cache"}, {"choice"}],
+    "embedding": [
+        # the seam, and what the encoders are built from
+        {"embedder", "precision", "onnx_export", "runtimes", "hashing"},
+        {"sentence_transformer", "onnx_encoder", "cache"},
+        # the one place that picks the build and the question encoder
+        {"choice"},
+    ],
     # pgdb: PostgreSQL plumbing (connections, migrations, vector COPY, locks); pgstore: the
     # snapshots in PostgreSQL behind snapshot's seam; backends picks the folder or the database
     "index": [{"lexical", "pgdb"}, {"snapshot"}, {"pgstore"}, {"backends"}],
@@ -79,7 +85,7 @@ CONFIG_IMPORTERS = {
 }
 # The HTTP routes talk to the service facade and the records, nothing deeper.
 EDGE_ALLOWED = {"service", "server.schemas", "server.docview", "errors", "types", "indexing"}
-ENV_EXEMPT = {"embedding.embedder"}
+ENV_EXEMPT = {"embedding.sentence_transformer"}
 HF_OFFLINE_VARS = {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"}
 
 
@@ -319,6 +325,25 @@ def test_cli_is_the_top() -> None:
     assert ORDER[""][-1] == {"cli"}
 
 
+PROTOCOL_ATTRIBUTES = {"name", "dim", "precision", "backend", "fingerprint", "warm_up", "encode"}
+
+
+@pytest.mark.parametrize("module", modules())
+def test_the_embedder_protocol_is_not_bypassed(module: str) -> None:
+    """No ``getattr(e, "precision", ...)`` / ``hasattr(e, "warm_up")``: the Protocol has them."""
+    bad = [
+        f"{module}:{node.lineno}: {ast.unparse(node)}"
+        for node in ast.walk(tree(module))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in {"getattr", "hasattr"}
+        and len(node.args) >= 2
+        and isinstance(node.args[1], ast.Constant)
+        and node.args[1].value in PROTOCOL_ATTRIBUTES
+    ]
+    assert bad == []
+
+
 def environment_reads(module: str) -> list[tuple[int, str]]:
     """``os.environ`` / ``os.getenv`` / ``os.putenv`` uses, with the enclosing expression."""
     t = tree(module)
@@ -365,7 +390,7 @@ def test_environment_scanner() -> None:
     assert is_offline_default("os.environ.setdefault('HF_HUB_OFFLINE', '1')")
     assert not is_offline_default("os.environ.get('HF_HUB_OFFLINE')")
     assert not is_offline_default("os.environ.setdefault('MSCQA_MODEL', 'x')")
-    assert [expr for _, expr in environment_reads("embedding.embedder")] == [
+    assert [expr for _, expr in environment_reads("embedding.sentence_transformer")] == [
         "os.environ.setdefault('HF_HUB_OFFLINE', '1')",
         "os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')",
     ]

@@ -56,7 +56,7 @@ class Baseline:
         import faiss
         from sentence_transformers import SentenceTransformer
 
-        from mscqa.embedding.embedder import resolve_model
+        from mscqa.embedding.sentence_transformer import resolve_model
 
         self.model = SentenceTransformer(str(resolve_model("")), device="cpu")
         text = corpus.read_text(encoding="utf-8")
@@ -86,7 +86,7 @@ def baseline_embed_seconds(texts: Sequence[str]) -> float:
     """Seconds the baseline (default sentence-transformers) takes to embed ``texts``."""
     from sentence_transformers import SentenceTransformer
 
-    from mscqa.embedding.embedder import resolve_model
+    from mscqa.embedding.sentence_transformer import resolve_model
 
     model = SentenceTransformer(str(resolve_model("")), device="cpu")
     model.encode(["warm up"])

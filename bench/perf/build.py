@@ -73,8 +73,8 @@ def forget_embeddings(index_dir: Path) -> None:
 
 def encoder_study(texts: list[str], model_dir: Path) -> list[dict[str, Any]]:
     """(a) texts/s and agreement with torch fp32 for each encoder on the same texts."""
-    from mscqa.embedding.embedder import SentenceTransformerEmbedder
     from mscqa.embedding.onnx_encoder import OnnxEmbedder
+    from mscqa.embedding.sentence_transformer import SentenceTransformerEmbedder
 
     threads = os.cpu_count() or 1
     encoders: list[tuple[str, Any]] = [
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    from mscqa.embedding.embedder import resolve_precision
+    from mscqa.embedding.precision import resolve_precision
 
     results: dict[str, Any] = {"machine": machine(), "precision": resolve_precision("auto")}
     entries = load_pubmedqa(args.data, args.limit)

@@ -128,7 +128,7 @@ def new_document(corpus: Path, entries: dict[str, dict[str, Any]]) -> str:
 
 def serving_load(index_dir: Path) -> dict[str, float]:
     """Seconds to load the snapshot and to build a Retriever over it (``mscqa serve`` start-up)."""
-    from mscqa.embedding.embedder import HashingEmbedder
+    from mscqa.embedding.hashing import HashingEmbedder
     from mscqa.index.snapshot import load_current
     from mscqa.retrieval.retriever import Retriever
 
@@ -234,7 +234,7 @@ def faiss_study(
     """(d): random and real vectors at each size; real queries are the PubMedQA questions."""
     import faiss
 
-    from mscqa.embedding.embedder import SentenceTransformerEmbedder
+    from mscqa.embedding.sentence_transformer import SentenceTransformerEmbedder
     from mscqa.index.snapshot import load_current
 
     snapshot = load_current(index_dir)

@@ -451,11 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         answers = run_answers(service, questions, gold)
         snapshot = load_current(index_dir)
         # the encoder the service uses for questions (an ONNX export when the index has one)
-        query_embedder = (
-            service.query_embedder(snapshot)
-            if hasattr(service, "query_embedder")
-            else service.embedder
-        )
+        query_embedder = service.encoders.for_snapshot(snapshot)
         retriever = Retriever(snapshot, query_embedder)
         parts = latency_parts(retriever, questions[:200])
         scores = Scores(snapshot, gold)

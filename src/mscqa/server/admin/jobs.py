@@ -159,13 +159,13 @@ class JobManager:
     def _run(self, job_id: str) -> None:
         self._update(job_id, state="running", started=time.time())
         try:
-            # The default build encoder (OpenVINO, compiled once per process) on the query
-            # thread budget at lowered priority: questions keep a core while a rebuild runs.
+            # The default build encoder (OpenVINO, compiled once per process) on
+            # MSCQA_SERVER_BUILD_THREADS at lowered priority: questions keep a core meanwhile.
             report = build_index(
                 self.settings,
                 self.service.embedder if self.service.injected else None,
                 lambda stage, done, total: self._progress(job_id, stage, done, total),
-                threads=self.settings.torch_threads,
+                threads=self.settings.server_build_threads,
             )
             self._swap(report.version)
             if self.on_built is not None:
