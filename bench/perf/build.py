@@ -33,16 +33,20 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import DEFAULT_DATA, load_pubmedqa, machine, save, write_corpus
-from bench.perf.baseline import (
+from bench.common import (
     ARTICLE,
+    DEFAULT_DATA,
     DEVSET,
     as_rows,
-    baseline_embed_seconds,
+    load_pubmedqa,
+    machine,
     print_table,
     pubmedqa_paragraphs,
     row,
+    save,
+    write_corpus,
 )
+from bench.perf.baseline import baseline_embed_seconds
 
 QUALITY_KEYS = ("hit@1", "hit@3", "mrr", "answer_contains_gold", "abstention_recall")
 

@@ -31,12 +31,11 @@ from typing import Any
 import httpx
 import numpy as np
 
-from bench.perf.baseline import (
+from bench.common import (
     ARTICLE,
     PUBMEDQA,
     PYTHON,
     AskClient,
-    Baseline,
     article_index,
     as_rows,
     machine,
@@ -51,6 +50,7 @@ from bench.perf.baseline import (
     varied_questions,
     write_pubmedqa_corpus,
 )
+from bench.perf.baseline import Baseline
 
 
 def httpx_ms(client: httpx.Client, url: str, question: str) -> float:

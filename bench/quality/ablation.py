@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bench.perf.baseline import DEVSET, article_index
+from bench.common import DEVSET, article_index
 
 
 def main() -> None:
