@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.perf.baseline import DEVSET, OUT, PYTHON, ROOT, build, fmt, machine, server_env
+from bench.common import DEVSET, OUT, PYTHON, REPO, build, fmt, machine, server_env
 
 QUALITY_KEYS = ("hit@1", "hit@5", "mrr", "answer_contains_gold", "abstention_recall")
 
@@ -34,7 +34,7 @@ def run(script: str, *args: str) -> dict[str, Any] | None:
     name = Path(script).stem
     started = time.perf_counter()
     proc = subprocess.run(
-        [PYTHON, "-m", f"bench.perf.{name}", *args], cwd=ROOT, text=True, capture_output=True
+        [PYTHON, "-m", f"bench.perf.{name}", *args], cwd=REPO, text=True, capture_output=True
     )
     sys.stdout.write(proc.stdout)
     if proc.returncode != 0:

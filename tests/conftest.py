@@ -22,7 +22,8 @@ import httpx
 import pytest
 
 from mscqa.config import Settings
-from mscqa.embedding.embedder import HashingEmbedder, SentenceTransformerEmbedder
+from mscqa.embedding.hashing import HashingEmbedder
+from mscqa.embedding.sentence_transformer import SentenceTransformerEmbedder
 from mscqa.index.backends import open_store
 from mscqa.index.snapshot import IndexSnapshot, SnapshotStore
 from mscqa.indexing import build_index

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mscqa.config import Settings
-from mscqa.embedding.embedder import HashingEmbedder
+from mscqa.embedding.hashing import HashingEmbedder
 from mscqa.server.app import create_app
 from mscqa.service import QAService
 

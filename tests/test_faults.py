@@ -15,7 +15,7 @@ import pytest
 
 from conftest import IndexView
 from mscqa.config import Settings
-from mscqa.embedding.embedder import HashingEmbedder
+from mscqa.embedding.hashing import HashingEmbedder
 from mscqa.errors import BuildInProgress, MscqaError, NoIndexError
 from mscqa.index.snapshot import current_version, load_current
 from mscqa.indexing import build_index
@@ -37,7 +37,7 @@ CHILD = textwrap.dedent(
     import mscqa.index.snapshot as store
     import mscqa.indexing as indexing
     from mscqa.config import Settings
-    from mscqa.embedding.embedder import HashingEmbedder
+    from mscqa.embedding.hashing import HashingEmbedder
 
     corpus, index, point, url = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] or None
 

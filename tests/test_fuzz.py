@@ -24,7 +24,7 @@ from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.core.transport import Response
 
 from mscqa.config import Settings
-from mscqa.embedding.embedder import HashingEmbedder
+from mscqa.embedding.hashing import HashingEmbedder
 from mscqa.server.app import create_app
 from mscqa.service import QAService
 

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import IndexView
 from mscqa.config import Settings
-from mscqa.embedding.embedder import HashingEmbedder
+from mscqa.embedding.hashing import HashingEmbedder
 from mscqa.errors import BuildInProgress, CorpusError, SnapshotError
 from mscqa.index.snapshot import dense_text, sentence_text
 from mscqa.indexing import build_index, rollback

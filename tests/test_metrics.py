@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from mscqa.config import Settings
-from mscqa.embedding.embedder import HashingEmbedder
+from mscqa.embedding.hashing import HashingEmbedder
 from mscqa.server.app import create_app
 from mscqa.server.metrics import Metrics, record_build
 from mscqa.service import QAService

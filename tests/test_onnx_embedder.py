@@ -21,20 +21,14 @@ from conftest import write_corpus
 from mscqa.config import Settings
 from mscqa.embedding import choice as encoders
 from mscqa.embedding.choice import build_embedder
-from mscqa.embedding.embedder import (
+from mscqa.embedding.onnx_encoder import OnnxEmbedder
+from mscqa.embedding.onnx_export import META_FILE, MODEL_FILE, export_onnx, read_meta
+from mscqa.embedding.precision import resolve_precision
+from mscqa.embedding.runtimes import SoloDispatch, weights_to_fp16
+from mscqa.embedding.sentence_transformer import (
     SentenceTransformerEmbedder,
     model_fingerprint,
     resolve_model,
-    resolve_precision,
-)
-from mscqa.embedding.onnx_encoder import (
-    META_FILE,
-    MODEL_FILE,
-    OnnxEmbedder,
-    SoloDispatch,
-    _weights_to_fp16,
-    export_onnx,
-    read_meta,
 )
 from mscqa.errors import ModelError
 from mscqa.index.snapshot import current_version, load_current
@@ -215,7 +209,7 @@ def test_bf16_encoders_keep_their_weights_as_fp16(exported: Path) -> None:
         }
 
     assert weight_types() == {"f32"}
-    _weights_to_fp16(model)
+    weights_to_fp16(model)
     assert weight_types() == {"f16"}
 
 
@@ -224,6 +218,20 @@ def test_runtime_and_precision_are_checked(tmp_path: Path) -> None:
         OnnxEmbedder(tmp_path, runtime="tensorrt")
     with pytest.raises(ValueError, match="bf16"):
         OnnxEmbedder(tmp_path, runtime="onnxruntime", precision="bf16")
+    with pytest.raises(ValueError, match="role"):
+        OnnxEmbedder(tmp_path, runtime="openvino", role="servers")  # type: ignore[arg-type]
+
+
+def test_the_role_decides_the_openvino_layout(exported: Path) -> None:
+    """Questions: a solo model beside one stream per core; builds: one stream, never solo
+    (the role used to be guessed from the thread count)."""
+    questions = OnnxEmbedder(exported, runtime="openvino", role="questions", solo_threads=2)
+    builds = OnnxEmbedder(exported, runtime="openvino", role="builds", threads=1, solo_threads=2)
+    assert (questions.solo_threads, builds.solo_threads) == (2, 1)
+    np.testing.assert_allclose(
+        questions.encode(TEXTS[:3]), builds.encode(TEXTS[:3]), rtol=0, atol=1e-5
+    )
+    assert builds.dispatch.calls["solo"] == 0
 
 
 def test_a_folder_without_an_export_is_a_model_error(tmp_path: Path) -> None:
@@ -444,13 +452,11 @@ def test_serving_from_an_export_never_imports_torch(
 def test_only_bf16_encoders_compress_their_weights(
     exported: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mscqa.embedding import onnx_encoder as onnx_embedder
+    from mscqa.embedding import runtimes
 
     compressed: list[object] = []
-    real = onnx_embedder._weights_to_fp16
-    monkeypatch.setattr(
-        onnx_embedder, "_weights_to_fp16", lambda m: (compressed.append(m), real(m))
-    )
+    real = runtimes.weights_to_fp16
+    monkeypatch.setattr(runtimes, "weights_to_fp16", lambda m: (compressed.append(m), real(m)))
     OnnxEmbedder(exported, runtime="openvino", precision="fp32").encode(["a"])
     assert not compressed  # fp32 results stay exact
     OnnxEmbedder(exported, runtime="openvino", precision="bf16").encode(["a"])

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import write_corpus
 from mscqa.config import Settings
-from mscqa.embedding.embedder import HashingEmbedder
+from mscqa.embedding.hashing import HashingEmbedder
 from mscqa.index.snapshot import load_current
 from mscqa.indexing import build_index
 from mscqa.retrieval.retriever import Retriever

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mscqa.config import Settings
-from mscqa.embedding.embedder import HashingEmbedder
+from mscqa.embedding.hashing import HashingEmbedder
 from mscqa.errors import NoIndexError, SnapshotError
 from mscqa.index.snapshot import (
     _chunk_record,

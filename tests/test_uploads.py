@@ -289,7 +289,7 @@ def test_multipart_abuse_is_refused_fast(tiny_settings, parts, fragment) -> None
     from fastapi.testclient import TestClient
 
     from mscqa.config import Settings
-    from mscqa.embedding.embedder import HashingEmbedder
+    from mscqa.embedding.hashing import HashingEmbedder
     from mscqa.server.app import create_app
     from mscqa.service import QAService
 

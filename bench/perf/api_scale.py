@@ -24,15 +24,23 @@ from typing import Any
 
 import httpx
 
-from bench.common import DEFAULT_DATA, abstract_markdown, load_pubmedqa, machine, save
-from bench.perf.baseline import ARTICLE, server
+from bench.common import (
+    ARTICLE,
+    DEFAULT_DATA,
+    abstract_markdown,
+    du,
+    load_pubmedqa,
+    machine,
+    save,
+    server,
+)
 
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def du_mb(path: Path) -> float:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+    return du(path, apparent=True) / 1e6
 
 
 def vm_hwm_mb(pid: int) -> float:

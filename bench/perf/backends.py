@@ -43,14 +43,18 @@ import numpy as np
 
 from bench.common import (
     DEFAULT_DATA,
+    PYTHON,
     REPO,
+    AskClient,
     abstract_markdown,
+    du,
     load_pubmedqa,
     machine,
     percentile,
     save,
+    server,
+    varied_questions,
 )
-from bench.perf.baseline import PYTHON, AskClient, server, varied_questions
 
 sys.path.insert(0, str(REPO / "tests"))  # pgcluster: the tests' temporary PostgreSQL
 
@@ -173,10 +177,6 @@ def run_build(corpus: Path, index_dir: Path, url: str | None, pool: Path) -> dic
     if proc.returncode != 0:
         raise SystemExit(f"build failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def du(path: Path) -> int:
-    return sum(p.stat().st_blocks * 512 for p in path.rglob("*") if p.is_file())
 
 
 def folder_bytes(index_dir: Path) -> dict[str, float]:

@@ -33,16 +33,20 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import DEFAULT_DATA, load_pubmedqa, machine, save, write_corpus
-from bench.perf.baseline import (
+from bench.common import (
     ARTICLE,
+    DEFAULT_DATA,
     DEVSET,
     as_rows,
-    baseline_embed_seconds,
+    load_pubmedqa,
+    machine,
     print_table,
     pubmedqa_paragraphs,
     row,
+    save,
+    write_corpus,
 )
+from bench.perf.baseline import baseline_embed_seconds
 
 QUALITY_KEYS = ("hit@1", "hit@3", "mrr", "answer_contains_gold", "abstention_recall")
 
@@ -73,8 +77,8 @@ def forget_embeddings(index_dir: Path) -> None:
 
 def encoder_study(texts: list[str], model_dir: Path) -> list[dict[str, Any]]:
     """(a) texts/s and agreement with torch fp32 for each encoder on the same texts."""
-    from mscqa.embedding.embedder import SentenceTransformerEmbedder
     from mscqa.embedding.onnx_encoder import OnnxEmbedder
+    from mscqa.embedding.sentence_transformer import SentenceTransformerEmbedder
 
     threads = os.cpu_count() or 1
     encoders: list[tuple[str, Any]] = [
@@ -143,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    from mscqa.embedding.embedder import resolve_precision
+    from mscqa.embedding.precision import resolve_precision
 
     results: dict[str, Any] = {"machine": machine(), "precision": resolve_precision("auto")}
     entries = load_pubmedqa(args.data, args.limit)

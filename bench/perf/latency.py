@@ -31,12 +31,11 @@ from typing import Any
 import httpx
 import numpy as np
 
-from bench.perf.baseline import (
+from bench.common import (
     ARTICLE,
     PUBMEDQA,
     PYTHON,
     AskClient,
-    Baseline,
     article_index,
     as_rows,
     machine,
@@ -51,6 +50,7 @@ from bench.perf.baseline import (
     varied_questions,
     write_pubmedqa_corpus,
 )
+from bench.perf.baseline import Baseline
 
 
 def httpx_ms(client: httpx.Client, url: str, question: str) -> float:
@@ -178,13 +178,14 @@ def agreement_texts() -> list[str]:
 
 
 def part_encoder(index_dir: Path, n: int, passages: int) -> dict[str, Any]:
-    from mscqa.embedding.embedder import (
+    from mscqa.embedding.onnx_encoder import OnnxEmbedder
+    from mscqa.embedding.onnx_export import export_onnx
+    from mscqa.embedding.precision import resolve_precision
+    from mscqa.embedding.sentence_transformer import (
         SentenceTransformerEmbedder,
         model_fingerprint,
         resolve_model,
-        resolve_precision,
     )
-    from mscqa.embedding.onnx_encoder import OnnxEmbedder, export_onnx
 
     source = resolve_model("")
     sha = model_fingerprint(source)
@@ -284,7 +285,7 @@ def part_rebuild(index_dir: Path, n: int) -> dict[str, Any]:
         # every question on one thread, even one alone on the server
         ("onnx 1 thread, build nice 10", {"MSCQA_QUERY_SOLO_THREADS": "1"}, {}),
         # two threads for every question, overlapping or not
-        ("onnx 2 threads, build nice 10", {"MSCQA_TORCH_THREADS": "2"}, {}),
+        ("onnx 2 threads, build nice 10", {"MSCQA_QUERY_THREADS": "2"}, {}),
         ("onnx, build nice 0", {}, {"MSCQA_BUILD_NICE": "0"}),
         ("torch 1 thread, build nice 10", {"MSCQA_QUERY_BACKEND": "torch"}, {}),
         (

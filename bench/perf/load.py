@@ -18,9 +18,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bench.perf.baseline import (
+from bench.common import (
     OUT,
-    Baseline,
     article_index,
     as_rows,
     machine,
@@ -32,6 +31,7 @@ from bench.perf.baseline import (
     varied_questions,
     write_bodies,
 )
+from bench.perf.baseline import Baseline
 
 LUA = r"""
 -- Each wrk thread reads the request bodies (one JSON object a line) and cycles through them,

@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
-from bench.perf.baseline import (
+from bench.common import (
     PYTHON,
-    ROOT,
+    REPO,
     article_index,
     as_rows,
     machine,
@@ -31,8 +31,9 @@ from bench.perf.baseline import (
 )
 
 BASELINE_RUN = (
-    "import json, sys; sys.path.insert(0, {root!r}); from bench.perf.baseline import Baseline, "
-    "varied_questions; b = Baseline(); [b.ask(q) for q in varied_questions({n})]; "
+    "import json, sys; sys.path.insert(0, {root!r}); from bench.perf.baseline import Baseline; "
+    "from bench.common import varied_questions; b = Baseline(); "
+    "[b.ask(q) for q in varied_questions({n})]; "
     "s = open('/proc/self/status').read(); "
     "print(json.dumps({{k: int(s.split(k + ':')[1].split()[0]) / 1024 for k in "
     "('VmRSS', 'VmHWM')}}))"
@@ -61,7 +62,7 @@ def main() -> None:
     ours = serve_memory(index_dir, questions)
     torch_backend = serve_memory(index_dir, questions, MSCQA_QUERY_BACKEND="torch")
     out = subprocess.run(
-        [PYTHON, "-c", BASELINE_RUN.format(root=str(ROOT), n=args.questions)],
+        [PYTHON, "-c", BASELINE_RUN.format(root=str(REPO), n=args.questions)],
         check=True,
         capture_output=True,
         text=True,

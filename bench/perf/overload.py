@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.perf.baseline import (
+from bench.common import (
     OUT,
     AskClient,
     article_index,

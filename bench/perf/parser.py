@@ -23,14 +23,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.common import median, percentile
-from bench.perf.baseline import (
+from bench.common import (
     OUT,
     PYTHON,
     AskClient,
     article_index,
     free_port,
     machine,
+    median,
+    percentile,
     save,
     server_env,
     stop,

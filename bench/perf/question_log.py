@@ -27,14 +27,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.common import table
-from bench.perf.baseline import (
+from bench.common import (
     AskClient,
     article_index,
     machine,
     save,
     server,
     summary,
+    table,
     varied_questions,
 )
 

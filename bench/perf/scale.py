@@ -38,10 +38,12 @@ from bench.common import (
     DEFAULT_DATA,
     REPO,
     abstract_markdown,
+    du,
+    finish,
     load_pubmedqa,
     machine,
     median,
-    save,
+    progress_logger,
     table,
     write_corpus,
 )
@@ -103,11 +105,6 @@ def run_index(corpus: Path, index_dir: Path) -> dict[str, Any]:
     }
 
 
-def du(path: Path) -> int:
-    """Bytes on disk under ``path`` (allocated blocks, as ``du`` counts them)."""
-    return sum(p.stat().st_blocks * 512 for p in path.rglob("*") if p.is_file())
-
-
 def new_document(corpus: Path, entries: dict[str, dict[str, Any]]) -> str:
     """Add one document that is not in the corpus yet; returns its file name.
 
@@ -128,7 +125,7 @@ def new_document(corpus: Path, entries: dict[str, dict[str, Any]]) -> str:
 
 def serving_load(index_dir: Path) -> dict[str, float]:
     """Seconds to load the snapshot and to build a Retriever over it (``mscqa serve`` start-up)."""
-    from mscqa.embedding.embedder import HashingEmbedder
+    from mscqa.embedding.hashing import HashingEmbedder
     from mscqa.index.snapshot import load_current
     from mscqa.retrieval.retriever import Retriever
 
@@ -234,7 +231,7 @@ def faiss_study(
     """(d): random and real vectors at each size; real queries are the PubMedQA questions."""
     import faiss
 
-    from mscqa.embedding.embedder import SentenceTransformerEmbedder
+    from mscqa.embedding.sentence_transformer import SentenceTransformerEmbedder
     from mscqa.index.snapshot import load_current
 
     snapshot = load_current(index_dir)
@@ -311,9 +308,7 @@ def sentence_step(index_dir: Path, sizes: list[int], n_queries: int) -> dict[str
     return {"sentences_per_passage": ratio, "queries": n_queries, "rows": rows}
 
 
-def log_progress(message: str) -> None:
-    sys.stderr.write(f"[scale {time.strftime('%H:%M:%S')}] {message}\n")
-    sys.stderr.flush()
+log_progress = progress_logger("scale")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -377,14 +372,9 @@ def main(argv: list[str] | None = None) -> int:
         if "sentences" in parts:
             sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
             results["sentences"] = sentence_step(index_dir, sizes, args.queries)
-    results["machine_after"] = machine()
     full = parts == {"build", "faiss", "sentences"}
-    save("scale" if full else "scale-" + "-".join(sorted(parts)), results)
-    if args.json:
-        sys.stdout.write(json.dumps(results, indent=2) + "\n")
-    else:
-        sys.stdout.write(render(results) + "\n")
-    return 0
+    name = "scale" if full else "scale-" + "-".join(sorted(parts))
+    return finish(name, results, render, as_json=args.json)
 
 
 def render(r: dict[str, Any]) -> str:

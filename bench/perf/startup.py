@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.perf.baseline import (
+from bench.common import (
     PYTHON,
-    ROOT,
+    REPO,
     article_index,
     as_rows,
     machine,
@@ -52,7 +52,7 @@ def serve_ready(index_dir: Path, **env: str) -> tuple[float, bool]:
 def baseline_ready() -> float:
     started = time.perf_counter()
     subprocess.run(
-        [PYTHON, "-c", BASELINE_SETUP.format(root=str(ROOT))],
+        [PYTHON, "-c", BASELINE_SETUP.format(root=str(REPO))],
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

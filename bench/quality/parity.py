@@ -18,7 +18,6 @@ listed for dev sets only (test sets: counts only).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -26,7 +25,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import DEFAULT_DATA, REPO, copy_to_database, load_pubmedqa, machine, median, save
+from bench.common import (
+    DEFAULT_DATA,
+    REPO,
+    copy_to_database,
+    finish,
+    load_pubmedqa,
+    machine,
+    median,
+)
 from bench.common import write_corpus as write_pubmed
 
 sys.path.insert(0, str(REPO / "tests"))  # pgcluster: the tests' temporary PostgreSQL
@@ -156,13 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     agree = sum(s["same"] + s["tie_reordered"] for s in sets)
     results["parity"] = agree / total if total else 0.0
     results["questions"] = total
-    results["machine_after"] = machine()
-    save("parity", results)
-    if args.json:
-        sys.stdout.write(json.dumps(results, indent=2) + "\n")
-    else:
-        sys.stdout.write(render(results) + "\n")
-    return 0
+    return finish("parity", results, render, as_json=args.json)
 
 
 def render(r: dict[str, Any]) -> str:

@@ -21,7 +21,6 @@ not just fitted to these 1000 questions.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -35,11 +34,12 @@ import numpy as np
 
 from bench.common import (
     DEFAULT_DATA,
+    finish,
     load_pubmedqa,
     machine,
     median,
     percentile,
-    save,
+    progress_logger,
     table,
     write_corpus,
 )
@@ -451,11 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         answers = run_answers(service, questions, gold)
         snapshot = load_current(index_dir)
         # the encoder the service uses for questions (an ONNX export when the index has one)
-        query_embedder = (
-            service.query_embedder(snapshot)
-            if hasattr(service, "query_embedder")
-            else service.embedder
-        )
+        query_embedder = service.encoders.for_snapshot(snapshot)
         retriever = Retriever(snapshot, query_embedder)
         parts = latency_parts(retriever, questions[:200])
         scores = Scores(snapshot, gold)
@@ -532,12 +528,7 @@ def main(argv: list[str] | None = None) -> int:
         results["retriever_defaults"] = dict(
             zip(("alpha", "sentence_weight", "candidates"), defaults, strict=True)
         )
-    save("pubmedqa", results)
-    if args.json:
-        sys.stdout.write(json.dumps(results, indent=2) + "\n")
-    else:
-        sys.stdout.write(render(results) + "\n")
-    return 0
+    return finish("pubmedqa", results, render, as_json=args.json)
 
 
 def _doc_order(snapshot: Snapshot, scores: Scores) -> list[int]:
@@ -594,9 +585,7 @@ def confirm(
     return out
 
 
-def log_progress(message: str) -> None:
-    sys.stderr.write(f"[pubmedqa {time.strftime('%H:%M:%S')}] {message}\n")
-    sys.stderr.flush()
+log_progress = progress_logger("pubmedqa")
 
 
 def render(r: dict[str, Any]) -> str:

@@ -33,13 +33,11 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.common import DEFAULT_DATA, load_pubmedqa, machine, save, write_corpus
+from bench.common import DEFAULT_DATA, OUT, REPO, load_pubmedqa, machine, save, write_corpus
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT / "tests" / "data"
+DATA = REPO / "tests" / "data"
 EVAL = DATA / "eval"
-OUT = ROOT / "bench" / "out"
-TEST_LOG = ROOT / "bench" / "quality" / "test_runs.md"
+TEST_LOG = REPO / "bench" / "quality" / "test_runs.md"
 # The figures of the issue's table, then the others (`mscqa.evaluation.summarize`).
 HEADLINE = (
     "questions",
@@ -67,7 +65,7 @@ def question_sets() -> dict[str, list[Path]]:
 def corpus_folder(name: str, root: Path, data: Path = DEFAULT_DATA) -> Path:
     """The corpus folder of ``name``: the repository's `corpus/`, or the PubMedQA abstracts."""
     if name == "article":
-        return ROOT / "corpus"
+        return REPO / "corpus"
     folder = root / "pubmed-corpus"
     write_corpus(load_pubmedqa(data), folder)  # rewritten identically each run (same text)
     return folder
@@ -129,7 +127,7 @@ def commit() -> str:
 
     def git(*args: str) -> str:
         return subprocess.run(
-            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False
+            ["git", "-C", str(REPO), *args], capture_output=True, text=True, check=False
         ).stdout.strip()
 
     dirty = git("status", "--porcelain", "--untracked-files=no")

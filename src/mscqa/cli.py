@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -236,10 +237,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = Settings()
+        # a deprecated setting still works; say so where the user sees it (Python hides
+        # DeprecationWarning outside __main__)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DeprecationWarning)
+            settings = Settings()
     except Exception as exc:  # pydantic's message names the variable
         sys.stderr.write(f"Error: invalid configuration: {exc}\n")
         return 1
+    for warning in caught:
+        sys.stderr.write(f"Warning: {warning.message}\n")
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import warnings
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -38,13 +39,27 @@ class Settings(BaseSettings):
         0.5, ge=0.0, le=1.0, description="Answers below this confidence abstain."
     )
     chunk_chars: int = Field(700, ge=100, le=5000, description="Target passage size in characters.")
-    torch_threads: int = Field(
+    query_threads: int = Field(
         1,
         ge=1,
         le=64,
-        description="Threads for query encoding (torch, ONNX Runtime; OpenVINO when questions "
-        "overlap, see MSCQA_QUERY_SOLO_THREADS); 1 keeps a question fast while a build or "
-        "another process holds the other core.",
+        description="Threads that encode one question (torch, ONNX Runtime; OpenVINO when "
+        "questions overlap, see MSCQA_QUERY_SOLO_THREADS); 1 keeps a question fast while a "
+        "build or another process holds the other core.",
+    )
+    torch_threads: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="Deprecated name of MSCQA_QUERY_THREADS, still read in this release (with "
+        "a warning); MSCQA_QUERY_THREADS wins when both are set.",
+    )
+    server_build_threads: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Threads a rebuild started through the admin API embeds with; 1 leaves the "
+        "other cores to questions.",
     )
     query_backend: Literal["auto", "onnx", "torch"] = Field(
         "auto",
@@ -60,7 +75,7 @@ class Settings(BaseSettings):
         ge=0,
         le=64,
         description="Threads for a question the OpenVINO encoder answers while no other is in "
-        "progress; questions that overlap get MSCQA_TORCH_THREADS each. 0 = every core, 1 = "
+        "progress; questions that overlap get MSCQA_QUERY_THREADS each. 0 = every core, 1 = "
         "never more than one.",
     )
     onnx_quantize: bool = Field(
@@ -190,6 +205,20 @@ class Settings(BaseSettings):
     question_log_days: int = Field(
         90, ge=1, description="Days a logged question (and its feedback) is kept."
     )
+
+    @model_validator(mode="after")
+    def _deprecated_names(self) -> Settings:
+        if self.torch_threads is not None:
+            warnings.warn(
+                "MSCQA_TORCH_THREADS is deprecated and will be removed in the next release; "
+                "set MSCQA_QUERY_THREADS instead (it sizes every question encoder, not only "
+                "torch).",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            if "query_threads" not in self.model_fields_set:
+                self.query_threads = self.torch_threads
+        return self
 
     @field_validator("log_level")
     @classmethod

@@ -24,13 +24,13 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from mscqa.answer.answerer import NOT_FOUND, AnswerPolicy, answer
 from mscqa.config import Settings
-from mscqa.embedding.embedder import Embedder, SentenceTransformerEmbedder, resolve_precision
-from mscqa.embedding.onnx_encoder import MODEL_FILE, OnnxEmbedder
+from mscqa.embedding.choice import QueryEncoders
+from mscqa.embedding.embedder import Embedder
+from mscqa.embedding.sentence_transformer import SentenceTransformerEmbedder
 from mscqa.errors import (
     DatabaseUnavailable,
     IndexNotReady,
@@ -40,7 +40,6 @@ from mscqa.errors import (
     NotFound,
     SnapshotError,
 )
-from mscqa.fileio import file_sha256
 from mscqa.index.backends import open_store
 from mscqa.index.snapshot import IndexSnapshot
 from mscqa.retrieval.conversation import contextualize
@@ -127,12 +126,12 @@ class QAService:
         ``Retriever``) switch mechanisms on and off for evaluation (bench/quality/ablation.py)."""
         self.settings = settings
         # ``embedder`` (given, or torch) is the model's reference encoder; questions use the
-        # snapshot's ONNX export instead when there is one (see ``query_embedder``).
+        # snapshot's ONNX export instead when there is one (``embedding.choice.QueryEncoders``).
         self._injected = embedder is not None
         self.embedder = embedder or SentenceTransformerEmbedder(
-            settings.model, threads=settings.torch_threads
+            settings.model, threads=settings.query_threads
         )
-        self._onnx: dict[str, Embedder] = {}
+        self.encoders = QueryEncoders(settings, self.embedder, injected=self._injected)
         self.policy = policy or AnswerPolicy(
             max_sentences=settings.max_sentences, min_confidence=settings.min_confidence
         )
@@ -168,12 +167,11 @@ class QAService:
         """Load the current snapshot with its query encoder, ready to answer."""
         snapshot = self.store.load_current()
         try:
-            embedder = self.query_embedder(snapshot)
+            embedder = self.encoders.for_snapshot(snapshot)
+            embedder.warm_up()
         except BaseException:
             self.store.retire(snapshot)
             raise
-        if hasattr(embedder, "warm_up"):
-            embedder.warm_up()
         return Serving(snapshot, Retriever(snapshot, embedder, **self._retrieval), pointer)
 
     def refresh(self) -> bool:
@@ -218,64 +216,6 @@ class QAService:
     def close(self) -> None:
         """Release the store's connections (reopened if the service is used again)."""
         self.store.close()
-
-    def query_embedder(self, snapshot: IndexSnapshot) -> Embedder:
-        """The question encoder for ``snapshot``: its ONNX export (no torch needed) or torch.
-
-        ``MSCQA_QUERY_BACKEND``: ``auto`` uses the export when it is there and intact, else
-        torch; ``onnx`` requires it; ``torch`` never uses it. An injected embedder always wins.
-        """
-        backend = self.settings.query_backend
-        entry = snapshot.manifest.get("query_model")
-        if self._injected or backend == "torch":
-            return self.embedder
-        if not entry:
-            if backend == "onnx":
-                raise ModelError(
-                    f"Index snapshot {snapshot.version} has no ONNX query encoder; run "
-                    "`mscqa index` to export it, or set MSCQA_QUERY_BACKEND=auto."
-                )
-            return self.embedder
-        sha = str(entry["sha256"])
-        if sha not in self._onnx:
-            folder = self.settings.index_dir / str(entry["path"])
-            try:
-                if file_sha256(folder / MODEL_FILE) != sha:
-                    raise ModelError(f"{folder / MODEL_FILE} does not match the index manifest")
-                self._onnx[sha] = self._onnx_encoder(folder, quantized=bool(entry.get("quantized")))
-            except (ModelError, OSError) as exc:
-                if backend == "onnx":
-                    raise ModelError(f"{exc}; run `mscqa index` to export it again.") from exc
-                log.warning("Not using the ONNX query encoder (%s); using torch", exc)
-                return self.embedder
-        return self._onnx[sha]
-
-    def _onnx_encoder(self, folder: Path, *, quantized: bool) -> Embedder:
-        """ONNX Runtime in fp32, or OpenVINO in bf16 where the CPU computes bf16 natively
-        (``MSCQA_QUERY_PRECISION``): one question in ~2.2 ms instead of ~3.5 ms, with the same
-        dev-set and PubMedQA figures (bench/latency.py). A question alone on the server runs on
-        every core (``MSCQA_QUERY_SOLO_THREADS``), overlapping ones on one thread each.
-        OpenVINO failing to load is not fatal.
-        """
-        threads, name = self.settings.torch_threads, self.embedder.name
-        if not quantized and resolve_precision(self.settings.query_precision) == "bf16":
-            solo = self.settings.query_solo_threads or os.cpu_count() or 1
-            encoder = OnnxEmbedder(
-                folder,
-                threads=threads,
-                name=name,
-                runtime="openvino",
-                precision="bf16",
-                solo_threads=solo,
-            )
-            try:
-                encoder.warm_up()
-                return encoder
-            except ModelError as exc:
-                if self.settings.query_precision == "bf16":
-                    raise
-                log.warning("Questions use ONNX Runtime fp32: %s", exc)
-        return OnnxEmbedder(folder, threads=threads, name=name)
 
     @property
     def not_found(self) -> str:

@@ -1,31 +1,35 @@
-"""The encoders a build uses and the ONNX export it keeps for questions.
+"""Which encoder embeds a build's passages, and which one encodes a server's questions.
 
 ``build_embedder`` picks the passage encoder (OpenVINO on the model's ONNX export, in bf16
-where the CPU has it natively, else torch); ``export_query_model`` checks the export that
-``QAService`` encodes questions with and returns the manifest's ``query_model`` entry.
-Both write only below ``index/models/``; call them holding the index's writer lock.
+where the CPU has it natively, else torch); ``export_query_model`` exports and checks the ONNX
+encoder questions use and returns the manifest's ``query_model`` entry (both write only below
+``index/models/``: call them holding the index's writer lock); ``QueryEncoders`` picks, for a
+snapshot, the encoder ``QAService`` answers with and keeps the loaded ones.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mscqa.config import Settings
-from mscqa.embedding.embedder import (
-    Embedder,
-    SentenceTransformerEmbedder,
-    resolve_model,
-    resolve_precision,
-)
-from mscqa.embedding.onnx_encoder import OnnxEmbedder, export_onnx, read_meta
+from mscqa.embedding.embedder import Embedder
+from mscqa.embedding.onnx_encoder import OnnxEmbedder
+from mscqa.embedding.onnx_export import MODEL_FILE, export_onnx, read_meta
+from mscqa.embedding.precision import resolve_precision
+from mscqa.embedding.sentence_transformer import SentenceTransformerEmbedder, resolve_model
 from mscqa.errors import ModelError
+from mscqa.fileio import file_sha256
+from mscqa.index.snapshot import IndexSnapshot
 
 log = logging.getLogger(__name__)
 
+# Backends that compute the model's own vectors (a fake computes something else).
+MODEL_BACKENDS = frozenset({"torch", "onnxruntime", "openvino"})
 
 # Build encoders already loaded in this process (a server rebuilding again, a test suite),
 # keyed by everything that shapes them: compiling the model again costs ~0.5 s per build.
@@ -60,6 +64,7 @@ def build_embedder(settings: Settings, threads: int) -> Embedder:
                 name=reference.name,
                 runtime="openvino",
                 precision=precision,
+                role="builds",
             )
             encoder.warm_up()
             _BUILD_EMBEDDERS[key] = encoder
@@ -100,9 +105,7 @@ def export_query_model(
     service then encodes queries with torch, so the build itself never fails here.
     ``serving`` is the served snapshot's manifest (an export it names was checked already).
     """
-    if settings.query_backend == "torch" or not isinstance(
-        embedder, SentenceTransformerEmbedder | OnnxEmbedder
-    ):
+    if settings.query_backend == "torch" or embedder.backend not in MODEL_BACKENDS:
         return None
     source = resolve_model(settings.model)
     if not isinstance(source, Path):
@@ -145,3 +148,73 @@ def _serving_query_model(manifest: dict[str, Any] | None, model_sha: str) -> dic
     if not isinstance(entry, dict) or manifest.get("model", {}).get("sha256") != model_sha:
         return None
     return entry
+
+
+class QueryEncoders:
+    """The question encoder for each snapshot: its ONNX export (no torch needed) or torch.
+
+    ``MSCQA_QUERY_BACKEND``: ``auto`` uses the export when it is there and intact, else torch
+    (``reference``); ``onnx`` requires it; ``torch`` never uses it. An injected encoder (a
+    test's fake) always wins. Loaded exports are kept by their sha256, so a new snapshot of the
+    same model reuses the compiled encoder.
+    """
+
+    def __init__(self, settings: Settings, reference: Embedder, *, injected: bool = False) -> None:
+        self.settings = settings
+        self.reference = reference
+        self.injected = injected
+        self._onnx: dict[str, Embedder] = {}
+
+    def for_snapshot(self, snapshot: IndexSnapshot) -> Embedder:
+        backend = self.settings.query_backend
+        entry = snapshot.manifest.get("query_model")
+        if self.injected or backend == "torch":
+            return self.reference
+        if not entry:
+            if backend == "onnx":
+                raise ModelError(
+                    f"Index snapshot {snapshot.version} has no ONNX query encoder; run "
+                    "`mscqa index` to export it, or set MSCQA_QUERY_BACKEND=auto."
+                )
+            return self.reference
+        sha = str(entry["sha256"])
+        if sha not in self._onnx:
+            folder = self.settings.index_dir / str(entry["path"])
+            try:
+                if file_sha256(folder / MODEL_FILE) != sha:
+                    raise ModelError(f"{folder / MODEL_FILE} does not match the index manifest")
+                self._onnx[sha] = self._load(folder, quantized=bool(entry.get("quantized")))
+            except (ModelError, OSError) as exc:
+                if backend == "onnx":
+                    raise ModelError(f"{exc}; run `mscqa index` to export it again.") from exc
+                log.warning("Not using the ONNX query encoder (%s); using torch", exc)
+                return self.reference
+        return self._onnx[sha]
+
+    def _load(self, folder: Path, *, quantized: bool) -> Embedder:
+        """ONNX Runtime in fp32, or OpenVINO in bf16 where the CPU computes bf16 natively
+        (``MSCQA_QUERY_PRECISION``): one question in ~2.2 ms instead of ~3.5 ms, with the same
+        dev-set and PubMedQA figures (bench/perf/latency.py). A question alone on the server
+        runs on every core (``MSCQA_QUERY_SOLO_THREADS``), overlapping ones on
+        ``MSCQA_QUERY_THREADS`` each. OpenVINO failing to load is not fatal.
+        """
+        threads, name = self.settings.query_threads, self.reference.name
+        if not quantized and resolve_precision(self.settings.query_precision) == "bf16":
+            solo = self.settings.query_solo_threads or os.cpu_count() or 1
+            encoder = OnnxEmbedder(
+                folder,
+                threads=threads,
+                name=name,
+                runtime="openvino",
+                precision="bf16",
+                role="questions",
+                solo_threads=solo,
+            )
+            try:
+                encoder.warm_up()
+                return encoder
+            except ModelError as exc:
+                if self.settings.query_precision == "bf16":
+                    raise
+                log.warning("Questions use ONNX Runtime fp32: %s", exc)
+        return OnnxEmbedder(folder, threads=threads, name=name)

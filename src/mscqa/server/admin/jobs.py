@@ -274,9 +274,9 @@ class JobManager:
         return job is not None and job.cancel_requested
 
     def _build(self, job_id: str) -> BuildReport:
-        # The build encoder (OpenVINO by default) on the query thread budget at lowered
+        # The build encoder (OpenVINO by default) on MSCQA_SERVER_BUILD_THREADS at lowered
         # priority: questions keep a core while a rebuild runs.
-        threads = self.settings.torch_threads
+        threads = self.settings.server_build_threads
         if self.worker is not None:
             return self.worker.build(
                 self.settings,
