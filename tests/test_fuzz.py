@@ -300,7 +300,11 @@ def test_a_completion_conforms_to_its_schema(
 # --- /mcp: JSON-RPC, so not an OpenAPI operation; fuzzed with hypothesis directly ---------------
 
 _JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=12,
 )
