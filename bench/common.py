@@ -140,8 +140,8 @@ def copy_to_database(index_dir: Path, url: str) -> str:
     """Write the folder index's served snapshot, unchanged, into the database at ``url`` and
     publish it there: both backends then hold the same vectors and records. Returns its
     version."""
+    from mscqa.index import load_current
     from mscqa.index.pgstore import PgStore
-    from mscqa.index.snapshot import load_current
 
     snap = load_current(index_dir)
     manifest = {

@@ -51,7 +51,15 @@ ORDER: dict[str, list[set[str]]] = {
     ],
     # pgdb: PostgreSQL plumbing (connections, migrations, vector COPY, locks); pgstore: the
     # snapshots in PostgreSQL behind snapshot's seam; backends picks the folder or the database
-    "index": [{"lexical", "pgdb"}, {"snapshot"}, {"pgstore"}, {"backends"}],
+    # store: the seam (Protocols, and how a chunk becomes each index part's text); manifest,
+    # dense, records: a snapshot's parts; layout: the folder's CURRENT/snapshots/models/lock;
+    # snapshot: a folder snapshot in memory; folder and pgstore: the two stores
+    "index": [
+        {"lexical", "pgdb", "store", "manifest", "dense", "records"},
+        {"layout", "snapshot"},
+        {"folder", "pgstore"},
+        {"backends"},
+    ],
     "retrieval": [{"fusion", "spelling", "vocabulary", "conversation"}, {"retriever"}],
     "answer": [{"expected", "units"}, {"ranker"}, {"answerer"}],
     "server": [
@@ -96,7 +104,8 @@ LIBRARIES: dict[str, set[str]] = {
     "embedding.runtimes": {"onnxruntime", "openvino"},
     "index": {"numpy"},
     "index.lexical": {"bm25s", "Stemmer"},
-    "index.snapshot": {"faiss"},
+    "index.dense": {"faiss"},
+    "index.folder": {"faiss"},
     "index.pgdb": {"psycopg"},
     "index.pgstore": {"psycopg", "psycopg_pool"},
     "index.backends": {"pydantic"},
@@ -324,6 +333,7 @@ def test_layer_checker_catches_upward_and_sideways_imports() -> None:
     assert violation("index.snapshot", "indexing") is not None  # index below indexing
     assert violation("index.snapshot", "index.lexical") is None
     assert violation("index.lexical", "index.snapshot") is not None  # upward inside index
+    assert violation("index.folder", "index.pgstore") is not None  # the two stores stay apart
     assert violation("retrieval.fusion", "retrieval.spelling") is not None  # same layer
     assert violation("errors", "types") is not None  # layer 0 imports nothing
     assert violation("ingest.loaders", "ingest.extract.sandbox") is None

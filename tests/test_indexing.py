@@ -13,7 +13,7 @@ from conftest import IndexView
 from mscqa.config import Settings
 from mscqa.embedding.hashing import HashingEmbedder
 from mscqa.errors import BuildInProgress, CorpusError, SnapshotError
-from mscqa.index.snapshot import dense_text, sentence_text
+from mscqa.index import dense_text, sentence_text
 from mscqa.indexing import BuildCache, build_index, rollback
 from mscqa.ingest.chunker import Chunker
 from mscqa.ingest.loaders import load_file

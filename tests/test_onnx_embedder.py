@@ -30,7 +30,7 @@ from mscqa.embedding.sentence_transformer import (
     resolve_model,
 )
 from mscqa.errors import ModelError
-from mscqa.index.snapshot import current_version, load_current
+from mscqa.index import current_version, load_current
 from mscqa.indexing import build_index
 from mscqa.service import QAService
 

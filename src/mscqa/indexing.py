@@ -25,8 +25,7 @@ from mscqa.embedding.cache import EmbeddingCache, open_cache, text_key
 from mscqa.embedding.choice import build_embedder, export_query_model
 from mscqa.embedding.embedder import Embedder, vectors_key
 from mscqa.errors import CorpusError, SnapshotError
-from mscqa.index.backends import open_store
-from mscqa.index.snapshot import (
+from mscqa.index import (
     IndexSnapshot,
     SnapshotStore,
     SnapshotWriter,
@@ -34,6 +33,7 @@ from mscqa.index.snapshot import (
     folder_writer_lock,
     sentence_text,
 )
+from mscqa.index.backends import open_store
 from mscqa.ingest.abbreviations import mine
 from mscqa.ingest.chunker import Chunked, Chunker
 from mscqa.ingest.loaders import LoadResult, Skipped, load_corpus

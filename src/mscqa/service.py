@@ -40,8 +40,8 @@ from mscqa.errors import (
     NotFound,
     SnapshotError,
 )
+from mscqa.index import IndexSnapshot
 from mscqa.index.backends import open_store
-from mscqa.index.snapshot import IndexSnapshot
 from mscqa.retrieval.conversation import contextualize
 from mscqa.retrieval.retriever import Retrieval, Retriever
 from mscqa.types import Answer, Document, Hit, Turn

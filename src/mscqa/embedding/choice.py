@@ -24,7 +24,7 @@ from mscqa.embedding.precision import resolve_precision
 from mscqa.embedding.sentence_transformer import SentenceTransformerEmbedder, resolve_model
 from mscqa.errors import ModelError
 from mscqa.fileio import file_sha256
-from mscqa.index.snapshot import IndexSnapshot
+from mscqa.index import IndexSnapshot
 
 log = logging.getLogger(__name__)
 
