@@ -185,7 +185,7 @@ def varied_questions(n: int, seed: int = 0) -> list[str]:
         extra = [v["QUESTION"] for v in data.values()]
         random.Random(seed).shuffle(extra)
         questions += extra
-    from mscqa.service import normalise_question  # the answer cache's own key
+    from mscqa.answer.cache import normalise_question  # the answer cache's own key
 
     seen: set[str] = set()
     out = []

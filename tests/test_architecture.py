@@ -61,7 +61,7 @@ ORDER: dict[str, list[set[str]]] = {
         {"backends"},
     ],
     "retrieval": [{"fusion", "spelling", "vocabulary", "conversation"}, {"retriever"}],
-    "answer": [{"expected", "units"}, {"ranker"}, {"answerer"}],
+    "answer": [{"cache", "expected", "units"}, {"ranker"}, {"answerer"}],
     "server": [
         # docview: the /read page's layout of a Document (pure, records only)
         {"schemas", "docs", "metrics", "middleware", "docview"},
