@@ -39,6 +39,8 @@ ORDER: dict[str, list[set[str]]] = {
         {"server"},
         {"cli"},
     ],
+    # the question files, then the metrics over them
+    "evaluation": [{"questions"}, {"metrics"}],
     "ingest": [{"extract", "chunker", "abbreviations"}, {"loaders"}],
     # the worker's parsers, one module a format, over text's standard-library helpers
     "ingest.extract": [{"text"}, {"html", "docx", "pdf_layout", "sandbox"}, {"pdf"}, {"worker"}],
