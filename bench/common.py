@@ -140,8 +140,8 @@ def copy_to_database(index_dir: Path, url: str) -> str:
     """Write the folder index's served snapshot, unchanged, into the database at ``url`` and
     publish it there: both backends then hold the same vectors and records. Returns its
     version."""
+    from mscqa.index import load_current
     from mscqa.index.pgstore import PgStore
-    from mscqa.index.snapshot import load_current
 
     snap = load_current(index_dir)
     manifest = {
@@ -185,7 +185,7 @@ def varied_questions(n: int, seed: int = 0) -> list[str]:
         extra = [v["QUESTION"] for v in data.values()]
         random.Random(seed).shuffle(extra)
         questions += extra
-    from mscqa.service import normalise_question  # the answer cache's own key
+    from mscqa.answer.cache import normalise_question  # the answer cache's own key
 
     seen: set[str] = set()
     out = []

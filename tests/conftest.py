@@ -24,8 +24,8 @@ import pytest
 from mscqa.config import Settings
 from mscqa.embedding.hashing import HashingEmbedder
 from mscqa.embedding.sentence_transformer import SentenceTransformerEmbedder
+from mscqa.index import IndexSnapshot, SnapshotStore
 from mscqa.index.backends import open_store
-from mscqa.index.snapshot import IndexSnapshot, SnapshotStore
 from mscqa.indexing import build_index
 from mscqa.service import QAService
 from pgcluster import PgCluster

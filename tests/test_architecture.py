@@ -39,6 +39,8 @@ ORDER: dict[str, list[set[str]]] = {
         {"server"},
         {"cli"},
     ],
+    # the question files, then the metrics over them
+    "evaluation": [{"questions"}, {"metrics"}],
     "ingest": [{"extract", "chunker", "abbreviations"}, {"loaders"}],
     # the worker's parsers, one module a format, over text's standard-library helpers
     "ingest.extract": [{"text"}, {"html", "docx", "pdf_layout", "sandbox"}, {"pdf"}, {"worker"}],
@@ -51,12 +53,21 @@ ORDER: dict[str, list[set[str]]] = {
     ],
     # pgdb: PostgreSQL plumbing (connections, migrations, vector COPY, locks); pgstore: the
     # snapshots in PostgreSQL behind snapshot's seam; backends picks the folder or the database
-    "index": [{"lexical", "pgdb"}, {"snapshot"}, {"pgstore"}, {"backends"}],
+    # store: the seam (Protocols, and how a chunk becomes each index part's text); manifest,
+    # dense, records: a snapshot's parts; layout: the folder's CURRENT/snapshots/models/lock;
+    # snapshot: a folder snapshot in memory; folder and pgstore: the two stores
+    "index": [
+        {"lexical", "pgdb", "store", "manifest", "dense", "records"},
+        {"layout", "snapshot"},
+        {"folder", "pgstore"},
+        {"backends"},
+    ],
     "retrieval": [{"fusion", "spelling", "vocabulary", "conversation"}, {"retriever"}],
-    "answer": [{"expected", "units"}, {"ranker"}, {"answerer"}],
+    "answer": [{"cache", "expected", "units"}, {"ranker"}, {"answerer"}],
     "server": [
         # docview: the /read page's layout of a Document (pure, records only)
-        {"schemas", "docs", "metrics", "middleware", "docview"},
+        # requests and schemas: the bodies the HTTP API accepts and the ones it returns
+        {"requests", "schemas", "docs", "metrics", "middleware", "docview"},
         # sources: an answer's links and Sources list for other clients (#12)
         # serve: the uvicorn configuration (h11 with limits) mscqa serve and the tests share
         {"api", "pages", "admin", "sources", "serve"},
@@ -96,7 +107,8 @@ LIBRARIES: dict[str, set[str]] = {
     "embedding.runtimes": {"onnxruntime", "openvino"},
     "index": {"numpy"},
     "index.lexical": {"bm25s", "Stemmer"},
-    "index.snapshot": {"faiss"},
+    "index.dense": {"faiss"},
+    "index.folder": {"faiss"},
     "index.pgdb": {"psycopg"},
     "index.pgstore": {"psycopg", "psycopg_pool"},
     "index.backends": {"pydantic"},
@@ -122,7 +134,15 @@ CONFIG_IMPORTERS = {
     "cli",
 }
 # The HTTP routes talk to the service facade and the records, nothing deeper.
-EDGE_ALLOWED = {"service", "server.schemas", "server.docview", "errors", "types", "indexing"}
+EDGE_ALLOWED = {
+    "service",
+    "server.requests",
+    "server.schemas",
+    "server.docview",
+    "errors",
+    "types",
+    "indexing",
+}
 ENV_EXEMPT = {"embedding.sentence_transformer"}
 HF_OFFLINE_VARS = {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"}
 
@@ -324,6 +344,7 @@ def test_layer_checker_catches_upward_and_sideways_imports() -> None:
     assert violation("index.snapshot", "indexing") is not None  # index below indexing
     assert violation("index.snapshot", "index.lexical") is None
     assert violation("index.lexical", "index.snapshot") is not None  # upward inside index
+    assert violation("index.folder", "index.pgstore") is not None  # the two stores stay apart
     assert violation("retrieval.fusion", "retrieval.spelling") is not None  # same layer
     assert violation("errors", "types") is not None  # layer 0 imports nothing
     assert violation("ingest.loaders", "ingest.extract.sandbox") is None

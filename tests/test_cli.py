@@ -23,7 +23,7 @@ import pytest
 from conftest import ROOT, free_port, write_corpus
 from mscqa.cli import main
 from mscqa.config import Settings
-from mscqa.index.snapshot import current_version, list_versions
+from mscqa.index import current_version, list_versions
 from mscqa.service import QAService
 
 QUESTIONS = [

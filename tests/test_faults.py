@@ -17,7 +17,7 @@ from conftest import IndexView
 from mscqa.config import Settings
 from mscqa.embedding.hashing import HashingEmbedder
 from mscqa.errors import BuildInProgress, MscqaError, NoIndexError
-from mscqa.index.snapshot import current_version, load_current
+from mscqa.index import current_version, load_current
 from mscqa.indexing import build_index
 from mscqa.ingest.loaders import file_sha256
 from mscqa.service import QAService
@@ -34,7 +34,7 @@ CHILD = textwrap.dedent(
     import mscqa.embedding.cache as embedcache
     import mscqa.index.pgdb as pgdb
     import mscqa.index.pgstore as pgstore
-    import mscqa.index.snapshot as store
+    import mscqa.index.folder as store
     import mscqa.indexing as indexing
     from mscqa.config import Settings
     from mscqa.embedding.hashing import HashingEmbedder

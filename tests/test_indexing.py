@@ -13,8 +13,8 @@ from conftest import IndexView
 from mscqa.config import Settings
 from mscqa.embedding.hashing import HashingEmbedder
 from mscqa.errors import BuildInProgress, CorpusError, SnapshotError
-from mscqa.index.snapshot import dense_text, sentence_text
-from mscqa.indexing import build_index, rollback
+from mscqa.index import dense_text, sentence_text
+from mscqa.indexing import BuildCache, build_index, rollback
 from mscqa.ingest.chunker import Chunker
 from mscqa.ingest.loaders import load_file
 
@@ -105,6 +105,24 @@ def test_rebuild_without_changes_embeds_nothing(index: IndexView, tiny_settings:
     assert second.reused == first.chunks + first.sentences > 0
     assert second.version != first.version
     assert index.current() == second.version
+
+
+def test_a_build_cache_carries_unchanged_documents_to_the_next_build(
+    tiny_settings: Settings, fake_embedder: HashingEmbedder
+) -> None:
+    cache = BuildCache()
+    build_index(tiny_settings, fake_embedder, cache=cache)
+    first = cache.chunks.kept
+    mined = cache.abbreviations.kept
+    assert first and len(first) == len(mined)  # one entry a document
+    (tiny_settings.corpus_dir / "added.md").write_text("# Added\n\nCord blood banking (CBB).\n")
+    build_index(tiny_settings, fake_embedder, cache=cache)
+    now = cache.chunks.kept
+    assert len(now) == len(first) + 1
+    assert all(now[key] is value for key, value in first.items())  # not chunked again
+    assert all(cache.abbreviations.kept[doc] is found for doc, found in mined.items())
+    # without a cache nothing is kept between builds: a new one starts empty
+    assert BuildCache().chunks.kept == {}
 
 
 def test_editing_one_file_reembeds_only_its_texts(

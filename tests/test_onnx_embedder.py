@@ -19,7 +19,6 @@ import pytest
 
 from conftest import write_corpus
 from mscqa.config import Settings
-from mscqa.embedding import choice as encoders
 from mscqa.embedding.choice import build_embedder
 from mscqa.embedding.onnx_encoder import OnnxEmbedder
 from mscqa.embedding.onnx_export import META_FILE, MODEL_FILE, export_onnx, read_meta
@@ -31,7 +30,7 @@ from mscqa.embedding.sentence_transformer import (
     resolve_model,
 )
 from mscqa.errors import ModelError
-from mscqa.index.snapshot import current_version, load_current
+from mscqa.index import current_version, load_current
 from mscqa.indexing import build_index
 from mscqa.service import QAService
 
@@ -289,11 +288,14 @@ def test_default_build_encodes_with_openvino_on_the_export(
     real_tiny_settings: Settings, exported: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = seed_export(real_tiny_settings, exported)
-    encoder = build_embedder(real_tiny_settings, threads=1)
+    loaded: dict[Any, Any] = {}
+    encoder = build_embedder(real_tiny_settings, threads=1, loaded=loaded)
     assert isinstance(encoder, OnnxEmbedder) and encoder.backend == "openvino"
     assert encoder.folder == folder
     assert encoder.precision == resolve_precision(real_tiny_settings.build_precision)
-    assert build_embedder(real_tiny_settings, threads=1) is encoder  # compiled once per process
+    # compiled once per cache: the same encoder from the same build cache, a new one without
+    assert build_embedder(real_tiny_settings, threads=1, loaded=loaded) is encoder
+    assert build_embedder(real_tiny_settings, threads=1) is not encoder
     report = build_index(real_tiny_settings)
     assert report.embedded > 0
     # a second build re-uses the export's earlier check instead of loading ONNX Runtime again
@@ -317,7 +319,6 @@ def test_build_falls_back_to_torch_when_openvino_cannot_load(
     real_tiny_settings: Settings, exported: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
     seed_export(real_tiny_settings, exported)
-    monkeypatch.setattr(encoders, "_BUILD_EMBEDDERS", {})
 
     def broken(self: OnnxEmbedder) -> Any:
         raise RuntimeError("no CPU plugin")

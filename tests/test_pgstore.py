@@ -12,10 +12,9 @@ import pytest
 
 from conftest import CORPUS
 from mscqa.errors import BuildInProgress, MscqaError, NoIndexError, SnapshotError
-from mscqa.index import pgdb
+from mscqa.index import lexical_text, make_dense_index, pgdb
 from mscqa.index.lexical import LexicalIndex, tokenize
 from mscqa.index.pgstore import PgStore, schema_of
-from mscqa.index.snapshot import lexical_text, make_dense_index
 from mscqa.ingest.chunker import Chunker
 from mscqa.ingest.loaders import load_corpus
 from mscqa.types import Definition, Unreadable

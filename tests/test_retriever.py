@@ -8,7 +8,7 @@ import pytest
 from conftest import write_corpus
 from mscqa.config import Settings
 from mscqa.embedding.hashing import HashingEmbedder
-from mscqa.index.snapshot import load_current
+from mscqa.index import load_current
 from mscqa.indexing import build_index
 from mscqa.retrieval.retriever import Retriever
 
@@ -103,8 +103,8 @@ def test_invalid_parameters(snapshot, fake_embedder) -> None:
 
 def test_chunk_tokens_are_the_words_bm25_indexed(snapshot, fake_embedder) -> None:
     # the Retriever takes its chunk tokens from the build's tokenisation (shared in process)
+    from mscqa.index import chunk_words
     from mscqa.index.lexical import tokenize
-    from mscqa.index.snapshot import chunk_words
 
     rows = range(len(snapshot.chunks))
     assert [snapshot.chunk_tokens(r) for r in rows] == [

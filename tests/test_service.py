@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from mscqa.answer.cache import normalise_question
 from mscqa.errors import IndexNotReady, InvalidQuestion
 from mscqa.indexing import build_index
-from mscqa.service import QAService, normalise_question
+from mscqa.service import QAService
 from mscqa.types import Turn
 
 pytestmark = pytest.mark.both_backends

@@ -13,9 +13,7 @@ import pytest
 from mscqa.config import Settings
 from mscqa.embedding.hashing import HashingEmbedder
 from mscqa.errors import NoIndexError, SnapshotError
-from mscqa.index.snapshot import (
-    _chunk_record,
-    _doc_record,
+from mscqa.index import (
     current_version,
     list_versions,
     load_current,
@@ -24,6 +22,7 @@ from mscqa.index.snapshot import (
     publish,
     save_snapshot,
 )
+from mscqa.index.records import chunk_record, doc_record
 from mscqa.indexing import build_index
 from mscqa.types import Chunk, Definition, Document, Page, Section, Unreadable
 
@@ -117,9 +116,9 @@ def test_an_older_format_is_refused_with_the_fix(tmp_path: Path) -> None:
 def test_records_are_the_dataclasses_fields_so_the_file_format_is_unchanged() -> None:
     # the explicit records replaced dataclasses.asdict (for speed); they must write the same JSON
     docs, chunks, *_ = tiny_snapshot_inputs()
-    assert json.dumps(_doc_record(docs[0])) == json.dumps(asdict(docs[0]))
+    assert json.dumps(doc_record(docs[0])) == json.dumps(asdict(docs[0]))
     for chunk in chunks:
-        assert json.dumps(_chunk_record(chunk)) == json.dumps(asdict(chunk))
+        assert json.dumps(chunk_record(chunk)) == json.dumps(asdict(chunk))
 
 
 def test_save_rejects_mismatched_lengths(tmp_path: Path) -> None:

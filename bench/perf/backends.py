@@ -246,8 +246,7 @@ def give_query_model(index_dir: Path, url: str | None, pool_index: Path) -> None
     """Let the served snapshot encode questions with the real model's ONNX export, as a real
     build's snapshot does (the synthetic embedder has none to export): the pool index's export
     and its manifest entry."""
-    from mscqa.index import pgdb
-    from mscqa.index.snapshot import load_current
+    from mscqa.index import load_current, pgdb
 
     entry = load_current(pool_index).manifest["query_model"]
     models = index_dir / "models"
@@ -278,7 +277,7 @@ def real_pool(entries: dict[str, dict[str, Any]], work: Path) -> tuple[Path, flo
     in bench/out/backends-pool/: the next run re-embeds nothing)."""
     from bench.common import write_corpus
     from mscqa.config import Settings
-    from mscqa.index.snapshot import load_current
+    from mscqa.index import load_current
     from mscqa.indexing import build_index
 
     corpus, index_dir = work / "pool-corpus", POOL_INDEX

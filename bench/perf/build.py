@@ -113,7 +113,7 @@ def encoder_study(texts: list[str], model_dir: Path) -> list[dict[str, Any]]:
 
 def sample_texts(entries: dict[str, Any], folder: Path) -> list[str]:
     from mscqa.config import Settings
-    from mscqa.index.snapshot import dense_text
+    from mscqa.index import dense_text
     from mscqa.indexing import _sentence_table
     from mscqa.ingest.chunker import Chunker
     from mscqa.ingest.loaders import load_corpus

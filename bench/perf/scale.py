@@ -7,7 +7,7 @@
 (b) the same command again with nothing changed (every embedding should be reused);
 (c) one new document added, then rebuilt (only its passages and sentences embedded);
 (d) ``faiss.IndexFlatIP`` (exact) against ``IndexHNSWFlat`` (M=32, efConstruction=80, as
-    ``mscqa.index.snapshot.make_dense_index`` builds it) with efSearch 64 and 128, on random unit
+    ``mscqa.index.dense.make_dense_index`` builds it) with efSearch 64 and 128, on random unit
     vectors and on the index's real passage and sentence vectors (real vectors plus small
     noise where more rows are needed than exist): build time, one-query latency (median),
     recall@10 against the exact search; plus the Retriever's brute-force sentence scan
@@ -126,7 +126,7 @@ def new_document(corpus: Path, entries: dict[str, dict[str, Any]]) -> str:
 def serving_load(index_dir: Path) -> dict[str, float]:
     """Seconds to load the snapshot and to build a Retriever over it (``mscqa serve`` start-up)."""
     from mscqa.embedding.hashing import HashingEmbedder
-    from mscqa.index.snapshot import load_current
+    from mscqa.index import load_current
     from mscqa.retrieval.retriever import Retriever
 
     t0 = time.perf_counter()
@@ -232,7 +232,7 @@ def faiss_study(
     import faiss
 
     from mscqa.embedding.sentence_transformer import SentenceTransformerEmbedder
-    from mscqa.index.snapshot import load_current
+    from mscqa.index import load_current
 
     snapshot = load_current(index_dir)
     chunk_vecs = snapshot.dense.reconstruct_n(0, len(snapshot.chunks))
@@ -266,7 +266,7 @@ def sentence_step(index_dir: Path, sizes: list[int], n_queries: int) -> dict[str
     only the top-``candidates`` passages use the result; the alternative scores only the
     sentences of those 50 passages. Sentences per passage as in the real index.
     """
-    from mscqa.index.snapshot import load_current
+    from mscqa.index import load_current
 
     snapshot = load_current(index_dir)
     ratio = len(snapshot.sentences.owner) / max(1, len(snapshot.chunks))

@@ -44,8 +44,8 @@ from bench.common import (
     write_corpus,
 )
 from mscqa.config import Settings
+from mscqa.index import Snapshot, load_current
 from mscqa.index.lexical import LexicalIndex
-from mscqa.index.snapshot import Snapshot, load_current
 from mscqa.indexing import build_index
 from mscqa.retrieval.fusion import rrf, weighted
 from mscqa.retrieval.retriever import Retriever

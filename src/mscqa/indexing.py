@@ -25,8 +25,7 @@ from mscqa.embedding.cache import EmbeddingCache, open_cache, text_key
 from mscqa.embedding.choice import build_embedder, export_query_model
 from mscqa.embedding.embedder import Embedder, vectors_key
 from mscqa.errors import CorpusError, SnapshotError
-from mscqa.index.backends import open_store
-from mscqa.index.snapshot import (
+from mscqa.index import (
     IndexSnapshot,
     SnapshotStore,
     SnapshotWriter,
@@ -34,8 +33,9 @@ from mscqa.index.snapshot import (
     folder_writer_lock,
     sentence_text,
 )
+from mscqa.index.backends import open_store
 from mscqa.ingest.abbreviations import mine
-from mscqa.ingest.chunker import Chunker
+from mscqa.ingest.chunker import Chunked, Chunker
 from mscqa.ingest.loaders import LoadResult, Skipped, load_corpus
 from mscqa.memo import LastCall
 from mscqa.types import Chunk, Definition, Document
@@ -58,6 +58,19 @@ class BuildReport:
     skipped: list[Skipped] = field(default_factory=list)
 
 
+@dataclass
+class BuildCache:
+    """What a process keeps from one build for the next (a server's admin rebuilds, a test
+    suite): the chunks and the mined abbreviations of documents that did not change, and the
+    build encoders already loaded (compiling the model again costs ~0.5 s). ``build_index``
+    takes one; without it a build keeps nothing (the vectors are reused from the embedding
+    cache on disk either way)."""
+
+    chunks: Chunked = field(default_factory=LastCall)
+    abbreviations: LastCall[Document, list[Definition]] = field(default_factory=LastCall)
+    encoders: dict[tuple[Any, ...], Embedder] = field(default_factory=dict)
+
+
 # The folder store's lock (kept under this name for callers and tests).
 writer_lock = folder_writer_lock
 
@@ -73,20 +86,23 @@ def build_index(
     *,
     wait_for_lock: bool = False,
     threads: int | None = None,
+    cache: BuildCache | None = None,
 ) -> BuildReport:
     """Build a snapshot of ``settings.corpus_dir`` into ``settings.index_dir`` and publish it.
 
     Unchanged passages reuse cached embeddings. The corpus is only read, never written.
     ``embedder`` defaults to ``build_embedder(settings, threads)``; ``threads`` defaults to
-    ``settings.build_threads`` (0: every core).
+    ``settings.build_threads`` (0: every core). ``cache`` carries what an earlier build in
+    this process already computed (``BuildCache``).
     """
     started = time.perf_counter()
     threads = threads or settings.build_threads or os.cpu_count() or 1
+    kept = cache if cache is not None else BuildCache()
     store = open_store(settings)
     try:
         with store.writer(wait=wait_for_lock) as writer:
-            version, loaded, chunks, n_sentences, cache = _build(
-                settings, store, writer, embedder, progress, threads
+            version, loaded, chunks, n_sentences, embedded = _build(
+                settings, store, writer, embedder, progress, threads, kept
             )
     finally:
         store.close()
@@ -95,8 +111,8 @@ def build_index(
         documents=len(loaded.documents),
         chunks=len(chunks),
         sentences=n_sentences,
-        embedded=cache.computed,
-        reused=cache.reused,
+        embedded=embedded.computed,
+        reused=embedded.reused,
         seconds=time.perf_counter() - started,
         skipped=loaded.skipped,
     )
@@ -120,10 +136,13 @@ def _build(
     embedder: Embedder | None,
     progress: Progress | None,
     threads: int,
+    kept: BuildCache,
 ) -> tuple[str, LoadResult, list[Chunk], int, EmbeddingCache]:
     """The build under the writer lock: load, chunk, embed, write, check, publish."""
     # Loaded (and its runtime's threads started) at the build's lowered priority.
-    embedder = embedder or _niced(lambda: build_embedder(settings, threads), settings.build_nice)
+    embedder = embedder or _niced(
+        lambda: build_embedder(settings, threads, loaded=kept.encoders), settings.build_nice
+    )
     loaded = load_corpus(settings.corpus_dir)
     if not loaded.documents:
         reasons = "; ".join(f"{s.file}: {s.reason}" for s in loaded.skipped) or "it is empty"
@@ -133,10 +152,10 @@ def _build(
         )
     if progress:
         progress("load", len(loaded.documents), len(loaded.documents))
-    chunker = Chunker(settings.chunk_chars)
+    chunker = Chunker(settings.chunk_chars, memo=kept.chunks)
     chunks = chunker.chunk_all(loaded.documents)
     unreadable = chunker.unreadable_all(loaded.documents)
-    abbreviations = defined_abbreviations(loaded.documents)
+    abbreviations = defined_abbreviations(loaded.documents, kept.abbreviations)
     sentence_texts, owner = _sentence_table(loaded.documents, chunks)
     chunk_texts = [dense_text(c) for c in chunks]
     cache = open_cache(writer, vectors_key(embedder))
@@ -223,15 +242,13 @@ def _niced(work: Callable[[], _T], nice: int) -> _T:
     return box["value"]
 
 
-# The previous build's abbreviations by document (as the chunker's LastCall: an in-process
-# rebuild mines only the documents that changed).
-_DEFINED: LastCall[Document, list[Definition]] = LastCall()
-
-
-def defined_abbreviations(documents: list[Document]) -> list[Definition]:
+def defined_abbreviations(
+    documents: list[Document], memo: LastCall[Document, list[Definition]] | None = None
+) -> list[Definition]:
     """The abbreviations every document defines ("long form (SF)"), mined at index time so a
-    new document brings its own (``mscqa.ingest.abbreviations``)."""
-    per_document = _DEFINED.results(
+    new document brings its own (``mscqa.ingest.abbreviations``). With ``memo`` (a build
+    cache's), a rebuild mines only the documents that changed."""
+    per_document = (memo if memo is not None else LastCall()).results(
         documents, lambda d: [Definition(d.doc_id, a.short, a.long) for a in mine(d.text)]
     )
     return [a for found in per_document for a in found]

@@ -16,17 +16,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import re
 import secrets
 import threading
 import time
-import unicodedata
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from mscqa.answer.answerer import NOT_FOUND, AnswerPolicy, answer
+from mscqa.answer.cache import AnswerCache, normalise_question, visible, visible_history
 from mscqa.config import Settings
 from mscqa.embedding.choice import QueryEncoders
 from mscqa.embedding.embedder import Embedder
@@ -40,8 +38,8 @@ from mscqa.errors import (
     NotFound,
     SnapshotError,
 )
+from mscqa.index import IndexSnapshot
 from mscqa.index.backends import open_store
-from mscqa.index.snapshot import IndexSnapshot
 from mscqa.retrieval.conversation import contextualize
 from mscqa.retrieval.retriever import Retrieval, Retriever
 from mscqa.types import Answer, Document, Hit, Turn
@@ -69,46 +67,6 @@ class Serving:
     def encoder(self) -> Embedder:
         """The question encoder (the snapshot's ONNX export, or torch)."""
         return self.retriever.embedder
-
-
-class AnswerCache:
-    """A bounded LRU of answers keyed by snapshot version, question, history and k."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._data: OrderedDict[tuple[Any, ...], Answer] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[Any, ...]) -> Answer | None:
-        with self._lock:
-            value = self._data.get(key)
-            if value is not None:
-                self._data.move_to_end(key)
-            return value
-
-    def put(self, key: tuple[Any, ...], value: Answer) -> None:
-        if self.size <= 0:
-            return
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
-
-
-# Characters that show as nothing: zero-width space, non-joiner and joiner, word joiner, byte
-# order mark, soft hyphen. In a question they only split words ("adi\u200bpose" found nothing)
-# and let the same question miss the answer cache, so they are removed before anything else.
-_INVISIBLE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")
-
-
-def visible(text: str) -> str:
-    """``text`` without zero-width characters."""
-    return _INVISIBLE.sub("", text)
-
-
-def normalise_question(question: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", visible(question)).split()).casefold()
 
 
 class QAService:
@@ -247,7 +205,7 @@ class QAService:
         """Answer ``question`` (with optional chat ``history``) from the live snapshot."""
         started = time.perf_counter()
         question = self._check(question, history)
-        history = _visible_history(history)
+        history = visible_history(history)
         k = top_k or self.settings.top_k
         live = self.serving()
         key = (
@@ -275,7 +233,7 @@ class QAService:
     ) -> tuple[Retrieval, Answer]:
         """The retrieval behind an answer as well as the answer (no cache); for evaluation."""
         question = self._check(question, history)
-        history = _visible_history(history)
+        history = visible_history(history)
         return self._answer(self.serving(), question, top_k or self.settings.top_k, history)
 
     def search(self, query: str, top_k: int | None = None) -> list[Hit]:
@@ -369,9 +327,3 @@ class QAService:
                 }
             )
         return out
-
-
-def _visible_history(history: Sequence[Turn]) -> Sequence[Turn]:
-    if not any(_INVISIBLE.search(t.content) for t in history):
-        return history
-    return [Turn(t.role, visible(t.content)) for t in history]

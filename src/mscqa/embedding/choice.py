@@ -24,26 +24,28 @@ from mscqa.embedding.precision import resolve_precision
 from mscqa.embedding.sentence_transformer import SentenceTransformerEmbedder, resolve_model
 from mscqa.errors import ModelError
 from mscqa.fileio import file_sha256
-from mscqa.index.snapshot import IndexSnapshot
+from mscqa.index import IndexSnapshot
 
 log = logging.getLogger(__name__)
 
 # Backends that compute the model's own vectors (a fake computes something else).
 MODEL_BACKENDS = frozenset({"torch", "onnxruntime", "openvino"})
 
-# Build encoders already loaded in this process (a server rebuilding again, a test suite),
-# keyed by everything that shapes them: compiling the model again costs ~0.5 s per build.
-_BUILD_EMBEDDERS: dict[tuple[Any, ...], Embedder] = {}
 
-
-def build_embedder(settings: Settings, threads: int) -> Embedder:
+def build_embedder(
+    settings: Settings, threads: int, *, loaded: dict[tuple[Any, ...], Embedder] | None = None
+) -> Embedder:
     """The passage encoder a build uses (call it holding the writer lock: it may export).
+
+    ``loaded`` holds the encoders already loaded, keyed by everything that shapes them (a
+    build cache's, ``indexing.BuildCache``): compiling the model again costs ~0.5 s a build.
 
     ``MSCQA_BUILD_BACKEND=auto`` (default) runs the model's ONNX export with OpenVINO when the
     model is a local folder and the export and OpenVINO load, and falls back to torch
     otherwise; ``openvino`` requires it; ``torch`` never uses it. ``MSCQA_BUILD_PRECISION``
     picks fp32 or bf16 (auto: bf16 where the CPU computes it natively) for either backend.
     """
+    loaded = {} if loaded is None else loaded
     precision = resolve_precision(settings.build_precision)
     reference = SentenceTransformerEmbedder(settings.model, threads=threads, precision=precision)
     source = reference.source
@@ -52,12 +54,12 @@ def build_embedder(settings: Settings, threads: int) -> Embedder:
             raise ModelError(
                 f"MSCQA_BUILD_BACKEND=openvino needs a local model folder, not {source}"
             )
-        return _reuse(("torch", settings.model, threads, precision), reference)
+        return loaded.setdefault(("torch", settings.model, threads, precision), reference)
     sha = reference.fingerprint()
     try:
         folder = _ensure_export(settings, source, sha, quantize=False)
         key = ("openvino", str(folder), (read_meta(folder) or {}).get("sha256"), threads, precision)
-        if key not in _BUILD_EMBEDDERS:
+        if key not in loaded:
             encoder = OnnxEmbedder(
                 folder,
                 threads=threads,
@@ -67,17 +69,13 @@ def build_embedder(settings: Settings, threads: int) -> Embedder:
                 role="builds",
             )
             encoder.warm_up()
-            _BUILD_EMBEDDERS[key] = encoder
-        return _BUILD_EMBEDDERS[key]
+            loaded[key] = encoder
+        return loaded[key]
     except Exception as exc:
         if settings.build_backend == "openvino":
             raise ModelError(f"Could not run the build encoder with OpenVINO: {exc}") from exc
         log.warning("Building with torch: the OpenVINO encoder is not available (%s)", exc)
-        return _reuse(("torch", settings.model, threads, precision), reference)
-
-
-def _reuse(key: tuple[Any, ...], embedder: Embedder) -> Embedder:
-    return _BUILD_EMBEDDERS.setdefault(key, embedder)
+        return loaded.setdefault(("torch", settings.model, threads, precision), reference)
 
 
 def _ensure_export(settings: Settings, source: Path, sha: str, *, quantize: bool) -> Path:

@@ -7,7 +7,8 @@ from typing import Protocol
 
 from pydantic import SecretStr
 
-from mscqa.index.snapshot import FolderStore, SnapshotStore
+from mscqa.index.folder import FolderStore
+from mscqa.index.store import SnapshotStore
 
 
 class StoreSettings(Protocol):

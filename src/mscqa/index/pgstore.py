@@ -39,16 +39,11 @@ import numpy as np
 
 from mscqa.errors import DatabaseUnavailable, NoIndexError, SnapshotError
 from mscqa.index import pgdb
+from mscqa.index.dense import HNSW_ABOVE
+from mscqa.index.layout import prune_models
 from mscqa.index.lexical import BM25_B, BM25_K1, EMPTY_TOKEN, corpus_words, tokenize, tokenize_all
-from mscqa.index.snapshot import (
-    FIX,
-    FORMAT_VERSION,
-    HNSW_ABOVE,
-    TermStats,
-    chunk_words,
-    lexical_text,
-    prune_models,
-)
+from mscqa.index.manifest import FIX, FORMAT_VERSION
+from mscqa.index.store import TermStats, chunk_words, lexical_text
 from mscqa.types import Chunk, Definition, Document, Page, Section, Unreadable
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,8 @@ from collections.abc import Sequence
 from mscqa.memo import LastCall
 from mscqa.types import Chunk, Document, Unreadable
 
-# The previous chunk_all call's chunks by (settings, document): an in-process rebuild (the
-# admin API) reuses the chunks of every document that has not changed.
-_CHUNKED: LastCall[tuple[str, Document], tuple[list[Chunk], list[Unreadable]]] = LastCall()
+# Chunks (and unreadable parts) by (settings, document), as a chunker's memo keeps them.
+Chunked = LastCall[tuple[str, Document], tuple[list[Chunk], list[Unreadable]]]
 
 # A paragraph that only stands for a picture: the converter's image marker (IMG_258), a
 # Markdown or HTML image, or a bracketed "[image]" / "[table 2]" placeholder.
@@ -170,10 +169,14 @@ def _append(
 class Chunker:
     """Pack sentences into passages of at most ``max_chars`` characters, section by section."""
 
-    def __init__(self, max_chars: int = 700) -> None:
+    def __init__(self, max_chars: int = 700, memo: Chunked | None = None) -> None:
+        """``memo`` keeps the previous ``chunk_all`` call's chunks for the next: a build cache
+        passes the one it keeps between builds (``indexing.BuildCache``); by default each
+        chunker has its own."""
         if max_chars < 50:
             raise ValueError(f"max_chars must be >= 50, got {max_chars}")
         self.max_chars = max_chars
+        self._memo: Chunked = memo if memo is not None else LastCall()
 
     def settings(self) -> dict[str, object]:
         # v2: run-on sentences are cut to max_chars (v1 kept them whole, however long);
@@ -183,10 +186,10 @@ class Chunker:
     def chunk_all(self, documents: Sequence[Document]) -> list[Chunk]:
         """Every document's chunks, in order.
 
-        A document equal to one the previous call in this process chunked with the same
-        settings gets those chunks again (chunking is a pure function of the two; chunks are
-        immutable): adding one document to 1000 abstracts no longer re-chunks the other 999
-        (0.19 s of a 0.8 s rebuild, bench/build.py).
+        A document equal to one the previous call (through this chunker's memo) chunked with
+        the same settings gets those chunks again (chunking is a pure function of the two;
+        chunks are immutable): adding one document to 1000 abstracts no longer re-chunks the
+        other 999 (0.19 s of a 0.8 s rebuild, bench/build.py).
         """
         return [chunk for chunks, _ in self._all(documents) for chunk in chunks]
 
@@ -197,7 +200,7 @@ class Chunker:
 
     def _all(self, documents: Sequence[Document]) -> list[tuple[list[Chunk], list[Unreadable]]]:
         setting = repr(sorted(self.settings().items()))
-        return _CHUNKED.results(
+        return self._memo.results(
             [(setting, doc) for doc in documents], lambda key: self._chunk(key[1])
         )
 

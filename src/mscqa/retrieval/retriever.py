@@ -15,8 +15,8 @@ from collections.abc import Collection, Sequence
 import numpy as np
 
 from mscqa.embedding.embedder import Embedder
+from mscqa.index import IndexSnapshot
 from mscqa.index.lexical import tokenize
-from mscqa.index.snapshot import IndexSnapshot
 from mscqa.retrieval.fusion import FUSION_MODES, fuse
 from mscqa.retrieval.spelling import Speller
 from mscqa.retrieval.vocabulary import QUESTION_WORDS, SYNONYM_GROUPS, Term, Vocabulary

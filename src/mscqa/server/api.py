@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from mscqa.errors import NoIndexError, Overloaded
+from mscqa.server.requests import AskRequest
 from mscqa.server.schemas import (
-    AskRequest,
     AskResponse,
     DocumentsResponse,
     ErrorResponse,

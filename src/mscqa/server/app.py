@@ -53,7 +53,7 @@ from mscqa.server.openai import routes as openai
 from mscqa.server.questions import QuestionLog
 from mscqa.server.questions import admin_router as questions_admin
 from mscqa.server.questions import router as feedback_router
-from mscqa.server.schemas import ask_request_model
+from mscqa.server.requests import ask_request_model
 from mscqa.service import QAService
 
 log = logging.getLogger(__name__)

@@ -36,12 +36,8 @@ from mscqa import __version__
 from mscqa.config import Settings
 from mscqa.errors import InvalidQuestion, MscqaError
 from mscqa.server.metrics import Metrics
-from mscqa.server.schemas import (
-    AskResponse,
-    DocumentsResponse,
-    HistoryTurn,
-    ask_request_model,
-)
+from mscqa.server.requests import HistoryTurn, ask_request_model
+from mscqa.server.schemas import AskResponse, DocumentsResponse
 from mscqa.server.sources import public_base_url, read_url, sources_markdown
 from mscqa.service import QAService
 from mscqa.types import Turn

@@ -37,7 +37,7 @@ from pydantic import SecretStr
 
 from mscqa.config import Settings
 from mscqa.errors import MscqaError
-from mscqa.indexing import BuildReport, Progress, build_index
+from mscqa.indexing import BuildCache, BuildReport, Progress, build_index
 from mscqa.ingest.loaders import Skipped
 
 log = logging.getLogger(__name__)
@@ -247,6 +247,9 @@ def main() -> None:
     def progress(stage: str, done: int, total: int) -> None:
         send({"event": "progress", "stage": stage, "done": done, "total": total})
 
+    # what one build keeps for the next in this worker: unchanged documents' chunks and mined
+    # abbreviations, the compiled build encoder
+    cache = BuildCache()
     for line in sys.stdin.buffer:
         request = json.loads(line)
         settings = decode_settings(request["settings"])
@@ -255,7 +258,7 @@ def main() -> None:
             format="%(asctime)s %(levelname)s [build worker] %(name)s: %(message)s",
         )
         try:
-            report = build_index(settings, None, progress, threads=request["threads"])
+            report = build_index(settings, None, progress, threads=request["threads"], cache=cache)
         except MscqaError as exc:
             send({"event": "error", "error": str(exc)})
         except Exception as exc:  # reported to the job, which must always end

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from mscqa.config import Settings
 from mscqa.errors import IndexNotReady, JobConflict, MscqaError, NotFound
-from mscqa.indexing import BuildReport, build_index
+from mscqa.indexing import BuildCache, BuildReport, build_index
 from mscqa.server.admin.builds import BuildWorker, WorkerGone
 from mscqa.service import QAService
 
@@ -104,6 +104,9 @@ class JobManager:
             raise ValueError(f"keep must be >= 1, got {keep}")
         self.settings = settings
         self.service = service
+        # what one in-process rebuild keeps for the next (unchanged documents' chunks, the
+        # build encoder); the worker process keeps its own
+        self.build_cache = BuildCache()
         self.keep = keep
         self.on_built = on_built
         # An injected embedder lives in this process only: such a service builds in a thread.
@@ -291,7 +294,9 @@ class JobManager:
                 raise BuildCancelled(f"Rebuild {job_id} was cancelled.")
             self._progress(job_id, stage, done, total)
 
-        return build_index(self.settings, self.service.embedder, progress, threads=threads)
+        return build_index(
+            self.settings, self.service.embedder, progress, threads=threads, cache=self.build_cache
+        )
 
     def _run(self, job_id: str) -> None:
         self._update(job_id, state="running", started=time.time())

@@ -45,7 +45,8 @@ from mscqa.server.openai.schemas import (
     URLCitation,
     stream_event_schema,
 )
-from mscqa.server.schemas import MAX_TURN_CHARS, AskRequest, AskResponse, ask_request_model
+from mscqa.server.requests import MAX_TURN_CHARS, AskRequest, ask_request_model
+from mscqa.server.schemas import AskResponse
 from mscqa.server.sources import (
     public_base_url,
     quoted_sentences,

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from mscqa.answer.cache import normalise_question
 from mscqa.config import Settings
 from mscqa.retrieval.conversation import context_turns
 from mscqa.server.questions.store import (
@@ -39,7 +40,6 @@ from mscqa.server.questions.store import (
     SQLiteQuestionStore,
     Status,
 )
-from mscqa.service import normalise_question
 from mscqa.types import Answer, Turn
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from mscqa.errors import NotFound
 from mscqa.server.admin.routes import ErrorOut, require_admin
 from mscqa.server.questions.log import QuestionLog
 from mscqa.server.questions.store import Passage, QuestionGroup, Status
-from mscqa.server.schemas import FeedbackRequest
+from mscqa.server.requests import FeedbackRequest
 
 
 def get_questions(request: Request) -> QuestionLog:

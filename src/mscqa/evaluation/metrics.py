@@ -1,110 +1,22 @@
-"""``mscqa eval``: run question files against a service and measure retrieval and answers.
-
-Question file: JSON Lines, one object per line with ``question``, optional ``id``, ``kind``,
-``history`` (list of ``{"role", "content"}``), and what a right answer holds: ``gold`` (phrases,
-any of which counts; all of them with ``"gold_all": true``) and/or ``gold_doc`` (doc ids, any of
-which counts), or ``"expect_abstain": true`` for a question the documents do not answer.
-``"expect_unreadable": true`` marks a question whose answer sits in a part of a document that
-is not text (an image or a table placeholder): the answer should say so.
-
-A file named ``<set>.test.jsonl`` is the **test** split of its set (written before the changes
-it judges, never tuned on); every other file is **dev**. ``evaluate_files`` reports each split
-on its own, so a change that helps dev but not test shows as such.
-"""
+"""Retrieval and answer metrics of a service over question files, per split and per kind."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import statistics
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mscqa.errors import MscqaError
+from mscqa.evaluation.questions import SPLITS, Item, load_questions
 from mscqa.service import QAService
-from mscqa.types import Answer, Chunk, Turn
+from mscqa.types import Answer, Chunk
 
 _MARKED = re.compile(r" ?(.+?) \[(\d+)\](?= |$)", re.S)  # a sentence may hold a line break
-SPLITS = ("dev", "test")
 CITED = 3  # the answer's first citations that "cited passages hold the gold fact" looks at
 RELIABILITY_BINS = 10
-
-
-@dataclass
-class Item:
-    id: str
-    question: str
-    history: list[Turn] = field(default_factory=list)
-    gold: list[str] = field(default_factory=list)
-    gold_all: bool = False
-    gold_doc: list[str] = field(default_factory=list)
-    expect_abstain: bool = False
-    expect_unreadable: bool = False
-    kind: str = ""
-    source: str = ""  # the question file's set name ("article", "devset", ...)
-    split: str = "dev"
-
-
-def split_of(path: Path) -> str:
-    """``test`` for ``<set>.test.jsonl``, else ``dev``."""
-    return "test" if path.name.endswith(".test.jsonl") else "dev"
-
-
-def set_name(path: Path) -> str:
-    """The set a question file belongs to: its name without ``.dev``/``.test`` and ``.jsonl``."""
-    name = path.name.removesuffix(".jsonl")
-    for split in SPLITS:
-        name = name.removesuffix(f".{split}")
-    return name
-
-
-def question_files(paths: Iterable[Path], split: str = "all") -> list[Path]:
-    """The ``.jsonl`` files among ``paths`` (directories are searched recursively), sorted,
-    keeping only those of ``split`` (``dev``, ``test`` or ``all``)."""
-    if split not in (*SPLITS, "all"):
-        raise MscqaError(f"split must be one of dev, test, all; got {split!r}")
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found.extend(sorted(path.rglob("*.jsonl")))
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise MscqaError(f"question file {path} does not exist")
-    unique = list(dict.fromkeys(found))
-    return [p for p in unique if split == "all" or split_of(p) == split]
-
-
-def load_questions(path: Path) -> list[Item]:
-    items = []
-    source, split = set_name(path), split_of(path)
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            items.append(
-                Item(
-                    id=str(rec.get("id", n)),
-                    question=rec["question"],
-                    history=[Turn(t["role"], t["content"]) for t in rec.get("history", [])],
-                    gold=list(rec.get("gold", [])),
-                    gold_all=bool(rec.get("gold_all", False)),
-                    gold_doc=list(rec.get("gold_doc", [])),
-                    expect_abstain=bool(rec.get("expect_abstain", False)),
-                    expect_unreadable=bool(rec.get("expect_unreadable", False)),
-                    kind=rec.get("kind", ""),
-                    source=source,
-                    split=split,
-                )
-            )
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-            raise MscqaError(f"{path}:{n}: not a valid question record ({exc})") from None
-    return items
 
 
 def _phrases_in(item: Item, text: str) -> bool:

@@ -1,0 +1,288 @@
+"""Snapshots in a folder (the default store): written atomically, checked on load.
+
+A snapshot folder holds manifest.json, documents.json, chunks.jsonl, dense.faiss,
+sentences.npy and lexical/ (and the records later formats add). Row i means chunk i in
+``dense.faiss``, ``lexical/`` and ``chunks.jsonl``. The store never embeds: it is handed
+vectors and only persists and reloads them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mscqa.errors import NoIndexError, SnapshotError
+from mscqa.fileio import fsync_dir, write_durably
+from mscqa.index import manifest as manifest_file
+from mscqa.index.dense import SentenceTable, make_dense_index
+from mscqa.index.layout import current_version, folder_writer_lock, list_versions, publish
+from mscqa.index.lexical import LexicalIndex
+from mscqa.index.manifest import FIX
+from mscqa.index.records import chunk_from_record, chunk_record, doc_from_record, doc_record
+from mscqa.index.snapshot import Snapshot
+from mscqa.index.store import IndexSnapshot, lexical_text
+from mscqa.types import Chunk, Definition, Document, Unreadable
+
+log = logging.getLogger(__name__)
+
+
+def save_snapshot(
+    index_dir: Path,
+    version: str,
+    manifest: dict[str, Any],
+    documents: list[Document],
+    chunks: list[Chunk],
+    chunk_vectors: np.ndarray,
+    sentence_vectors: np.ndarray,
+    sentence_owner: np.ndarray,
+    abbreviations: Sequence[Definition] = (),
+    unreadable: Sequence[Unreadable] = (),
+) -> Path:
+    """Write a complete snapshot under a temporary name, fsync it, then rename it into place.
+
+    ``abbreviations`` and ``unreadable`` are plain records, one JSON object a line
+    (``{"doc_id", "short", "long"}`` and ``{"doc_id", "section", "start", "end", "context",
+    "after"}``).
+
+    Does not switch ``CURRENT``; call ``publish`` once the snapshot has been checked. A full
+    disk (or any other write failure) removes the partial snapshot and raises SnapshotError.
+    """
+    if len(chunks) != len(chunk_vectors):
+        raise SnapshotError(f"{len(chunks)} chunks but {len(chunk_vectors)} vectors")
+    if len(sentence_owner) != len(sentence_vectors):
+        raise SnapshotError("sentence table and sentence vectors disagree")
+    import faiss
+
+    snapshots = index_dir / "snapshots"
+    tmp, final = snapshots / f".tmp-{version}", snapshots / version
+    with _removed_on_write_error(tmp, snapshots):
+        snapshots.mkdir(parents=True, exist_ok=True)
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        write_durably(
+            tmp / "documents.json", json.dumps([doc_record(d) for d in documents]).encode()
+        )
+        write_durably(
+            tmp / "chunks.jsonl",
+            "".join(
+                json.dumps(chunk_record(c), ensure_ascii=False) + "\n" for c in chunks
+            ).encode(),
+        )
+        faiss.write_index(make_dense_index(chunk_vectors), str(tmp / "dense.faiss"))
+        with (tmp / "sentences.npy").open("wb") as fh:
+            np.save(fh, np.ascontiguousarray(sentence_vectors, dtype=np.float32))
+            np.save(fh, np.asarray(sentence_owner, dtype=np.int32))
+            fh.flush()
+            os.fsync(fh.fileno())
+        LexicalIndex.build([lexical_text(c) for c in chunks]).save(tmp / "lexical")
+        write_durably(tmp / "abbreviations.jsonl", _jsonl(abbreviations))
+        write_durably(tmp / "unreadable.jsonl", _jsonl(unreadable))
+        manifest_file.seal(
+            tmp,
+            manifest,
+            version,
+            {
+                "documents": len(documents),
+                "chunks": len(chunks),
+                "sentences": len(sentence_owner),
+            },
+        )
+        fsync_dir(tmp)
+        os.rename(tmp, final)
+        fsync_dir(snapshots)
+    return final
+
+
+@contextlib.contextmanager
+def _removed_on_write_error(tmp: Path, snapshots: Path) -> Iterator[None]:
+    """A write failure (a full disk, say) removes the partial snapshot and says what to do."""
+    try:
+        yield
+    except (OSError, RuntimeError) as exc:  # faiss reports write failures as RuntimeError
+        shutil.rmtree(tmp, ignore_errors=True)
+        reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[-1]
+        raise SnapshotError(
+            f"Could not write the new index snapshot in {snapshots} ({reason}); "
+            "free some space or fix the folder's permissions and run `mscqa index` again. "
+            "The previous index is still the one served."
+        ) from exc
+
+
+def load_snapshot(path: Path, *, expect_model: str | None = None) -> Snapshot:
+    """Load and check one snapshot folder. Raises ``SnapshotError`` naming the fix."""
+    import faiss
+
+    manifest = manifest_file.read(path)
+    manifest_file.check(manifest, path.name, expect_model=expect_model)
+    manifest_file.verify_files(path, manifest)
+    try:
+        documents = {
+            d["doc_id"]: doc_from_record(d)
+            for d in json.loads((path / "documents.json").read_text())
+        }
+        with (path / "chunks.jsonl").open(encoding="utf-8") as fh:
+            chunks = [chunk_from_record(json.loads(line)) for line in fh]
+        dense = faiss.read_index(str(path / "dense.faiss"))
+        with (path / "sentences.npy").open("rb") as fh:
+            sentence_vectors = np.load(fh)
+            owner = np.load(fh)
+        lexical = LexicalIndex.load(path / "lexical")
+        with (path / "abbreviations.jsonl").open(encoding="utf-8") as fh:
+            abbreviations = [Definition(**json.loads(line)) for line in fh]
+        with (path / "unreadable.jsonl").open(encoding="utf-8") as fh:
+            unreadable = [Unreadable(**json.loads(line)) for line in fh]
+    except Exception as exc:
+        raise SnapshotError(f"index snapshot {path.name} could not be read ({exc}); {FIX}") from exc
+    counts = manifest.get("counts", {})
+    sizes = {
+        "chunks": len(chunks),
+        "dense vectors": dense.ntotal,
+        "lexical rows": lexical.size,
+    }
+    if len(set(sizes.values())) != 1 or counts.get("chunks") != len(chunks):
+        raise SnapshotError(f"index snapshot {path.name} is inconsistent {sizes}; {FIX}")
+    if len(owner) != len(sentence_vectors) or counts.get("documents") != len(documents):
+        raise SnapshotError(f"index snapshot {path.name} is inconsistent (sentences); {FIX}")
+    return Snapshot(
+        path,
+        manifest,
+        documents,
+        chunks,
+        dense,
+        SentenceTable(owner, sentence_vectors),
+        lexical,
+        abbreviations,
+        unreadable,
+    )
+
+
+def load_current(index_dir: Path, *, expect_model: str | None = None) -> Snapshot:
+    """Load the snapshot ``CURRENT`` names; if it is damaged, fall back to the newest good one."""
+    version = current_version(index_dir)
+    if version is None:
+        raise NoIndexError(
+            f"No index yet in {index_dir}; run `mscqa index` (or `mscqa serve`, which builds one)."
+        )
+    try:
+        return load_snapshot(index_dir / "snapshots" / version, expect_model=expect_model)
+    except SnapshotError as first:
+        for other in reversed(list_versions(index_dir)):
+            if other == version:
+                continue
+            try:
+                snap = load_snapshot(index_dir / "snapshots" / other, expect_model=expect_model)
+            except SnapshotError:
+                continue
+            log.error("%s; serving the previous snapshot %s instead", first, other)
+            return snap
+        raise
+
+
+class FolderStore:
+    """Snapshots in ``index_dir`` (the default): the functions above behind the store seam."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = index_dir
+        self.models_dir = index_dir / "models"
+
+    def where(self) -> str:
+        return str(self.index_dir)
+
+    @contextlib.contextmanager
+    def writer(self, wait: bool = False) -> Iterator[FolderWriter]:
+        with folder_writer_lock(self.index_dir, wait=wait):
+            yield FolderWriter(self.index_dir)
+
+    def current_version(self) -> str | None:
+        return current_version(self.index_dir)
+
+    def current_manifest(self) -> dict[str, Any] | None:
+        version = current_version(self.index_dir)
+        if version is None:
+            return None
+        return manifest_file.read_or_none(self.index_dir / "snapshots" / version)
+
+    def list_versions(self) -> list[str]:
+        return list_versions(self.index_dir)
+
+    def load_current(self) -> Snapshot:
+        return load_current(self.index_dir)
+
+    def retire(self, snapshot: IndexSnapshot) -> None:
+        pass  # a loaded folder snapshot is all in memory: nothing to release
+
+    def wait_for_change(self, timeout: float, stop: threading.Event) -> None:
+        stop.wait(timeout)
+
+    def check(self) -> None:
+        pass  # the loaded snapshot is in memory: nothing to reach
+
+    def close(self) -> None:
+        pass
+
+
+class FolderWriter:
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = index_dir
+
+    def write(
+        self,
+        version: str,
+        manifest: dict[str, Any],
+        documents: list[Document],
+        chunks: list[Chunk],
+        chunk_vectors: np.ndarray,
+        sentence_vectors: np.ndarray,
+        sentence_owner: np.ndarray,
+        *,
+        abbreviations: Sequence[Definition] = (),
+        unreadable: Sequence[Unreadable] = (),
+    ) -> None:
+        save_snapshot(
+            self.index_dir,
+            version,
+            manifest,
+            documents,
+            chunks,
+            chunk_vectors,
+            sentence_vectors,
+            sentence_owner,
+            abbreviations,
+            unreadable,
+        )
+
+    def load(self, version: str) -> Snapshot:
+        return load_snapshot(self.index_dir / "snapshots" / version)
+
+    def publish(self, version: str, keep: int) -> None:
+        publish(self.index_dir, version, keep=keep)
+
+    def rollback(self, keep: int) -> str:
+        versions = list_versions(self.index_dir)
+        current = current_version(self.index_dir)
+        older = [v for v in versions if current is None or v < current]
+        if not older:
+            raise SnapshotError(
+                "There is no earlier index snapshot to roll back to "
+                f"(kept: {', '.join(versions) or 'none'})."
+            )
+        publish(self.index_dir, older[-1], keep=max(keep, len(versions)))
+        return older[-1]
+
+
+def _jsonl(records: Sequence[Definition | Unreadable]) -> bytes:
+    return "".join(
+        json.dumps({f.name: getattr(r, f.name) for f in fields(r)}, ensure_ascii=False) + "\n"
+        for r in records
+    ).encode()
