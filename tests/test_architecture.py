@@ -49,9 +49,21 @@ ORDER: dict[str, list[set[str]]] = {
         # the one place that picks the build and the question encoder
         {"choice"},
     ],
-    # pgdb: PostgreSQL plumbing (connections, migrations, vector COPY, locks); pgstore: the
-    # snapshots in PostgreSQL behind snapshot's seam; backends picks the folder or the database
-    "index": [{"lexical", "pgdb"}, {"snapshot"}, {"pgstore"}, {"backends"}],
+    # impacts: BM25's exact top k from impact-ordered lists; pgcopy: pgvector values and binary
+    # COPY; pgdb: PostgreSQL plumbing (connections, migrations, locks); pglexical: the impact
+    # lists in a snapshot's tables; pgleases: the servers' advisory locks on what they serve;
+    # pgrecords: rows as Chunk/Document; pgwrite writes a snapshot, pgsnapshot reads one;
+    # pgstore: the snapshots in PostgreSQL behind snapshot's seam; backends picks the folder
+    # or the database
+    "index": [
+        {"impacts", "pgcopy"},
+        {"lexical", "pgdb"},
+        {"snapshot", "pglexical", "pgleases", "pgrecords"},
+        {"pgwrite"},
+        {"pgsnapshot"},
+        {"pgstore"},
+        {"backends"},
+    ],
     "retrieval": [{"fusion", "spelling", "vocabulary", "conversation"}, {"retriever"}],
     "answer": [{"expected", "units"}, {"ranker"}, {"answerer"}],
     "server": [
