@@ -39,8 +39,9 @@ import numpy as np
 ENTRY = np.dtype([("id", "<i4"), ("impact", "<f4")])
 START_DEPTH = 1024  # entries per term read first (8 KB)
 GROWTH = 8  # each further round reads this many times deeper
-MAX_RANDOM = 4096  # more passages to score exactly than this: read deeper instead
+MAX_RANDOM = 512  # more passages to score exactly than this: read deeper instead
 SLACK = 1e-5  # relative margin on every bound (float32 sums err by ~1e-6 at most)
+_EMPTY = np.zeros(0, dtype=ENTRY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +87,9 @@ class PostingSource(Protocol):
         """Entries ``start:stop`` of each term's impact-ordered list (fewer at its end)."""
         ...
 
-    def forward(self, rows: Sequence[int]) -> dict[int, np.ndarray]:
-        """Each passage's ``(term, impact)`` entries."""
+    def forward(self, rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The ``(term, impact)`` entries of the passages ``rows``, one run after the other
+        in the order of ``rows``, and the length of each run."""
         ...
 
 
@@ -103,8 +105,10 @@ class InMemory:
         self.reads += sum(len(v) for v in out.values())
         return out
 
-    def forward(self, rows: Sequence[int]) -> dict[int, np.ndarray]:
-        return {int(r): self.lists.passage(int(r)) for r in rows}
+    def forward(self, rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        runs = [self.lists.passage(int(r)) for r in rows]
+        entries = np.concatenate(runs) if runs else _EMPTY
+        return entries, np.asarray([len(r) for r in runs], dtype=np.int64)
 
 
 def top_k(
@@ -205,17 +209,15 @@ def exact(
     known |= complete  # a passage absent from a whole list has no impact there
     unsure = np.flatnonzero(~known.all(axis=1))
     if len(unsure):
-        ids = np.asarray(terms, dtype=np.int64)
-        for i, entries in _in_order(docs[unsure], source.forward(docs[unsure].tolist())):
-            at = np.searchsorted(entries["id"], ids)
-            hit = (at < len(entries)) & (entries["id"][np.minimum(at, len(entries) - 1)] == ids)
-            impacts[unsure[i], hit] = entries["impact"][at[hit]]
+        entries, lengths = source.forward(docs[unsure].tolist())
+        owner = np.repeat(unsure, lengths)
+        wanted = np.asarray(terms, dtype=np.int64)
+        by_id = np.argsort(wanted)
+        at = np.searchsorted(wanted[by_id], entries["id"])
+        hit = at < len(wanted)
+        hit[hit] = wanted[by_id[at[hit]]] == entries["id"][hit]
+        impacts[owner[hit], by_id[at[hit]]] = entries["impact"][hit]
     scores = np.zeros(len(docs), dtype=np.float32)
     for t in query:
         scores += impacts[:, column[int(t)]]
     return docs, scores
-
-
-def _in_order(docs: np.ndarray, found: dict[int, np.ndarray]) -> list[tuple[int, np.ndarray]]:
-    empty = np.zeros(0, dtype=ENTRY)
-    return [(i, found.get(int(d), empty)) for i, d in enumerate(docs)]

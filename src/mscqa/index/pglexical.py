@@ -99,6 +99,8 @@ class PgPostings:
         found = self._query(PREFIXES, {"terms": list(terms), "start": start, "stop": stop})
         return {int(t): np.frombuffer(data, dtype=ENTRY) for t, data in found}
 
-    def forward(self, rows: Sequence[int]) -> dict[int, np.ndarray]:
-        found = self._query(FORWARD, (list(rows),))
-        return {int(pos): np.frombuffer(data, dtype=ENTRY) for pos, data in found}
+    def forward(self, rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        found = dict(self._query(FORWARD, (list(rows),)))
+        runs = [found.get(int(r), b"") for r in rows]
+        entries = np.frombuffer(b"".join(runs), dtype=ENTRY)
+        return entries, np.asarray([len(r) // ENTRY.itemsize for r in runs], dtype=np.int64)

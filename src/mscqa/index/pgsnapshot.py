@@ -121,17 +121,9 @@ class PgSnapshot:
     def version(self) -> str:
         return str(self.manifest["version"])
 
-    def _query(
-        self, template: str, params: Any, *, binary: bool = False, hnsw: bool = False
-    ) -> list[Any]:
+    def _query(self, template: str, params: Any, *, binary: bool = False) -> list[Any]:
         with pgdb.reachable(self.store.url), self.store.pool.connection() as conn:
             try:
-                if hnsw:
-                    # HNSW whenever the build made one (as FAISS does above the same size):
-                    # left to itself the planner scans small tables exactly instead.
-                    with conn.transaction(), conn.cursor(binary=binary) as cur:
-                        cur.execute("SET LOCAL enable_seqscan = off")
-                        return cur.execute(pgdb.in_schema(template, self.schema), params).fetchall()
                 with conn.cursor(binary=binary) as cur:
                     return cur.execute(pgdb.in_schema(template, self.schema), params).fetchall()
             except undefined() as exc:
@@ -175,7 +167,6 @@ class PgSnapshot:
         found = self._query(
             DENSE,
             {"q": np.asarray(vec, dtype=np.float32), "n": n},
-            hnsw=bool(self.manifest.get("storage", {}).get("hnsw")),
         )
         rows = np.asarray([r[0] for r in found], dtype=np.int64)
         scores = np.asarray([r[1] for r in found], dtype=np.float32)
