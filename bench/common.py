@@ -158,6 +158,8 @@ def copy_to_database(index_dir: Path, url: str) -> str:
                 snap.dense.reconstruct_n(0, len(snap.chunks)),
                 snap.sentences.vectors,
                 snap.sentences.owner,
+                abbreviations=snap.abbreviations,
+                unreadable=snap.unreadable,
             )
             writer.publish(snap.version, keep=3)
     finally:

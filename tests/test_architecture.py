@@ -51,15 +51,22 @@ ORDER: dict[str, list[set[str]]] = {
         # the one place that picks the build and the question encoder
         {"choice"},
     ],
-    # pgdb: PostgreSQL plumbing (connections, migrations, vector COPY, locks); pgstore: the
-    # snapshots in PostgreSQL behind snapshot's seam; backends picks the folder or the database
     # store: the seam (Protocols, and how a chunk becomes each index part's text); manifest,
     # dense, records: a snapshot's parts; layout: the folder's CURRENT/snapshots/models/lock;
-    # snapshot: a folder snapshot in memory; folder and pgstore: the two stores
+    # snapshot: a folder snapshot in memory; folder: the folder store.
+    # impacts: BM25's exact top k from impact-ordered lists; pgcopy: pgvector values and binary
+    # COPY; pgdb: PostgreSQL plumbing (connections, migrations, locks); pglexical: the impact
+    # lists in a snapshot's tables; pgleases: the servers' advisory locks on what they serve;
+    # pgrecords: rows as Chunk/Document; pgwrite writes a snapshot, pgsnapshot reads one;
+    # pgstore: the snapshots in PostgreSQL behind the seam; backends picks the folder or the
+    # database
     "index": [
+        {"impacts", "pgcopy"},
         {"lexical", "pgdb", "store", "manifest", "dense", "records"},
-        {"layout", "snapshot"},
-        {"folder", "pgstore"},
+        {"layout", "snapshot", "pglexical", "pgleases", "pgrecords"},
+        {"folder", "pgwrite"},
+        {"pgsnapshot"},
+        {"pgstore"},
         {"backends"},
     ],
     "retrieval": [{"fusion", "spelling", "vocabulary", "conversation"}, {"retriever"}],
@@ -109,8 +116,12 @@ LIBRARIES: dict[str, set[str]] = {
     "index.lexical": {"bm25s", "Stemmer"},
     "index.dense": {"faiss"},
     "index.folder": {"faiss"},
-    "index.pgdb": {"psycopg"},
-    "index.pgstore": {"psycopg", "psycopg_pool"},
+    # the PostgreSQL client, only where the database is spoken to
+    "index.pgcopy": {"psycopg"},
+    "index.pgdb": {"psycopg", "psycopg_pool"},
+    "index.pgrecords": {"psycopg"},
+    "index.pgwrite": {"psycopg"},
+    "index.pgstore": {"psycopg_pool"},
     "index.backends": {"pydantic"},
     "retrieval": {"numpy"},
     "answer": set(),

@@ -32,8 +32,10 @@ CHILD = textwrap.dedent(
     import sys, time
     from pathlib import Path
     import mscqa.embedding.cache as embedcache
+    import mscqa.index.pgcopy as pgcopy
     import mscqa.index.pgdb as pgdb
     import mscqa.index.pgstore as pgstore
+    import mscqa.index.pgwrite as pgwrite
     import mscqa.index.folder as store
     import mscqa.indexing as indexing
     from mscqa.config import Settings
@@ -54,19 +56,19 @@ CHILD = textwrap.dedent(
     if point == "embedding":
         HashingEmbedder.encode = pause("before", HashingEmbedder.encode)
     elif point == "writing" and url:
-        pgdb.copy_vectors = pause("before", pgdb.copy_vectors)  # inside the write transaction
+        pgcopy.copy_vectors = pause("before", pgcopy.copy_vectors)  # inside the write transaction
     elif point == "writing":
         import numpy as np
         store.np.save = pause("before", np.save)  # inside the snapshot's vector file
     elif point == "indexing":  # Postgres: after the rows, in the statement making the HNSW
-        real_sql = pgstore._sql
+        real_sql = pgdb.in_schema
         def slow(template, schema, **more):
-            if template == pgstore.HNSW_INDEX:
+            if template == pgwrite.HNSW_INDEX:
                 print("PAUSED", flush=True)
                 return real_sql("SELECT pg_sleep(60)", schema)
             return real_sql(template, schema, **more)
-        pgstore._sql = slow
-        pgstore.write_snapshot.__kwdefaults__["hnsw_above"] = 0
+        pgdb.in_schema = slow
+        pgwrite.write_snapshot.__kwdefaults__["hnsw_above"] = 0
     elif point == "before_publish":
         store.FolderWriter.publish = pause("before", store.FolderWriter.publish)
         pgstore.PgWriter.publish = pause("before", pgstore.PgWriter.publish)

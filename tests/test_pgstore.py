@@ -1,5 +1,5 @@
-"""The PostgreSQL store on a real server: migrations, records, BM25 in SQL equal to bm25s,
-pgvector dense search against FAISS, leases and pruning."""
+"""The PostgreSQL store on a real server: migrations, records, BM25 from the impact lists equal
+to bm25s, pgvector dense search against FAISS, leases and pruning."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from conftest import CORPUS
 from mscqa.errors import BuildInProgress, MscqaError, NoIndexError, SnapshotError
 from mscqa.index import lexical_text, make_dense_index, pgdb
+from mscqa.index.impacts import top_k
 from mscqa.index.lexical import LexicalIndex, tokenize
 from mscqa.index.pgstore import PgStore, schema_of
 from mscqa.ingest.chunker import Chunker
@@ -255,7 +256,7 @@ def article_chunks():
     return documents, Chunker(700).chunk_all(documents)
 
 
-def test_bm25_in_sql_equals_bm25s(store: PgStore, article_chunks) -> None:
+def test_bm25_from_the_database_equals_bm25s(store: PgStore, article_chunks) -> None:
     documents, chunks = article_chunks
     texts = [lexical_text(c) for c in chunks]
     rng = np.random.default_rng(0)
@@ -290,6 +291,50 @@ def test_bm25_in_sql_equals_bm25s(store: PgStore, article_chunks) -> None:
             compared += 1
         assert tokenize(query) or not len(rows)
     assert compared >= len(queries) - 1
+
+
+def test_bm25s_top_k_from_a_prefix_of_the_impact_lists(store: PgStore, article_chunks) -> None:
+    """A small ``limit`` reads only the lists' prefixes (impacts.top_k) and still returns
+    bm25s's best passages, in its stable order, with its float32 scores bit for bit, and the
+    exact scores of the rows asked for (the dense candidates)."""
+    documents, chunks = article_chunks
+    reference = LexicalIndex.build([lexical_text(c) for c in chunks])
+    cv = unit(np.random.default_rng(0).normal(size=(len(chunks), 8)))
+    with store.writer() as writer:
+        writer.write("v1", {}, documents, chunks, cv, np.zeros((0, 8), np.float32), np.zeros(0))
+        writer.publish("v1")
+    snap = store.load_current()
+    asked = [3, 0, len(chunks) - 1, len(chunks) // 2]
+    for query in [
+        "How are adipose mesenchymal stem cells collected?",
+        "cells cells stem therapy",  # common tokens, repeated
+        "Which MSC products are approved in Japan?",
+        *[c.text[:80] for c in chunks[::11]],
+    ]:
+        expected = reference.scores(query)
+        order = np.argsort(-expected, kind="stable")
+        want = order[expected[order] > 0][:5]
+        ids = [snap._term_ids[t] for t in tokenize(query) if t in snap._term_ids]
+        for rows, scores in [
+            snap.lexical_scores(query, 5, rows=asked),
+            # one entry per list and round: prefixes read from the middle of the lists
+            top_k(ids, snap._df, 5, snap._postings, asked, depth=1),
+        ]:
+            assert rows[: len(want)].tolist() == want.tolist(), query
+            np.testing.assert_array_equal(scores[: len(want)], expected[want])
+            got = dict(zip(rows.tolist(), scores.tolist(), strict=True))
+            assert all(got[r] == expected[r] for r in asked), query
+
+
+def test_a_snapshot_without_impact_lists_asks_for_a_rebuild(store: PgStore) -> None:
+    write(store, "v1")
+    conn = pgdb.connect(store.url, autocommit=True)
+    try:
+        conn.execute("UPDATE mscqa.snapshots SET manifest = manifest #- '{storage,lexical}'")
+    finally:
+        conn.close()
+    with pytest.raises(SnapshotError, match=r"older mscqa.*mscqa index"):
+        store.load("v1")
 
 
 def test_dense_search_matches_faiss_exactly_below_the_hnsw_size(store: PgStore) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 
 from mscqa.embedding.embedder import Embedder
 from mscqa.errors import DatabaseUnavailable
-from mscqa.index.pgstore import reachable
+from mscqa.index.pgdb import reachable
 
 log = logging.getLogger(__name__)
 

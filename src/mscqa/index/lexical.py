@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from mscqa.index.impacts import ImpactLists
 from mscqa.memo import LastCall
 
 _WORD = re.compile(r"\w\w+")
@@ -92,6 +93,16 @@ class LexicalIndex:
     @property
     def size(self) -> int:
         return int(self._bm25.scores["num_docs"])
+
+    @property
+    def vocabulary(self) -> dict[str, int]:
+        """Token -> its id in ``impacts()``."""
+        return self._vocab
+
+    def impacts(self) -> ImpactLists:
+        """bm25s's per-posting scores as impact-ordered lists and a forward index."""
+        s = self._bm25.scores
+        return ImpactLists.from_csc(s["data"], s["indices"], s["indptr"], int(s["num_docs"]))
 
     def known(self, tokens: Sequence[str]) -> list[str]:
         return [t for t in tokens if t in self._vocab]

@@ -104,9 +104,11 @@ class Snapshot:
         starts = self.sentence_start
         return [self.sentences.vectors[starts[r] : starts[r + 1]] for r in rows]
 
-    def lexical_scores(self, query: str, limit: int) -> tuple[np.ndarray | None, np.ndarray]:
-        """BM25 of ``query``: ``(None, score of every row)`` here (``limit`` is for backends
-        that return only their best ``(rows, scores)``)."""
+    def lexical_scores(
+        self, query: str, limit: int, rows: Sequence[int] = ()
+    ) -> tuple[np.ndarray | None, np.ndarray]:
+        """BM25 of ``query``: ``(None, score of every row)`` here (``limit`` and ``rows`` are for
+        backends that return only their best ``(rows, scores)`` and those of ``rows``)."""
         return None, self.lexical.scores(query)
 
     def term_stats(self) -> TermStats:

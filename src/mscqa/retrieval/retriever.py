@@ -111,11 +111,12 @@ class Retriever:
             dense[touched] = (1 - self.sentence_weight) * dense[touched] + (
                 self.sentence_weight * best
             )
-        # Every row of the snapshot, or (a backend that returns only its best lexical rows)
-        # the dense candidates and those: the first max(k, candidates) of the fused order are
-        # the same, as a row in neither scores 0 densely and below them lexically.
+        # Every row of the snapshot, or (a backend that returns only its best lexical rows,
+        # and the dense candidates' scores) the dense candidates and those: the first
+        # max(k, candidates) of the fused order are the same, as a row in neither scores 0
+        # densely and below them lexically.
         lex_rows, lex_scores = snap.lexical_scores(
-            self.vocabulary.expand(query), max(k, self.candidates)
+            self.vocabulary.expand(query), max(k, self.candidates), rows=rows.tolist()
         )
         universe = np.arange(n) if lex_rows is None else np.union1d(rows, lex_rows)
         dense_u = np.zeros(len(universe), dtype=np.float32)
