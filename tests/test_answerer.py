@@ -14,6 +14,7 @@ from mscqa.answer.answerer import (
     confidence,
     features,
 )
+from mscqa.answer.ranker import Question, rank
 from mscqa.ingest.chunker import split_sentences
 from mscqa.types import Chunk, Hit, Retrieval, ScoredSentence, Unreadable
 
@@ -250,6 +251,21 @@ def test_a_question_asking_for_a_figure_needs_a_piece_that_gives_one() -> None:
         < answer("Has Japan approved it?", no_year, shipped).confidence
     )
     assert answer(question, no_year, policy(types=False)).meta["type_missing"] == 0.0
+
+
+def test_a_unit_outside_the_best_document_costs_its_weight() -> None:
+    a, b = sent(CHUNK_A, 0, 0.60), sent(CHUNK_B, 0, 0.62, rank=1)
+    r = retrieval([a, b])
+    feats = {u.chunk.doc_id: f for _, u, f in rank(r, Question.of("q", r))}
+    assert (feats["a.md"]["other_document"], feats["b.txt"]["other_document"]) == (0.0, 1.0)
+    by_cosine = answer("q", r, policy(max_sentences=1))
+    assert parse(by_cosine.text)[0][0] == text_of(b)
+    ranker = {"dense": 10.0, "other_document": -0.5}
+    preferring = answer("q", r, policy(ranker=ranker, max_sentences=1))
+    assert parse(preferring.text)[0][0] == text_of(a)
+    # one document: no unit is outside it
+    alone = retrieval([a], hits=[Hit(0, CHUNK_A, 0.9, 0.9, 3.0)])
+    assert all(f["other_document"] == 0.0 for _, _, f in rank(alone, Question.of("q", alone)))
 
 
 def test_at_most_max_sentences() -> None:

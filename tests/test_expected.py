@@ -68,3 +68,12 @@ def test_each_type_needs_its_figure_or_name() -> None:
     quantity = expected_type("What percentage improved?")
     assert quantity and satisfies(quantity, "Pain fell in 61 patients (9%).")
     assert not satisfies(quantity, "Pain fell in most patients.")
+
+
+def test_a_count_is_of_the_counted_noun_phrase() -> None:
+    cases = expected_type("How many eligible cases were analysed?")
+    assert cases == ("count", "eligible cases")
+    assert satisfies(cases, "In all, 1,204 cases were analysed.")
+    assert satisfies(cases, "We found 212 eligible patients.")
+    assert not satisfies(cases, "Eligible cases were analysed.")
+    assert expected_type("How many patients with asthma were treated?") == ("count", "patients")

@@ -13,7 +13,8 @@ constructor and policy arguments (`QAService(policy=..., retrieval=...)`, no mon
 - subject-less follow-ups (`subjects=False`: only the older anaphora rules make a follow-up);
 - answer units (`AnswerPolicy(units=False)`: single sentences), compound questions
   (`parts=False`), answer types (`types=False`, or as a hard rule: `strict_types=True`),
-  unreadable parts (`unreadable=False`);
+  unreadable parts (`unreadable=False`); the ranker without its cost for a unit outside the
+  best passage's document (`other_document`);
 - the hand-set ranker (shipped) against the learned one (`bench.quality.ranker`), both with no
   abstention threshold (the confidence model reads the ranker's score, so it is fitted to one).
 
@@ -32,7 +33,7 @@ from typing import Any
 
 from bench.quality import report
 from bench.quality.ranker import LEARNED_WEIGHTS
-from mscqa.answer import AnswerPolicy
+from mscqa.answer import RANKER_WEIGHTS, AnswerPolicy
 
 KEYS = ("citation_hit@3", "answer_contains_gold", "false_abstention", "abstention_recall")
 SHIPPED = AnswerPolicy()
@@ -48,6 +49,9 @@ ROWS: dict[str, dict[str, Any]] = {
     "- answer types": {"policy": {"types": False}},
     "answer types as a hard rule": {"policy": {"strict_types": True}},
     "- unreadable parts": {"policy": {"unreadable": False}},
+    "- best document preferred": {
+        "policy": {"ranker": {k: w for k, w in RANKER_WEIGHTS.items() if k != "other_document"}}
+    },
     # the confidence model reads the ranker's score, so the two rankers are compared on what
     # they quote with no abstention threshold (false_abstention is then 0 by construction)
     "selection only: hand-set ranker (shipped)": {"policy": {"min_confidence": 0.0}},

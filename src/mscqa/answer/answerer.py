@@ -22,7 +22,11 @@ from mscqa.types import Answer, Chunk, Citation, Retrieval, Unreadable
 NOT_FOUND = "I couldn't find that in the documents."
 
 # Logistic confidence model: the probability that the quoted answer is right. Fitted by
-# bench/quality/calibrate.py with k-fold cross-validation on the dev questions.
+# bench/quality/calibrate.py with k-fold cross-validation on the dev questions (at 5d8740d).
+# Refitted after the ranker's ``other_document`` cost, the out-of-fold dev figures moved by one
+# question (in scope refused 0.015 -> 0.010, out of scope 0.792 both), while the test split
+# (two more article questions refused, 22:55 in bench/quality/test_runs.md) and PubMedQA (first
+# citation 0.975 -> 0.974) lost: not a gain, so these weights stay.
 CONFIDENCE_WEIGHTS: dict[str, float] = {
     "bias": -4.695,
     "top_dense": 1.868,

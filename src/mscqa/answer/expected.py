@@ -56,7 +56,15 @@ _MONEY_Q = re.compile(
     re.I,
 )
 _DOSE_Q = re.compile(r"\b(what|which|how much|how many)\b.*\bdos(e|es|age|ing)\b", re.I)
-_COUNT_Q = re.compile(r"\bhow many ([a-z-]+)", re.I)
+_COUNT_Q = re.compile(r"\bhow many ((?:[a-z-]+\s+)?[a-z-]+)", re.I)
+# words that end the counted noun phrase ("how many eligible cases *were* ...")
+_PHRASE_END = frozenset(
+    [
+        *("a", "an", "and", "are", "as", "at", "by", "did", "do", "does", "for", "from", "had"),
+        *("has", "have", "in", "into", "is", "of", "on", "or", "per", "the", "to", "undergoing"),
+        *("was", "were", "which", "who", "whose", "will", "with", "within", "would"),
+    ]
+)
 _QUANTITY_Q = re.compile(
     r"\bhow (long|much|far|often|old|large|big|fast|strongly|high|low|many)\b|"
     r"\b(what|which) (percentage|proportion|share|fraction|rate|ratio|number|amount|level|"
@@ -102,7 +110,10 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
         return ("name", question)
     m = _COUNT_Q.search(question)
     if m:
-        return ("count", m.group(1).lower())
+        words = m.group(1).lower().split()
+        if len(words) > 1 and words[1] in _PHRASE_END:
+            words = words[:1]
+        return ("count", " ".join(words))
     if _QUANTITY_Q.search(question):
         return ("quantity", None)
     if _PLACE_Q.search(question):
@@ -131,10 +142,12 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
         first = sentence.split(maxsplit=1)[:1]
         return bool(_PROPER.search(sentence) or (first and first[0] in _PLACE_WORDS))
     if name == "count":
-        stem = (detail or "")[:5]
-        return bool(
+        # the counted noun phrase (detail: "patients", "eligible cases"): a number before one
+        # of its words, or right after it ("patients (n = 23)")
+        return any(
             re.search(rf"\b{_NUMBER}\s+(?:\S+\s+){{0,3}}{re.escape(stem)}", sentence, re.I)
             or re.search(rf"{re.escape(stem)}\w*\s*\(?(?:n\s*=\s*)?\d", sentence, re.I)
+            for stem in {w[:5] for w in (detail or "").split()}
         )
     return bool(_HAS_NUMBER.search(sentence))
 
