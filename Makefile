@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run test lint bench chromium wrk axe
+.PHONY: setup run test lint bench chromium wrk axe clients
 
 setup: $(VENV)/.installed
 
@@ -42,7 +42,7 @@ lint: setup
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
 
-test: setup chromium axe lint
+test: setup chromium axe clients lint
 	$(BIN)/pytest
 
 # matplotlib for the latency plot; wrk (Debian) for the load benchmarks
@@ -54,3 +54,11 @@ wrk:
 	@command -v wrk >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null; fi; }
+
+# The JavaScript OpenAI clients tests/test_js_clients.py drives (LangChain's ChatOpenAI and the
+# openai SDK, what LibreChat runs on), pinned by tests/clients/package-lock.json.
+clients: tests/clients/node_modules/.installed
+
+tests/clients/node_modules/.installed: tests/clients/package-lock.json
+	npm ci --prefix tests/clients --no-audit --no-fund --loglevel=error
+	touch $@

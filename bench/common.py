@@ -3,6 +3,7 @@ processes (an index build, a server on a free port, a lean /ask client), disk us
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import http.client
 import json
@@ -432,3 +433,34 @@ def progress_logger(tag: str) -> Callable[[str], None]:
         sys.stderr.flush()
 
     return log
+
+
+def same_run_args(doc: str, questions: int, repeats: int) -> argparse.Namespace:
+    """The options of the benchmarks that time servers against each other over HTTP in one
+    run: how many new questions, how many times the cached one, an index to reuse, --json."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--questions", type=int, default=questions, help="new questions")
+    parser.add_argument(
+        "--repeats", type=int, default=repeats, help="times the repeated (cached) question"
+    )
+    parser.add_argument("--index-dir", type=Path, help="an article index to reuse")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    return parser.parse_args()
+
+
+def same_run(
+    doc: str,
+    defaults: tuple[int, int],
+    over_http: Callable[[Path, int, int], dict[str, Any]],
+    in_process: Callable[[Path, int], dict[str, float]],
+    in_process_n: int,
+) -> tuple[argparse.Namespace, dict[str, Any]]:
+    """Parse ``same_run_args``, then on the article index (built if need be) run
+    ``over_http(index, questions, repeats)`` and ``in_process(index, in_process_n)``; returns
+    the options and the results, with the machine they ran on."""
+    args = same_run_args(doc, *defaults)
+    index_dir = article_index(args.index_dir)
+    result = over_http(index_dir, args.questions, args.repeats)
+    result["in_process_us"] = in_process(index_dir, in_process_n)
+    result["machine"] = machine()
+    return args, result

@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.run_all [--quick] [--skip rebuild,load]
 
-Builds one index of the article, runs latency.py, load.py, startup.py and memory.py on it,
+Builds one index of the article, runs latency.py, load.py, startup.py, memory.py and
+openai_overhead.py on it,
 then build.py (article and PubMedQA builds); each measures its own baseline in the same run.
 Then ``mscqa eval tests/data/devset.jsonl --json`` for the default query encoder (OpenVINO
 bf16 where the CPU has native bf16, else ONNX Runtime fp32), ONNX Runtime fp32, torch and
@@ -115,7 +116,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer questions, shorter load")
     parser.add_argument(
-        "--skip", default="", help="comma list of: latency,load,startup,memory,build"
+        "--skip", default="", help="comma list of: latency,load,startup,memory,openai,build"
     )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -137,12 +138,15 @@ def main() -> None:
         results["startup"] = run("startup.py", *idx, "--runs", "3" if args.quick else "5")
     if "memory" not in skip:
         results["memory"] = run("memory.py", *idx)
+    if "openai" not in skip:
+        r = ["--repeats", "100" if args.quick else "300"]
+        results["openai"] = run("openai_overhead.py", *idx, *n, *r)
     if "build" not in skip:
         results["build"] = run("build.py", *(["--limit", "300"] if args.quick else []))
     results["quality"] = quality(index_dir)
     results["machine_after"] = machine()
     rows: list[dict[str, Any]] = []
-    for name in ("latency", "load", "startup", "memory", "build"):
+    for name in ("latency", "load", "startup", "memory", "openai", "build"):
         data = results.get(name)
         if not data:
             continue

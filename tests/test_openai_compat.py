@@ -569,3 +569,27 @@ def test_links_open_the_cited_text_in_the_reader(client: TestClient, tiny_servic
         page = client.get(read_url("", c["doc_id"], c["passage_start"], c["passage_end"]))
         assert page.status_code == 200
         assert marked_text(page.text) == " ".join(c["text"].split())
+
+
+def test_parts_that_could_not_be_read_follow_the_sources() -> None:
+    # A client that shows only text (LibreChat, a plain openai script, an MCP agent) would
+    # otherwise never learn that an image or table in the documents matches the question.
+    from mscqa.server.schemas import AskResponse
+    from mscqa.server.sources import sources_markdown
+
+    response = AskResponse.model_validate(
+        {
+            "id": "a1", "index_version": "v1", "answer": "I couldn't find that in the documents.",
+            "answered": False, "confidence": 0.1, "took_ms": 1.0, "citations": [],
+            "unreadable": [{"doc_id": "msc-article.md", "title": "MSC products",
+                            "section": "Table 1: approved products", "start": 10, "end": 42}],
+        }
+    )  # fmt: skip
+    linked = sources_markdown(response, "http://127.0.0.1:8000")
+    assert linked == (
+        "\n\n**Could not be read** (an image or a table in the document; open it to see)\n"
+        "- [MSC products — Table 1: approved products]"
+        "(http://127.0.0.1:8000/read/msc-article.md?start=10&end=42)"
+    )
+    assert "(`msc-article.md`, characters 10-42)" in sources_markdown(response, None)
+    assert sources_markdown(response.model_copy(update={"unreadable": []}), None) == ""

@@ -15,7 +15,6 @@ log's own cost per answer, without HTTP's noise.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import random
@@ -29,8 +28,7 @@ from typing import Any
 
 from bench.common import (
     AskClient,
-    article_index,
-    machine,
+    same_run,
     save,
     server,
     summary,
@@ -113,16 +111,7 @@ def _rows(folder: Path) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--questions", type=int, default=400, help="new questions per server")
-    parser.add_argument("--repeats", type=int, default=400, help="repeated question per server")
-    parser.add_argument("--index-dir", type=Path, help="an article index to reuse")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    args = parser.parse_args()
-    index_dir = article_index(args.index_dir)
-    result = run(index_dir, args.questions, args.repeats)
-    result["in_process_us"] = in_process(index_dir, 4000)
-    result["machine"] = machine()
+    args, result = same_run(__doc__ or "", (400, 400), run, in_process, 4000)
     stats = {m: {kind: summary(v) for kind, v in result["times"][m].items()} for m in MODES}
     result["summary"] = stats
     rows = []

@@ -5,8 +5,9 @@ mscqa's JSON. They get the same answer text as ``/ask`` plus what those clients 
 
 * ``read_url``: a deep link into the document view (``/read/{doc_id}?start=&end=``, owned by
   the chat page) that opens the document with one span highlighted;
-* ``sources_markdown``: a short "Sources" list in Markdown (title, section, page, link), for
-  clients that only render text;
+* ``sources_markdown``: a short "Sources" list in Markdown (title, section, page, link), and
+  the matching parts that could not be read (images, tables), for clients that only render
+  text;
 * ``quoted_sentences``: where each quoted sentence sits in the answer text, for annotations
   (``content[start_index:end_index]`` is exactly that sentence).
 
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from mscqa.config import Settings
-from mscqa.server.schemas import AskResponse, CitationOut
+from mscqa.server.schemas import AskResponse, CitationOut, UnreadableOut
 
 _WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>])")
@@ -115,8 +116,29 @@ def sources_markdown(response: AskResponse, base: str | None) -> str:
 
     if response.citations:
         lines = [f"- [{c.n}] {source(c)}" for c in response.citations]
-        return "\n\n**Sources**\n" + "\n".join(lines)
-    if response.related and not response.answered:
+        listed = "\n\n**Sources**\n" + "\n".join(lines)
+    elif response.related and not response.answered:
         lines = [f"- {source(c)}" for c in response.related]
-        return "\n\n**Closest passages (not an answer)**\n" + "\n".join(lines)
-    return ""
+        listed = "\n\n**Closest passages (not an answer)**\n" + "\n".join(lines)
+    else:
+        listed = ""
+    return listed + _unreadable(response, base)
+
+
+def _unreadable(response: AskResponse, base: str | None) -> str:
+    """The parts that match the question but hold no text (an image or a table): a client
+    that shows only text would otherwise never learn the answer may be there."""
+    if not response.unreadable:
+        return ""
+
+    def part(u: UnreadableOut) -> str:
+        name = _md(f"{u.title} — {u.section}")
+        if base is None:
+            return f"{name} (`{u.doc_id}`, characters {u.start}-{u.end})"
+        return f"[{name}]({read_url(base, u.doc_id, u.start, u.end)})"
+
+    lines = [f"- {part(u)}" for u in response.unreadable]
+    return (
+        "\n\n**Could not be read** (an image or a table in the document; open it to see)\n"
+        + "\n".join(lines)
+    )
