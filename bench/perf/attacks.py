@@ -28,9 +28,14 @@ import argparse
 import errno
 import http.client
 import itertools
+import json
 import selectors
+import shutil
 import socket
 import statistics
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -38,7 +43,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.common import AskClient, article_index, machine, save, server, varied_questions
+from bench.common import (
+    REPO,
+    AskClient,
+    article_index,
+    build,
+    machine,
+    save,
+    server,
+    varied_questions,
+)
 from bench.perf.rebuild_memory import export_ref
 
 ADDRESSES = [f"127.0.0.{i}" for i in range(2, 10)]  # the attackers' own loopback addresses
@@ -132,6 +146,45 @@ class Attack:
         self.sent += sent
 
 
+class AttackProcess:
+    """An ``Attack`` in its own process (``--attacker``), so its loop neither shares the GIL
+    with the normal clients' threads (which would inflate their measured latency) nor hides
+    its CPU cost: it reports the CPU seconds it used."""
+
+    def __init__(self, kind: str, port: int, sockets: int) -> None:
+        argv = ["--attacker", kind, str(port), str(sockets)]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.perf.attacks", *argv],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=REPO,
+        )
+        self.stats: dict[str, Any] = {}
+
+    def finish(self) -> dict[str, Any]:
+        out, _ = self.proc.communicate(b"", timeout=60)  # stdin closed: it stops and reports
+        self.stats = json.loads(out.decode().strip().splitlines()[-1])
+        return self.stats
+
+
+def attacker_main(kind: str, port: int, sockets: int) -> None:
+    """The attacker process: attack until stdin closes, then print its figures as JSON."""
+    started = time.process_time()
+    with Attack(kind, port, sockets) as attack:
+        sys.stdin.read()
+    print(
+        json.dumps(
+            {
+                "sockets": attack.sockets,
+                "connections_opened": attack.opened,
+                "bytes_sent": attack.sent,
+                "replies": dict(attack.replies),
+                "cpu_s": round(time.process_time() - started, 2),
+            }
+        )
+    )
+
+
 def _status(reply: bytes) -> str:
     """The status code of an HTTP reply, 'closed without a reply' if there is none."""
     if reply.startswith(b"HTTP/"):
@@ -204,9 +257,8 @@ def run_phases(
         for phase in PHASES:
             batch = [next(questions) for _ in range(int(clients * duration * 12))]
             peak = [rss_mb(proc.pid)]
-            attack = Attack(phase, port, SOCKETS[phase]) if phase in SOCKETS else None
+            attack = AttackProcess(phase, port, SOCKETS[phase]) if phase in SOCKETS else None
             if attack is not None:
-                attack.__enter__()
                 time.sleep(1.0)  # the attack is in place before the clients start
             sampler_stop = threading.Event()
 
@@ -222,7 +274,7 @@ def run_phases(
                 sampler_stop.set()
                 sampler.join()
                 if attack is not None:
-                    attack.__exit__(None, None, None)
+                    attack.finish()
             ms = sorted(m for s, m in results if s == 200)
             answered = sum(1 for s, _ in results if s == 200)
             out[phase] = {
@@ -233,14 +285,7 @@ def run_phases(
                 "p50_ms": round(statistics.median(ms), 1) if ms else None,
                 "p99_ms": round(ms[min(len(ms) - 1, int(0.99 * len(ms)))], 1) if ms else None,
                 "server_rss_peak_mb": round(max(peak), 1),
-                "attack": None
-                if attack is None
-                else {
-                    "sockets": attack.sockets,
-                    "connections_opened": attack.opened,
-                    "bytes_sent": attack.sent,
-                    "replies": dict(attack.replies),
-                },
+                "attack": None if attack is None else attack.stats,
             }
             time.sleep(2.0)  # let the server close what is left before the next phase
     return out
@@ -264,12 +309,16 @@ def show(label: str, phases: dict[str, dict[str, Any]]) -> bool:
             a = r["attack"]
             print(
                 f"                attack: {a['sockets']} sockets, {a['connections_opened']} "
-                f"connections, {a['bytes_sent'] / 1e6:.0f} MB sent, replies {a['replies']}"
+                f"connections, {a['bytes_sent'] / 1e6:.0f} MB sent, replies {a['replies']}, "
+                f"attacker CPU {a['cpu_s']} s (on this machine: it competes with the server)"
             )
     return ok
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--attacker"]:
+        attacker_main(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per phase")
     parser.add_argument("--clients", type=int, default=8)
@@ -279,10 +328,14 @@ def main() -> None:
     index_dir = article_index(args.index_dir)
     result: dict[str, Any] = {"machine": machine(), "clients": args.clients}
     if args.compare:
-        src = export_ref(args.compare, index_dir.parent / f"src-{args.compare}")
+        # The ref's own index (the snapshot format may differ), built by its own code.
+        work = Path(tempfile.mkdtemp(prefix="mscqa-attacks-ref-"))
+        src = export_ref(args.compare, work / "src")
+        build(work / "index", PYTHONPATH=str(src / "src"))
         result["compare"] = {"ref": args.compare} | run_phases(
-            index_dir, args.duration, args.clients, src
+            work / "index", args.duration, args.clients, src
         )
+        shutil.rmtree(work, ignore_errors=True)
     result |= run_phases(index_dir, args.duration, args.clients, None)
     print(
         f"\nNormal clients ({args.clients}, a new question each, 0.1 s apart) for "

@@ -224,8 +224,10 @@ def main() -> None:
     result: dict[str, Any] = {"machine": machine(), "rebuilds": args.rebuilds}
     try:
         if args.compare:
-            shutil.copytree(work / "here", work / "ref")
+            # The same corpus, indexed by the ref's own code (its snapshot format may differ).
+            shutil.copytree(work / "here" / "corpus", work / "ref" / "corpus")
             src = export_ref(args.compare, work / "src")
+            build(work / "ref" / "index", work / "ref" / "corpus", PYTHONPATH=str(src / "src"))
             result["compare"] = {"ref": args.compare} | measure(
                 work / "ref", args.questions, args.rebuilds, src
             )
