@@ -32,6 +32,7 @@ from mscqa.ingest import loaders
 from mscqa.ingest.abbreviations import mine
 from mscqa.ingest.chunker import Chunker, split_sentences
 from mscqa.ingest.extract import html, text
+from mscqa.server import docview
 from mscqa.types import Document
 
 GROWTH = 8  # the longer text is this many times the shorter one
@@ -41,7 +42,7 @@ ALPHABET = ".!?;:,\"')]\u201d\u2019([{\u201c  \t\n\n#*-_<>/=aAb1xZ\u00a0\u200b\u
 
 units = st.text(alphabet=ALPHABET, min_size=1, max_size=6)
 prefixes = st.sampled_from(["", "# a", "## Title ", "---\ntitle: x\n", "Hello there. ", "<p", "(A"])
-suffixes = st.sampled_from(["", "b", "\n", " The end.", "!", ">", ")"])
+suffixes = st.sampled_from(["", "b", "\n", " The end.", "!", ">", ")", "b\nx"])
 
 
 def work_ns(fn: Callable[[str], object], arg: str) -> int:
@@ -78,6 +79,7 @@ def property_test(fn: Callable[[str], object]) -> Callable[..., None]:
     @given(prefix=prefixes, unit=units, suffix=suffixes)
     @example(prefix="", unit="!", suffix="")  # the splitter's backtracking, from the issue
     @example(prefix="# a", unit=" ", suffix="b")  # the Markdown heading's, from the issue
+    @example(prefix="# a", unit=" ", suffix="b\nx")  # the /read heading line's (docview)
     @example(prefix="", unit="word (AB) ", suffix="")  # abbreviation mining's rescans
     @example(prefix="", unit="<a", suffix="")  # a tag that never closes
     @example(prefix="", unit=". ", suffix="x")  # dot leaders
@@ -115,6 +117,11 @@ def html_page(raw: str) -> object:
         return None  # "no extractable text": refused, and that is an answer too
 
 
+def reader_heading(raw: str) -> object:
+    # /read lays out a section: the text before a heading loses the heading's own line
+    return docview._without_heading_line(raw, 0, len(raw), "a")
+
+
 CASES = {
     "split_sentences": split_sentences,
     "markdown loader": markdown,
@@ -124,6 +131,7 @@ CASES = {
     "extracted-text paragraphs": text.paragraphs,
     "html nesting depth": html.html_depth,
     "html extraction": html_page,
+    "reader heading line": reader_heading,
 }
 
 
@@ -154,6 +162,7 @@ OLD = {
     "front_matter_end": re.compile(r"\n---[ \t]*(?:\n|$)"),
     "blank_lines": re.compile(r"\n[ \t]*\n[\s]*"),
     "dot_leader": re.compile(r"(\.\s?){4,}\s*[0-9ivxlc]+$", re.I),
+    "reader_heading": re.compile(r"(?:^|\n)[ \t]*#{1,6}[ \t]+[^\n]*\s*$"),
 }
 short_texts = st.text(alphabet=ALPHABET + "ivxlc5", max_size=80)
 
@@ -180,6 +189,8 @@ def test_linear_patterns_match_what_the_old_ones_matched(s: str) -> None:
     headings = [(m.group(1), m.group(2).strip(), m.end()) for m in OLD["heading"].finditer(s)]
     sections, _ = loaders.markdown_sections(s)
     assert [sec.title for sec in sections] == [title for _, title, _ in headings]
+    old_heading = OLD["reader_heading"].search(s)
+    assert docview._trailing_heading(s) == (old_heading.start() if old_heading else None)
 
 
 @given(s=st.text(alphabet="ab AB().;:\n-", max_size=200))

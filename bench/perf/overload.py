@@ -2,7 +2,11 @@
 with 503 + Retry-After (never another 5xx), keeps the accepted answers fast, and recovers within
 10 s once the load stops.
 
-    .venv/bin/python -m bench.perf.overload [--connections 192] [--duration 10]
+    .venv/bin/python -m bench.perf.overload [--connections 192] [--duration 10] [--skip-attacks]
+
+Then, on a new server with the default limits, the hostile clients of ``bench.perf.attacks``
+beside normal traffic: slow bodies and big headers, with the normal clients' share answered and
+p99 (targets >= 99%, <= 250 ms) against the same clients alone.
 
 Baseline, measured in the same run: the same server's idle median for new questions. The
 offered load is a closed loop of ``--connections`` wrk connections (192 by default, 12x the
@@ -28,6 +32,7 @@ from bench.common import (
     varied_questions,
     write_bodies,
 )
+from bench.perf.attacks import run_phases, show
 from bench.perf.load import run_wrk
 
 LUA = r"""
@@ -72,6 +77,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=192)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--index-dir", type=Path, default=None, help="reuse an article index")
+    parser.add_argument("--skip-attacks", action="store_true", help="only the overload phase")
+    parser.add_argument("--attack-duration", type=float, default=15.0, help="s per attack")
     args = parser.parse_args()
     index_dir = article_index(args.index_dir)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -127,6 +134,16 @@ def main() -> None:
         and recovered_at <= 10
     )
     print(f"  sheds with 503, no other errors, recovers within 10 s: {'yes' if ok else 'NO'}")
+    if not args.skip_attacks:
+        clients = 8
+        result["attacks"] = run_phases(index_dir, args.attack_duration, clients, None)
+        print(
+            f"\nHostile clients beside {clients} normal ones (a new question each, 0.1 s apart), "
+            f"{args.attack_duration:.0f} s each (targets: >= 99% answered, p99 <= 250 ms)"
+        )
+        met = show("this tree", result["attacks"])
+        print(f"  targets met during every attack: {'yes' if met else 'NO'}")
+    print(f"  load average: {machine()['loadavg']}")
     print(f"\nwrote {save('overload', result)}")
 
 

@@ -29,8 +29,18 @@ from typing import Any
 
 import httpx
 
-from bench.common import DEFAULT_DATA, abstract_markdown, load_pubmedqa, machine, save
-from bench.perf.baseline import ARTICLE, ROOT, build, server, varied_questions
+from bench.common import (
+    ARTICLE,
+    DEFAULT_DATA,
+    REPO,
+    abstract_markdown,
+    build,
+    load_pubmedqa,
+    machine,
+    save,
+    server,
+    varied_questions,
+)
 
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -160,7 +170,7 @@ def export_ref(ref: str, into: Path) -> Path:
     """``src/`` and ``web/`` of git ``ref`` in ``into`` (the server runs it via PYTHONPATH)."""
     into.mkdir()
     archive = subprocess.run(
-        ["git", "archive", ref, "src", "web"], check=True, capture_output=True, cwd=ROOT
+        ["git", "archive", ref, "src", "web"], check=True, capture_output=True, cwd=REPO
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
@@ -214,8 +224,10 @@ def main() -> None:
     result: dict[str, Any] = {"machine": machine(), "rebuilds": args.rebuilds}
     try:
         if args.compare:
-            shutil.copytree(work / "here", work / "ref")
+            # The same corpus, indexed by the ref's own code (its snapshot format may differ).
+            shutil.copytree(work / "here" / "corpus", work / "ref" / "corpus")
             src = export_ref(args.compare, work / "src")
+            build(work / "ref" / "index", work / "ref" / "corpus", PYTHONPATH=str(src / "src"))
             result["compare"] = {"ref": args.compare} | measure(
                 work / "ref", args.questions, args.rebuilds, src
             )

@@ -26,7 +26,10 @@ from dataclasses import dataclass
 from mscqa.types import Document
 
 _BLANK_LINES = re.compile(r"\n[ \t]*\n\s*")
-_MARKDOWN_HEADING = re.compile(r"(?:^|\n)[ \t]*#{1,6}[ \t]+[^\n]*\s*$")
+# The start of a Markdown heading line. Only the last non-blank line of a text is tested (see
+# _trailing_heading): the single pattern ``(?:^|\n)[ \t]*#{1,6}[ \t]+[^\n]*\s*$`` it replaces
+# backtracked quadratically (``[^\n]*`` into ``\s*$`` at every space of a long heading line).
+_HEADING_START = re.compile(r"[ \t]*+#{1,6}[ \t]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,13 +110,22 @@ def document_view(doc: Document, start: int | None = None, end: int | None = Non
 def _without_heading_line(text: str, start: int, end: int, title: str) -> int:
     """Where the text before a heading ends once the heading's own line is left out."""
     before = text[start:end]
-    m = _MARKDOWN_HEADING.search(before)
-    if m and title.strip() in m.group(0):
-        return start + m.start()
+    heading = _trailing_heading(before)
+    if heading is not None and title.strip() in before[heading:]:
+        return start + heading
     stripped = before.rstrip()
     if stripped.endswith(title.strip()) and title.strip():
         return start + len(stripped) - len(title.strip())
     return end
+
+
+def _trailing_heading(before: str) -> int | None:
+    """Where ``before``'s trailing Markdown heading starts (the newline before its line, or 0)
+    when its last non-blank line is a heading (``## Title``); else None. Linear time."""
+    line_start = before.rstrip().rfind("\n") + 1
+    if not _HEADING_START.match(before, line_start):
+        return None
+    return line_start - 1 if line_start else 0
 
 
 def _paragraphs(
