@@ -72,6 +72,11 @@ def check(manifest: Mapping[str, Any], name: str, *, expect_model: str | None = 
             f"index snapshot {name} has format {manifest.get('format_version')}, this "
             f"version of mscqa reads format {FORMAT_VERSION}; {FIX}"
         )
+    check_model(manifest, name, expect_model)
+
+
+def check_model(manifest: Mapping[str, Any], name: str, expect_model: str | None) -> None:
+    """The snapshot ``name`` was built with ``expect_model`` (a model sha256; None: any)."""
     if expect_model is not None and manifest.get("model", {}).get("sha256") != expect_model:
         raise SnapshotError(
             f"index snapshot {name} was built with model "

@@ -26,7 +26,7 @@ from typing import Any
 
 from mscqa.errors import NoIndexError, SnapshotError
 from mscqa.index import pgdb, pglexical
-from mscqa.index.manifest import FIX, FORMAT_VERSION
+from mscqa.index.manifest import FIX, FORMAT_VERSION, check_model
 from mscqa.index.pgdb import reachable
 from mscqa.index.pgleases import Leases
 from mscqa.index.pgrecords import undefined
@@ -191,11 +191,7 @@ class PgStore:
                 f"index snapshot {version} was written by an older mscqa, without BM25's "
                 f"impact lists; {FIX}"
             )
-        if expect_model is not None and manifest.get("model", {}).get("sha256") != expect_model:
-            raise SnapshotError(
-                f"index snapshot {version} was built with model "
-                f"{manifest.get('model', {}).get('name')!r}, not the configured one; {FIX}"
-            )
+        check_model(manifest, str(version), expect_model)
         try:
             return PgSnapshot(self, snapshot_id, manifest)
         except undefined() as exc:
