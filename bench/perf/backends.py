@@ -81,8 +81,19 @@ class SyntheticEmbedder:
     def dim(self) -> int:
         return DIM
 
+    @property
+    def precision(self) -> str:
+        return "fp32"
+
+    @property
+    def backend(self) -> str:
+        return "synthetic"
+
     def fingerprint(self) -> str:
         return self._fp
+
+    def warm_up(self) -> None:
+        """Nothing to load: the vectors are already in memory."""
 
     def encode(
         self,
