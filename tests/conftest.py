@@ -105,7 +105,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "index_backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
         "both_backends"
     ):
-        metafunc.parametrize("index_backend", BACKENDS, indirect=True)
+        # a test that parametrises index_backend itself (jointly with another argument) keeps
+        # its own pairs
+        own = any(
+            "index_backend" in str(m.args[0])
+            for m in metafunc.definition.iter_markers("parametrize")
+        )
+        if not own:
+            metafunc.parametrize("index_backend", BACKENDS, indirect=True)
 
 
 @pytest.fixture
