@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from mscqa.answer.answerer import (
+from mscqa.answer import (
     CONFIDENCE_WEIGHTS,
     NOT_FOUND,
     AnswerPolicy,

@@ -69,8 +69,18 @@ ORDER: dict[str, list[set[str]]] = {
         {"pgstore"},
         {"backends"},
     ],
-    "retrieval": [{"fusion", "spelling", "vocabulary", "conversation"}, {"retriever"}],
-    "answer": [{"cache", "expected", "units"}, {"ranker"}, {"answerer"}],
+    "retrieval": [
+        {"fusion", "spelling", "vocabulary", "conversation"},
+        {"questions", "sentences"},
+        {"retriever"},
+    ],
+    "answer": [
+        {"cache", "expected", "units"},
+        {"ranker"},
+        {"confidence"},
+        {"unreadable"},
+        {"answerer"},
+    ],
     "server": [
         # docview: the /read page's layout of a Document (pure, records only)
         # requests and schemas: the bodies the HTTP API accepts and the ones it returns
