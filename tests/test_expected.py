@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mscqa.answer.expected import expected_type, satisfies
+from mscqa.answer.expected import expected_type, places, satisfies
 
 
 @pytest.mark.parametrize(
@@ -77,3 +77,19 @@ def test_a_count_is_of_the_counted_noun_phrase() -> None:
     assert satisfies(cases, "We found 212 eligible patients.")
     assert not satisfies(cases, "Eligible cases were analysed.")
     assert expected_type("How many patients with asthma were treated?") == ("count", "patients")
+
+
+def test_places_come_from_the_country_gazetteer_not_the_documents() -> None:
+    # any country counts, not only those of the article: a sentence that opens with one
+    # answers "which country", and a country is not the name a naming question wants
+    text = "Germany, South Korea, Korea, the United States, the U.S., USA and New Prochymal"
+    assert places(text) == ["Germany", "South Korea", "Korea", "United States", "U.S.", "USA"]
+    assert places("See the New Man of The FDA.") == []
+    place = expected_type("In which country was it approved first?")
+    assert place and satisfies(place, "Germany approved it first.")
+    assert satisfies(place, "U.S. regulators approved it first.")
+    assert not satisfies(place, "Regulators approved it first.")
+    assert not satisfies(place, "New regulators approved it first.")
+    name = expected_type("What is the product called?")
+    assert name and not satisfies(name, "The product is sold in Germany and Brazil.")
+    assert satisfies(name, "The product is sold in Germany as Temcell.")

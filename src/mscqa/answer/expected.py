@@ -5,12 +5,17 @@ that names no year; quoting it would look like an answer while not being one. Qu
 plainly ask for a year or date, a cost, a dose, a count, another quantity, a place, or a person
 or organisation get a type; every other question is unconstrained. The checks look at the
 question's own words and the sentence's form (a number, a currency amount, a capitalised name),
-never at any document's content.
+never at any document's content. Which capitalised words name a place comes from a gazetteer, the
+ISO 3166-1 country names that ``pycountry`` ships, not from a list fitted to
+one document (``places``).
 """
 
 from __future__ import annotations
 
+import functools
 import re
+
+import pycountry
 
 _NUMBER = r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half|double|doubles|twice|triple|triples)"  # noqa: E501
 _HAS_NUMBER = re.compile(rf"\b{_NUMBER}\b|\d", re.IGNORECASE)
@@ -34,12 +39,6 @@ _NAME_Q = re.compile(r"\b(names?|named|brand|called|trade ?mark)\b", re.I)
 _QUOTED = re.compile(r"[\"\u201c][^\"\u201d]{2,80}[\"\u201d]")
 # a capitalised word or an abbreviation inside a sentence (not its first word)
 _PROPER = re.compile(r"(?<=[a-z0-9,;:()] )(?:[A-Z][A-Za-z0-9-]+|[A-Z]\.(?:[A-Z]\.)+)")
-_PLACE_WORDS = frozenset(
-    [
-        *("China", "Japan", "Korea", "South", "United", "States", "America", "U.S.", "US"),
-        *("Europe", "European", "Chinese", "Japanese", "Korean", "American"),
-    ]
-)
 _YEAR_Q = re.compile(
     r"\b(which|what) (year|date|month)\b|\bwhen (did|was|were|will|has|had)\b|\bsince when\b|"
     r"\bhow long ago\b",
@@ -139,8 +138,9 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
     if name == "person":
         return bool(_new_names(sentence, detail, skip_places=True))
     if name == "place":
-        first = sentence.split(maxsplit=1)[:1]
-        return bool(_PROPER.search(sentence) or (first and first[0] in _PLACE_WORDS))
+        # a name inside the sentence, or a country as its first word ("Japan has approved...")
+        found = places(sentence)
+        return bool(_PROPER.search(sentence) or (found and sentence.startswith(found[0])))
     if name == "count":
         # the counted noun phrase (detail: "patients", "eligible cases"): a number before one
         # of its words, or right after it ("patients (n = 23)")
@@ -155,8 +155,49 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
 def _new_names(sentence: str, question: str | None, *, skip_places: bool) -> list[str]:
     """Capitalised names in ``sentence`` that the question does not already use."""
     asked = {w.lower() for w in re.findall(r"[A-Za-z0-9.-]+", question or "")}
-    return [
-        w
-        for w in _PROPER.findall(sentence)
-        if w.lower() not in asked and not (skip_places and w in _PLACE_WORDS)
-    ]
+    if skip_places:
+        asked |= {w.lower() for name in places(sentence) for w in name.split()}
+    return [w for w in _PROPER.findall(sentence) if w.lower() not in asked]
+
+
+def places(text: str) -> list[str]:
+    """The country names in ``text`` ("Germany", "South Korea", "United States", "U.S.", "USA")."""
+    table = _countries()
+    out: list[str] = []
+    end = 0
+    for word in _CAPITALISED.finditer(text):
+        if word.start() < end:
+            continue  # inside the name found before ("Korea" of "South Korea")
+        at = word.start()
+        for name in table.get(word.group(), table.get(word.group().rstrip("."), ())):
+            after = at + len(name)
+            if text.startswith(name, at) and not _NAME_GOES_ON.match(text, after):
+                out.append(name)
+                end = after
+                break
+    return out
+
+
+_CAPITALISED = re.compile(r"(?<![\w.-])[A-Z][\w'.-]*")
+_NAME_GOES_ON = re.compile(r"[\w-]")
+
+
+@functools.cache
+def _countries() -> dict[str, tuple[str, ...]]:
+    """Every country's names in ISO 3166-1 (short, common, official, and the short name's part
+    before a comma: "Korea" of "Korea, Republic of"), its three-letter code and its two-letter
+    code written with dots ("U.S."), from ``pycountry``'s database (read on first use, ~15 ms),
+    by their first word, longest first."""
+    names: set[str] = set()
+    for country in pycountry.countries:
+        for attr in ("name", "common_name", "official_name"):
+            name = getattr(country, attr, None)
+            if name:
+                names.update((name, name.split(", ")[0]))
+        names.update((country.alpha_3, ".".join(country.alpha_2) + "."))
+    table: dict[str, list[str]] = {}
+    for name in sorted(names, key=len, reverse=True):
+        first = _CAPITALISED.match(name)
+        if first:
+            table.setdefault(first.group(), []).append(name)
+    return {word: tuple(group) for word, group in table.items()}
