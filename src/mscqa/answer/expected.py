@@ -64,6 +64,18 @@ _PHRASE_END = frozenset(
         *("was", "were", "which", "who", "whose", "will", "with", "within", "would"),
     ]
 )
+# a share of a whole: "What percentage ...?", "What proportion of the referrals ...?"
+_PERCENT_Q = re.compile(
+    r"\b(what|which) (percentage|proportion|fraction|share)\b|\bby what percentage\b|"
+    r"\b(what|how many) per ?cent\b|"
+    r"\b(what|which) (is|are|was|were) the (\w+ )?(percentage|proportion|fraction)\b",
+    re.I,
+)
+_HAS_PERCENT = re.compile(
+    r"%|\bper ?cent\b|\b(half|halves|thirds?|quarters?|fifths?|tenths?)\b|"
+    r"\b\d[\d,]* (of|out of) (the |all )?\d[\d,]*\b|\b(one|1) in \d+",
+    re.I,
+)
 _QUANTITY_Q = re.compile(
     r"\bhow (long|much|far|often|old|large|big|fast|strongly|high|low|many)\b|"
     r"\b(what|which) (percentage|proportion|share|fraction|rate|ratio|number|amount|level|"
@@ -89,15 +101,15 @@ _PERSON_Q = re.compile(
     re.I,
 )
 
-KINDS = ("year", "money", "dose", "name", "count", "quantity", "place", "person")
+KINDS = ("year", "money", "dose", "name", "count", "percent", "quantity", "place", "person")
 
 
 def expected_type(question: str) -> tuple[str, str | None] | None:
     """``(type, detail)`` for questions asking for a figure or a name, else ``None``.
 
     Types: ``year`` (a date or time), ``money``, ``dose``, ``count`` (detail = the counted
-    noun), ``quantity``, ``place``, ``person`` (a person or organisation), ``name`` (detail = the
-    question, whose own words do not count as the name).
+    noun), ``percent`` (a share of a whole), ``quantity``, ``place``, ``person`` (a person or
+    organisation), ``name`` (detail = the question, whose own words do not count as the name).
     """
     if _YEAR_Q.search(question):
         return ("year", None)
@@ -113,6 +125,8 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
         if len(words) > 1 and words[1] in _PHRASE_END:
             words = words[:1]
         return ("count", " ".join(words))
+    if _PERCENT_Q.search(question):
+        return ("percent", None)
     if _QUANTITY_Q.search(question):
         return ("quantity", None)
     if _PLACE_Q.search(question):
@@ -131,6 +145,8 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
         return bool(_HAS_MONEY.search(sentence))
     if name == "dose":
         return bool(_HAS_DOSE.search(sentence))
+    if name == "percent":
+        return bool(_HAS_PERCENT.search(sentence))
     if name == "name":
         if _QUOTED.search(sentence):
             return True
