@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from mscqa.answer.answerer import (
+from mscqa.answer import (
     CONFIDENCE_WEIGHTS,
     NOT_FOUND,
     AnswerPolicy,
@@ -223,6 +223,29 @@ def test_each_part_of_a_compound_question_gets_its_piece() -> None:
         [first, second], terms=(1.0, 1.0, 1.0, 1.0), parts=(frozenset({0, 1}), frozenset({2, 3}))
     )
     out = answer("q", compound, policy(margin=1.0, gain=1.0))
+    assert [q for q, _ in parse(out.text)] == [text_of(first), text_of(second)]
+
+
+def test_an_open_part_gets_the_piece_holding_most_of_it() -> None:
+    # the second part's terms are 2-4; a better-ranked piece holds two of them, a lower one all
+    first = sent(CHUNK_B, 0, 0.9, found=frozenset({0, 1}))
+    some = sent(CHUNK_A, 0, 0.8, found=frozenset({2, 3}))
+    most = sent(CHUNK_A, 1, 0.7, found=frozenset({2, 3, 4}))
+    parts = (frozenset({0, 1}), frozenset({2, 3, 4}))
+    r = retrieval([first, some, most], terms=(1.0,) * 5, parts=parts)
+    out = answer("q", r, policy(margin=0.5, gain=1.0, max_sentences=2))
+    assert [q for q, _ in parse(out.text)] == [text_of(first), text_of(most)]
+
+
+def test_a_part_that_asks_for_no_figure_is_answered_without_one() -> None:
+    # "Which country has approved it, and are products approved in China?": the place is asked
+    # in the first part; the piece answering the second gives none and still joins
+    chunk = make_chunk("p.md", 0, "Japan has approved adipose products. There are none in fat.")
+    first = sent(chunk, 0, 0.9, found=frozenset({0}))
+    second = sent(chunk, 1, 0.7, found=frozenset({1, 2}))
+    parts = (frozenset({0}), frozenset({1, 2}))
+    r = retrieval([first, second], terms=(1.0, 1.0, 1.0), parts=parts)
+    out = answer("Which country has approved it, and are any approved?", r, policy())
     assert [q for q, _ in parse(out.text)] == [text_of(first), text_of(second)]
 
 

@@ -9,7 +9,8 @@ imports that package's ``__init__``. There is no list of exceptions.
 
 ``LIBRARIES`` states, per package (a module inherits its package's line and adds its own), the
 third-party libraries it may import: torch only where the model is loaded or exported, FAISS
-only in the index, the web framework only in server/, nothing at all in answer/.
+only in the index, the web framework only in server/, in answer/ only the country gazetteer
+(pure data) where answer types need to know a place name.
 """
 
 from __future__ import annotations
@@ -69,8 +70,18 @@ ORDER: dict[str, list[set[str]]] = {
         {"pgstore"},
         {"backends"},
     ],
-    "retrieval": [{"fusion", "spelling", "vocabulary", "conversation"}, {"retriever"}],
-    "answer": [{"cache", "expected", "units"}, {"ranker"}, {"answerer"}],
+    "retrieval": [
+        {"fusion", "spelling", "vocabulary", "conversation"},
+        {"questions", "sentences"},
+        {"retriever"},
+    ],
+    "answer": [
+        {"cache", "expected", "units"},
+        {"ranker"},
+        {"confidence"},
+        {"unreadable"},
+        {"answerer"},
+    ],
     "server": [
         # docview: the /read page's layout of a Document (pure, records only)
         # requests and schemas: the bodies the HTTP API accepts and the ones it returns
@@ -125,6 +136,8 @@ LIBRARIES: dict[str, set[str]] = {
     "index.backends": {"pydantic"},
     "retrieval": {"numpy"},
     "answer": set(),
+    # the ISO 3166 country names: which capitalised words name a place (answer types)
+    "answer.expected": {"pycountry"},
     # the web framework, and the official MCP SDK for the MCP server
     "server": {"fastapi", "starlette", "pydantic", "mcp"},
     "server.pages": {"jinja2"},

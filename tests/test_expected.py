@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mscqa.answer.expected import expected_type, satisfies
+from mscqa.answer.expected import expected_type, places, satisfies
 
 
 @pytest.mark.parametrize(
@@ -16,7 +16,10 @@ from mscqa.answer.expected import expected_type, satisfies
         ("When was Prochymal approved?", "year"),
         ("In which year did the FDA approve it?", "year"),
         ("How many eligible cases were analysed?", "count"),
-        ("What share of radiographs did the model get right?", "quantity"),
+        ("What share of radiographs did the model get right?", "percent"),
+        ("What percentage of children were missing from the register?", "percent"),
+        ("By what percentage did blood loss rise?", "percent"),
+        ("What was the mean age of the patients?", "quantity"),
         ("What was the sample size of the study?", "quantity"),
         ("How long does processing take?", "quantity"),
         ("Which country uses more cord MSCs?", "place"),
@@ -77,3 +80,31 @@ def test_a_count_is_of_the_counted_noun_phrase() -> None:
     assert satisfies(cases, "We found 212 eligible patients.")
     assert not satisfies(cases, "Eligible cases were analysed.")
     assert expected_type("How many patients with asthma were treated?") == ("count", "patients")
+
+
+def test_places_come_from_the_country_gazetteer_not_the_documents() -> None:
+    # any country counts, not only those of the article: a sentence that opens with one
+    # answers "which country", and a country is not the name a naming question wants
+    text = "Germany, South Korea, Korea, the United States, the U.S., USA and New Prochymal"
+    assert places(text) == ["Germany", "South Korea", "Korea", "United States", "U.S.", "USA"]
+    assert places("See the New Man of The FDA.") == []
+    place = expected_type("In which country was it approved first?")
+    assert place and satisfies(place, "Germany approved it first.")
+    assert satisfies(place, "U.S. regulators approved it first.")
+    assert not satisfies(place, "Regulators approved it first.")
+    assert not satisfies(place, "New regulators approved it first.")
+    name = expected_type("What is the product called?")
+    assert name and not satisfies(name, "The product is sold in Germany and Brazil.")
+    assert satisfies(name, "The product is sold in Germany as Temcell.")
+
+
+def test_a_share_of_a_whole_needs_a_share_not_any_number() -> None:
+    percent = expected_type("What percentage of the children were missing?")
+    assert percent == ("percent", None)
+    assert satisfies(percent, "Of the 135 cases, 47 per cent were not found.")
+    assert satisfies(percent, "Blood loss increased by 45%.")
+    assert satisfies(percent, "Two thirds of the children were found.")
+    assert satisfies(percent, "Of 135 children, 47 of 135 were missing.")
+    # a number that is not a share: a survey "in one Health Board", a count of cases
+    assert not satisfies(percent, "A survey was carried out in one Health Board.")
+    assert not satisfies(percent, "The register holds 135 cases.")

@@ -37,7 +37,7 @@ def test_sentence_word_scores_match_the_sentence_text(snapshot, fake_embedder) -
     question = "How is liposuction used to collect adipose cells?"
     first = retriever.search(question, 3)
     terms = retriever.terms(first.corrected)
-    assert retriever._sentence_tokens  # filled for the hits
+    assert retriever.sentences.sentence_tokens  # filled for the hits
     for s in first.sentences:
         words = set(tokenize(snapshot.documents[s.chunk.doc_id].text[s.start : s.end]))
         assert s.lexical == pytest.approx(retriever._share(terms, words))

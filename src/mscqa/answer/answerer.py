@@ -10,41 +10,22 @@ word of its own into an answer other than the ``[n]`` markers.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from mscqa.answer.confidence import CONFIDENCE_WEIGHTS, Ranked, confidence, features
 from mscqa.answer.expected import satisfies
 from mscqa.answer.ranker import RANKER_WEIGHTS, Question, Unit, rank
+from mscqa.answer.unreadable import unreadable_parts
 from mscqa.types import Answer, Chunk, Citation, Retrieval, Unreadable
 
 NOT_FOUND = "I couldn't find that in the documents."
 
-# Logistic confidence model: the probability that the quoted answer is right. Fitted by
-# bench/quality/calibrate.py with k-fold cross-validation on the dev questions (at 5d8740d).
-# Refitted after the ranker's ``other_document`` cost, the out-of-fold dev figures moved by one
-# question (in scope refused 0.015 -> 0.010, out of scope 0.792 both), while the test split
-# (two more article questions refused, 22:55 in bench/quality/test_runs.md) and PubMedQA (first
-# citation 0.975 -> 0.974) lost: not a gain, so these weights stay.
-CONFIDENCE_WEIGHTS: dict[str, float] = {
-    "bias": -4.695,
-    "top_dense": 1.868,
-    "best_sentence": 1.87,
-    "known": 0.799,
-    "best_lexical": 0.774,
-    "coverage": 2.4,
-    "best_unit": 0.454,
-    "answer_lexical": 0.241,
-    "answer_dense": 0.393,
-    "type_ok": -0.252,
-    "type_missing": -3.474,
-    "unknown_name": -2.959,
-}
-
 _WORD = re.compile(r"\w+")
-# an unreadable part's heading must hold this share of the question's terms to be named
-UNREADABLE_SHARE = 0.5
+# a compound question's open part gets, among the pieces holding within this share of the most
+# of its terms, the best ranked one (dev: 2 compound questions more right, none lost)
+PART_TOLERANCE = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,45 +63,6 @@ class AnswerPolicy:
             raise ValueError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
 
 
-Ranked = list[tuple[float, Unit, dict[str, float]]]
-
-
-def features(retrieval: Retrieval, chosen: Ranked | None = None) -> dict[str, float]:
-    """The evidence the confidence is computed from (all roughly in [0, 1]).
-
-    With the ``chosen`` pieces: how probable the ranker finds the first, and the share of the
-    question's terms the quoted text holds, so the confidence is about *this* answer.
-    """
-    best = max((max(s.dense, s.context) for s in retrieval.sentences), default=0.0)
-    best_lex = max((s.lexical for s in retrieval.sentences), default=0.0)
-    feats = {
-        "best_lexical": best_lex,
-        "top_dense": retrieval.top_dense,
-        "best_sentence": best,
-        "coverage": retrieval.coverage,
-        "known": retrieval.known,
-        # a capitalised name the corpus never uses ("European Medicines Agency", "iPSCs")
-        "unknown_name": float(bool(retrieval.unknown_names)),
-    }
-    if chosen:
-        found = frozenset().union(*(u.found for _, u, _ in chosen))
-        total = sum(retrieval.terms)
-        feats["best_unit"] = chosen[0][0]
-        feats["answer_lexical"] = sum(retrieval.terms[i] for i in found) / total if total else 0.0
-        feats["answer_dense"] = max(f["dense"] for _, _, f in chosen)
-        feats["type_ok"] = chosen[0][2]["type_ok"]
-        feats["type_missing"] = chosen[0][2]["type_missing"]
-    return feats
-
-
-def confidence(
-    feats: Mapping[str, float], weights: Mapping[str, float] = CONFIDENCE_WEIGHTS
-) -> float:
-    """``sigmoid(bias + sum_i w_i * x_i)``: the probability that the answer is right."""
-    z = weights["bias"] + sum(weights[k] * v for k, v in feats.items() if k in weights)
-    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
-
-
 def answer(question: str, retrieval: Retrieval, policy: AnswerPolicy = AnswerPolicy()) -> Answer:
     """Compose the answer for ``question`` from ``retrieval`` under ``policy``."""
     asked = Question.of(question, retrieval)
@@ -131,7 +73,7 @@ def answer(question: str, retrieval: Retrieval, policy: AnswerPolicy = AnswerPol
     ranked = rank(retrieval, asked, policy.ranker, policy.units) if retrieval.sentences else []
     chosen = _choose(ranked, asked, policy)
     unreadable, outranks = (
-        _unreadable(chosen, retrieval, asked) if policy.unreadable else ((), False)
+        unreadable_parts(chosen, retrieval, asked) if policy.unreadable else ((), False)
     )
     feats = features(retrieval, chosen)
     conf = confidence(feats, policy.confidence)
@@ -190,55 +132,11 @@ def _abstain(
     )
 
 
-def _unreadable(
-    chosen: Ranked, retrieval: Retrieval, question: Question
-) -> tuple[tuple[Unreadable, ...], bool]:
-    """The parts of the documents without text that this answer should name, and whether one
-    of them is what the question asks for (then the answer is "not found, and that part could
-    not be read" rather than a weaker quote).
-
-    A part is named when the best piece announces it (a pointer, "... as follows:", whose
-    completion is that image or table), or when the words it is known by (its heading, the
-    heading before it, the sentence before it) hold at least half of the question's terms and
-    no fewer than the best piece does. It outranks the quotable text when it holds more of
-    them than the best piece, or when the best piece is its announcement and the question asks
-    for the list, the names or the number the announcement promises.
-    """
-    if not retrieval.unreadable:
-        return (), False
-    best = chosen[0] if chosen else None
-    # the best piece is known by its words and its section's heading, as a part is by its own
-    best_share = (
-        question.share(best[1].found | best[1].members[0].heading) if best is not None else 0.0
-    )
-    announcing = best is not None and not best[1].complete
-    announced = {
-        u
-        for u, _ in retrieval.unreadable
-        if announcing and best and u.after == best[1].chunk.chunk_id
-    }
-    # "the table of ...", "the figure": the question itself points at non-text content
-    floor = UNREADABLE_SHARE / 2 if question.pictured else UNREADABLE_SHARE
-    top = max(share for _, share in retrieval.unreadable)
-    titled = {
-        u
-        for u, share in retrieval.unreadable
-        if share >= max(floor, best_share if not question.pictured else 0.0, top - 0.1)
-    }
-    named = tuple(u for u, _ in retrieval.unreadable if u in announced | titled)
-    asks_for_content = question.listing or (question.kind or ("",))[0] in ("name", "count")
-    outranks = (
-        any(share > best_share for u, share in retrieval.unreadable if u in titled)
-        or (bool(titled) and question.pictured)
-        or (bool(announced) and asks_for_content)
-    )
-    return named, outranks
-
-
 def _choose(ranked: Ranked, question: Question, policy: AnswerPolicy) -> Ranked:
     """The pieces to quote, best first."""
     if not ranked:
         return []
+    every = ranked
     if question.kind is not None:
         # The question asks for a figure (a year, an amount, a count...): among the pieces
         # good enough to quote, only those that give one can answer it.
@@ -259,21 +157,27 @@ def _choose(ranked: Ranked, question: Question, policy: AnswerPolicy) -> Ranked:
     seen = [_words(ranked[0][1].text)]
     best = ranked[0][0]
     # A compound question ("What is X, and how is Y done?"): each part the pieces so far leave
-    # open gets the best piece that answers it, if that one answers the question too.
+    # open gets the piece that holds the most of it, if that one answers the question too.
+    # It is drawn from every piece, not only those giving the figure the question asks for:
+    # "Which country ..., and are any products approved in China?" asks for a place in its
+    # first part only.
     for part in question.parts:
         if len(chosen) == policy.max_sentences:
             break
-        have = question.share(frozenset(covered), part)
-        for p, unit, feats in ranked[1:]:
-            if p < best - policy.further:
-                break
-            if question.share(unit.found, part) > max(have, 0.5) and not any(
-                _overlaps(unit, u) for _, u, _ in chosen
-            ):
-                chosen.append((p, unit, feats))
-                covered |= unit.found
-                seen.append(_words(unit.text))
-                break
+        have = max(question.share(frozenset(covered), part), 0.5)
+        holding = [
+            (question.share(unit.found, part), (p, unit, feats))
+            for p, unit, feats in every
+            if p >= best - policy.further
+            and not any(_overlaps(unit, u) for _, u, _ in chosen)
+            and question.share(unit.found, part) > have
+        ]
+        if holding:
+            most = max(share for share, _ in holding)
+            pick = next(r for share, r in holding if share >= most - PART_TOLERANCE)
+            chosen.append(pick)
+            covered |= pick[1].found
+            seen.append(_words(pick[1].text))
     for p, unit, feats in ranked[1:]:
         if len(chosen) == policy.max_sentences or p < best - policy.further:
             break

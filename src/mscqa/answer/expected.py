@@ -5,12 +5,17 @@ that names no year; quoting it would look like an answer while not being one. Qu
 plainly ask for a year or date, a cost, a dose, a count, another quantity, a place, or a person
 or organisation get a type; every other question is unconstrained. The checks look at the
 question's own words and the sentence's form (a number, a currency amount, a capitalised name),
-never at any document's content.
+never at any document's content. Which capitalised words name a place comes from a gazetteer, the
+ISO 3166-1 country names that ``pycountry`` ships, not from a list fitted to
+one document (``places``).
 """
 
 from __future__ import annotations
 
+import functools
 import re
+
+import pycountry
 
 _NUMBER = r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half|double|doubles|twice|triple|triples)"  # noqa: E501
 _HAS_NUMBER = re.compile(rf"\b{_NUMBER}\b|\d", re.IGNORECASE)
@@ -34,12 +39,6 @@ _NAME_Q = re.compile(r"\b(names?|named|brand|called|trade ?mark)\b", re.I)
 _QUOTED = re.compile(r"[\"\u201c][^\"\u201d]{2,80}[\"\u201d]")
 # a capitalised word or an abbreviation inside a sentence (not its first word)
 _PROPER = re.compile(r"(?<=[a-z0-9,;:()] )(?:[A-Z][A-Za-z0-9-]+|[A-Z]\.(?:[A-Z]\.)+)")
-_PLACE_WORDS = frozenset(
-    [
-        *("China", "Japan", "Korea", "South", "United", "States", "America", "U.S.", "US"),
-        *("Europe", "European", "Chinese", "Japanese", "Korean", "American"),
-    ]
-)
 _YEAR_Q = re.compile(
     r"\b(which|what) (year|date|month)\b|\bwhen (did|was|were|will|has|had)\b|\bsince when\b|"
     r"\bhow long ago\b",
@@ -64,6 +63,18 @@ _PHRASE_END = frozenset(
         *("has", "have", "in", "into", "is", "of", "on", "or", "per", "the", "to", "undergoing"),
         *("was", "were", "which", "who", "whose", "will", "with", "within", "would"),
     ]
+)
+# a share of a whole: "What percentage ...?", "What proportion of the referrals ...?"
+_PERCENT_Q = re.compile(
+    r"\b(what|which) (percentage|proportion|fraction|share)\b|\bby what percentage\b|"
+    r"\b(what|how many) per ?cent\b|"
+    r"\b(what|which) (is|are|was|were) the (\w+ )?(percentage|proportion|fraction)\b",
+    re.I,
+)
+_HAS_PERCENT = re.compile(
+    r"%|\bper ?cent\b|\b(half|halves|thirds?|quarters?|fifths?|tenths?)\b|"
+    r"\b\d[\d,]* (of|out of) (the |all )?\d[\d,]*\b|\b(one|1) in \d+",
+    re.I,
 )
 _QUANTITY_Q = re.compile(
     r"\bhow (long|much|far|often|old|large|big|fast|strongly|high|low|many)\b|"
@@ -90,15 +101,15 @@ _PERSON_Q = re.compile(
     re.I,
 )
 
-KINDS = ("year", "money", "dose", "name", "count", "quantity", "place", "person")
+KINDS = ("year", "money", "dose", "name", "count", "percent", "quantity", "place", "person")
 
 
 def expected_type(question: str) -> tuple[str, str | None] | None:
     """``(type, detail)`` for questions asking for a figure or a name, else ``None``.
 
     Types: ``year`` (a date or time), ``money``, ``dose``, ``count`` (detail = the counted
-    noun), ``quantity``, ``place``, ``person`` (a person or organisation), ``name`` (detail = the
-    question, whose own words do not count as the name).
+    noun), ``percent`` (a share of a whole), ``quantity``, ``place``, ``person`` (a person or
+    organisation), ``name`` (detail = the question, whose own words do not count as the name).
     """
     if _YEAR_Q.search(question):
         return ("year", None)
@@ -114,6 +125,8 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
         if len(words) > 1 and words[1] in _PHRASE_END:
             words = words[:1]
         return ("count", " ".join(words))
+    if _PERCENT_Q.search(question):
+        return ("percent", None)
     if _QUANTITY_Q.search(question):
         return ("quantity", None)
     if _PLACE_Q.search(question):
@@ -132,6 +145,8 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
         return bool(_HAS_MONEY.search(sentence))
     if name == "dose":
         return bool(_HAS_DOSE.search(sentence))
+    if name == "percent":
+        return bool(_HAS_PERCENT.search(sentence))
     if name == "name":
         if _QUOTED.search(sentence):
             return True
@@ -139,8 +154,9 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
     if name == "person":
         return bool(_new_names(sentence, detail, skip_places=True))
     if name == "place":
-        first = sentence.split(maxsplit=1)[:1]
-        return bool(_PROPER.search(sentence) or (first and first[0] in _PLACE_WORDS))
+        # a name inside the sentence, or a country as its first word ("Japan has approved...")
+        found = places(sentence)
+        return bool(_PROPER.search(sentence) or (found and sentence.startswith(found[0])))
     if name == "count":
         # the counted noun phrase (detail: "patients", "eligible cases"): a number before one
         # of its words, or right after it ("patients (n = 23)")
@@ -155,8 +171,49 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
 def _new_names(sentence: str, question: str | None, *, skip_places: bool) -> list[str]:
     """Capitalised names in ``sentence`` that the question does not already use."""
     asked = {w.lower() for w in re.findall(r"[A-Za-z0-9.-]+", question or "")}
-    return [
-        w
-        for w in _PROPER.findall(sentence)
-        if w.lower() not in asked and not (skip_places and w in _PLACE_WORDS)
-    ]
+    if skip_places:
+        asked |= {w.lower() for name in places(sentence) for w in name.split()}
+    return [w for w in _PROPER.findall(sentence) if w.lower() not in asked]
+
+
+def places(text: str) -> list[str]:
+    """The country names in ``text`` ("Germany", "South Korea", "United States", "U.S.", "USA")."""
+    table = _countries()
+    out: list[str] = []
+    end = 0
+    for word in _CAPITALISED.finditer(text):
+        if word.start() < end:
+            continue  # inside the name found before ("Korea" of "South Korea")
+        at = word.start()
+        for name in table.get(word.group(), table.get(word.group().rstrip("."), ())):
+            after = at + len(name)
+            if text.startswith(name, at) and not _NAME_GOES_ON.match(text, after):
+                out.append(name)
+                end = after
+                break
+    return out
+
+
+_CAPITALISED = re.compile(r"(?<![\w.-])[A-Z][\w'.-]*")
+_NAME_GOES_ON = re.compile(r"[\w-]")
+
+
+@functools.cache
+def _countries() -> dict[str, tuple[str, ...]]:
+    """Every country's names in ISO 3166-1 (short, common, official, and the short name's part
+    before a comma: "Korea" of "Korea, Republic of"), its three-letter code and its two-letter
+    code written with dots ("U.S."), from ``pycountry``'s database (read on first use, ~15 ms),
+    by their first word, longest first."""
+    names: set[str] = set()
+    for country in pycountry.countries:
+        for attr in ("name", "common_name", "official_name"):
+            name = getattr(country, attr, None)
+            if name:
+                names.update((name, name.split(", ")[0]))
+        names.update((country.alpha_3, ".".join(country.alpha_2) + "."))
+    table: dict[str, list[str]] = {}
+    for name in sorted(names, key=len, reverse=True):
+        first = _CAPITALISED.match(name)
+        if first:
+            table.setdefault(first.group(), []).append(name)
+    return {word: tuple(group) for word, group in table.items()}

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Collection, Sequence
 
 import numpy as np
@@ -18,9 +17,11 @@ from mscqa.embedding.embedder import Embedder
 from mscqa.index import IndexSnapshot
 from mscqa.index.lexical import tokenize
 from mscqa.retrieval.fusion import FUSION_MODES, fuse
+from mscqa.retrieval.questions import NAME, question_parts, subject_tokens
+from mscqa.retrieval.sentences import SentenceScorer
 from mscqa.retrieval.spelling import Speller
-from mscqa.retrieval.vocabulary import QUESTION_WORDS, SYNONYM_GROUPS, Term, Vocabulary
-from mscqa.types import Hit, Retrieval, ScoredSentence, Unreadable
+from mscqa.retrieval.vocabulary import SYNONYM_GROUPS, Term, Vocabulary
+from mscqa.types import Hit, Retrieval, Unreadable
 
 
 class Retriever:
@@ -62,8 +63,7 @@ class Retriever:
         # abstract's answer often sits in another section than the passage that matched best
         self.document_passages = document_passages
         stats = snapshot.term_stats()
-        # each chunk's sentences as token sets, made the first time the chunk is a hit
-        self._sentence_tokens: dict[int, list[frozenset[str]]] = {}
+        self.sentences = SentenceScorer(snapshot)
         n = max(1, stats.passages)
         self._idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in stats.df.items()}
         self._unknown_idf = math.log(1 + (n + 0.5) / 0.5)
@@ -77,9 +77,8 @@ class Retriever:
         for doc, count in snapshot.chunk_counts().items():
             self._doc_start[doc] = (row, count)
             row += count
-        self._section_tokens: dict[str | None, frozenset[str]] = {}
         self.subjects = subjects
-        self._subjects = self._subject_tokens(snapshot, stats.passages, stats.df)
+        self._subjects = subject_tokens(snapshot, stats.passages, stats.df)
         self._unreadable: dict[str, list[Unreadable]] = {}
         for part in snapshot.unreadable:
             self._unreadable.setdefault(part.doc_id, []).append(part)
@@ -142,14 +141,14 @@ class Retriever:
         return Retrieval(
             query=query,
             hits=hits,
-            sentences=self._sentences(hits, more, svec, qvec, q_terms),
+            sentences=self.sentences.score(hits, more, svec, qvec, q_terms),
             top_dense=max(top_dense, 0.0) if len(universe) < n else top_dense,
             coverage=self._share(ctx_terms, top_tokens),
             known=self._share(ctx_terms, self._idf.keys()),
             corrected=question,
             unknown_names=self.unknown_names(question),
             terms=tuple(t.weight for t in q_terms),
-            parts=self._parts(question, q_terms),
+            parts=question_parts(question, q_terms),
             unreadable=self._unreadable_parts(hits, q_terms),
         )
 
@@ -189,7 +188,7 @@ class Retriever:
         "Has the European Medicines Agency approved...?" asks about something the documents do
         not mention, however similar the rest of the question is to a passage.
         """
-        words = _NAME.findall(question)
+        words = NAME.findall(question)
         out = []
         for i, word in enumerate(words):
             if i == 0 and word[1:].islower():
@@ -225,9 +224,10 @@ class Retriever:
         out = []
         for doc in dict.fromkeys(h.chunk.doc_id for h in hits):
             for part in self._unreadable.get(doc, ()):
-                words = self._heading_tokens(part.section) | self._heading_tokens(part.context)
+                heading = self.sentences.heading_tokens
+                words = heading(part.section) | heading(part.context)
                 row = self._row_of(part.after)
-                if row is not None and (sentences := self._tokens_of(row)):
+                if row is not None and (sentences := self.sentences.tokens_of(row)):
                     words = words | sentences[-1]
                 found = sum(t.weight for t in terms if t.found_in(words))
                 out.append((part, found / total if total else 0.0))
@@ -240,42 +240,15 @@ class Retriever:
         article) do not count. "Was there a clinical study?" names none."""
         if not self.subjects:
             return True
-        if any(i > 0 or w[1:] != w[1:].lower() for i, w in enumerate(_NAME.findall(question))):
+        if any(i > 0 or w[1:] != w[1:].lower() for i, w in enumerate(NAME.findall(question))):
             return True
         return any(t in self._subjects for t in tokenize(question))
-
-    @staticmethod
-    def _subject_tokens(
-        snapshot: IndexSnapshot, passages: int, df: dict[str, int]
-    ) -> frozenset[str]:
-        words: set[str] = set()
-        for a in snapshot.abbreviations:
-            words.update(tokenize(a.short), tokenize(a.long))
-        for doc in snapshot.documents.values():
-            for section in doc.sections:
-                words.update(tokenize(section.title))
-        common = SUBJECT_MAX_DF * max(1, passages)
-        return frozenset(w for w in words if df.get(w, 0) <= common and w not in _QUESTION_TOKENS)
 
     def _row_of(self, chunk_id: str | None) -> int | None:
         """The row of chunk ``chunk_id`` (``<doc_id>#<n>``: the n-th passage of its document)."""
         doc, _, n = (chunk_id or "").rpartition("#")
         first, count = self._doc_start.get(doc, (0, 0))
         return first + int(n) if n.isdigit() and int(n) < count else None
-
-    def _parts(self, question: str, terms: list[Term]) -> tuple[frozenset[int], ...]:
-        """The terms of each sub-question of a compound question ("What is X, and how is Y
-        done?"), as indices of ``terms``; empty for a question of one part."""
-        pieces = [p for p in _PARTS.split(question) if p and p.strip()]
-        if len(pieces) < 2:
-            return ()
-        out = []
-        for piece in pieces:
-            words = set(tokenize(piece))
-            idx = frozenset(i for i, t in enumerate(terms) if words & t.forms[0])
-            if idx:
-                out.append(idx)
-        return tuple(out) if len(out) > 1 else ()
 
     def _idf_of(self, token: str) -> float:
         return self._idf.get(token, self._unknown_idf)
@@ -300,84 +273,6 @@ class Retriever:
         rows.sort(key=lambda rs: -rs[1])
         return rows[: self.document_passages]
 
-    def _sentences(
-        self,
-        hits: Sequence[Hit],
-        more: list[tuple[int, float]],
-        svec: np.ndarray,
-        qvec: np.ndarray,
-        terms: list[Term],
-    ) -> tuple[ScoredSentence, ...]:
-        out: list[ScoredSentence] = []
-        top = hits[0].score if hits and hits[0].score > 0 else 1.0
-        total = sum(t.weight for t in terms) or 1.0
-        asked = frozenset().union(*(form for t in terms for form in t.forms))
-        passages = [(h.row, h.chunk, h.score) for h in hits] + [
-            (r, c, score)
-            for (r, score), c in zip(
-                more, self.snapshot.chunks_at([r for r, _ in more]), strict=True
-            )
-        ]
-        vectors = self.snapshot.sentence_vectors([r for r, _, _ in passages])
-        for rank, ((row, chunk, score), vecs) in enumerate(zip(passages, vectors, strict=True)):
-            sims = vecs @ svec
-            ctx = vecs @ qvec
-            heading = self._heading_tokens(chunk.section)
-            named = frozenset(i for i, t in enumerate(terms) if t.found_in(heading))
-            section = sum(terms[i].weight for i in named) / total
-            for (start, end), sim, csim, words in zip(
-                chunk.sentences, sims, ctx, self._tokens_of(row), strict=True
-            ):
-                found = frozenset(i for i, t in enumerate(terms) if t.found_in(words))
-                out.append(
-                    ScoredSentence(
-                        rank,
-                        max(0.0, score / top),
-                        chunk,
-                        start,
-                        end,
-                        float(sim),
-                        float(csim),
-                        sum(terms[i].weight for i in found) / total,
-                        found=found,
-                        section=section,
-                        heading=named,
-                        novel=len(words - asked) / len(words) if words else 0.0,
-                    )
-                )
-        return tuple(out)
 
-    def _heading_tokens(self, section: str | None) -> frozenset[str]:
-        tokens = self._section_tokens.get(section)
-        if tokens is None:
-            tokens = frozenset(tokenize(section or ""))
-            self._section_tokens[section] = tokens  # a racing thread computes the same set
-        return tokens
-
-    def _tokens_of(self, row: int) -> list[frozenset[str]]:
-        """Token sets of chunk ``row``'s sentences, tokenised once per snapshot (a question
-        scores every sentence of its hits: re-tokenising them took ~0.15 ms a question)."""
-        tokens = self._sentence_tokens.get(row)
-        if tokens is None:
-            chunk = self.snapshot.chunks_at([row])[0]
-            text, at = chunk.text, chunk.start  # chunk.text is its document's text[start:end]
-            tokens = [frozenset(tokenize(text[a - at : b - at])) for a, b in chunk.sentences]
-            self._sentence_tokens[row] = tokens  # a racing thread computes the same list
-        return tokens
-
-
-_NAME = re.compile(r"\b[A-Za-z]*[A-Z][A-Za-z0-9'-]*")
-# Where a compound question splits: another question mark, a semicolon, or "and"/a comma
-# followed by a new question word ("..., and how is it collected?").
-_QUESTION_WORD = (
-    r"(?:what|how|which|why|where|who|whom|whose|when|is|are|was|were|does|do|did|can|could|"
-    r"has|have|had|should|will|would)\b"
-)
-# a word in more than this share of the passages is the corpus's common ground, not a subject
-SUBJECT_MAX_DF = 0.3
-_QUESTION_TOKENS = frozenset(t for w in QUESTION_WORDS for t in tokenize(w))
-_PARTS = re.compile(
-    rf"\?\s+|;\s*|,?\s+(?:and|but|or)\s+(?={_QUESTION_WORD})|,\s+(?={_QUESTION_WORD})", re.I
-)
 _NO_ROWS = np.zeros(0, dtype=np.int64)
 _NO_SCORES = np.zeros(0, dtype=np.float32)

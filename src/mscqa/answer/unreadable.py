@@ -1,0 +1,62 @@
+"""Parts of the documents without text (an image or a table) that an answer should name.
+
+A section whose body is empty or only an image or table placeholder is recorded at index time;
+the retriever scores how well the words it is known by match the question
+(``Retrieval.unreadable``). This decides which of them the answer names, and whether one of them
+is what the question asks for (then "not found, and that part could not be read" is the honest
+answer rather than a weaker quote).
+"""
+
+from __future__ import annotations
+
+from mscqa.answer.confidence import Ranked
+from mscqa.answer.ranker import Question
+from mscqa.types import Retrieval, Unreadable
+
+# an unreadable part's heading must hold this share of the question's terms to be named
+UNREADABLE_SHARE = 0.5
+
+
+def unreadable_parts(
+    chosen: Ranked, retrieval: Retrieval, question: Question
+) -> tuple[tuple[Unreadable, ...], bool]:
+    """The parts of the documents without text that this answer should name, and whether one
+    of them is what the question asks for (then the answer is "not found, and that part could
+    not be read" rather than a weaker quote).
+
+    A part is named when the best piece announces it (a pointer, "... as follows:", whose
+    completion is that image or table), or when the words it is known by (its heading, the
+    heading before it, the sentence before it) hold at least half of the question's terms and
+    no fewer than the best piece does. It outranks the quotable text when it holds more of
+    them than the best piece, or when the best piece is its announcement and the question asks
+    for the list, the names or the number the announcement promises.
+    """
+    if not retrieval.unreadable:
+        return (), False
+    best = chosen[0] if chosen else None
+    # the best piece is known by its words and its section's heading, as a part is by its own
+    best_share = (
+        question.share(best[1].found | best[1].members[0].heading) if best is not None else 0.0
+    )
+    announcing = best is not None and not best[1].complete
+    announced = {
+        u
+        for u, _ in retrieval.unreadable
+        if announcing and best and u.after == best[1].chunk.chunk_id
+    }
+    # "the table of ...", "the figure": the question itself points at non-text content
+    floor = UNREADABLE_SHARE / 2 if question.pictured else UNREADABLE_SHARE
+    top = max(share for _, share in retrieval.unreadable)
+    titled = {
+        u
+        for u, share in retrieval.unreadable
+        if share >= max(floor, best_share if not question.pictured else 0.0, top - 0.1)
+    }
+    named = tuple(u for u, _ in retrieval.unreadable if u in announced | titled)
+    asks_for_content = question.listing or (question.kind or ("",))[0] in ("name", "count")
+    outranks = (
+        any(share > best_share for u, share in retrieval.unreadable if u in titled)
+        or (bool(titled) and question.pictured)
+        or (bool(announced) and asks_for_content)
+    )
+    return named, outranks
