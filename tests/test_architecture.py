@@ -89,7 +89,8 @@ ORDER: dict[str, list[set[str]]] = {
     # pgstore: the same QuestionStore in the index database (MSCQA_DATABASE_URL)
     "server.questions": [{"store"}, {"pgstore"}, {"log"}, {"routes"}],
     # builds: the build worker process (parent side and child) the jobs run builds in
-    "server.admin": [{"uploads", "builds"}, {"forms", "jobs"}, {"routes"}],
+    # job: one rebuild job's record (the frozen Job, its progress bar, the swap to its build)
+    "server.admin": [{"uploads", "builds", "job"}, {"forms", "jobs"}, {"routes"}],
 }
 LAYER = {
     (package, member): layer
