@@ -51,9 +51,15 @@ class Job:
     def active(self) -> bool:
         return self.state in {"queued", "running"}
 
-    def ran_since(self, since: float) -> bool:
-        """Queued, running, or ended at or after ``since`` (``time.time()``)."""
-        return self.active or (self.finished is not None and self.finished >= since)
+    def may_lack(self, since: float, added: float | None = None) -> bool:
+        """Whether this build may not reflect a corpus change begun at ``since``. A removal
+        (``added`` None): it is active or ended since then, so it may still include the file.
+        An addition complete at ``added``: it is running and started before then, so it may
+        have listed the corpus without the file (one that ended needs nothing: the curator's
+        ``POST /admin/reindex`` is not refused then; a queued one lists the corpus later)."""
+        if added is None:
+            return self.active or (self.finished is not None and self.finished >= since)
+        return self.active and self.started is not None and self.started < added
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -16,8 +16,10 @@ message. When it succeeds the service swaps to the new snapshot before the job r
 one that had already published reports ``done`` (the cancel came too late). A job's record,
 its progress bar and the swap to its snapshot are in ``job.py``.
 
-A corpus file deleted while a build runs may be in that build, so ``follow_up`` queues one more
-build that starts when the running one ends (the delete reply names it).
+A corpus file deleted while a build runs may be in that build, and one uploaded after a running
+build listed the corpus is not in it (and that curator's ``POST /admin/reindex`` is refused while
+it runs), so ``follow_up`` queues one more build that starts when the running one ends (the
+delete or upload reply names it).
 """
 
 from __future__ import annotations
@@ -92,17 +94,17 @@ class JobManager:
             self._launch(job.id)
             return job
 
-    def follow_up(self, since: float, reason: str) -> Job | None:
-        """After a corpus change that began at ``since`` (``time.time()``): if a build is
-        running, or one ran since then, it may not reflect the change, so queue one more that
-        starts when it ends (or now) and return it; ``None`` when no build overlapped."""
+    def follow_up(self, since: float, reason: str, added: float | None = None) -> Job | None:
+        """After a corpus change begun at ``since`` (and, for an addition, complete at ``added``;
+        ``time.time()``): if a build may not reflect it (``Job.may_lack``), queue one more that
+        starts when the running one ends (or now) and return it, or the one already queued;
+        ``None`` when no build overlapped."""
         with self._lock:
             if self._closed:
                 return None
             if self._pending is not None:
                 return self._jobs[self._pending]
-            last = next(reversed(self._jobs.values()), None)
-            if last is None or not last.ran_since(since):
+            if not any(job.may_lack(since, added) for job in self._jobs.values()):
                 return None
             job = Job(uuid.uuid4().hex, follows=self._active, reason=reason)
             self._remember(job)
