@@ -186,8 +186,9 @@ class Settings(BaseSettings):
         256,
         ge=16,
         le=65536,
-        description="Largest /ask reply in KiB; a longer one loses related passages from its "
-        "end, then citations show only the quoted sentences.",
+        description="Largest answer reply in KiB (/ask, /v1/chat/completions streamed or not); "
+        "a longer one loses related passages from its end, then citations show only the quoted "
+        "sentences.",
     )
     forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
         [],
