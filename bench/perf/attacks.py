@@ -29,6 +29,7 @@ import errno
 import http.client
 import itertools
 import json
+import os
 import selectors
 import shutil
 import socket
@@ -53,6 +54,7 @@ from bench.common import (
     server,
     varied_questions,
 )
+from bench.perf.cputime import ServerCpu
 from bench.perf.rebuild_memory import export_ref
 
 ADDRESSES = [f"127.0.0.{i}" for i in range(2, 10)]  # the attackers' own loopback addresses
@@ -268,9 +270,13 @@ def run_phases(
 
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
+            cpu, started, mine = ServerCpu.read(proc.pid), time.perf_counter(), time.process_time()
             try:
                 results = normal_traffic(url, clients, duration, batch)
             finally:
+                used = ServerCpu.read(proc.pid).since(cpu)
+                wall = time.perf_counter() - started
+                used["clients_s"] = round(time.process_time() - mine, 2)
                 sampler_stop.set()
                 sampler.join()
                 if attack is not None:
@@ -286,6 +292,7 @@ def run_phases(
                 "p99_ms": round(ms[min(len(ms) - 1, int(0.99 * len(ms)))], 1) if ms else None,
                 "server_rss_peak_mb": round(max(peak), 1),
                 "attack": None if attack is None else attack.stats,
+                "cpu": used | {"wall_s": round(wall, 2), "cores": os.cpu_count()},
             }
             time.sleep(2.0)  # let the server close what is left before the next phase
     return out
@@ -305,6 +312,13 @@ def show(label: str, phases: dict[str, dict[str, Any]]) -> bool:
         )
         if r["statuses"].keys() - {"200"}:
             print(f"                statuses: {r['statuses']}")
+        if c := r.get("cpu"):
+            print(
+                f"                CPU: server {c['server_s']} s (event loop {c['event_loop_s']}"
+                f" s, other threads {c['threads_s']} s), normal clients {c['clients_s']} s; "
+                f"the machine was busy {c['machine_busy_s']} of "
+                f"{c['wall_s'] * c['cores']:.0f} core-seconds"
+            )
         if r["attack"]:
             a = r["attack"]
             print(
