@@ -75,6 +75,8 @@ ORDER: dict[str, list[set[str]]] = {
         # docview: the /read page's layout of a Document (pure, records only)
         # requests and schemas: the bodies the HTTP API accepts and the ones it returns
         {"requests", "schemas", "docs", "metrics", "middleware", "docview"},
+        # connections: the per-client connection cap and the refused-request log (for serve)
+        {"connections"},
         # sources: an answer's links and Sources list for other clients (#12)
         # serve: the uvicorn configuration (h11 with limits) mscqa serve and the tests share
         {"api", "pages", "admin", "sources", "serve"},

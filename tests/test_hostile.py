@@ -11,8 +11,10 @@ was: the load figures are in bench/overload.py.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import logging
 import socket
 import threading
 import time
@@ -265,6 +267,50 @@ def test_a_large_head_sent_in_one_piece_gets_431(
         sock.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n")
         status, _, _ = read_reply(sock)
     assert status == 431
+
+
+def test_refused_requests_are_logged_as_a_summary(
+    tiny_settings, tiny_service, connect: Connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before: uvicorn logged "Invalid HTTP request received." for every refused head, a log
+    record per connection on the event loop (about 70 a second from one big-header attacker)
+    and as many lines in the log. Now the first refusal is logged, the rest summarised."""
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    uvicorn_log.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING), serve(tiny_settings, tiny_service) as (url, port):
+            for i in range(20):
+                sock = connect(port, attacker(i % 4))
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 40_000)
+                assert read_reply(sock)[0] == 431
+            assert ask(url) == 200
+    finally:
+        uvicorn_log.removeHandler(caplog.handler)
+    messages = [r.getMessage() for r in caplog.records]
+    assert "Invalid HTTP request received." not in messages
+    assert [m for m in messages if m.startswith("Refused")] == [
+        "Refused a request with 431; more are summarised every 10 s"
+    ]
+
+
+def test_the_refusal_summary_counts_by_status(caplog: pytest.LogCaptureFixture) -> None:
+    from mscqa.server.connections import Refusals
+
+    async def refuse() -> None:
+        loop = asyncio.get_running_loop()
+        refusals = Refusals(every=0.05)
+        for status in (431, 431, 408, 431, 429):
+            refusals.add(status, loop)
+        await asyncio.sleep(0.08)  # one summary
+        await asyncio.sleep(0.05)  # nothing more to say: the timer stops
+        assert refusals.total == 5 and refusals._flush is None
+
+    with caplog.at_level(logging.WARNING, logger="mscqa.server.serve"):
+        asyncio.run(refuse())
+    assert [r.getMessage() for r in caplog.records] == [
+        "Refused a request with 431; more are summarised every 0.05 s",
+        "Refused 4 requests in the last 0.05 s: 1 x 408, 1 x 429, 2 x 431",
+    ]
 
 
 @pytest.mark.parametrize("complete", [True, False])
