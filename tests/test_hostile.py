@@ -433,3 +433,38 @@ def test_a_server_killed_mid_upload_leaves_no_part_for_ever(
     with TestClient(create_app(settings, tiny_service)):  # the next start sweeps it
         assert not list(corpus.glob(f"{TEMP_PREFIX}*.part"))
     assert not (corpus / "half.md").exists()
+
+
+# --- the interpreter of a serving process --------------------------------------------------------
+
+
+def test_serving_sets_a_short_gil_switch_interval(
+    tiny_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mscqa serve's event loop waits up to the switch interval for the GIL after each socket
+    call while questions are computed in worker threads: it runs with MSCQA_SWITCH_INTERVAL_MS
+    (1 ms; Python's default is 5) — the effect is measured by bench.perf.attacks, not here."""
+    import sys
+
+    import mscqa.server.serve as serve_module
+
+    seen: list[float] = []
+
+    class Recorder:
+        def __init__(self, config: Any) -> None:
+            self.config = config
+
+        def run(self) -> None:
+            seen.append(sys.getswitchinterval())
+
+    before = sys.getswitchinterval()
+    monkeypatch.setattr(serve_module.uvicorn, "Server", Recorder)
+    try:
+        for ms in (1.0, 2.5):
+            settings = Settings.model_validate(
+                {**tiny_settings.model_dump(), "switch_interval_ms": ms}
+            )
+            serve_module.run(serve_module.uvicorn_config(object(), settings), settings)
+    finally:
+        sys.setswitchinterval(before)
+    assert seen == [0.001, 0.0025]
