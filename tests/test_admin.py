@@ -162,6 +162,7 @@ def test_upload_stores_the_file_and_does_not_reindex(
         "replaced": False,
         "status": "created",
         "reindex": "POST /admin/reindex",
+        "followup_job_id": None,
     }
     assert (admin_settings.corpus_dir / "jelly.md").read_bytes() == NOTE
     assert client.get("/health").json()["index"]["version"] == version
@@ -464,6 +465,57 @@ def test_a_running_rebuild_can_be_cancelled(
         == "done"
     )
     assert "jelly.md" in documents(client)
+
+
+def test_an_upload_during_a_rebuild_is_added_by_a_follow_up(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: the running build had listed the corpus already, the upload said only "call
+    POST /admin/reindex", that call got 409 naming the running build, and once it ended the
+    new document was in no snapshot and no build was coming to add it."""
+    held = HeldBuild()
+    monkeypatch.setattr(mscqa.server.admin.jobs, "build_index", held)
+    first = client.post("/admin/reindex", headers=AUTH).json()["job_id"]
+    assert held.loaded.wait(10)  # the running build has read the corpus: no jelly.md in it
+    r = client.post("/admin/documents", files={"file": ("jelly.md", NOTE)}, headers=AUTH)
+    assert r.status_code == 201, r.text
+    followup = r.json()["followup_job_id"]
+    assert followup and followup != first
+    assert followup in r.json()["reindex"] and "may not include jelly.md" in r.json()["reindex"]
+    job = client.get(f"/admin/jobs/{followup}", headers=AUTH).json()
+    assert (job["state"], job["follows"]) == ("queued", first)
+    assert "jelly.md was uploaded" in job["reason"]
+    # The curator's reindex is pointed at the build that will add the file, not the running one.
+    conflict = client.post("/admin/reindex", headers=AUTH)
+    assert conflict.status_code == 409 and conflict.json()["job_id"] == followup
+    # Re-sending the same bytes changes nothing and joins the same follow-up.
+    again = client.post("/admin/documents", files={"file": ("jelly.md", NOTE)}, headers=AUTH)
+    assert again.json()["status"] == "unchanged"
+    assert again.json()["followup_job_id"] in (None, followup)
+    held.release.set()
+    assert wait_job(client, first)["state"] == "done"
+    after = wait_job(client, followup)
+    assert after["state"] == "done" and held.calls == 2
+    assert client.get("/health").json()["index"]["version"] == after["version"]
+    assert "jelly.md" in documents(client)
+
+
+def test_an_upload_before_a_rebuild_read_the_corpus_needs_no_follow_up(
+    client: TestClient, admin_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = client.app.state.jobs  # type: ignore[attr-defined]
+    held = HeldBuild()
+    monkeypatch.setattr(mscqa.server.admin.jobs, "build_index", held)
+    r = client.post("/admin/documents", files={"file": ("jelly.md", NOTE)}, headers=AUTH)
+    assert r.json()["followup_job_id"] is None and r.json()["reindex"] == "POST /admin/reindex"
+    added = time.time()
+    first = client.post("/admin/reindex", headers=AUTH).json()["job_id"]
+    assert held.loaded.wait(10)
+    # A build that started after the file was in place has it: no second build.
+    assert jobs.follow_up(added, "test", added=added) is None
+    held.release.set()
+    assert wait_job(client, first)["state"] == "done"
+    assert "jelly.md" in documents(client) and held.calls == 1
 
 
 def test_a_queued_follow_up_can_be_cancelled_and_never_runs(

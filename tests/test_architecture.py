@@ -86,6 +86,8 @@ ORDER: dict[str, list[set[str]]] = {
         # docview: the /read page's layout of a Document (pure, records only)
         # requests and schemas: the bodies the HTTP API accepts and the ones it returns
         {"requests", "schemas", "docs", "metrics", "middleware", "docview"},
+        # connections: the per-client connection cap and the refused-request log (for serve)
+        {"connections"},
         # sources: an answer's links and Sources list for other clients (#12)
         # serve: the uvicorn configuration (h11 with limits) mscqa serve and the tests share
         {"api", "pages", "admin", "sources", "serve"},
@@ -100,7 +102,8 @@ ORDER: dict[str, list[set[str]]] = {
     # pgstore: the same QuestionStore in the index database (MSCQA_DATABASE_URL)
     "server.questions": [{"store"}, {"pgstore"}, {"log"}, {"routes"}],
     # builds: the build worker process (parent side and child) the jobs run builds in
-    "server.admin": [{"uploads", "builds"}, {"forms", "jobs"}, {"routes"}],
+    # job: one rebuild job's record (the frozen Job, its progress bar, the swap to its build)
+    "server.admin": [{"uploads", "builds", "job"}, {"forms", "jobs"}, {"routes"}],
 }
 LAYER = {
     (package, member): layer

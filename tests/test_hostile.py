@@ -11,8 +11,10 @@ was: the load figures are in bench/overload.py.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import logging
 import socket
 import threading
 import time
@@ -267,6 +269,50 @@ def test_a_large_head_sent_in_one_piece_gets_431(
     assert status == 431
 
 
+def test_refused_requests_are_logged_as_a_summary(
+    tiny_settings, tiny_service, connect: Connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before: uvicorn logged "Invalid HTTP request received." for every refused head, a log
+    record per connection on the event loop (about 70 a second from one big-header attacker)
+    and as many lines in the log. Now the first refusal is logged, the rest summarised."""
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    uvicorn_log.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING), serve(tiny_settings, tiny_service) as (url, port):
+            for i in range(20):
+                sock = connect(port, attacker(i % 4))
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 40_000)
+                assert read_reply(sock)[0] == 431
+            assert ask(url) == 200
+    finally:
+        uvicorn_log.removeHandler(caplog.handler)
+    messages = [r.getMessage() for r in caplog.records]
+    assert "Invalid HTTP request received." not in messages
+    assert [m for m in messages if m.startswith("Refused")] == [
+        "Refused a request with 431; more are summarised every 10 s"
+    ]
+
+
+def test_the_refusal_summary_counts_by_status(caplog: pytest.LogCaptureFixture) -> None:
+    from mscqa.server.connections import Refusals
+
+    async def refuse() -> None:
+        loop = asyncio.get_running_loop()
+        refusals = Refusals(every=0.05)
+        for status in (431, 431, 408, 431, 429):
+            refusals.add(status, loop)
+        await asyncio.sleep(0.08)  # one summary
+        await asyncio.sleep(0.05)  # nothing more to say: the timer stops
+        assert refusals.total == 5 and refusals._flush is None
+
+    with caplog.at_level(logging.WARNING, logger="mscqa.server.serve"):
+        asyncio.run(refuse())
+    assert [r.getMessage() for r in caplog.records] == [
+        "Refused a request with 431; more are summarised every 0.05 s",
+        "Refused 4 requests in the last 0.05 s: 1 x 408, 1 x 429, 2 x 431",
+    ]
+
+
 @pytest.mark.parametrize("complete", [True, False])
 def test_a_long_request_line_gets_414(
     tiny_settings, tiny_service, connect: Connect, complete: bool
@@ -387,3 +433,38 @@ def test_a_server_killed_mid_upload_leaves_no_part_for_ever(
     with TestClient(create_app(settings, tiny_service)):  # the next start sweeps it
         assert not list(corpus.glob(f"{TEMP_PREFIX}*.part"))
     assert not (corpus / "half.md").exists()
+
+
+# --- the interpreter of a serving process --------------------------------------------------------
+
+
+def test_serving_sets_a_short_gil_switch_interval(
+    tiny_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mscqa serve's event loop waits up to the switch interval for the GIL after each socket
+    call while questions are computed in worker threads: it runs with MSCQA_SWITCH_INTERVAL_MS
+    (1 ms; Python's default is 5) — the effect is measured by bench.perf.attacks, not here."""
+    import sys
+
+    import mscqa.server.serve as serve_module
+
+    seen: list[float] = []
+
+    class Recorder:
+        def __init__(self, config: Any) -> None:
+            self.config = config
+
+        def run(self) -> None:
+            seen.append(sys.getswitchinterval())
+
+    before = sys.getswitchinterval()
+    monkeypatch.setattr(serve_module.uvicorn, "Server", Recorder)
+    try:
+        for ms in (1.0, 2.5):
+            settings = Settings.model_validate(
+                {**tiny_settings.model_dump(), "switch_interval_ms": ms}
+            )
+            serve_module.run(serve_module.uvicorn_config(object(), settings), settings)
+    finally:
+        sys.setswitchinterval(before)
+    assert seen == [0.001, 0.0025]

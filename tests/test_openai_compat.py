@@ -160,6 +160,70 @@ def test_abstention_is_the_not_found_message_with_the_closest_passages(
     assert body["choices"][0]["finish_reason"] == "stop"
 
 
+def _long_passages(tmp_path: Any, max_reply_kb: int) -> Settings:
+    """A corpus of ~4,000-character passages: five of them in ``related`` pass 16 KiB."""
+    corpus = tmp_path / "long"
+    corpus.mkdir(exist_ok=True)
+    parts = [
+        f"## Part {k}\n\n"
+        + " ".join(
+            f"Sentence {i} of part {k} says marker{k} cells grow in plain media." for i in range(60)
+        )
+        for k in range(8)
+    ]
+    (corpus / "long.md").write_text("# Long notes\n\n" + "\n\n".join(parts) + "\n")
+    return Settings(
+        corpus_dir=corpus,
+        index_dir=tmp_path / "long-index",
+        chunk_chars=4000,
+        max_reply_kb=max_reply_kb,
+        _env_file=None,
+    )
+
+
+def test_replies_are_held_to_max_reply_kb_as_ask_is(tmp_path: Any, fake_embedder: Any) -> None:
+    """Before: /v1 sent every related passage whole whatever MSCQA_MAX_REPLY_KB said (here
+    ~20 KiB, streamed or not, while /ask's reply to the same question kept to 16 KiB)."""
+    from mscqa.indexing import build_index
+
+    question = {"role": "user", "content": "Where do marker3 cells grow?"}
+    sizes: dict[int, dict[str, Any]] = {}
+    for kb in (1024, 16):
+        settings = _long_passages(tmp_path, kb)
+        if kb == 1024:
+            build_index(settings, fake_embedder)
+        service = QAService(settings, fake_embedder)
+        service.load()
+        with TestClient(create_app(settings, service)) as c:
+            ask = c.post("/ask", json={"question": question["content"]})
+            plain = chat(c, question)
+            streamed = chat(c, question, stream=True)
+        service.close()
+        assert {ask.status_code, plain.status_code, streamed.status_code} == {200}
+        sizes[kb] = {"ask": ask, "plain": plain, "streamed": streamed}
+    wide, capped = sizes[1024], sizes[16]
+    assert len(wide["plain"].content) > 16 * 1024 and len(wide["streamed"].content) > 16 * 1024
+    for name in ("ask", "plain", "streamed"):
+        assert len(capped[name].content) <= 16 * 1024, name
+    body = capped["plain"].json()
+    related = body["mscqa"]["related"]
+    full = wide["plain"].json()["mscqa"]["related"]
+    assert 0 < len(related) < len(full) and related == full[: len(related)]  # from the end
+    content = body["choices"][0]["message"]["content"]
+    assert body["mscqa"]["answered"] and body["mscqa"]["citations"]
+    assert content.count("\n- ") == len(body["mscqa"]["citations"])  # its Sources list
+    last = [e for e in events(capped["streamed"].text) if e != "[DONE]"][-1]
+    assert last["mscqa"]["related"] == related
+    assert (
+        "".join(
+            e["choices"][0]["delta"].get("content", "")
+            for e in events(capped["streamed"].text)
+            if e != "[DONE]"
+        )
+        == content
+    )
+
+
 def test_follow_up_uses_the_earlier_messages_as_history(client: TestClient) -> None:
     messages = [
         {"role": "system", "content": "You are a helpful assistant."},

@@ -528,8 +528,8 @@ def test_the_load_gauge_reports_recent_shedding_only() -> None:
 
 
 def test_clients_are_counted_by_address_and_ipv6_by_its_64() -> None:
+    from mscqa.server.connections import ClientConnections
     from mscqa.server.middleware.ratelimit import client_key
-    from mscqa.server.serve import ClientConnections
 
     assert client_key("10.0.0.1") == "10.0.0.1"
     assert client_key("::ffff:10.0.0.1") == "10.0.0.1"

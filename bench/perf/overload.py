@@ -32,7 +32,7 @@ from bench.common import (
     varied_questions,
     write_bodies,
 )
-from bench.perf.attacks import run_phases, show
+from bench.perf.attacks import Target, run_phases, show
 from bench.perf.load import run_wrk
 
 LUA = r"""
@@ -136,7 +136,8 @@ def main() -> None:
     print(f"  sheds with 503, no other errors, recovers within 10 s: {'yes' if ok else 'NO'}")
     if not args.skip_attacks:
         clients = 8
-        result["attacks"] = run_phases(index_dir, args.attack_duration, clients, None)
+        tree = Target("this tree", index_dir)
+        result["attacks"] = run_phases([tree], args.attack_duration, clients)["this tree"]
         print(
             f"\nHostile clients beside {clients} normal ones (a new question each, 0.1 s apart), "
             f"{args.attack_duration:.0f} s each (targets: >= 99% answered, p99 <= 250 ms)"

@@ -86,12 +86,10 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
     from mscqa.index.backends import open_store
     from mscqa.indexing import build_index
     from mscqa.server.app import create_app
-    from mscqa.server.serve import uvicorn_config
+    from mscqa.server.serve import run, uvicorn_config
 
     store = open_store(settings)
     try:
@@ -107,7 +105,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     )
     config = uvicorn_config(create_app(settings), settings)
     log.info("Serving the chat on http://%s:%d", config.host, config.port)
-    uvicorn.Server(config).run()
+    run(config, settings)
     return 0
 
 

@@ -177,6 +177,14 @@ class Settings(BaseSettings):
         description="Open connections one client address may hold; more get 429 (0 = no cap). "
         "Addresses in MSCQA_FORWARDED_ALLOW_IPS are not capped.",
     )
+    switch_interval_ms: float = Field(
+        1.0,
+        ge=0.1,
+        le=100,
+        description="How long a busy thread of mscqa serve keeps Python's GIL before a waiting "
+        "one gets it, in ms (Python's default: 5); shorter keeps the event loop from waiting "
+        "behind the question threads.",
+    )
     metrics_token: SecretStr | None = Field(
         None,
         description="Bearer token GET /metrics requires; unset leaves /metrics open (bind to "
@@ -186,8 +194,9 @@ class Settings(BaseSettings):
         256,
         ge=16,
         le=65536,
-        description="Largest /ask reply in KiB; a longer one loses related passages from its "
-        "end, then citations show only the quoted sentences.",
+        description="Largest answer reply in KiB (/ask, /v1/chat/completions streamed or not); "
+        "a longer one loses related passages from its end, then citations show only the quoted "
+        "sentences.",
     )
     forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
         [],

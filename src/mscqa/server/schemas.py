@@ -3,6 +3,7 @@ health, readiness, the document list and errors (pydantic lives at the edges onl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -159,25 +160,37 @@ class AskResponse(BaseModel):
 
     @classmethod
     def bounded_json(cls, a: Answer, max_bytes: int) -> bytes:
-        """The reply to ``a`` as JSON of at most ``max_bytes``: when it is longer, ``related``
-        loses passages from its end, then citations show only the quoted sentences.
-        ``ReplyTooLarge`` if even that does not fit (an answer quoting sentences longer than
-        any build makes now, from an old snapshot)."""
+        """The ``/ask`` reply to ``a`` as JSON of at most ``max_bytes`` (see ``bounded``)."""
+        return cls.bounded(a, max_bytes, _json)[1]
+
+    @classmethod
+    def bounded(
+        cls, a: Answer, max_bytes: int, render: Callable[[AskResponse], bytes]
+    ) -> tuple[AskResponse, bytes]:
+        """The reply to ``a`` and ``render(reply)``, the bytes sent for it (``/ask``'s JSON, a
+        chat completion, an MCP tool result), at most ``max_bytes`` of them: when it is longer,
+        ``related`` loses passages from its end, then citations show only the quoted
+        sentences. ``ReplyTooLarge`` if even that does not fit (an answer quoting sentences
+        longer than any build makes now, from an old snapshot)."""
         reply = cls.of(a)
-        data = reply.model_dump_json().encode()
+        data = render(reply)
         while len(data) > max_bytes and reply.related:
             reply.related.pop()
-            data = reply.model_dump_json().encode()
+            data = render(reply)
         if len(data) > max_bytes:
             reply.citations = [CitationOut.of(c, max_chars=0) for c in a.citations]
-            data = reply.model_dump_json().encode()
+            data = render(reply)
         if len(data) > max_bytes:
             raise ReplyTooLarge(
                 f"The answer is larger than the {max_bytes // 1024} KiB reply limit "
                 "(MSCQA_MAX_REPLY_KB); its passages come from an index built before long "
                 "sentences were split: rebuild it with `mscqa index`."
             )
-        return data
+        return reply, data
+
+
+def _json(reply: AskResponse) -> bytes:
+    return reply.model_dump_json().encode()
 
 
 class IndexInfo(BaseModel):

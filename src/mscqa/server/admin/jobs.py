@@ -13,10 +13,13 @@ host program) builds in a thread with that embedder instead. The build takes the
 writer lock, so a build started by the CLI makes the job fail with ``BuildInProgress``'s
 message. When it succeeds the service swaps to the new snapshot before the job reports
 ``done``. A cancelled job kills its worker (a thread build stops at its next progress step);
-one that had already published reports ``done`` (the cancel came too late).
+one that had already published reports ``done`` (the cancel came too late). A job's record,
+its progress bar and the swap to its snapshot are in ``job.py``.
 
-A corpus file deleted while a build runs may be in that build, so ``follow_up`` queues one more
-build that starts when the running one ends (the delete reply names it).
+A corpus file deleted while a build runs may be in that build, and one uploaded after a running
+build listed the corpus is not in it (and that curator's ``POST /admin/reindex`` is refused while
+it runs), so ``follow_up`` queues one more build that starts when the running one ends (the
+delete or upload reply names it).
 """
 
 from __future__ import annotations
@@ -28,65 +31,26 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from mscqa.config import Settings
 from mscqa.errors import IndexNotReady, JobConflict, MscqaError, NotFound
 from mscqa.indexing import BuildCache, BuildReport, build_index
 from mscqa.server.admin.builds import BuildWorker, WorkerGone
+from mscqa.server.admin.job import (
+    ENDED,
+    BuildCancelled,
+    Job,
+    conflict,
+    forget_ended,
+    serve_version,
+    stage_progress,
+)
 from mscqa.service import QAService
 
 log = logging.getLogger(__name__)
 
-State = Literal["queued", "running", "done", "failed", "cancelled"]
-ENDED = {"done", "failed", "cancelled"}
-# Share of the progress bar each build stage ends at (see indexing.Progress).
-_STAGES = {"load": (0.0, 0.1), "embed": (0.1, 0.9), "write": (0.9, 0.99)}
-SWAP_TIMEOUT = 10.0
 CANCEL_WAIT = 10.0
-
-
-class BuildCancelled(MscqaError):
-    """A thread build stopped at a progress step because its job was cancelled."""
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    id: str
-    state: State = "queued"
-    progress: float = 0.0
-    stage: str | None = None
-    version: str | None = None
-    error: str | None = None
-    skipped: tuple[tuple[str, str], ...] = ()
-    created: float = field(default_factory=time.time)
-    started: float | None = None
-    finished: float | None = None
-    cancel_requested: bool = False
-    follows: str | None = None  # a follow-up: the job it waits for
-    reason: str | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.state in {"queued", "running"}
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "job_id": self.id,
-            "state": self.state,
-            "progress": round(self.progress, 3),
-            "stage": self.stage,
-            "version": self.version,
-            "error": self.error,
-            "skipped": [{"file": f, "reason": r} for f, r in self.skipped],
-            "created": self.created,
-            "started": self.started,
-            "finished": self.finished,
-            "cancel_requested": self.cancel_requested,
-            "follows": self.follows,
-            "reason": self.reason,
-        }
 
 
 class JobManager:
@@ -124,38 +88,23 @@ class JobManager:
             if self._closed:
                 raise IndexNotReady("The server is shutting down; start the rebuild again later.")
             if self._active is not None:
-                running = self._jobs[self._active]
-                if self._pending is not None:
-                    raise JobConflict(
-                        f"A rebuild is {running.state} (job {running.id}) and another is queued "
-                        f"after it (job {self._pending}), which will see the corpus as it is "
-                        f"then; follow it at GET /admin/jobs/{self._pending}.",
-                        self._pending,
-                    )
-                raise JobConflict(
-                    f"A rebuild is already {running.state} (job {running.id}); "
-                    f"follow it at GET /admin/jobs/{running.id}.",
-                    running.id,
-                )
+                raise conflict(self._jobs[self._active], self._pending)
             job = Job(uuid.uuid4().hex)
             self._remember(job)
             self._launch(job.id)
             return job
 
-    def follow_up(self, since: float, reason: str) -> Job | None:
-        """After a corpus change that began at ``since`` (``time.time()``): if a build is
-        running, or one ran since then, it may not reflect the change, so queue one more that
-        starts when it ends (or now) and return it; ``None`` when no build overlapped."""
+    def follow_up(self, since: float, reason: str, added: float | None = None) -> Job | None:
+        """After a corpus change begun at ``since`` (and, for an addition, complete at ``added``;
+        ``time.time()``): if a build may not reflect it (``Job.may_lack``), queue one more that
+        starts when the running one ends (or now) and return it, or the one already queued;
+        ``None`` when no build overlapped."""
         with self._lock:
             if self._closed:
                 return None
             if self._pending is not None:
                 return self._jobs[self._pending]
-            last = next(reversed(self._jobs.values()), None)
-            overlapped = last is not None and (
-                last.active or (last.finished is not None and last.finished >= since)
-            )
-            if not overlapped:
+            if not any(job.may_lack(since, added) for job in self._jobs.values()):
                 return None
             job = Job(uuid.uuid4().hex, follows=self._active, reason=reason)
             self._remember(job)
@@ -237,11 +186,7 @@ class JobManager:
     def _remember(self, job: Job) -> None:
         """Add ``job``; forget the oldest ended jobs beyond ``keep`` (call holding the lock)."""
         self._jobs[job.id] = job
-        for old in list(self._jobs.values()):
-            if len(self._jobs) <= self.keep:
-                break
-            if not old.active:
-                del self._jobs[old.id]
+        forget_ended(self._jobs, self.keep)
 
     def _launch(self, job_id: str) -> None:
         """Make ``job_id`` the active job and start its thread (call holding the lock)."""
@@ -263,8 +208,7 @@ class JobManager:
                     self._launch(pending)
 
     def _progress(self, job_id: str, stage: str, done: int, total: int) -> None:
-        low, high = _STAGES.get(stage, (0.0, 0.99))
-        value = low + (high - low) * (done / total if total else 1.0)
+        value = stage_progress(stage, done, total)
         with self._lock:
             job = self._jobs.get(job_id)
             if job is not None:
@@ -347,15 +291,4 @@ class JobManager:
         self._update(job_id, state="cancelled", finished=time.time())
 
     def _swap(self, version: str) -> None:
-        """Serve ``version`` (or a newer one) before reporting done; the watcher may be
-        loading it already, in which case ``refresh`` returns at once and we wait briefly."""
-        deadline = time.monotonic() + SWAP_TIMEOUT
-        while True:
-            self.service.refresh()
-            try:
-                serving = self.service.serving().version
-            except MscqaError:
-                serving = None
-            if (serving is not None and serving >= version) or time.monotonic() > deadline:
-                return
-            time.sleep(0.05)
+        serve_version(self.service, version)

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from mscqa.config import Settings
 from mscqa.errors import JobConflict, NotFound
 from mscqa.server.admin.forms import UploadReceiver
+from mscqa.server.admin.job import Job
 from mscqa.server.admin.jobs import JobManager
 from mscqa.server.admin.uploads import ALLOWED_SUFFIXES, delete_document, sweep_stale_uploads
 from mscqa.server.metrics import record_build
@@ -95,7 +96,12 @@ class StoredOut(BaseModel):
     sha256: str
     replaced: bool
     status: Literal["created", "replaced", "unchanged"]
-    reindex: str = Field(REINDEX_HINT, description="Uploading does not reindex; call this.")
+    reindex: str = Field(REINDEX_HINT, description="Uploading does not reindex: call this.")
+    followup_job_id: str | None = Field(
+        None,
+        description="Set when a rebuild that had listed the corpus already was running: a "
+        "follow-up rebuild adds the file when it ends; follow it at GET /admin/jobs/{id}.",
+    )
 
 
 class DeletedOut(BaseModel):
@@ -182,8 +188,11 @@ _MULTIPART = {
 async def upload(request: Request, response: Response, replace: bool = False) -> StoredOut:
     """Store one document (multipart field ``file``) in the corpus folder. Does not reindex.
 
-    An existing file with other content is refused (409) unless ``?replace=true``.
+    An existing file with other content is refused (409) unless ``?replace=true``. If a rebuild
+    that started before the file was in place is running, a follow-up rebuild is queued to add
+    it when that one ends, and ``followup_job_id`` names it.
     """
+    since = time.time()
     receiver = UploadReceiver(
         request.app.state.settings,
         request.headers.get("content-type"),
@@ -196,8 +205,12 @@ async def upload(request: Request, response: Response, replace: bool = False) ->
         stored = await run_in_threadpool(receiver.finish)
     finally:
         receiver.close()
+    followup = None
     if stored.status == "unchanged":
         response.status_code = 200
+    else:
+        reason = f"{stored.doc_id} was uploaded while a rebuild was running"
+        followup = get_jobs(request).follow_up(since, reason, added=time.time())
     return StoredOut(
         doc_id=stored.doc_id,
         file=stored.file,
@@ -205,6 +218,7 @@ async def upload(request: Request, response: Response, replace: bool = False) ->
         sha256=stored.sha256,
         replaced=stored.status == "replaced",
         status=stored.status,
+        **_followup(followup, f"may not include {stored.doc_id}", "adds it"),
     )
 
 
@@ -217,14 +231,20 @@ def delete(doc_id: str, request: Request, jobs: Jobs) -> DeletedOut:
     since = time.time()
     delete_document(request.app.state.settings, doc_id)
     followup = jobs.follow_up(since, f"{doc_id} was deleted while a rebuild was running")
-    if followup is None:
-        return DeletedOut(doc_id=doc_id)
     return DeletedOut(
-        doc_id=doc_id,
-        reindex=f"A rebuild was running and may still include {doc_id}; the follow-up rebuild "
-        f"{followup.id} removes it (GET /admin/jobs/{followup.id}).",
-        followup_job_id=followup.id,
+        doc_id=doc_id, **_followup(followup, f"may still include {doc_id}", "removes it")
     )
+
+
+def _followup(job: Job | None, lacks: str, does: str) -> dict[str, Any]:
+    """The reply's ``reindex`` and ``followup_job_id`` when a follow-up rebuild was queued."""
+    if job is None:
+        return {}
+    return {
+        "reindex": f"A rebuild was running and {lacks}; the follow-up rebuild {job.id} {does} "
+        f"(GET /admin/jobs/{job.id}).",
+        "followup_job_id": job.id,
+    }
 
 
 @router.post(

@@ -276,20 +276,24 @@ def make_router(settings: Settings) -> APIRouter:
             raise OpenAIError(
                 503, str(exc), "index_not_ready", headers={"Retry-After": "2"}
             ) from None
-        response = AskResponse.of(answer)
+        created = int(time.time())
+
+        def render(response: AskResponse) -> bytes:
+            completion = completion_for(response, base, created)
+            if body.stream:
+                # The whole answer exists before the first event, so the events go out as one
+                # body, not one chunked write each (~3 ms more for a cached answer on a busy
+                # machine, bench.perf.openai_overhead); readers split them all the same.
+                return b"".join(stream_frames(completion))
+            # serialised once, here: FastAPI would validate the returned model again first
+            return completion.model_dump_json().encode()
+
+        # held to MSCQA_MAX_REPLY_KB as /ask's reply is (the same passages are dropped first)
+        limit = settings.max_reply_kb * 1024
+        response, data = AskResponse.bounded(answer, limit, render)
         request.app.state.metrics.record_answer(response.answered)
-        completion = completion_for(response, base, int(time.time()))
         if body.stream:
-            # The whole answer exists before the first event (nothing is generated), so the
-            # events go out as one body, not one chunked write each: that cost a cached answer
-            # ~3 ms more on a busy machine (bench.perf.openai_overhead); readers split them
-            # into events all the same.
-            return Response(
-                b"".join(stream_frames(completion)),
-                media_type="text/event-stream",
-                headers=_SSE_HEADERS,
-            )
-        # serialised once, here: FastAPI would validate the returned model again first
-        return Response(completion.model_dump_json(), media_type="application/json")
+            return Response(data, media_type="text/event-stream", headers=_SSE_HEADERS)
+        return Response(data, media_type="application/json")
 
     return router
