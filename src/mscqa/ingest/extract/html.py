@@ -14,6 +14,7 @@ from mscqa.ingest.extract.text import (
     OutOfMemory,
     Refused,
     assemble,
+    chrome_spans,
     inline,
     paragraphs,
 )
@@ -38,6 +39,18 @@ _BLOCK_TAGS = frozenset(
         "tfoot", "thead", "ul",
     }
 )  # fmt: skip
+# Site chrome the page keeps in the text but marks (``Block.chrome``, then
+# ``mscqa.ingest.boilerplate``): elements whose class or id names navigation, a footer, a
+# banner... (Readability's "unlikely candidates", unless the name also says content), and
+# blocks that are mostly link text (jusText's link density).
+_CHROME_NAME_RE = re.compile(
+    r"(?:^|[\s_-])(?:nav|navbar|navigation|menu|breadcrumbs?|footer|header|masthead|sidebar|"
+    r"widget|related|share|sharing|social|cookies?|consent|gdpr|banner|pagination|pager|"
+    r"newsletter|subscribe|promo|sponsors?|advert|ads?)(?:$|[\s_-])",
+    re.I,
+)
+_CONTENT_NAME_RE = re.compile(r"article|content|main|body", re.I)
+LINK_DENSITY = 0.5
 _HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _META_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 # Linear: a tag's attributes stop at the next "<" or ">". The lazy "[^>]*?" let every "<a" of
@@ -119,12 +132,18 @@ class _HtmlText:
         self.rows: list[list[str]] = []  # open table rows (nested tables stack)
         self.heading: int | None = None
         self.pre = 0
+        self.links = 0  # characters of link text in ``buf``
+        self.in_link = 0
+        self.in_chrome = 0
 
     def flush(self) -> None:
         if not self.buf:
             return
         raw = "".join(self.buf)
         self.buf = []
+        chars = len(ALL_WS_RE.sub("", raw))
+        chrome = self.in_chrome > 0 or bool(chars and self.links / chars >= LINK_DENSITY)
+        self.links = 0
         if self.rows and self.rows[-1]:
             text = inline(raw)
             if text:
@@ -134,18 +153,22 @@ class _HtmlText:
         if self.heading is not None:
             text = inline(raw)
             if text:
-                self.blocks.append(Block(text, self.heading))
+                self.blocks.append(Block(text, self.heading, chrome=chrome))
             return
-        self.blocks.extend(Block(p) for p in paragraphs(raw))
+        self.blocks.extend(Block(p, chrome=chrome) for p in paragraphs(raw))
 
     def add_text(self, s: str) -> None:
+        if self.in_link:
+            self.links += len(ALL_WS_RE.sub("", s))
         if self.pre:
             self.buf.append(s)
         else:
             self.buf.append(ALL_WS_RE.sub(" ", s))
 
     def enter(self, tag: str) -> None:
-        if tag == "br":
+        if tag == "a":
+            self.in_link += 1
+        elif tag == "br":
             self.buf.append("\n")
         elif tag in _HEADINGS:
             self.flush()
@@ -163,7 +186,9 @@ class _HtmlText:
                 self.pre += 1
 
     def leave(self, tag: str) -> None:
-        if tag in _HEADINGS:
+        if tag == "a":
+            self.in_link = max(0, self.in_link - 1)
+        elif tag in _HEADINGS:
             self.flush()
             self.heading = None
         elif tag == "tr":
@@ -171,7 +196,7 @@ class _HtmlText:
             if self.rows:
                 cells = [c for c in self.rows.pop() if c]
                 if cells:
-                    self.blocks.append(Block(" | ".join(cells)))
+                    self.blocks.append(Block(" | ".join(cells), chrome=self.in_chrome > 0))
         elif tag in ("td", "th"):
             self.flush()
         elif tag in _BLOCK_TAGS:
@@ -186,6 +211,9 @@ class _HtmlText:
             tag = node.tag
             if leaving:
                 self.leave(tag)
+                if _is_chrome(node.attributes):
+                    self.flush()
+                    self.in_chrome -= 1
                 continue
             if tag == "-text":
                 self.add_text(node.text_content or "")
@@ -196,6 +224,9 @@ class _HtmlText:
                 continue
             if tag == "header" and not _inside_content(node):
                 continue
+            if _is_chrome(node.attributes):
+                self.flush()
+                self.in_chrome += 1
             self.enter(tag)
             stack.append((node, True))
             children = []
@@ -206,6 +237,11 @@ class _HtmlText:
             stack.extend((c, False) for c in reversed(children))
         self.flush()
         return self.blocks
+
+
+def _is_chrome(attrs: dict[str, str | None]) -> bool:
+    names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".strip()
+    return bool(names and _CHROME_NAME_RE.search(names) and not _CONTENT_NAME_RE.search(names))
 
 
 def _inside_content(node: Any) -> bool:
@@ -252,4 +288,10 @@ def extract_html(data: bytes) -> dict[str, Any]:
     text, sections, pages = assemble(blocks)
     if not text.strip():
         raise Refused("no extractable text in HTML")
-    return {"title": title, "text": text, "sections": sections, "pages": pages}
+    return {
+        "title": title,
+        "text": text,
+        "sections": sections,
+        "pages": pages,
+        "chrome": chrome_spans(blocks),
+    }
