@@ -41,7 +41,7 @@ ORDER: dict[str, list[set[str]]] = {
     ],
     # the question files, then the metrics over them
     "evaluation": [{"questions"}, {"metrics"}],
-    "ingest": [{"extract", "boilerplate", "abbreviations"}, {"chunker"}, {"loaders"}],
+    "ingest": [{"extract", "chrome", "abbreviations"}, {"boilerplate"}, {"chunker"}, {"loaders"}],
     # the worker's parsers, one module a format, over text's standard-library helpers
     "ingest.extract": [{"text"}, {"html", "docx", "pdf_layout", "sandbox"}, {"pdf"}, {"worker"}],
     "embedding": [

@@ -36,90 +36,51 @@ and context, template detection by repetition across a site's pages):
     a span the loader marked from the markup (``Document.chrome``: HTML blocks that are mostly
     link text, or inside elements whose class or id names navigation, a footer or a banner).
 
-What is never boilerplate: a Markdown heading line (the chunker already keeps headings out of
-passages and they name sections), and any line on none of the grounds above, however short. The
-rules only ever take lines that carry positive evidence of chrome, so a content paragraph is kept
-whatever its length or style; ``tests/test_boilerplate.py`` checks that every sentence of the
-client's article is still indexed.
+The per-line cues (labels, patterns) are in ``ingest/chrome.py``. What is never boilerplate: a
+Markdown heading line (the chunker already keeps headings out of passages and they name
+sections), and any line on none of the grounds above, however short. The rules only take lines
+that carry positive evidence of chrome, so a content paragraph is kept whatever its length or
+style; ``tests/test_boilerplate.py`` checks that every sentence of the client's article is still
+indexed.
 
 Linear in the corpus's text. Pure: ``find_boilerplate(documents)`` depends only on the documents.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterator, Sequence, Set
 from dataclasses import dataclass
 from itertools import combinations
 
+from mscqa.ingest.chrome import (
+    HEADING,
+    bare,
+    classify_line,
+    ends_sentence,
+    judge_line,
+    line_key,
+)
+from mscqa.memo import LastCall
 from mscqa.types import Document
+
+__all__ = [
+    "Analysed",
+    "Chrome",
+    "Lines",
+    "analyse",
+    "chrome_spans",
+    "classify_line",
+    "find_boilerplate",
+]
 
 VERSION = "boilerplate-v1"
 
-# Labels of navigation lines (lower case, spaces collapsed).
-NAVIGATION_LABELS = frozenset(
-    {
-        "prev", "previous", "next", "newer", "older", "previous article", "next article",
-        "previous post", "next post", "previous page", "next page", "share", "share this",
-        "share on", "tags", "tag", "tagged", "tagged with", "category", "categories",
-        "filed under", "posted in", "related", "related articles", "related posts",
-        "related news", "related stories", "recommended", "recommended reading", "see also",
-        "read more", "more", "up next", "return", "back", "print", "follow us",
-    }
-)  # fmt: skip
-# Labels of page-template fields: only a date, time or number follows them.
-FIELD_LABELS = frozenset(
-    {
-        "date", "release date", "released", "released on", "release time", "publish date",
-        "published", "published on", "publication date", "publish time", "posted", "posted on",
-        "post date", "updated", "last updated", "updated on", "last modified", "modified",
-        "time", "views", "view count", "reads", "hits", "clicks", "comments", "likes",
-    }
-)  # fmt: skip
-_MAX_LABEL_CHARS = 30
-_MAX_FIELD_VALUE_CHARS = 40
-_MAX_NOTICE_CHARS = 300
-_MAX_CONTEXT_WORDS = 5
 _MIN_REPEATED_CHARS = 12
 _MIN_REPEATED_SENTENCE = 40
 _MIN_TITLE_CHARS = 20  # a shorter title ("Notes") is too likely a line of another document
 _COPY_JACCARD = 0.5  # two documents sharing this much of their text are versions of one
 _PAIR_LIMIT = 20
-
-_HEADING = re.compile(r"[ \t]*#{1,6}[ \t]")
-_BULLET = re.compile(r"[ \t]*+(?:[-*+\u2022\u00b7|>\u00bb\u203a\u00ab\u2039]+[ \t]*+)*+")
-_LABELLED = re.compile(r"([^\W\d_][^\W\d_ '\u2019-]*+(?:[ '\u2019-][^\W\d_]++)*+)[ \t]*+[:\uff1a]")
-_ARROWED = re.compile(
-    r"(?:previous|prev|next|older|newer)[ \t]++(?:post|article|page|story|entry|item)s?\b",
-    re.IGNORECASE,
-)
-_PHRASE = re.compile(
-    r"(?:(?:return|back|go[ \t]++back|skip|jump)[ \t]++to(?:[ \t]++the)?[ \t]++"
-    r"(?:list|top|home(?:[ \t]*+page)?|index|menu|(?:main[ \t]++)?content|navigation|search|"
-    r"results|overview|previous[ \t]++page|(?:article|news|post)s?(?:[ \t]++list)?)|"
-    r"(?:read|see|load|show|view)[ \t]++(?:more|all)|top[ \t]++of[ \t]++(?:the[ \t]++)?page)\b",
-    re.IGNORECASE,
-)
-_NOTICE = re.compile(
-    r"\u00a9|\(c\)[ \t]*+\d{4}|\ball rights reserved\b|\bcopyright\b[^.!?]{0,80}\d{4}|"
-    r"\b(?:site|website|we)\b[^.!?]{0,40}\bcookies\b|\bcookie[ \t]++(?:policy|settings|consent)\b",
-    re.IGNORECASE,
-)
-_MONTHS = (
-    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
-    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|am|pm|utc|gmt"
-)
-# A date, a time or a count: digits, separators and month names only.
-_FIELD_VALUE = re.compile(
-    rf"(?:[\d\s,./:\-\u5e74\u6708\u65e5]|\b(?:{_MONTHS})\b\.?)++", re.IGNORECASE
-)
-_DIGIT = re.compile(r"\d")
-_NOTICE_WORDS = ("\u00a9", "(c)", "reserved", "copyright", "cookie")
-_SENTENCE_MARKS = ".!?;:\u3002\uff01\uff1f"
-_CLOSERS = "\"'\u201d\u2019)]"
-_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,15 +101,43 @@ class _Line:
     heading: bool  # a Markdown heading line: never boilerplate
 
 
-def find_boilerplate(documents: Sequence[Document]) -> dict[str, tuple[Chrome, ...]]:
+@dataclass(frozen=True, slots=True)
+class Lines:
+    """A document's lines and what each is judged alone: the part of the work that depends on
+    the document only, which a build keeps for the next (``Analysed``)."""
+
+    lines: tuple[_Line, ...]
+    own: tuple[str | None, ...]  # ``classify_line`` of each line without other titles
+    values: tuple[str, ...]  # the key of a labelled line's value ("" for other lines)
+
+
+Analysed = LastCall[Document, Lines]
+
+
+def analyse(doc: Document) -> Lines:
+    lines = tuple(_lines(doc.text))
+    own: list[str | None] = []
+    values: list[str] = []
+    for line in lines:
+        reason, value = (None, "") if line.heading else judge_line(doc.text[line.start : line.end])
+        own.append(reason)
+        values.append(value)
+    return Lines(lines, tuple(own), tuple(values))
+
+
+def find_boilerplate(
+    documents: Sequence[Document], memo: Analysed | None = None
+) -> dict[str, tuple[Chrome, ...]]:
     """Every document's boilerplate spans, in text order, by ``doc_id`` (documents with none
-    are left out). Repetition and links to other documents are judged across ``documents``."""
-    lines = {doc.doc_id: _lines(doc.text) for doc in documents}
-    titles = {key for doc in documents if len(key := _key(doc.title)) >= _MIN_TITLE_CHARS}
-    repeated = _repeated(documents, lines)
+    are left out). Repetition and links to other documents are judged across ``documents``;
+    ``memo`` keeps each document's ``analyse`` for the next call."""
+    analysed = memo.results(list(documents), analyse) if memo else [analyse(d) for d in documents]
+    by_id = {doc.doc_id: a for doc, a in zip(documents, analysed, strict=True)}
+    titles = {key for doc in documents if len(key := line_key(doc.title)) >= _MIN_TITLE_CHARS}
+    repeated = _repeated(documents, {d: list(a.lines) for d, a in by_id.items()})
     out: dict[str, tuple[Chrome, ...]] = {}
     for doc in documents:
-        found = _document_chrome(doc, lines[doc.doc_id], titles - {_key(doc.title)}, repeated)
+        found = _document_chrome(doc, by_id[doc.doc_id], titles - {line_key(doc.title)}, repeated)
         if found:
             out[doc.doc_id] = found
     return out
@@ -166,79 +155,19 @@ def chrome_spans(doc: Document, chrome: Sequence[Chrome]) -> tuple[tuple[int, in
     return tuple(spans)
 
 
-def classify_line(line: str, other_titles: Set[str] = frozenset()) -> str | None:
-    """The ground on which one line (no newline) is boilerplate by itself, or ``None``."""
-    text = _BULLET.sub("", line, count=1).strip()
-    if not text or _HEADING.match(line):
-        return None
-    if (_ARROWED.match(text) or _PHRASE.match(text)) and _short_phrase(text):
-        return "navigation"
-    labelled = _LABELLED.match(text)
-    if labelled and len(labelled.group(1)) <= _MAX_LABEL_CHARS:
-        label = _SPACES.sub(" ", labelled.group(1)).lower()
-        value = text[labelled.end() :].strip()
-        if _is_navigation_label(label):
-            return "navigation"
-        if (
-            label in FIELD_LABELS
-            and len(value) <= _MAX_FIELD_VALUE_CHARS
-            and _FIELD_VALUE.fullmatch(value)
-            and _DIGIT.search(value)
-        ):
-            return "field"
-        if other_titles and value and _key(value) in other_titles:
-            return "link"
-    if len(text) <= _MAX_NOTICE_CHARS and _notice(text):
-        return "notice"
-    if other_titles and _key(text) in other_titles:
-        return "link"
-    return None
-
-
-def _is_navigation_label(label: str) -> bool:
-    if label in NAVIGATION_LABELS:
-        return True
-    # One swap of two adjacent letters ("Prve" for "Prev"): a typo, not another word; a
-    # substitution would turn "text" into "next".
-    if " " in label or len(label) < 4:
-        return False
-    return any(
-        label[:i] + label[i + 1] + label[i] + label[i + 2 :] in NAVIGATION_LABELS
-        for i in range(len(label) - 1)
-    )
-
-
-def _notice(text: str) -> bool:
-    low = text.lower()
-    return any(w in low for w in _NOTICE_WORDS) and bool(_NOTICE.search(text))
-
-
-def _ends_sentence(text: str) -> bool:
-    return text.rstrip().rstrip(_CLOSERS)[-1:] in tuple(_SENTENCE_MARKS)
-
-
-def _short_phrase(text: str) -> bool:
-    return len(text.split()) <= 6 and not _ends_sentence(text)
-
-
-def _bare(text: str) -> bool:
-    """A short line with no sentence punctuation: a bare link, a label, a heading."""
-    return len(text.split()) <= _MAX_CONTEXT_WORDS and not _ends_sentence(text)
-
-
 def _document_chrome(
-    doc: Document, lines: list[_Line], other_titles: Set[str], repeated: set[str]
+    doc: Document, analysed: Lines, other_titles: Set[str], repeated: set[str]
 ) -> tuple[Chrome, ...]:
-    reasons: list[str | None] = []
+    lines = list(analysed.lines)
+    reasons = list(analysed.own)
     for i, line in enumerate(lines):
-        if line.heading:
-            reasons.append(None)
+        if reasons[i] is not None or line.heading:
             continue
         # the first line of a text is its own title, even where another copy names it so
-        reason = classify_line(doc.text[line.start : line.end], other_titles if i else frozenset())
-        if reason is None and line.key in repeated:
-            reason = "repeated"
-        reasons.append(reason)
+        if i and other_titles and (line.key in other_titles or analysed.values[i] in other_titles):
+            reasons[i] = "link"
+        elif line.key in repeated:
+            reasons[i] = "repeated"
     _spread_by_context(doc.text, lines, reasons)
     found = [Chrome(line.start, line.end, r) for line, r in zip(lines, reasons, strict=True) if r]
     found.extend(_repeated_paragraphs(doc.text, lines, reasons, repeated))
@@ -259,7 +188,7 @@ def _spread_by_context(text: str, lines: list[_Line], reasons: list[str | None])
                 and lines[j].paragraph == lines[i].paragraph
                 and reasons[j] in ("navigation", "context", "link")
                 and not lines[i].heading
-                and _bare(text[lines[i].start : lines[i].end])
+                and bare(text[lines[i].start : lines[i].end])
             ):
                 reasons[i] = "context"
 
@@ -341,8 +270,8 @@ def _lines(text: str) -> list[_Line]:
                 paragraph += 1
             lead = len(raw) - len(raw.lstrip())
             start = pos + lead
-            heading = bool(_HEADING.match(raw))
-            out.append(_Line(start, start + len(stripped), paragraph, _key(stripped), heading))
+            heading = bool(HEADING.match(raw))
+            out.append(_Line(start, start + len(stripped), paragraph, line_key(stripped), heading))
             blank = False
         else:
             blank = True
@@ -350,17 +279,10 @@ def _lines(text: str) -> list[_Line]:
     return out
 
 
-def _key(text: str) -> str:
-    """A line as repetition compares it: NFKC, case-folded, whitespace collapsed."""
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
-    return " ".join(text.casefold().split())
-
-
 def _repeatable(key: str) -> bool:
     """Whether a line found in two documents says they share a template: a bare line (a menu,
     a name, an address) or a long one. A short sentence ("Case series.", "Not applicable.")
     is often the same in unrelated documents."""
     return len(key) >= _MIN_REPEATED_SENTENCE or (
-        len(key) >= _MIN_REPEATED_CHARS and not _ends_sentence(key)
+        len(key) >= _MIN_REPEATED_CHARS and not ends_sentence(key)
     )
