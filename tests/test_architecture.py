@@ -43,7 +43,12 @@ ORDER: dict[str, list[set[str]]] = {
     "evaluation": [{"questions"}, {"metrics"}],
     "ingest": [{"extract", "chrome", "abbreviations"}, {"boilerplate"}, {"chunker"}, {"loaders"}],
     # the worker's parsers, one module a format, over text's standard-library helpers
-    "ingest.extract": [{"text"}, {"html", "docx", "pdf_layout", "sandbox"}, {"pdf"}, {"worker"}],
+    "ingest.extract": [
+        {"text", "landmarks"},
+        {"html", "docx", "pdf_layout", "sandbox"},
+        {"pdf"},
+        {"worker"},
+    ],
     "embedding": [
         # the seam, and what the encoders are built from
         {"embedder", "precision", "onnx_export", "runtimes", "hashing"},

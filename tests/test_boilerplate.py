@@ -228,3 +228,24 @@ def test_an_html_page_marks_its_chrome_and_keeps_it_readable(tmp_path: Path) -> 
     assert "Cells divide." in page.text and "Cells divide." not in hinted
     marked = {page.text[c.start : c.end] for c in find_boilerplate([page])["page.html"]}
     assert marked == set(hinted)
+
+
+def test_a_layout_class_on_the_page_or_its_wrapper_marks_nothing(tmp_path: Path) -> None:
+    body = (
+        b'<body class="has-sidebar nav-open"><div class="with-sidebar"><h1>Cells</h1>'
+        b"<p>Cord blood is frozen at birth.</p><p>Banks store it for years.</p></div></body>"
+    )
+    (tmp_path / "layout.html").write_bytes(body)
+    page = load_file(tmp_path / "layout.html", Path("layout.html"))
+    assert "Cord blood is frozen at birth." in page.text and page.chrome == ()
+
+
+def test_a_chrome_class_on_a_wrapper_of_most_of_the_page_marks_nothing(tmp_path: Path) -> None:
+    body = (
+        b'<body><div class="page-with-sidebar"><p>Cord blood is frozen at birth and kept for'
+        b' years.</p><p>Banks store it for any patient.</p></div><div class="footer">Example'
+        b"</div></body>"
+    )
+    (tmp_path / "wrapped.html").write_bytes(body)
+    page = load_file(tmp_path / "wrapped.html", Path("wrapped.html"))
+    assert [page.text[s:e] for s, e in page.chrome] == ["Example"]

@@ -8,6 +8,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from mscqa.ingest.extract.landmarks import (
+    DROP_TAGS,
+    LINK_DENSITY,
+    MAX_CHROME,
+    inside_content,
+    is_chrome,
+    is_hidden,
+)
 from mscqa.ingest.extract.text import (
     ALL_WS_RE,
     Block,
@@ -21,15 +29,6 @@ from mscqa.ingest.extract.text import (
 
 HTML_MAX_DEPTH = 10_000
 
-_DROP_TAGS = frozenset(
-    {
-        "script", "style", "noscript", "nav", "footer", "aside", "form", "template", "svg",
-        "iframe", "object", "embed", "canvas", "button", "select", "textarea", "input", "head",
-        "audio", "video", "map", "dialog", "title", "link", "meta",
-    }
-)  # fmt: skip
-# ARIA landmarks that mean the same as the dropped elements.
-_DROP_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search", "form"})
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _BLOCK_TAGS = frozenset(
     {
@@ -39,19 +38,6 @@ _BLOCK_TAGS = frozenset(
         "tfoot", "thead", "ul",
     }
 )  # fmt: skip
-# Site chrome the page keeps in the text but marks (``Block.chrome``, then
-# ``mscqa.ingest.boilerplate``): elements whose class or id names navigation, a footer, a
-# banner... (Readability's "unlikely candidates", unless the name also says content), and
-# blocks that are mostly link text (jusText's link density).
-_CHROME_NAME_RE = re.compile(
-    r"(?:^|[\s_-])(?:nav|navbar|navigation|menu|breadcrumbs?|footer|header|masthead|sidebar|"
-    r"widget|related|share|sharing|social|cookies?|consent|gdpr|banner|pagination|pager|"
-    r"newsletter|subscribe|promo|sponsors?|advert|ads?)(?:$|[\s_-])",
-    re.I,
-)
-_CONTENT_NAME_RE = re.compile(r"article|content|main|body", re.I)
-LINK_DENSITY = 0.5
-_HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _META_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 # Linear: a tag's attributes stop at the next "<" or ">". The lazy "[^>]*?" let every "<a" of
 # "<a<a<a..." scan to the end of the page (quadratic; tests/test_linear_time.py). A "<" inside
@@ -112,17 +98,6 @@ def html_depth(html: str) -> int:
     return best
 
 
-def _is_hidden(attrs: dict[str, str | None]) -> bool:
-    if "hidden" in attrs:
-        return True
-    if (attrs.get("aria-hidden") or "").strip().lower() == "true":
-        return True
-    if (attrs.get("role") or "").strip().lower() in _DROP_ROLES:
-        return True
-    style = attrs.get("style")
-    return bool(style and _HIDDEN_STYLE_RE.search(style))
-
-
 class _HtmlText:
     """Walks a selectolax tree without recursion and collects paragraph blocks."""
 
@@ -134,7 +109,8 @@ class _HtmlText:
         self.pre = 0
         self.links = 0  # characters of link text in ``buf``
         self.in_link = 0
-        self.in_chrome = 0
+        self.opened: list[int] = []  # where each open chrome element's blocks start
+        self.marked: list[tuple[int, int]] = []  # blocks [a, b) of each closed one
 
     def flush(self) -> None:
         if not self.buf:
@@ -142,7 +118,7 @@ class _HtmlText:
         raw = "".join(self.buf)
         self.buf = []
         chars = len(ALL_WS_RE.sub("", raw))
-        chrome = self.in_chrome > 0 or bool(chars and self.links / chars >= LINK_DENSITY)
+        chrome = bool(chars and self.links / chars >= LINK_DENSITY)
         self.links = 0
         if self.rows and self.rows[-1]:
             text = inline(raw)
@@ -196,7 +172,7 @@ class _HtmlText:
             if self.rows:
                 cells = [c for c in self.rows.pop() if c]
                 if cells:
-                    self.blocks.append(Block(" | ".join(cells), chrome=self.in_chrome > 0))
+                    self.blocks.append(Block(" | ".join(cells)))
         elif tag in ("td", "th"):
             self.flush()
         elif tag in _BLOCK_TAGS:
@@ -211,22 +187,22 @@ class _HtmlText:
             tag = node.tag
             if leaving:
                 self.leave(tag)
-                if _is_chrome(node.attributes):
+                if is_chrome(node):
                     self.flush()
-                    self.in_chrome -= 1
+                    self.marked.append((self.opened.pop(), len(self.blocks)))
                 continue
             if tag == "-text":
                 self.add_text(node.text_content or "")
                 continue
             if not tag or tag.startswith(("-", "_", "#")):  # comments, doctype, ...
                 continue
-            if tag in _DROP_TAGS or _is_hidden(node.attributes):
+            if tag in DROP_TAGS or is_hidden(node.attributes):
                 continue
-            if tag == "header" and not _inside_content(node):
+            if tag == "header" and not inside_content(node):
                 continue
-            if _is_chrome(node.attributes):
+            if is_chrome(node):
                 self.flush()
-                self.in_chrome += 1
+                self.opened.append(len(self.blocks))
             self.enter(tag)
             stack.append((node, True))
             children = []
@@ -236,22 +212,17 @@ class _HtmlText:
                 child = child.next
             stack.extend((c, False) for c in reversed(children))
         self.flush()
+        self._mark()
         return self.blocks
 
-
-def _is_chrome(attrs: dict[str, str | None]) -> bool:
-    names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".strip()
-    return bool(names and _CHROME_NAME_RE.search(names) and not _CONTENT_NAME_RE.search(names))
-
-
-def _inside_content(node: Any) -> bool:
-    """True for a <header> inside <article>/<main> (an article's own header: title, byline)."""
-    parent = node.parent
-    while parent is not None:
-        if parent.tag in ("article", "main"):
-            return True
-        parent = parent.parent
-    return False
+    def _mark(self) -> None:
+        """Mark the blocks of chrome elements, but not of one that holds most of the page's
+        text: that class names a layout ("with-sidebar"), not chrome."""
+        total = sum(len(b.text) for b in self.blocks)
+        for a, b in self.marked:
+            if sum(len(x.text) for x in self.blocks[a:b]) <= MAX_CHROME * total:
+                for block in self.blocks[a:b]:
+                    block.chrome = True
 
 
 def extract_html(data: bytes) -> dict[str, Any]:
