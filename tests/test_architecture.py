@@ -42,9 +42,14 @@ ORDER: dict[str, list[set[str]]] = {
     ],
     # the question files, then the metrics over them
     "evaluation": [{"questions"}, {"metrics"}],
-    "ingest": [{"extract", "chunker", "abbreviations"}, {"loaders"}],
+    "ingest": [{"extract", "chrome", "abbreviations"}, {"boilerplate"}, {"chunker"}, {"loaders"}],
     # the worker's parsers, one module a format, over text's standard-library helpers
-    "ingest.extract": [{"text"}, {"html", "docx", "pdf_layout", "sandbox"}, {"pdf"}, {"worker"}],
+    "ingest.extract": [
+        {"text", "landmarks"},
+        {"html", "docx", "pdf_layout", "sandbox"},
+        {"pdf"},
+        {"worker"},
+    ],
     "embedding": [
         # the seam, and what the encoders are built from
         {"embedder", "precision", "onnx_export", "runtimes", "hashing"},

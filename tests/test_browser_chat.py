@@ -298,6 +298,32 @@ def test_sources_name_their_document_once_and_stay_distinct(desktop: Session) ->
     desktop.assert_clean()
 
 
+# Two of its sources are passages of one section ("osteoarthritis"): their section alone would
+# label both the same.
+ONE_SECTION_TWICE = (
+    "What improvements did arthritis patients treated with bone marrow mesenchymal stem cells "
+    "show, and which cytokines are reduced?"
+)
+
+
+def test_two_sources_from_one_section_are_told_apart(desktop: Session) -> None:
+    page, turn = answered(desktop, ONE_SECTION_TWICE)
+    cited = page.evaluate(
+        "() => JSON.parse(localStorage.getItem('mscqa.conversations')).conversations[0]"
+        ".turns[0].response.citations.map(c => c.section)"
+    )
+    sections = [s for s in cited if cited.count(s) > 1]
+    assert sections, f"the premise changed: no section cited twice in {cited}"
+    buttons = turn.locator(".sources .source-link").all()
+    labels = [b.locator(".source-label").text_content() for b in buttons]  # without the n
+    assert len(set(labels)) == len(labels), labels
+    same = [b for b, s in zip(buttons, cited, strict=True) if s == sections[0]]
+    assert {b.locator(".source-main").text_content() for b in same} == {sections[0]}
+    quotes = {b.locator(".source-quote").text_content() for b in same}
+    assert len(quotes) == len(same)  # the start of each quoted sentence tells them apart
+    desktop.assert_clean()
+
+
 # --- the question box -----------------------------------------------------------------------
 
 

@@ -36,6 +36,10 @@ class Document:
     sections: tuple[Section, ...] = ()
     pages: tuple[Page, ...] = ()
     metadata: tuple[tuple[str, str], ...] = ()
+    # Spans of ``text`` the loader found to be site chrome from the markup (HTML link lists,
+    # navigation/footer classes): a hint for ``ingest.boilerplate``, used by the build only
+    # and not stored in snapshots.
+    chrome: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

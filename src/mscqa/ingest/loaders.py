@@ -223,4 +223,5 @@ def _extracted_document(path: Path, rel: Path, sha: str) -> Document:
         format=path.suffix.lower().lstrip("."),
         sections=innermost_sections(Section(t, s, e) for t, s, e in ex.sections),
         pages=tuple(Page(n, s, e) for n, s, e in ex.pages),
+        chrome=ex.chrome,
     )

@@ -8,27 +8,27 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from mscqa.ingest.extract.landmarks import (
+    DROP_TAGS,
+    LINK_DENSITY,
+    MAX_CHROME,
+    inside_content,
+    is_chrome,
+    is_hidden,
+)
 from mscqa.ingest.extract.text import (
     ALL_WS_RE,
     Block,
     OutOfMemory,
     Refused,
     assemble,
+    chrome_spans,
     inline,
     paragraphs,
 )
 
 HTML_MAX_DEPTH = 10_000
 
-_DROP_TAGS = frozenset(
-    {
-        "script", "style", "noscript", "nav", "footer", "aside", "form", "template", "svg",
-        "iframe", "object", "embed", "canvas", "button", "select", "textarea", "input", "head",
-        "audio", "video", "map", "dialog", "title", "link", "meta",
-    }
-)  # fmt: skip
-# ARIA landmarks that mean the same as the dropped elements.
-_DROP_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search", "form"})
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _BLOCK_TAGS = frozenset(
     {
@@ -38,7 +38,6 @@ _BLOCK_TAGS = frozenset(
         "tfoot", "thead", "ul",
     }
 )  # fmt: skip
-_HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _META_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 # Linear: a tag's attributes stop at the next "<" or ">". The lazy "[^>]*?" let every "<a" of
 # "<a<a<a..." scan to the end of the page (quadratic; tests/test_linear_time.py). A "<" inside
@@ -99,17 +98,6 @@ def html_depth(html: str) -> int:
     return best
 
 
-def _is_hidden(attrs: dict[str, str | None]) -> bool:
-    if "hidden" in attrs:
-        return True
-    if (attrs.get("aria-hidden") or "").strip().lower() == "true":
-        return True
-    if (attrs.get("role") or "").strip().lower() in _DROP_ROLES:
-        return True
-    style = attrs.get("style")
-    return bool(style and _HIDDEN_STYLE_RE.search(style))
-
-
 class _HtmlText:
     """Walks a selectolax tree without recursion and collects paragraph blocks."""
 
@@ -119,12 +107,19 @@ class _HtmlText:
         self.rows: list[list[str]] = []  # open table rows (nested tables stack)
         self.heading: int | None = None
         self.pre = 0
+        self.links = 0  # characters of link text in ``buf``
+        self.in_link = 0
+        self.opened: list[int] = []  # where each open chrome element's blocks start
+        self.marked: list[tuple[int, int]] = []  # blocks [a, b) of each closed one
 
     def flush(self) -> None:
         if not self.buf:
             return
         raw = "".join(self.buf)
         self.buf = []
+        chars = len(ALL_WS_RE.sub("", raw))
+        chrome = bool(chars and self.links / chars >= LINK_DENSITY)
+        self.links = 0
         if self.rows and self.rows[-1]:
             text = inline(raw)
             if text:
@@ -134,18 +129,22 @@ class _HtmlText:
         if self.heading is not None:
             text = inline(raw)
             if text:
-                self.blocks.append(Block(text, self.heading))
+                self.blocks.append(Block(text, self.heading, chrome=chrome))
             return
-        self.blocks.extend(Block(p) for p in paragraphs(raw))
+        self.blocks.extend(Block(p, chrome=chrome) for p in paragraphs(raw))
 
     def add_text(self, s: str) -> None:
+        if self.in_link:
+            self.links += len(ALL_WS_RE.sub("", s))
         if self.pre:
             self.buf.append(s)
         else:
             self.buf.append(ALL_WS_RE.sub(" ", s))
 
     def enter(self, tag: str) -> None:
-        if tag == "br":
+        if tag == "a":
+            self.in_link += 1
+        elif tag == "br":
             self.buf.append("\n")
         elif tag in _HEADINGS:
             self.flush()
@@ -163,7 +162,9 @@ class _HtmlText:
                 self.pre += 1
 
     def leave(self, tag: str) -> None:
-        if tag in _HEADINGS:
+        if tag == "a":
+            self.in_link = max(0, self.in_link - 1)
+        elif tag in _HEADINGS:
             self.flush()
             self.heading = None
         elif tag == "tr":
@@ -186,16 +187,22 @@ class _HtmlText:
             tag = node.tag
             if leaving:
                 self.leave(tag)
+                if is_chrome(node):
+                    self.flush()
+                    self.marked.append((self.opened.pop(), len(self.blocks)))
                 continue
             if tag == "-text":
                 self.add_text(node.text_content or "")
                 continue
             if not tag or tag.startswith(("-", "_", "#")):  # comments, doctype, ...
                 continue
-            if tag in _DROP_TAGS or _is_hidden(node.attributes):
+            if tag in DROP_TAGS or is_hidden(node.attributes):
                 continue
-            if tag == "header" and not _inside_content(node):
+            if tag == "header" and not inside_content(node):
                 continue
+            if is_chrome(node):
+                self.flush()
+                self.opened.append(len(self.blocks))
             self.enter(tag)
             stack.append((node, True))
             children = []
@@ -205,17 +212,17 @@ class _HtmlText:
                 child = child.next
             stack.extend((c, False) for c in reversed(children))
         self.flush()
+        self._mark()
         return self.blocks
 
-
-def _inside_content(node: Any) -> bool:
-    """True for a <header> inside <article>/<main> (an article's own header: title, byline)."""
-    parent = node.parent
-    while parent is not None:
-        if parent.tag in ("article", "main"):
-            return True
-        parent = parent.parent
-    return False
+    def _mark(self) -> None:
+        """Mark the blocks of chrome elements, but not of one that holds most of the page's
+        text: that class names a layout ("with-sidebar"), not chrome."""
+        total = sum(len(b.text) for b in self.blocks)
+        for a, b in self.marked:
+            if sum(len(x.text) for x in self.blocks[a:b]) <= MAX_CHROME * total:
+                for block in self.blocks[a:b]:
+                    block.chrome = True
 
 
 def extract_html(data: bytes) -> dict[str, Any]:
@@ -252,4 +259,10 @@ def extract_html(data: bytes) -> dict[str, Any]:
     text, sections, pages = assemble(blocks)
     if not text.strip():
         raise Refused("no extractable text in HTML")
-    return {"title": title, "text": text, "sections": sections, "pages": pages}
+    return {
+        "title": title,
+        "text": text,
+        "sections": sections,
+        "pages": pages,
+        "chrome": chrome_spans(blocks),
+    }

@@ -48,6 +48,8 @@ class Extracted:
     text: str
     sections: tuple[tuple[str, int, int], ...]
     pages: tuple[tuple[int, int, int], ...]
+    # HTML only: ``(start, end)`` of blocks the markup marks as site chrome (kept in ``text``)
+    chrome: tuple[tuple[int, int], ...] = ()
 
 
 class ExtractionError(MscqaError):
@@ -157,6 +159,7 @@ def extract(
             text=payload["text"],
             sections=tuple((str(h), int(s), int(e)) for h, s, e in payload["sections"]),
             pages=tuple((int(p), int(s), int(e)) for p, s, e in payload["pages"]),
+            chrome=tuple((int(s), int(e)) for s, e in payload.get("chrome", ())),
         )
     except (KeyError, TypeError, ValueError):
         raise ExtractionError("extraction worker returned a malformed answer") from None

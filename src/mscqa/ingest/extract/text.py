@@ -78,6 +78,22 @@ class Block:
     level: int | None = None
     # PDF only: (page number, start, end) spans inside ``text``.
     pages: list[tuple[int, int, int]] = field(default_factory=list)
+    # HTML only: the markup says it is site chrome (a link list, a navigation or footer class)
+    chrome: bool = False
+
+
+def chrome_spans(blocks: list[Block]) -> list[list[int]]:
+    """``[start, end]`` in ``assemble(blocks)``'s text of the blocks marked ``chrome``."""
+    spans: list[list[int]] = []
+    pos = None
+    for b in blocks:
+        if not b.text:
+            continue
+        pos = 0 if pos is None else pos + 2
+        if b.chrome:
+            spans.append([pos, pos + len(b.text)])
+        pos += len(b.text)
+    return spans
 
 
 def assemble(blocks: list[Block]) -> tuple[str, list[list[Any]], list[list[int]]]:
