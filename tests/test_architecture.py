@@ -41,7 +41,8 @@ ORDER: dict[str, list[set[str]]] = {
     ],
     # the question files, then the metrics over them
     "evaluation": [{"questions"}, {"metrics"}],
-    "ingest": [{"extract", "chunker", "abbreviations"}, {"loaders"}],
+    # sentences: a text's sentence spans; chunker: sentences packed into passages
+    "ingest": [{"extract", "sentences", "abbreviations"}, {"chunker", "loaders"}],
     # the worker's parsers, one module a format, over text's standard-library helpers
     "ingest.extract": [{"text"}, {"html", "docx", "pdf_layout", "sandbox"}, {"pdf"}, {"worker"}],
     "embedding": [
