@@ -71,6 +71,8 @@ ORDER: dict[str, list[set[str]]] = {
         {"backends"},
     ],
     "retrieval": [{"fusion", "spelling", "vocabulary", "conversation"}, {"retriever"}],
+    # live: the serving snapshot and its hot swap; qa: questions and the catalogue over it
+    "service": [{"live"}, {"qa"}],
     "answer": [{"cache", "expected", "units"}, {"ranker"}, {"answerer"}],
     "server": [
         # docview: the /read page's layout of a Document (pure, records only)

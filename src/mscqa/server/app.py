@@ -97,8 +97,7 @@ def _watch(service: QAService, stop: threading.Event, interval: float) -> None:
     """Load the index, then keep checking for a newer snapshot until told to stop."""
     try:
         service.load()
-    except MscqaError as exc:
-        service.last_error = str(exc)
+    except MscqaError as exc:  # serving() reports it until a snapshot loads
         log.error("%s", exc)
     while not stop.is_set():
         try:
