@@ -83,11 +83,13 @@ ORDER: dict[str, list[set[str]]] = {
         {"api", "pages", "admin", "sources", "serve"},
         # the OpenAI-compatible API and the MCP server serve /ask's answers to other tools;
         # feedback and the curator's question report share the admin token check
-        {"openai", "mcp_server", "questions"},
+        {"openai", "mcp", "questions"},
         {"app"},
     ],
     "server.middleware": [{"security", "limits", "ratelimit", "apikey", "head", "reshape"}],
     "server.openai": [{"schemas", "errors"}, {"routes"}],
+    # tools: the MCP server and its tools; http: it served at /mcp
+    "server.mcp": [{"tools"}, {"http"}],
     # where the log is kept, what it keeps (and its writer thread), the routes over it
     # pgstore: the same QuestionStore in the index database (MSCQA_DATABASE_URL)
     "server.questions": [{"store"}, {"pgstore"}, {"log"}, {"routes"}],
