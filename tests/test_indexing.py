@@ -114,15 +114,21 @@ def test_a_build_cache_carries_unchanged_documents_to_the_next_build(
     build_index(tiny_settings, fake_embedder, cache=cache)
     first = cache.chunks.kept
     mined = cache.abbreviations.kept
+    tokens = cache.tokens.kept
     assert first and len(first) == len(mined)  # one entry a document
+    assert tokens  # the passages' BM25 tokens, from writing and checking the snapshot
     (tiny_settings.corpus_dir / "added.md").write_text("# Added\n\nCord blood banking (CBB).\n")
     build_index(tiny_settings, fake_embedder, cache=cache)
     now = cache.chunks.kept
     assert len(now) == len(first) + 1
     assert all(now[key] is value for key, value in first.items())  # not chunked again
     assert all(cache.abbreviations.kept[doc] is found for doc, found in mined.items())
+    kept_tokens = cache.tokens.kept
+    assert len(kept_tokens) > len(tokens)  # the added document's passages
+    assert all(kept_tokens[text] is t for text, t in tokens.items())  # not tokenised again
     # without a cache nothing is kept between builds: a new one starts empty
     assert BuildCache().chunks.kept == {}
+    assert BuildCache().tokens.kept == {}
 
 
 def test_editing_one_file_reembeds_only_its_texts(

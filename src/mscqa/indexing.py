@@ -34,6 +34,7 @@ from mscqa.index import (
     sentence_text,
 )
 from mscqa.index.backends import open_store
+from mscqa.index.lexical import Tokens
 from mscqa.ingest.abbreviations import mine
 from mscqa.ingest.chunker import Chunked, Chunker
 from mscqa.ingest.loaders import LoadResult, Skipped, load_corpus
@@ -62,13 +63,15 @@ class BuildReport:
 class BuildCache:
     """What a process keeps from one build for the next (a server's admin rebuilds, a test
     suite): the chunks and the mined abbreviations of documents that did not change, and the
-    build encoders already loaded (compiling the model again costs ~0.5 s). ``build_index``
+    build encoders already loaded (compiling the model again costs ~0.5 s), the passages'
+    BM25 tokens (the store writing and checking the snapshot tokenises through it). ``build_index``
     takes one; without it a build keeps nothing (the vectors are reused from the embedding
     cache on disk either way)."""
 
     chunks: Chunked = field(default_factory=LastCall)
     abbreviations: LastCall[Document, list[Definition]] = field(default_factory=LastCall)
     encoders: dict[tuple[Any, ...], Embedder] = field(default_factory=dict)
+    tokens: Tokens = field(default_factory=LastCall)
 
 
 # The folder store's lock (kept under this name for callers and tests).
@@ -98,7 +101,7 @@ def build_index(
     started = time.perf_counter()
     threads = threads or settings.build_threads or os.cpu_count() or 1
     kept = cache if cache is not None else BuildCache()
-    store = open_store(settings)
+    store = open_store(settings, kept.tokens)
     try:
         with store.writer(wait=wait_for_lock) as writer:
             version, loaded, chunks, n_sentences, embedded = _build(

@@ -26,11 +26,12 @@ from mscqa.fileio import fsync_dir, write_durably
 from mscqa.index import manifest as manifest_file
 from mscqa.index.dense import SentenceTable, make_dense_index
 from mscqa.index.layout import current_version, folder_writer_lock, list_versions, publish
-from mscqa.index.lexical import LexicalIndex
+from mscqa.index.lexical import LexicalIndex, Tokens
 from mscqa.index.manifest import FIX
 from mscqa.index.records import chunk_from_record, chunk_record, doc_from_record, doc_record
 from mscqa.index.snapshot import Snapshot
 from mscqa.index.store import IndexSnapshot, lexical_text
+from mscqa.memo import LastCall
 from mscqa.types import Chunk, Definition, Document, Unreadable
 
 log = logging.getLogger(__name__)
@@ -47,12 +48,13 @@ def save_snapshot(
     sentence_owner: np.ndarray,
     abbreviations: Sequence[Definition] = (),
     unreadable: Sequence[Unreadable] = (),
+    tokens: Tokens | None = None,
 ) -> Path:
     """Write a complete snapshot under a temporary name, fsync it, then rename it into place.
 
     ``abbreviations`` and ``unreadable`` are plain records, one JSON object a line
     (``{"doc_id", "short", "long"}`` and ``{"doc_id", "section", "start", "end", "context",
-    "after"}``).
+    "after"}``). ``tokens`` is the store's token memo (``lexical.Tokens``).
 
     Does not switch ``CURRENT``; call ``publish`` once the snapshot has been checked. A full
     disk (or any other write failure) removes the partial snapshot and raises SnapshotError.
@@ -85,7 +87,7 @@ def save_snapshot(
             np.save(fh, np.asarray(sentence_owner, dtype=np.int32))
             fh.flush()
             os.fsync(fh.fileno())
-        LexicalIndex.build([lexical_text(c) for c in chunks]).save(tmp / "lexical")
+        LexicalIndex.build([lexical_text(c) for c in chunks], tokens).save(tmp / "lexical")
         write_durably(tmp / "abbreviations.jsonl", _jsonl(abbreviations))
         write_durably(tmp / "unreadable.jsonl", _jsonl(unreadable))
         manifest_file.seal(
@@ -119,8 +121,11 @@ def _removed_on_write_error(tmp: Path, snapshots: Path) -> Iterator[None]:
         ) from exc
 
 
-def load_snapshot(path: Path, *, expect_model: str | None = None) -> Snapshot:
-    """Load and check one snapshot folder. Raises ``SnapshotError`` naming the fix."""
+def load_snapshot(
+    path: Path, *, expect_model: str | None = None, tokens: Tokens | None = None
+) -> Snapshot:
+    """Load and check one snapshot folder (its passages tokenised through ``tokens``, the
+    store's memo, when given). Raises ``SnapshotError`` naming the fix."""
     import faiss
 
     manifest = manifest_file.read(path)
@@ -164,10 +169,13 @@ def load_snapshot(path: Path, *, expect_model: str | None = None) -> Snapshot:
         lexical,
         abbreviations,
         unreadable,
+        tokens,
     )
 
 
-def load_current(index_dir: Path, *, expect_model: str | None = None) -> Snapshot:
+def load_current(
+    index_dir: Path, *, expect_model: str | None = None, tokens: Tokens | None = None
+) -> Snapshot:
     """Load the snapshot ``CURRENT`` names; if it is damaged, fall back to the newest good one."""
     version = current_version(index_dir)
     if version is None:
@@ -175,13 +183,17 @@ def load_current(index_dir: Path, *, expect_model: str | None = None) -> Snapsho
             f"No index yet in {index_dir}; run `mscqa index` (or `mscqa serve`, which builds one)."
         )
     try:
-        return load_snapshot(index_dir / "snapshots" / version, expect_model=expect_model)
+        return load_snapshot(
+            index_dir / "snapshots" / version, expect_model=expect_model, tokens=tokens
+        )
     except SnapshotError as first:
         for other in reversed(list_versions(index_dir)):
             if other == version:
                 continue
             try:
-                snap = load_snapshot(index_dir / "snapshots" / other, expect_model=expect_model)
+                snap = load_snapshot(
+                    index_dir / "snapshots" / other, expect_model=expect_model, tokens=tokens
+                )
             except SnapshotError:
                 continue
             log.error("%s; serving the previous snapshot %s instead", first, other)
@@ -190,11 +202,15 @@ def load_current(index_dir: Path, *, expect_model: str | None = None) -> Snapsho
 
 
 class FolderStore:
-    """Snapshots in ``index_dir`` (the default): the functions above behind the store seam."""
+    """Snapshots in ``index_dir`` (the default): the functions above behind the store seam.
 
-    def __init__(self, index_dir: Path) -> None:
+    ``tokens`` (default: its own) is the token memo every snapshot it writes or loads
+    tokenises its passages through: a build passes the one its ``BuildCache`` keeps."""
+
+    def __init__(self, index_dir: Path, tokens: Tokens | None = None) -> None:
         self.index_dir = index_dir
         self.models_dir = index_dir / "models"
+        self.tokens: Tokens = tokens if tokens is not None else LastCall()
 
     def where(self) -> str:
         return str(self.index_dir)
@@ -202,7 +218,7 @@ class FolderStore:
     @contextlib.contextmanager
     def writer(self, wait: bool = False) -> Iterator[FolderWriter]:
         with folder_writer_lock(self.index_dir, wait=wait):
-            yield FolderWriter(self.index_dir)
+            yield FolderWriter(self.index_dir, self.tokens)
 
     def current_version(self) -> str | None:
         return current_version(self.index_dir)
@@ -217,7 +233,7 @@ class FolderStore:
         return list_versions(self.index_dir)
 
     def load_current(self) -> Snapshot:
-        return load_current(self.index_dir)
+        return load_current(self.index_dir, tokens=self.tokens)
 
     def retire(self, snapshot: IndexSnapshot) -> None:
         pass  # a loaded folder snapshot is all in memory: nothing to release
@@ -233,8 +249,9 @@ class FolderStore:
 
 
 class FolderWriter:
-    def __init__(self, index_dir: Path) -> None:
+    def __init__(self, index_dir: Path, tokens: Tokens | None = None) -> None:
         self.index_dir = index_dir
+        self.tokens = tokens
 
     def write(
         self,
@@ -260,10 +277,11 @@ class FolderWriter:
             sentence_owner,
             abbreviations,
             unreadable,
+            self.tokens,
         )
 
     def load(self, version: str) -> Snapshot:
-        return load_snapshot(self.index_dir / "snapshots" / version)
+        return load_snapshot(self.index_dir / "snapshots" / version, tokens=self.tokens)
 
     def publish(self, version: str, keep: int) -> None:
         publish(self.index_dir, version, keep=keep)

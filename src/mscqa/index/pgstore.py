@@ -26,12 +26,14 @@ from typing import Any
 
 from mscqa.errors import NoIndexError, SnapshotError
 from mscqa.index import pgdb, pglexical
+from mscqa.index.lexical import Tokens
 from mscqa.index.manifest import FIX, FORMAT_VERSION, check_model
 from mscqa.index.pgdb import reachable
 from mscqa.index.pgleases import Leases
 from mscqa.index.pgrecords import undefined
 from mscqa.index.pgsnapshot import PgSnapshot
 from mscqa.index.pgwrite import HNSW_EF_SEARCH, PgWriter, schema_of, write_snapshot
+from mscqa.memo import LastCall
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +49,13 @@ class PgStore:
     (shared advisory locks on the snapshots it serves) on a connection of its own.
     """
 
-    def __init__(self, url: str, models_dir: Path, *, pool_size: int = 8) -> None:
+    def __init__(
+        self, url: str, models_dir: Path, *, pool_size: int = 8, tokens: Tokens | None = None
+    ) -> None:
         self.url = url
         self.models_dir = models_dir  # where the build's ONNX exports live (on this machine)
+        # the token memo the snapshots it writes tokenise through (``lexical.Tokens``)
+        self.tokens: Tokens = tokens if tokens is not None else LastCall()
         self.pool_size = max(1, pool_size)
         self._pool: Any = None
         self.leases = Leases(url)

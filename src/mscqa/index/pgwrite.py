@@ -27,7 +27,7 @@ from mscqa.errors import SnapshotError
 from mscqa.index import pgcopy, pgdb, pglexical, pgrecords
 from mscqa.index.dense import HNSW_ABOVE
 from mscqa.index.layout import prune_models
-from mscqa.index.lexical import corpus_words
+from mscqa.index.lexical import Tokens, corpus_words
 from mscqa.index.manifest import FIX, FORMAT_VERSION
 from mscqa.index.store import chunk_words, lexical_text
 from mscqa.types import Chunk, Definition, Document, Unreadable
@@ -95,11 +95,13 @@ def write_snapshot(
     abbreviations: Sequence[Definition] = (),
     unreadable: Sequence[Unreadable] = (),
     hnsw_above: int = HNSW_ABOVE,
+    tokens: Tokens | None = None,
 ) -> int:
     """Write a complete snapshot in one transaction; returns its id. Does not publish it.
 
     ``abbreviations`` and ``unreadable`` are the plain records the folder store writes as
-    ``abbreviations.jsonl`` and ``unreadable.jsonl``, here one table each."""
+    ``abbreviations.jsonl`` and ``unreadable.jsonl``, here one table each; ``tokens`` is the
+    store's token memo (``lexical.Tokens``)."""
     if len(chunks) != len(chunk_vectors):
         raise SnapshotError(f"{len(chunks)} chunks but {len(chunk_vectors)} vectors")
     if len(sentence_owner) != len(sentence_vectors):
@@ -146,7 +148,7 @@ def write_snapshot(
             sentence_vectors,
             extra=np.asarray(sentence_owner, dtype=np.int32),
         )
-        pglexical.write(cur, schema, [lexical_text(c) for c in chunks])
+        pglexical.write(cur, schema, [lexical_text(c) for c in chunks], tokens)
         with cur.copy(pgdb.in_schema("COPY {s}.words (word) FROM STDIN", schema)) as copy:
             for word in sorted(corpus_words(chunk_words(c) for c in chunks)):
                 copy.write_row((word,))
@@ -169,6 +171,7 @@ class Store(Protocol):
 
     url: str
     models_dir: Path
+    tokens: Tokens
 
     def load(self, version: str) -> Any: ...
     def list_versions(self) -> list[str]: ...
@@ -184,7 +187,9 @@ class PgWriter:
 
     def write(self, version: str, manifest: dict[str, Any], *parts: Any, **records: Any) -> None:
         with pgdb.reachable(self.store.url):
-            write_snapshot(self.conn, version, manifest, *parts, **records)
+            write_snapshot(
+                self.conn, version, manifest, *parts, tokens=self.store.tokens, **records
+            )
 
     def load(self, version: str) -> Any:
         return self.store.load(version)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from mscqa.index.dense import SentenceTable
-from mscqa.index.lexical import LexicalIndex, corpus_words, tokenize_all
+from mscqa.index.lexical import LexicalIndex, Tokens, corpus_words, tokenize_all
 from mscqa.index.store import TermStats, chunk_words, lexical_text
 from mscqa.types import Chunk, Definition, Document, Unreadable
 
@@ -30,7 +30,11 @@ class Snapshot:
         lexical: LexicalIndex,
         abbreviations: Sequence[Definition] = (),
         unreadable: Sequence[Unreadable] = (),
+        tokens: Tokens | None = None,
     ) -> None:
+        """``tokens``: the store's token memo (``lexical.Tokens``), so the passages the build
+        that wrote this snapshot (or the snapshot before it) tokenised are not tokenised
+        again."""
         self.path = path
         self.manifest = manifest
         self.documents = documents
@@ -41,6 +45,7 @@ class Snapshot:
         # Start row of each chunk's sentences in the sentence table.
         self.sentence_start = np.searchsorted(sentences.owner, np.arange(len(chunks) + 1))
         self._tokens: list[set[str]] | None = None
+        self._token_memo = tokens
         self._stats: TermStats | None = None
         self._abbreviations = list(abbreviations)
         self._unreadable = list(unreadable)
@@ -127,7 +132,7 @@ class Snapshot:
         return self._chunk_tokens()[row]
 
     def _chunk_tokens(self) -> list[set[str]]:
-        # shared with the build that just made this snapshot, if any (tokenize_all remembers)
         if self._tokens is None:
-            self._tokens = [set(t) for t in tokenize_all([lexical_text(c) for c in self.chunks])]
+            texts = [lexical_text(c) for c in self.chunks]
+            self._tokens = [set(t) for t in tokenize_all(texts, self._token_memo)]
         return self._tokens
