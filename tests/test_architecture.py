@@ -52,8 +52,10 @@ ORDER: dict[str, list[set[str]]] = {
         # the one place that picks the build and the question encoder
         {"choice"},
     ],
-    # store: the seam (Protocols, and how a chunk becomes each index part's text); manifest,
-    # dense, records: a snapshot's parts; layout: the folder's CURRENT/snapshots/models/lock;
+    # manifest: what a snapshot was built from and holds (typed, reads and writes itself);
+    # store: the seam (Protocols, the parts a build hands over, and how a chunk becomes each
+    # index part's text); dense, records: a snapshot's parts; layout: the folder's
+    # CURRENT/snapshots/models/lock;
     # snapshot: a folder snapshot in memory; folder: the folder store.
     # impacts: BM25's exact top k from impact-ordered lists; pgcopy: pgvector values and binary
     # COPY; pgdb: PostgreSQL plumbing (connections, migrations, locks); pglexical: the impact
@@ -62,8 +64,8 @@ ORDER: dict[str, list[set[str]]] = {
     # pgstore: the snapshots in PostgreSQL behind the seam; backends picks the folder or the
     # database
     "index": [
-        {"impacts", "pgcopy"},
-        {"lexical", "pgdb", "store", "manifest", "dense", "records"},
+        {"impacts", "pgcopy", "manifest"},
+        {"lexical", "pgdb", "store", "dense", "records"},
         {"layout", "snapshot", "pglexical", "pgleases", "pgrecords"},
         {"folder", "pgwrite"},
         {"pgsnapshot"},

@@ -82,7 +82,7 @@ def test_build_report_counts(
     assert {s for s, *_ in progress} == {"load", "embed", "write"}
     embed = [(d, t) for s, d, t in progress if s == "embed"]
     assert embed[-1][0] == embed[-1][1] == report.chunks + report.sentences
-    assert snap.manifest["model"]["sha256"] == fake_embedder.fingerprint()
+    assert snap.manifest.model.sha256 == fake_embedder.fingerprint()
 
 
 def test_build_reports_skipped_files(
@@ -93,7 +93,7 @@ def test_build_reports_skipped_files(
     assert [s.file for s in report.skipped] == ["notes.xyz"]
     assert report.documents == 3
     manifest = index.load().manifest
-    assert manifest["skipped"][0]["file"] == "notes.xyz"
+    assert manifest.skipped[0][0] == "notes.xyz"
 
 
 def test_rebuild_without_changes_embeds_nothing(index: IndexView, tiny_settings: Settings) -> None:
@@ -182,7 +182,7 @@ def test_builds_never_modify_the_corpus(
     build_index(tiny_settings, fake_embedder)
     assert corpus_hashes(tiny_settings.corpus_dir) == before
     snap = index.load()
-    assert snap.manifest["corpus"] == {k: v for k, v in before.items() if k != "junk.xyz"}
+    assert snap.manifest.corpus == {k: v for k, v in before.items() if k != "junk.xyz"}
 
 
 def test_empty_corpus_is_a_corpus_error(

@@ -27,14 +27,17 @@ from mscqa.embedding.embedder import Embedder, vectors_key
 from mscqa.errors import CorpusError, SnapshotError
 from mscqa.index import (
     IndexSnapshot,
+    Manifest,
+    ModelInfo,
+    SnapshotParts,
     SnapshotStore,
     SnapshotWriter,
+    Tokens,
     dense_text,
     folder_writer_lock,
     sentence_text,
 )
 from mscqa.index.backends import open_store
-from mscqa.index.lexical import Tokens
 from mscqa.ingest.abbreviations import mine
 from mscqa.ingest.chunker import Chunked, Chunker
 from mscqa.ingest.loaders import LoadResult, Skipped, load_corpus
@@ -179,34 +182,27 @@ def _build(
         settings.build_nice,
     )
     version = new_version()
-    manifest = {
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model": {"name": embedder.name, "sha256": embedder.fingerprint(), "dim": embedder.dim},
-        "chunking": chunker.settings(),
-        "corpus": {d.doc_id: d.sha256 for d in loaded.documents},
-        "skipped": [{"file": s.file, "reason": s.reason} for s in loaded.skipped],
-    }
     query_model = _niced(
         lambda: export_query_model(
             settings, embedder, chunk_texts[:8], chunk_vectors[:8], store.current_manifest()
         ),
         settings.build_nice,
     )
-    if query_model:
-        manifest["query_model"] = query_model
+    manifest = Manifest(
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        model=ModelInfo(embedder.name, embedder.fingerprint(), embedder.dim),
+        chunking=chunker.settings(),
+        corpus={d.doc_id: d.sha256 for d in loaded.documents},
+        skipped=tuple((s.file, s.reason) for s in loaded.skipped),
+        query_model=query_model,
+        version=version,
+    )
     if progress:
         progress("write", 0, 1)
-    writer.write(
-        version,
-        manifest,
-        loaded.documents,
-        chunks,
-        chunk_vectors,
-        sentence_vectors,
-        owner,
-        abbreviations=abbreviations,
-        unreadable=unreadable,
+    parts = SnapshotParts(
+        loaded.documents, chunks, chunk_vectors, sentence_vectors, owner, abbreviations, unreadable
     )
+    writer.write(manifest, parts)
     _check(writer.load(version), embedder)
     writer.publish(version, keep=settings.keep_snapshots)
     cache.save({text_key(t) for t in chunk_texts + sentence_texts})

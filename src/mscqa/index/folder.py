@@ -17,54 +17,36 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from mscqa.errors import NoIndexError, SnapshotError
 from mscqa.fileio import fsync_dir, write_durably
-from mscqa.index import manifest as manifest_file
 from mscqa.index.dense import SentenceTable, make_dense_index
 from mscqa.index.layout import current_version, folder_writer_lock, list_versions, publish
 from mscqa.index.lexical import LexicalIndex, Tokens
-from mscqa.index.manifest import FIX
+from mscqa.index.manifest import FIX, Manifest
 from mscqa.index.records import chunk_from_record, chunk_record, doc_from_record, doc_record
 from mscqa.index.snapshot import Snapshot
-from mscqa.index.store import IndexSnapshot, lexical_text
+from mscqa.index.store import IndexSnapshot, SnapshotParts, lexical_text
 from mscqa.memo import LastCall
-from mscqa.types import Chunk, Definition, Document, Unreadable
+from mscqa.types import Definition, Unreadable
 
 log = logging.getLogger(__name__)
 
 
 def save_snapshot(
-    index_dir: Path,
-    version: str,
-    manifest: dict[str, Any],
-    documents: list[Document],
-    chunks: list[Chunk],
-    chunk_vectors: np.ndarray,
-    sentence_vectors: np.ndarray,
-    sentence_owner: np.ndarray,
-    abbreviations: Sequence[Definition] = (),
-    unreadable: Sequence[Unreadable] = (),
-    tokens: Tokens | None = None,
+    index_dir: Path, manifest: Manifest, parts: SnapshotParts, tokens: Tokens | None = None
 ) -> Path:
-    """Write a complete snapshot under a temporary name, fsync it, then rename it into place.
-
-    ``abbreviations`` and ``unreadable`` are plain records, one JSON object a line
-    (``{"doc_id", "short", "long"}`` and ``{"doc_id", "section", "start", "end", "context",
-    "after"}``). ``tokens`` is the store's token memo (``lexical.Tokens``).
+    """Write snapshot ``manifest.version`` under a temporary name, fsync it, then rename it
+    into place. ``tokens`` is the store's token memo (``lexical.Tokens``).
 
     Does not switch ``CURRENT``; call ``publish`` once the snapshot has been checked. A full
     disk (or any other write failure) removes the partial snapshot and raises SnapshotError.
     """
-    if len(chunks) != len(chunk_vectors):
-        raise SnapshotError(f"{len(chunks)} chunks but {len(chunk_vectors)} vectors")
-    if len(sentence_owner) != len(sentence_vectors):
-        raise SnapshotError("sentence table and sentence vectors disagree")
     import faiss
 
+    version = manifest.version
     snapshots = index_dir / "snapshots"
     tmp, final = snapshots / f".tmp-{version}", snapshots / version
     with _removed_on_write_error(tmp, snapshots):
@@ -73,33 +55,25 @@ def save_snapshot(
             shutil.rmtree(tmp)
         tmp.mkdir()
         write_durably(
-            tmp / "documents.json", json.dumps([doc_record(d) for d in documents]).encode()
+            tmp / "documents.json", json.dumps([doc_record(d) for d in parts.documents]).encode()
         )
         write_durably(
             tmp / "chunks.jsonl",
             "".join(
-                json.dumps(chunk_record(c), ensure_ascii=False) + "\n" for c in chunks
+                json.dumps(chunk_record(c), ensure_ascii=False) + "\n" for c in parts.chunks
             ).encode(),
         )
-        faiss.write_index(make_dense_index(chunk_vectors), str(tmp / "dense.faiss"))
+        faiss.write_index(make_dense_index(parts.chunk_vectors), str(tmp / "dense.faiss"))
         with (tmp / "sentences.npy").open("wb") as fh:
-            np.save(fh, np.ascontiguousarray(sentence_vectors, dtype=np.float32))
-            np.save(fh, np.asarray(sentence_owner, dtype=np.int32))
+            np.save(fh, np.ascontiguousarray(parts.sentence_vectors, dtype=np.float32))
+            np.save(fh, np.asarray(parts.sentence_owner, dtype=np.int32))
             fh.flush()
             os.fsync(fh.fileno())
-        LexicalIndex.build([lexical_text(c) for c in chunks], tokens).save(tmp / "lexical")
-        write_durably(tmp / "abbreviations.jsonl", _jsonl(abbreviations))
-        write_durably(tmp / "unreadable.jsonl", _jsonl(unreadable))
-        manifest_file.seal(
-            tmp,
-            manifest,
-            version,
-            {
-                "documents": len(documents),
-                "chunks": len(chunks),
-                "sentences": len(sentence_owner),
-            },
-        )
+        texts = [lexical_text(c) for c in parts.chunks]
+        LexicalIndex.build(texts, tokens).save(tmp / "lexical")
+        write_durably(tmp / "abbreviations.jsonl", _jsonl(parts.abbreviations))
+        write_durably(tmp / "unreadable.jsonl", _jsonl(parts.unreadable))
+        manifest.write(tmp, parts.counts())
         fsync_dir(tmp)
         os.rename(tmp, final)
         fsync_dir(snapshots)
@@ -128,9 +102,9 @@ def load_snapshot(
     store's memo, when given). Raises ``SnapshotError`` naming the fix."""
     import faiss
 
-    manifest = manifest_file.read(path)
-    manifest_file.check(manifest, path.name, expect_model=expect_model)
-    manifest_file.verify_files(path, manifest)
+    manifest = Manifest.read(path)
+    manifest.check_model(expect_model)
+    manifest.verify_files(path)
     try:
         documents = {
             d["doc_id"]: doc_from_record(d)
@@ -149,15 +123,15 @@ def load_snapshot(
             unreadable = [Unreadable(**json.loads(line)) for line in fh]
     except Exception as exc:
         raise SnapshotError(f"index snapshot {path.name} could not be read ({exc}); {FIX}") from exc
-    counts = manifest.get("counts", {})
+    counts = manifest.counts
     sizes = {
         "chunks": len(chunks),
         "dense vectors": dense.ntotal,
         "lexical rows": lexical.size,
     }
-    if len(set(sizes.values())) != 1 or counts.get("chunks") != len(chunks):
+    if len(set(sizes.values())) != 1 or counts is None or counts.chunks != len(chunks):
         raise SnapshotError(f"index snapshot {path.name} is inconsistent {sizes}; {FIX}")
-    if len(owner) != len(sentence_vectors) or counts.get("documents") != len(documents):
+    if len(owner) != len(sentence_vectors) or counts.documents != len(documents):
         raise SnapshotError(f"index snapshot {path.name} is inconsistent (sentences); {FIX}")
     return Snapshot(
         path,
@@ -223,11 +197,11 @@ class FolderStore:
     def current_version(self) -> str | None:
         return current_version(self.index_dir)
 
-    def current_manifest(self) -> dict[str, Any] | None:
+    def current_manifest(self) -> Manifest | None:
         version = current_version(self.index_dir)
         if version is None:
             return None
-        return manifest_file.read_or_none(self.index_dir / "snapshots" / version)
+        return Manifest.read_or_none(self.index_dir / "snapshots" / version)
 
     def list_versions(self) -> list[str]:
         return list_versions(self.index_dir)
@@ -253,32 +227,8 @@ class FolderWriter:
         self.index_dir = index_dir
         self.tokens = tokens
 
-    def write(
-        self,
-        version: str,
-        manifest: dict[str, Any],
-        documents: list[Document],
-        chunks: list[Chunk],
-        chunk_vectors: np.ndarray,
-        sentence_vectors: np.ndarray,
-        sentence_owner: np.ndarray,
-        *,
-        abbreviations: Sequence[Definition] = (),
-        unreadable: Sequence[Unreadable] = (),
-    ) -> None:
-        save_snapshot(
-            self.index_dir,
-            version,
-            manifest,
-            documents,
-            chunks,
-            chunk_vectors,
-            sentence_vectors,
-            sentence_owner,
-            abbreviations,
-            unreadable,
-            self.tokens,
-        )
+    def write(self, manifest: Manifest, parts: SnapshotParts) -> None:
+        save_snapshot(self.index_dir, manifest, parts, self.tokens)
 
     def load(self, version: str) -> Snapshot:
         return load_snapshot(self.index_dir / "snapshots" / version, tokens=self.tokens)

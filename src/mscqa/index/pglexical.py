@@ -27,7 +27,7 @@ from mscqa.index.impacts import ENTRY
 from mscqa.index.lexical import BM25_B, BM25_K1, LexicalIndex, Tokens, tokenize_all
 from mscqa.memo import LastCall
 
-LEXICAL = "impacts"  # manifest["storage"]["lexical"] of snapshots with impact lists
+LEXICAL = "impacts"  # Manifest.storage.lexical of snapshots with impact lists
 BATCH = 200_000  # rows per binary COPY
 ANALYZE = ("terms", "passage_terms")  # the tables the planner wants statistics of
 

@@ -12,7 +12,8 @@ import numpy as np
 
 from mscqa.index.dense import SentenceTable
 from mscqa.index.lexical import LexicalIndex, Tokens, corpus_words, tokenize_all
-from mscqa.index.store import TermStats, chunk_words, lexical_text
+from mscqa.index.manifest import Manifest
+from mscqa.index.store import SnapshotParts, TermStats, chunk_words, lexical_text
 from mscqa.types import Chunk, Definition, Document, Unreadable
 
 
@@ -22,7 +23,7 @@ class Snapshot:
     def __init__(
         self,
         path: Path,
-        manifest: dict[str, Any],
+        manifest: Manifest,
         documents: dict[str, Document],
         chunks: list[Chunk],
         dense: Any,
@@ -62,7 +63,20 @@ class Snapshot:
 
     @property
     def version(self) -> str:
-        return str(self.manifest["version"])
+        return self.manifest.version
+
+    def parts(self) -> SnapshotParts:
+        """Everything this snapshot holds besides its manifest, as a build hands it to a
+        store: to write the same snapshot into another store (``bench.common``)."""
+        return SnapshotParts(
+            list(self.documents.values()),
+            self.chunks,
+            self.dense.reconstruct_n(0, len(self.chunks)),
+            self.sentences.vectors,
+            self.sentences.owner,
+            self._abbreviations,
+            self._unreadable,
+        )
 
     # -- the search surface the Retriever reads; a Postgres snapshot answers the same calls --
 
