@@ -92,9 +92,9 @@ ORDER: dict[str, list[set[str]]] = {
     "server.openai": [{"schemas", "errors"}, {"routes"}],
     # tools: the MCP server and its tools; http: it served at /mcp
     "server.mcp": [{"tools"}, {"http"}],
-    # where the log is kept, its writer thread, what it keeps, the routes over it
-    # pgstore: the same QuestionStore in the index database (MSCQA_DATABASE_URL)
-    "server.questions": [{"store"}, {"pgstore", "writer"}, {"log"}, {"routes"}],
+    # the store seam and its records; the stores (SQLite, or PostgreSQL in the index
+    # database with MSCQA_DATABASE_URL) and the writer thread; what the log keeps; its routes
+    "server.questions": [{"store"}, {"sqlitestore", "pgstore", "writer"}, {"log"}, {"routes"}],
     # builds: the build worker process (parent side and child) the jobs run builds in
     "server.admin": [{"uploads", "builds"}, {"forms", "jobs"}, {"routes"}],
 }

@@ -24,12 +24,12 @@ from collections.abc import Sequence
 from typing import Literal
 
 from mscqa.config import Settings
+from mscqa.server.questions.sqlitestore import SQLiteQuestionStore
 from mscqa.server.questions.store import (
     FeedbackRecord,
     QuestionGroup,
     QuestionStore,
     Rating,
-    SQLiteQuestionStore,
     Status,
 )
 from mscqa.server.questions.writer import (
