@@ -3,6 +3,7 @@ to bm25s, pgvector dense search against FAISS, leases and pruning."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -12,14 +13,22 @@ import pytest
 
 from conftest import CORPUS
 from mscqa.errors import BuildInProgress, MscqaError, NoIndexError, SnapshotError
-from mscqa.index import Counts, SnapshotParts, lexical_text, make_dense_index, pgdb
+from mscqa.index import (
+    Counts,
+    SnapshotParts,
+    lexical_text,
+    load_snapshot,
+    make_dense_index,
+    pgdb,
+    save_snapshot,
+)
 from mscqa.index.impacts import top_k
 from mscqa.index.lexical import LexicalIndex, tokenize
 from mscqa.index.pgstore import PgStore, schema_of
 from mscqa.ingest.chunker import Chunker
 from mscqa.ingest.loaders import load_corpus
 from mscqa.types import Definition, Unreadable
-from test_store import built, tiny_snapshot_inputs
+from test_store import DEFINED, GAPS, built, tiny_snapshot_inputs
 
 
 @pytest.fixture
@@ -413,3 +422,29 @@ def test_without_listen_a_server_still_learns_of_a_new_snapshot_by_polling(
         assert other.current_version() == "v2"
     finally:
         other.close()
+
+
+def test_a_folder_snapshot_copied_into_the_database_is_the_same_snapshot(
+    store: PgStore, tmp_path: Path
+) -> None:
+    """What bench.common.copy_to_database does: a folder snapshot's manifest and parts
+    (``Snapshot.parts``) written through the database's writer."""
+    folder = save_snapshot(
+        tmp_path / "folder", built("v1"), SnapshotParts(*tiny_snapshot_inputs(), DEFINED, GAPS)
+    )
+    source = load_snapshot(folder)
+    with store.writer() as writer:
+        writer.write(source.manifest, source.parts())
+        writer.publish(source.version, keep=3)
+    copy = store.load_current()
+    assert copy.version == source.version and list(copy.chunks) == source.chunks
+    assert dict(copy.documents) == source.documents
+    assert copy.abbreviations == DEFINED and copy.unreadable == GAPS
+    # the same manifest, but where the database keeps it instead of the folder's file digests
+    assert copy.manifest.files is None and copy.manifest.storage is not None
+    assert dataclasses.replace(copy.manifest, storage=None) == dataclasses.replace(
+        source.manifest, files=None
+    )
+    np.testing.assert_allclose(
+        np.vstack(copy.sentence_vectors(range(len(source.chunks)))), source.sentences.vectors
+    )
