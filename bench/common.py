@@ -145,23 +145,10 @@ def copy_to_database(index_dir: Path, url: str) -> str:
     from mscqa.index.pgstore import PgStore
 
     snap = load_current(index_dir)
-    manifest = {
-        k: v for k, v in snap.manifest.items() if k not in {"files", "counts", "format_version"}
-    }
     store = PgStore(url, index_dir / "models")
     try:
         with store.writer() as writer:
-            writer.write(
-                snap.version,
-                manifest,
-                list(snap.documents.values()),
-                snap.chunks,
-                snap.dense.reconstruct_n(0, len(snap.chunks)),
-                snap.sentences.vectors,
-                snap.sentences.owner,
-                abbreviations=snap.abbreviations,
-                unreadable=snap.unreadable,
-            )
+            writer.write(snap.manifest, snap.parts())  # the store seals it (counts, storage)
             writer.publish(snap.version, keep=3)
     finally:
         store.close()

@@ -15,7 +15,7 @@ from mscqa.answer import (
     features,
 )
 from mscqa.answer.ranker import Question, rank
-from mscqa.ingest.chunker import split_sentences
+from mscqa.ingest.sentences import split_sentences
 from mscqa.types import Chunk, Hit, Retrieval, ScoredSentence, Unreadable
 
 DOC_A = (

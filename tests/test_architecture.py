@@ -42,7 +42,14 @@ ORDER: dict[str, list[set[str]]] = {
     ],
     # the question files, then the metrics over them
     "evaluation": [{"questions"}, {"metrics"}],
-    "ingest": [{"extract", "chrome", "abbreviations"}, {"boilerplate"}, {"chunker"}, {"loaders"}],
+    # sentences: a text's sentence spans; chrome: line cues of site chrome; boilerplate: which
+    # lines of a document are site chrome; chunker: sentences packed into passages
+    "ingest": [
+        {"extract", "chrome", "sentences", "abbreviations"},
+        {"boilerplate"},
+        {"chunker"},
+        {"loaders"},
+    ],
     # the worker's parsers, one module a format, over text's standard-library helpers
     "ingest.extract": [
         {"text", "landmarks"},
@@ -57,8 +64,10 @@ ORDER: dict[str, list[set[str]]] = {
         # the one place that picks the build and the question encoder
         {"choice"},
     ],
-    # store: the seam (Protocols, and how a chunk becomes each index part's text); manifest,
-    # dense, records: a snapshot's parts; layout: the folder's CURRENT/snapshots/models/lock;
+    # manifest: what a snapshot was built from and holds (typed, reads and writes itself);
+    # store: the seam (Protocols, the parts a build hands over, and how a chunk becomes each
+    # index part's text); dense, records: a snapshot's parts; layout: the folder's
+    # CURRENT/snapshots/models/lock;
     # snapshot: a folder snapshot in memory; folder: the folder store.
     # impacts: BM25's exact top k from impact-ordered lists; pgcopy: pgvector values and binary
     # COPY; pgdb: PostgreSQL plumbing (connections, migrations, locks); pglexical: the impact
@@ -67,8 +76,8 @@ ORDER: dict[str, list[set[str]]] = {
     # pgstore: the snapshots in PostgreSQL behind the seam; backends picks the folder or the
     # database
     "index": [
-        {"impacts", "pgcopy"},
-        {"lexical", "pgdb", "store", "manifest", "dense", "records"},
+        {"impacts", "pgcopy", "manifest"},
+        {"lexical", "pgdb", "store", "dense", "records"},
         {"layout", "snapshot", "pglexical", "pgleases", "pgrecords"},
         {"folder", "pgwrite"},
         {"pgsnapshot"},
@@ -80,6 +89,8 @@ ORDER: dict[str, list[set[str]]] = {
         {"questions", "sentences"},
         {"retriever"},
     ],
+    # live: the serving snapshot and its hot swap; qa: questions and the catalogue over it
+    "service": [{"live"}, {"qa"}],
     "answer": [
         {"cache", "expected", "units"},
         {"ranker"},
@@ -98,14 +109,16 @@ ORDER: dict[str, list[set[str]]] = {
         {"api", "pages", "admin", "sources", "serve"},
         # the OpenAI-compatible API and the MCP server serve /ask's answers to other tools;
         # feedback and the curator's question report share the admin token check
-        {"openai", "mcp_server", "questions"},
+        {"openai", "mcp", "questions"},
         {"app"},
     ],
     "server.middleware": [{"security", "limits", "ratelimit", "apikey", "head", "reshape"}],
     "server.openai": [{"schemas", "errors"}, {"routes"}],
-    # where the log is kept, what it keeps (and its writer thread), the routes over it
-    # pgstore: the same QuestionStore in the index database (MSCQA_DATABASE_URL)
-    "server.questions": [{"store"}, {"pgstore"}, {"log"}, {"routes"}],
+    # tools: the MCP server and its tools; http: it served at /mcp
+    "server.mcp": [{"tools"}, {"http"}],
+    # the store seam and its records; the stores (SQLite, or PostgreSQL in the index
+    # database with MSCQA_DATABASE_URL) and the writer thread; what the log keeps; its routes
+    "server.questions": [{"store"}, {"sqlitestore", "pgstore", "writer"}, {"log"}, {"routes"}],
     # builds: the build worker process (parent side and child) the jobs run builds in
     # job: one rebuild job's record (the frozen Job, its progress bar, the swap to its build)
     "server.admin": [{"uploads", "builds", "job"}, {"forms", "jobs"}, {"routes"}],

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mscqa.ingest.chunker import Chunker, split_sentences
+from mscqa.ingest.chunker import Chunker
 from mscqa.ingest.loaders import load_file
+from mscqa.ingest.sentences import split_sentences
 from mscqa.types import Chunk, Document, Section
 
 ARTICLE = Path(__file__).resolve().parents[1] / "corpus" / "msc-article.md"

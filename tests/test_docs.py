@@ -1,4 +1,5 @@
-"""The README documents every setting, and its two commands are the ones CI runs."""
+"""The README documents every setting, its two commands are the ones CI runs, and its
+architecture section is the package's folder listing."""
 
 from __future__ import annotations
 
@@ -37,3 +38,34 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert "make test" in README and "make run" in README
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^make test$", ci, re.M)
+
+
+def architecture_listing() -> list[tuple[str, str]]:
+    """``(path, description)`` for each line of the README's folder listing of ``src/mscqa``:
+    ``server/admin`` for ``    admin/`` under ``  server/``."""
+    section = README.split("### Architecture")[1].split("\n### ")[0]
+    block = section.split("```")[1]
+    listing = block.split("src/mscqa/\n")[1].split("\nweb/")[0]
+    entries: list[tuple[str, str]] = []
+    parents: list[str] = []
+    for line in listing.splitlines():
+        m = re.match(r"^( +)(\S+)\s{2,}(\S.*)$", line)
+        assert m, f"not one entry and its description: {line!r}"
+        depth = len(m.group(1)) // 2 - 1
+        name = m.group(2)
+        parents[depth:] = [name.rstrip("/")]
+        entries.append(("/".join(parents) + ("/" if name.endswith("/") else ""), m.group(3)))
+    return entries
+
+
+def test_the_architecture_section_lists_every_package_on_one_line() -> None:
+    src = ROOT / "src" / "mscqa"
+    packages = {
+        p.parent.relative_to(src).as_posix() + "/"
+        for p in src.rglob("__init__.py")
+        if p.parent != src
+    }
+    top_modules = {p.name for p in src.glob("*.py") if p.name != "__init__.py"}
+    listed = [path for path, _ in architecture_listing()]
+    assert len(listed) == len(set(listed)), "an entry is listed twice"
+    assert set(listed) == packages | top_modules

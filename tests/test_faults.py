@@ -265,11 +265,11 @@ def test_manifest_records_the_corpus(
 ) -> None:
     report = build_index(tiny_settings, fake_embedder)
     manifest = index.load().manifest
-    assert manifest["version"] == report.version
-    assert set(manifest["corpus"]) == {"adipose.md", "marrow.txt", "nested/cord.md"}
-    assert manifest["model"]["sha256"] == fake_embedder.fingerprint()
-    assert manifest["chunking"]["max_chars"] == 200
-    assert manifest["counts"]["chunks"] == report.chunks
+    assert manifest.version == report.version
+    assert set(manifest.corpus) == {"adipose.md", "marrow.txt", "nested/cord.md"}
+    assert manifest.model.sha256 == fake_embedder.fingerprint()
+    assert manifest.chunking["max_chars"] == 200
+    assert manifest.counts is not None and manifest.counts.chunks == report.chunks
 
 
 def test_disk_full_during_a_build(

@@ -82,7 +82,7 @@ def test_build_report_counts(
     assert {s for s, *_ in progress} == {"load", "embed", "write"}
     embed = [(d, t) for s, d, t in progress if s == "embed"]
     assert embed[-1][0] == embed[-1][1] == report.chunks + report.sentences
-    assert snap.manifest["model"]["sha256"] == fake_embedder.fingerprint()
+    assert snap.manifest.model.sha256 == fake_embedder.fingerprint()
 
 
 def test_build_reports_skipped_files(
@@ -93,7 +93,7 @@ def test_build_reports_skipped_files(
     assert [s.file for s in report.skipped] == ["notes.xyz"]
     assert report.documents == 3
     manifest = index.load().manifest
-    assert manifest["skipped"][0]["file"] == "notes.xyz"
+    assert manifest.skipped[0][0] == "notes.xyz"
 
 
 def test_rebuild_without_changes_embeds_nothing(index: IndexView, tiny_settings: Settings) -> None:
@@ -114,15 +114,21 @@ def test_a_build_cache_carries_unchanged_documents_to_the_next_build(
     build_index(tiny_settings, fake_embedder, cache=cache)
     first = cache.chunks.kept
     mined = cache.abbreviations.kept
+    tokens = cache.tokens.kept
     assert first and len(first) == len(mined)  # one entry a document
+    assert tokens  # the passages' BM25 tokens, from writing and checking the snapshot
     (tiny_settings.corpus_dir / "added.md").write_text("# Added\n\nCord blood banking (CBB).\n")
     build_index(tiny_settings, fake_embedder, cache=cache)
     now = cache.chunks.kept
     assert len(now) == len(first) + 1
     assert all(now[key] is value for key, value in first.items())  # not chunked again
     assert all(cache.abbreviations.kept[doc] is found for doc, found in mined.items())
+    kept_tokens = cache.tokens.kept
+    assert len(kept_tokens) > len(tokens)  # the added document's passages
+    assert all(kept_tokens[text] is t for text, t in tokens.items())  # not tokenised again
     # without a cache nothing is kept between builds: a new one starts empty
     assert BuildCache().chunks.kept == {}
+    assert BuildCache().tokens.kept == {}
 
 
 def test_editing_one_file_reembeds_only_its_texts(
@@ -176,7 +182,7 @@ def test_builds_never_modify_the_corpus(
     build_index(tiny_settings, fake_embedder)
     assert corpus_hashes(tiny_settings.corpus_dir) == before
     snap = index.load()
-    assert snap.manifest["corpus"] == {k: v for k, v in before.items() if k != "junk.xyz"}
+    assert snap.manifest.corpus == {k: v for k, v in before.items() if k != "junk.xyz"}
 
 
 def test_empty_corpus_is_a_corpus_error(

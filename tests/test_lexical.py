@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mscqa.index.lexical import LexicalIndex, tokenize
+from mscqa.index.lexical import LexicalIndex, Tokens, tokenize
+from mscqa.memo import LastCall
 
 TEXTS = [
     "Adipose stem cells are collected by liposuction.",
@@ -60,21 +61,20 @@ def test_texts_without_tokens_still_occupy_a_row() -> None:
 
 
 def test_a_rebuild_reuses_tokens_and_scores_like_a_fresh_build() -> None:
-    from mscqa.index import lexical
-
+    memo: Tokens = LastCall()
     texts = ["Bone marrow stem cells.", "Adipose tissue by liposuction.", "Cord blood."]
-    first = LexicalIndex.build(texts)
-    kept = lexical._TOKENS.kept
+    first = LexicalIndex.build(texts, memo)
+    kept = memo.kept
     assert set(kept) == set(texts)
     changed = [*texts[:2], "Umbilical cord tissue."]
-    second = LexicalIndex.build(changed)
+    second = LexicalIndex.build(changed, memo)
     # unchanged texts keep their token tuples; the changed one is tokenised afresh
-    now = lexical._TOKENS.kept
+    now = memo.kept
     assert now[texts[0]] is kept[texts[0]]
     assert now["Umbilical cord tissue."] == tuple(tokenize("Umbilical cord tissue."))
     assert texts[2] not in now  # only the last build's texts are kept
-    lexical._TOKENS.clear()
-    fresh = LexicalIndex.build(changed)
+    fresh = LexicalIndex.build(changed)  # no memo: tokenised afresh, nothing kept anywhere
+    assert memo.kept == now
     for query in ("cord tissue", "liposuction", "marrow"):
         np.testing.assert_array_equal(second.scores(query), fresh.scores(query))
     assert first.scores("cord blood")[2] > 0

@@ -30,8 +30,9 @@ from hypothesis import strategies as st
 
 from mscqa.ingest import loaders
 from mscqa.ingest.abbreviations import mine
-from mscqa.ingest.chunker import Chunker, split_sentences
+from mscqa.ingest.chunker import Chunker
 from mscqa.ingest.extract import html, text
+from mscqa.ingest.sentences import split_sentences
 from mscqa.server import docview
 from mscqa.types import Document
 
@@ -174,14 +175,14 @@ def spans(pattern: re.Pattern[str], s: str) -> list[tuple[int, int]]:
 @given(s=short_texts)
 @settings(max_examples=2000, deadline=None, database=None, derandomize=True)
 def test_linear_patterns_match_what_the_old_ones_matched(s: str) -> None:
-    from mscqa.ingest import chunker
+    from mscqa.ingest import sentences
     from mscqa.ingest.extract import pdf_layout
 
-    assert spans(chunker._BOUNDARY, s) == spans(OLD["boundary"], s)
-    assert [bool(chunker._NEXT_STARTS_SENTENCE.match(s, i)) for i in range(len(s))] == [
+    assert spans(sentences._BOUNDARY, s) == spans(OLD["boundary"], s)
+    assert [bool(sentences._NEXT_STARTS_SENTENCE.match(s, i)) for i in range(len(s))] == [
         bool(OLD["next_starts"].match(s, i)) for i in range(len(s))
     ]
-    assert spans(chunker._PARAGRAPH, s) == spans(OLD["paragraph"], s)
+    assert spans(sentences._PARAGRAPH, s) == spans(OLD["paragraph"], s)
     assert spans(loaders._FRONT_MATTER_END, s) == spans(OLD["front_matter_end"], s)
     assert text._BLANK_LINES_RE.split(s) == OLD["blank_lines"].split(s)
     for line in s.split("\n"):

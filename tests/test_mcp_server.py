@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from conftest import uvicorn_server
 from mscqa.config import Settings
 from mscqa.server import create_app
-from mscqa.server.mcp_server import SearchResult
+from mscqa.server.mcp import SearchResult
 from mscqa.server.schemas import AskResponse, DocumentsResponse
 from mscqa.service import QAService
 

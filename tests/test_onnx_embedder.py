@@ -277,10 +277,10 @@ def test_build_records_the_export_and_does_not_export_twice(
     build_index(real_tiny_settings, real_embedder)
     build_index(real_tiny_settings, real_embedder)
     assert (folder / MODEL_FILE).stat().st_mtime_ns == before
-    entry = load_current(real_tiny_settings.index_dir).manifest["query_model"]
-    assert entry["path"] == f"models/{folder.name}"
-    assert entry["sha256"] == json.loads((folder / META_FILE).read_text())["sha256"]
-    assert entry["agreement"] > 0.9999
+    entry = load_current(real_tiny_settings.index_dir).manifest.query_model
+    assert entry is not None and entry.path == f"models/{folder.name}"
+    assert entry.sha256 == json.loads((folder / META_FILE).read_text())["sha256"]
+    assert entry.agreement > 0.9999
 
 
 @pytest.mark.slow
@@ -303,7 +303,8 @@ def test_default_build_encodes_with_openvino_on_the_export(
     monkeypatch.setattr(OnnxEmbedder, "encode", _counting(OnnxEmbedder.encode, calls))
     (real_tiny_settings.corpus_dir / "new.md").write_text("# New\n\nCord blood banking.\n")
     build_index(real_tiny_settings)
-    assert load_current(real_tiny_settings.index_dir).manifest["query_model"]["agreement"] > 0.999
+    query_model = load_current(real_tiny_settings.index_dir).manifest.query_model
+    assert query_model is not None and query_model.agreement > 0.999
     assert calls and set(calls) == {"openvino"}  # no ONNX Runtime session for the check
 
 

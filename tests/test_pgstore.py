@@ -3,6 +3,7 @@ to bm25s, pgvector dense search against FAISS, leases and pruning."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -12,14 +13,22 @@ import pytest
 
 from conftest import CORPUS
 from mscqa.errors import BuildInProgress, MscqaError, NoIndexError, SnapshotError
-from mscqa.index import lexical_text, make_dense_index, pgdb
+from mscqa.index import (
+    Counts,
+    SnapshotParts,
+    lexical_text,
+    load_snapshot,
+    make_dense_index,
+    pgdb,
+    save_snapshot,
+)
 from mscqa.index.impacts import top_k
 from mscqa.index.lexical import LexicalIndex, tokenize
 from mscqa.index.pgstore import PgStore, schema_of
 from mscqa.ingest.chunker import Chunker
 from mscqa.ingest.loaders import load_corpus
 from mscqa.types import Definition, Unreadable
-from test_store import tiny_snapshot_inputs
+from test_store import DEFINED, GAPS, built, tiny_snapshot_inputs
 
 
 @pytest.fixture
@@ -38,13 +47,8 @@ def write(store: PgStore, version: str, *, publish: bool = True, keep: int = 3, 
     args = {"docs": docs, "chunks": chunks, "cv": cv, "sv": sv, "owner": owner, **parts}
     with store.writer() as writer:
         writer.write(
-            version,
-            {"model": {"sha256": "m"}},
-            args["docs"],
-            args["chunks"],
-            args["cv"],
-            args["sv"],
-            args["owner"],
+            built(version),
+            SnapshotParts(args["docs"], args["chunks"], args["cv"], args["sv"], args["owner"]),
         )
         if publish:
             writer.publish(version, keep=keep)
@@ -111,7 +115,18 @@ def test_round_trip_of_records_and_vectors(store: PgStore) -> None:
     write(store, "v1")
     snap = store.load_current()
     assert snap.version == "v1" == store.current_version()
-    assert snap.manifest["counts"] == {"documents": 1, "chunks": 2, "sentences": 3}
+    assert snap.manifest.counts == Counts(documents=1, chunks=2, sentences=3)
+    assert snap.manifest.files is None and snap.manifest.storage is not None
+    assert snap.manifest.storage.schema == snap.schema
+    # the row holds the JSON the manifest writes: every key, and the store's own
+    with store.pool.connection() as conn:
+        (row,) = conn.execute("SELECT manifest FROM mscqa.snapshots").fetchone()
+    assert row == snap.manifest.to_json()
+    assert set(row) == {
+        *("created_at", "model", "chunking", "corpus", "skipped"),
+        *("format_version", "version", "counts", "storage"),
+    }
+    assert row["storage"] == {"dim": 8, "hnsw": False, "lexical": "impacts", "schema": snap.schema}
     assert list(snap.chunks) == chunks
     assert dict(snap.documents) == {"d/one.md": docs[0]}
     assert snap.chunk_counts() == {"d/one.md": 2}
@@ -131,7 +146,8 @@ def test_abbreviations_and_unreadable_parts_round_trip(store: PgStore) -> None:
     gaps = [Unreadable("d/one.md", "Table 1", 40, 41, "S", "d/one.md#0")]
     docs, chunks, cv, sv, owner = tiny_snapshot_inputs()
     with store.writer() as writer:
-        writer.write("v1", {}, docs, chunks, cv, sv, owner, abbreviations=defined, unreadable=gaps)
+        parts = SnapshotParts(docs, chunks, cv, sv, owner, defined, gaps)
+        writer.write(built("v1"), parts)
         writer.publish("v1", keep=3)
     snap = store.load_current()
     assert snap.abbreviations == defined
@@ -262,7 +278,8 @@ def test_bm25_from_the_database_equals_bm25s(store: PgStore, article_chunks) -> 
     rng = np.random.default_rng(0)
     cv = unit(rng.normal(size=(len(chunks), 8)))
     with store.writer() as writer:
-        writer.write("v1", {}, documents, chunks, cv, np.zeros((0, 8), np.float32), np.zeros(0))
+        no_sentences = (np.zeros((0, 8), np.float32), np.zeros(0))
+        writer.write(built("v1"), SnapshotParts(documents, chunks, cv, *no_sentences))
         writer.publish("v1")
     snap = store.load_current()
     reference = LexicalIndex.build(texts)
@@ -301,7 +318,8 @@ def test_bm25s_top_k_from_a_prefix_of_the_impact_lists(store: PgStore, article_c
     reference = LexicalIndex.build([lexical_text(c) for c in chunks])
     cv = unit(np.random.default_rng(0).normal(size=(len(chunks), 8)))
     with store.writer() as writer:
-        writer.write("v1", {}, documents, chunks, cv, np.zeros((0, 8), np.float32), np.zeros(0))
+        no_sentences = (np.zeros((0, 8), np.float32), np.zeros(0))
+        writer.write(built("v1"), SnapshotParts(documents, chunks, cv, *no_sentences))
         writer.publish("v1")
     snap = store.load_current()
     asked = [3, 0, len(chunks) - 1, len(chunks) // 2]
@@ -344,7 +362,8 @@ def test_dense_search_matches_faiss_exactly_below_the_hnsw_size(store: PgStore) 
     many = [chunks[0]] * n
     cv = unit(rng.normal(size=(n, 16)))
     with store.writer() as writer:
-        writer.write("v1", {}, docs, many, cv, np.zeros((0, 16), np.float32), np.zeros(0))
+        no_sentences = (np.zeros((0, 16), np.float32), np.zeros(0))
+        writer.write(built("v1"), SnapshotParts(docs, many, cv, *no_sentences))
         writer.publish("v1")
     snap = store.load_current()
     faiss_index = make_dense_index(cv)
@@ -363,20 +382,16 @@ def test_hnsw_above_the_threshold_finds_the_neighbours(store: PgStore) -> None:
     n = 2000
     cv = unit(rng.normal(size=(n, 16)))
     with store.writer() as writer:
+        no_sentences = (np.zeros((0, 16), np.float32), np.zeros(0))
         pgstore.write_snapshot(
             writer.conn,
-            "v1",
-            {},
-            docs,
-            [chunks[0]] * n,
-            cv,
-            np.zeros((0, 16), np.float32),
-            np.zeros(0),
+            built("v1"),
+            SnapshotParts(docs, [chunks[0]] * n, cv, *no_sentences),
             hnsw_above=1000,
         )
         writer.publish("v1")
     snap = store.load_current()
-    assert snap.manifest["storage"]["hnsw"] is True
+    assert snap.manifest.storage is not None and snap.manifest.storage.hnsw is True
     with store.pool.connection() as conn, conn.transaction():
         conn.execute("SET LOCAL enable_seqscan = off")  # as the snapshot's dense query does
         plan = conn.execute(
@@ -407,3 +422,29 @@ def test_without_listen_a_server_still_learns_of_a_new_snapshot_by_polling(
         assert other.current_version() == "v2"
     finally:
         other.close()
+
+
+def test_a_folder_snapshot_copied_into_the_database_is_the_same_snapshot(
+    store: PgStore, tmp_path: Path
+) -> None:
+    """What bench.common.copy_to_database does: a folder snapshot's manifest and parts
+    (``Snapshot.parts``) written through the database's writer."""
+    folder = save_snapshot(
+        tmp_path / "folder", built("v1"), SnapshotParts(*tiny_snapshot_inputs(), DEFINED, GAPS)
+    )
+    source = load_snapshot(folder)
+    with store.writer() as writer:
+        writer.write(source.manifest, source.parts())
+        writer.publish(source.version, keep=3)
+    copy = store.load_current()
+    assert copy.version == source.version and list(copy.chunks) == source.chunks
+    assert dict(copy.documents) == source.documents
+    assert copy.abbreviations == DEFINED and copy.unreadable == GAPS
+    # the same manifest, but where the database keeps it instead of the folder's file digests
+    assert copy.manifest.files is None and copy.manifest.storage is not None
+    assert dataclasses.replace(copy.manifest, storage=None) == dataclasses.replace(
+        source.manifest, files=None
+    )
+    np.testing.assert_allclose(
+        np.vstack(copy.sentence_vectors(range(len(source.chunks)))), source.sentences.vectors
+    )

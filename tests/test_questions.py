@@ -18,6 +18,7 @@ from mscqa.evaluation import evaluate, load_questions
 from mscqa.server.app import create_app
 from mscqa.server.questions import QuestionLog, SQLiteQuestionStore
 from mscqa.server.questions import log as qlog_module
+from mscqa.server.questions import writer as qlog_writer
 from mscqa.server.questions.log import DB_FILE
 from mscqa.server.questions.store import FeedbackRecord, QuestionRecord
 from mscqa.service import QAService
@@ -376,7 +377,7 @@ def test_a_failing_store_stops_logging_with_a_warning_then_resumes(
     store = FailingStore(tmp_path / "q.db")
     questions = QuestionLog(store, "all", flush_seconds=0.01, retry_seconds=0.2)
     refused = [Answer("No.", False, 0.1, id=f"r{i}", index_version="v") for i in range(3)]
-    with caplog.at_level(logging.WARNING, logger=qlog_module.__name__):
+    with caplog.at_level(logging.WARNING, logger=qlog_writer.__name__):
         questions.record("Q1?", [Turn("user", "x")], refused[0])
         questions.flush()
         assert "cannot write (database or disk is full)" in caplog.text

@@ -20,6 +20,7 @@ from conftest import mscqa_serve
 from mscqa.config import Settings
 from mscqa.server.app import create_app
 from mscqa.server.questions import log as qlog_module
+from mscqa.server.questions import writer as qlog_writer
 from mscqa.server.questions.log import DB_FILE
 from mscqa.service import QAService
 
@@ -125,7 +126,7 @@ def test_a_full_disk_stops_logging_with_a_warning_never_ask(
         client.post("/ask", json={"question": "Before the disk fills up?"})
         questions.flush()
         filler = _fill(small_disk)
-        with caplog.at_level(logging.WARNING, logger=qlog_module.__name__):
+        with caplog.at_level(logging.WARNING, logger=qlog_writer.__name__):
             for i in range(40):
                 r = client.post("/ask", json={"question": f"{i} {long}"[:1900]})
                 assert r.status_code == 200, r.text
@@ -139,7 +140,7 @@ def test_a_full_disk_stops_logging_with_a_warning_never_ask(
 
         filler.unlink()
         time.sleep(0.6)
-        with caplog.at_level(logging.WARNING, logger=qlog_module.__name__):
+        with caplog.at_level(logging.WARNING, logger=qlog_writer.__name__):
             after = client.post("/ask", json={"question": "After space is freed?"}).json()["id"]
             questions.flush()
         assert "writing again" in caplog.text

@@ -6,6 +6,7 @@ import json
 import shutil
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,6 +15,11 @@ from mscqa.config import Settings
 from mscqa.embedding.hashing import HashingEmbedder
 from mscqa.errors import NoIndexError, SnapshotError
 from mscqa.index import (
+    Counts,
+    Manifest,
+    ModelInfo,
+    QueryModel,
+    SnapshotParts,
     current_version,
     list_versions,
     load_current,
@@ -58,22 +64,29 @@ def tiny_snapshot_inputs() -> tuple[
     return [doc], chunks, cv, sv, owner
 
 
-def save(index_dir: Path, version: str) -> Path:
+def tiny_parts(**records: Any) -> SnapshotParts:
     docs, chunks, cv, sv, owner = tiny_snapshot_inputs()
-    return save_snapshot(
-        index_dir, version, {"model": {"sha256": "m"}}, docs, chunks, cv, sv, owner
-    )
+    return SnapshotParts(docs, chunks, cv, sv, owner, **records)
+
+
+def built(version: str, model_sha: str = "m", **fields: Any) -> Manifest:
+    """A build's manifest for ``version`` (the store seals it)."""
+    return Manifest(ModelInfo(f"model-{model_sha[:4]}", model_sha, DIM), version=version, **fields)
+
+
+def save(index_dir: Path, version: str) -> Path:
+    return save_snapshot(index_dir, built(version), tiny_parts())
 
 
 def test_save_publish_load_round_trip(tmp_path: Path) -> None:
     docs, chunks, cv, sv, owner = tiny_snapshot_inputs()
-    path = save_snapshot(tmp_path, "v1", {"model": {"sha256": "m"}}, docs, chunks, cv, sv, owner)
+    path = save_snapshot(tmp_path, built("v1"), SnapshotParts(docs, chunks, cv, sv, owner))
     assert path == tmp_path / "snapshots" / "v1"
     assert current_version(tmp_path) is None
     publish(tmp_path, "v1")
     snap = load_current(tmp_path, expect_model="m")
     assert snap.version == "v1"
-    assert snap.manifest["counts"] == {"documents": 1, "chunks": 2, "sentences": 3}
+    assert snap.manifest.counts == Counts(documents=1, chunks=2, sentences=3)
     assert snap.chunks == chunks
     assert snap.documents == {"d/one.md": docs[0]}
     np.testing.assert_array_equal(snap.dense.reconstruct_n(0, 2), cv)
@@ -91,18 +104,70 @@ GAPS = [Unreadable("d/one.md", "Table 1", 40, 41, "S", "d/one.md#0")]
 
 
 def test_abbreviations_and_unreadable_parts_round_trip(tmp_path: Path) -> None:
-    docs, chunks, cv, sv, owner = tiny_snapshot_inputs()
-    save_snapshot(tmp_path, "v1", {}, docs, chunks, cv, sv, owner, DEFINED, GAPS)
+    save_snapshot(tmp_path, built("v1"), tiny_parts(abbreviations=DEFINED, unreadable=GAPS))
     publish(tmp_path, "v1")
     snap = load_current(tmp_path)
     assert snap.abbreviations == DEFINED
     assert snap.unreadable == GAPS
-    assert snap.manifest["format_version"] == 2
+    assert snap.manifest.format_version == 2
     assert (
         (tmp_path / "snapshots" / "v1" / "unreadable.jsonl")
         .read_text()
         .startswith('{"doc_id": "d/one.md", "section": "Table 1"')
     )
+
+
+FIXTURE = Path(__file__).parent / "data" / "snapshot" / "v2"
+# bm25s writes its vocabulary in no fixed order: these files differ from run to run
+UNORDERED = {
+    "lexical/data.csc.index.npy",
+    "lexical/indices.csc.index.npy",
+    "lexical/vocab.index.json",
+}
+
+
+def test_a_snapshot_written_before_the_typed_manifest_still_loads(tmp_path: Path) -> None:
+    folder = shutil.copytree(FIXTURE, tmp_path / "snapshots" / "20261202T000000000000Z")
+    snap = load_snapshot(folder, expect_model="f" * 64)
+    m = snap.manifest
+    assert m.version == snap.version == "20261202T000000000000Z"
+    assert m.model == ModelInfo("hashing-8", "f" * 64, 8)
+    assert m.query_model == QueryModel("models/" + "f" * 16, "e" * 64, False, 0.999999)
+    assert m.chunking == {"splitter": "sentence-v3", "max_chars": 700}
+    assert m.corpus == {"d/one.md": "a" * 64}
+    assert m.skipped == (("notes.xyz", "unsupported file type"),)
+    assert m.counts == Counts(documents=1, chunks=2, sentences=3)
+    assert m.files is not None and "chunks.jsonl" in m.files and m.storage is None
+    assert snap.abbreviations == DEFINED and snap.unreadable == GAPS
+    assert snap.lexical.scores("gamma tissue")[1] > 0
+    # read and written back, it is the same JSON, key for key and in the same order
+    assert json.dumps(m.to_json(), indent=2) == (folder / "manifest.json").read_text()
+
+
+def test_the_same_parts_are_written_as_before_the_typed_manifest(tmp_path: Path) -> None:
+    old = load_snapshot(FIXTURE)
+    new = save_snapshot(tmp_path, old.manifest, old.parts())
+    files = sorted(p.relative_to(FIXTURE).as_posix() for p in FIXTURE.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(new).as_posix() for p in new.rglob("*") if p.is_file())
+    for name in files:
+        if name not in UNORDERED and name != "manifest.json":
+            assert (new / name).read_bytes() == (FIXTURE / name).read_bytes(), name
+    before = json.loads((FIXTURE / "manifest.json").read_text())
+    after = json.loads((new / "manifest.json").read_text())
+    for manifest in (before, after):
+        manifest["files"] = {k: v for k, v in manifest["files"].items() if k not in UNORDERED}
+    assert list(after) == list(before) and after == before
+    assert load_snapshot(new).lexical.size == old.lexical.size
+
+
+def test_a_manifest_that_is_not_one_is_refused_with_the_fix(tmp_path: Path) -> None:
+    path = save(tmp_path, "v1")
+    manifest = json.loads((path / "manifest.json").read_text())
+    for broken in ([1, 2], {**manifest, "model": {"name": "x"}}, {**manifest, "counts": 3}):
+        (path / "manifest.json").write_text(json.dumps(broken))
+        with pytest.raises(SnapshotError, match="mscqa index"):
+            load_snapshot(path)
+    assert Manifest.read_or_none(path) is None
 
 
 def test_an_older_format_is_refused_with_the_fix(tmp_path: Path) -> None:
@@ -126,9 +191,10 @@ def test_records_are_the_dataclasses_fields_so_the_file_format_is_unchanged() ->
 def test_save_rejects_mismatched_lengths(tmp_path: Path) -> None:
     docs, chunks, cv, sv, owner = tiny_snapshot_inputs()
     with pytest.raises(SnapshotError):
-        save_snapshot(tmp_path, "v1", {}, docs, chunks, cv[:1], sv, owner)
+        save_snapshot(tmp_path, built("v1"), SnapshotParts(docs, chunks, cv[:1], sv, owner))
     with pytest.raises(SnapshotError):
-        save_snapshot(tmp_path, "v1", {}, docs, chunks, cv, sv, owner[:2])
+        save_snapshot(tmp_path, built("v1"), SnapshotParts(docs, chunks, cv, sv, owner[:2]))
+    assert not (tmp_path / "snapshots").exists()  # refused before anything was written
 
 
 def test_publish_switches_current_atomically(tmp_path: Path) -> None:
@@ -290,9 +356,8 @@ def test_publish_prunes_to_keep(tiny_settings: Settings, fake_embedder: HashingE
 
 
 def test_publish_removes_model_exports_no_kept_snapshot_uses(tmp_path: Path) -> None:
-    docs, chunks, cv, sv, owner = tiny_snapshot_inputs()
-    manifest = {"model": {"sha256": "a" * 64}, "query_model": {"path": "models/bbbb-int8"}}
-    save_snapshot(tmp_path, "v1", manifest, docs, chunks, cv, sv, owner)
+    query_model = QueryModel("models/bbbb-int8", "b" * 64, quantized=True, agreement=0.95)
+    save_snapshot(tmp_path, built("v1", "a" * 64, query_model=query_model), tiny_parts())
     models = tmp_path / "models"
     for name in ("a" * 16, "bbbb-int8", "cccccccccccccccc", ".tmp-dddd"):
         (models / name).mkdir(parents=True)
@@ -303,9 +368,9 @@ def test_publish_removes_model_exports_no_kept_snapshot_uses(tmp_path: Path) -> 
     assert sorted(p.name for p in models.iterdir()) == ["a" * 16, "bbbb-int8"]
     # an export still named by an older kept snapshot stays until that snapshot is pruned
     (models / "cccccccccccccccc").mkdir()
-    save_snapshot(tmp_path, "v2", {"model": {"sha256": "c" * 64}}, docs, chunks, cv, sv, owner)
+    save_snapshot(tmp_path, built("v2", "c" * 64), tiny_parts())
     publish(tmp_path, "v2", keep=2)
     assert sorted(p.name for p in models.iterdir()) == ["a" * 16, "bbbb-int8", "c" * 16]
-    save_snapshot(tmp_path, "v3", {"model": {"sha256": "c" * 64}}, docs, chunks, cv, sv, owner)
+    save_snapshot(tmp_path, built("v3", "c" * 64), tiny_parts())
     publish(tmp_path, "v3", keep=2)  # v1 pruned: its exports go with it
     assert sorted(p.name for p in models.iterdir()) == ["c" * 16]

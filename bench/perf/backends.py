@@ -25,6 +25,7 @@ durability (fsync on) and 2 GB shared buffers, and removed at the end.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
@@ -259,12 +260,14 @@ def give_query_model(index_dir: Path, url: str | None, pool_index: Path) -> None
     and its manifest entry."""
     from mscqa.index import load_current, pgdb
 
-    entry = load_current(pool_index).manifest["query_model"]
+    query_model = load_current(pool_index).manifest.query_model
+    assert query_model is not None, "the pool index's build exported no query model"
+    entry = dataclasses.asdict(query_model)
     models = index_dir / "models"
     models.mkdir(parents=True, exist_ok=True)
-    target = models / Path(entry["path"]).name
+    target = models / Path(query_model.path).name
     if not target.exists():
-        target.symlink_to(pool_index / entry["path"], target_is_directory=True)
+        target.symlink_to(pool_index / query_model.path, target_is_directory=True)
     if url is None:
         current = (index_dir / "CURRENT").read_text().strip()
         path = index_dir / "snapshots" / current / "manifest.json"

@@ -118,7 +118,7 @@ def cmd_mcp(settings: Settings, args: argparse.Namespace) -> int:
     import anyio
 
     from mscqa.server.app import watching_index
-    from mscqa.server.mcp_server import build_server
+    from mscqa.server.mcp import build_server
     from mscqa.service import QAService
 
     service = QAService(settings)

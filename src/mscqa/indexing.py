@@ -27,8 +27,12 @@ from mscqa.embedding.embedder import Embedder, vectors_key
 from mscqa.errors import CorpusError, SnapshotError
 from mscqa.index import (
     IndexSnapshot,
+    Manifest,
+    ModelInfo,
+    SnapshotParts,
     SnapshotStore,
     SnapshotWriter,
+    Tokens,
     dense_text,
     folder_writer_lock,
     sentence_text,
@@ -62,13 +66,15 @@ class BuildReport:
 class BuildCache:
     """What a process keeps from one build for the next (a server's admin rebuilds, a test
     suite): the chunks and the mined abbreviations of documents that did not change, and the
-    build encoders already loaded (compiling the model again costs ~0.5 s). ``build_index``
+    build encoders already loaded (compiling the model again costs ~0.5 s), the passages'
+    BM25 tokens (the store writing and checking the snapshot tokenises through it). ``build_index``
     takes one; without it a build keeps nothing (the vectors are reused from the embedding
     cache on disk either way)."""
 
     chunks: Chunked = field(default_factory=LastCall)
     abbreviations: LastCall[Document, list[Definition]] = field(default_factory=LastCall)
     encoders: dict[tuple[Any, ...], Embedder] = field(default_factory=dict)
+    tokens: Tokens = field(default_factory=LastCall)
 
 
 # The folder store's lock (kept under this name for callers and tests).
@@ -98,7 +104,7 @@ def build_index(
     started = time.perf_counter()
     threads = threads or settings.build_threads or os.cpu_count() or 1
     kept = cache if cache is not None else BuildCache()
-    store = open_store(settings)
+    store = open_store(settings, kept.tokens)
     try:
         with store.writer(wait=wait_for_lock) as writer:
             version, loaded, chunks, n_sentences, embedded = _build(
@@ -176,34 +182,27 @@ def _build(
         settings.build_nice,
     )
     version = new_version()
-    manifest = {
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model": {"name": embedder.name, "sha256": embedder.fingerprint(), "dim": embedder.dim},
-        "chunking": chunker.settings(),
-        "corpus": {d.doc_id: d.sha256 for d in loaded.documents},
-        "skipped": [{"file": s.file, "reason": s.reason} for s in loaded.skipped],
-    }
     query_model = _niced(
         lambda: export_query_model(
             settings, embedder, chunk_texts[:8], chunk_vectors[:8], store.current_manifest()
         ),
         settings.build_nice,
     )
-    if query_model:
-        manifest["query_model"] = query_model
+    manifest = Manifest(
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        model=ModelInfo(embedder.name, embedder.fingerprint(), embedder.dim),
+        chunking=chunker.settings(),
+        corpus={d.doc_id: d.sha256 for d in loaded.documents},
+        skipped=tuple((s.file, s.reason) for s in loaded.skipped),
+        query_model=query_model,
+        version=version,
+    )
     if progress:
         progress("write", 0, 1)
-    writer.write(
-        version,
-        manifest,
-        loaded.documents,
-        chunks,
-        chunk_vectors,
-        sentence_vectors,
-        owner,
-        abbreviations=abbreviations,
-        unreadable=unreadable,
+    parts = SnapshotParts(
+        loaded.documents, chunks, chunk_vectors, sentence_vectors, owner, abbreviations, unreadable
     )
+    writer.write(manifest, parts)
     _check(writer.load(version), embedder)
     writer.publish(version, keep=settings.keep_snapshots)
     cache.save({text_key(t) for t in chunk_texts + sentence_texts})

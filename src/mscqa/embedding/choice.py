@@ -25,6 +25,7 @@ from mscqa.embedding.sentence_transformer import SentenceTransformerEmbedder, re
 from mscqa.errors import ModelError
 from mscqa.fileio import file_sha256
 from mscqa.index import IndexSnapshot
+from mscqa.index.manifest import Manifest, QueryModel
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,8 @@ def export_query_model(
     embedder: Embedder,
     texts: list[str],
     vectors: np.ndarray,
-    serving: dict[str, Any] | None = None,
-) -> dict[str, Any] | None:
+    serving: Manifest | None = None,
+) -> QueryModel | None:
     """Export the model to ONNX for queries (once per model), checked against ``vectors``.
 
     Returns the manifest's ``query_model`` entry, or None when there is nothing to export (a
@@ -113,7 +114,7 @@ def export_query_model(
         folder = _ensure_export(settings, source, sha, quantize=settings.onnx_quantize)
         meta = read_meta(folder)
         checked = _serving_query_model(serving, sha)
-        if meta is not None and checked and checked.get("sha256") == meta["sha256"]:
+        if meta is not None and checked and checked.sha256 == meta["sha256"]:
             return checked  # this export was checked against this model by an earlier build
         got = OnnxEmbedder(folder).encode(texts)
         agreement = float((got * vectors).sum(axis=1).min()) if len(texts) else 1.0
@@ -130,22 +131,19 @@ def export_query_model(
             floor,
         )
         return None
-    return {
-        "path": f"models/{folder.name}",
-        "sha256": meta["sha256"],
-        "quantized": bool(meta.get("quantized")),
-        "agreement": round(agreement, 6),
-    }
+    return QueryModel(
+        path=f"models/{folder.name}",
+        sha256=meta["sha256"],
+        quantized=bool(meta.get("quantized")),
+        agreement=round(agreement, 6),
+    )
 
 
-def _serving_query_model(manifest: dict[str, Any] | None, model_sha: str) -> dict[str, Any] | None:
+def _serving_query_model(manifest: Manifest | None, model_sha: str) -> QueryModel | None:
     """The serving snapshot's ``query_model`` entry when it was built with ``model_sha``."""
-    if manifest is None:
+    if manifest is None or manifest.model.sha256 != model_sha:
         return None
-    entry = manifest.get("query_model")
-    if not isinstance(entry, dict) or manifest.get("model", {}).get("sha256") != model_sha:
-        return None
-    return entry
+    return manifest.query_model
 
 
 class QueryEncoders:
@@ -165,7 +163,7 @@ class QueryEncoders:
 
     def for_snapshot(self, snapshot: IndexSnapshot) -> Embedder:
         backend = self.settings.query_backend
-        entry = snapshot.manifest.get("query_model")
+        entry = snapshot.manifest.query_model
         if self.injected or backend == "torch":
             return self.reference
         if not entry:
@@ -175,13 +173,13 @@ class QueryEncoders:
                     "`mscqa index` to export it, or set MSCQA_QUERY_BACKEND=auto."
                 )
             return self.reference
-        sha = str(entry["sha256"])
+        sha = entry.sha256
         if sha not in self._onnx:
-            folder = self.settings.index_dir / str(entry["path"])
+            folder = self.settings.index_dir / entry.path
             try:
                 if file_sha256(folder / MODEL_FILE) != sha:
                     raise ModelError(f"{folder / MODEL_FILE} does not match the index manifest")
-                self._onnx[sha] = self._load(folder, quantized=bool(entry.get("quantized")))
+                self._onnx[sha] = self._load(folder, quantized=entry.quantized)
             except (ModelError, OSError) as exc:
                 if backend == "onnx":
                     raise ModelError(f"{exc}; run `mscqa index` to export it again.") from exc

@@ -12,11 +12,20 @@ from mscqa.index.layout import (
     prune_models,
     publish,
 )
-from mscqa.index.lexical import LexicalIndex, tokenize
-from mscqa.index.manifest import FIX, FORMAT_VERSION
+from mscqa.index.lexical import LexicalIndex, Tokens, tokenize
+from mscqa.index.manifest import (
+    FIX,
+    FORMAT_VERSION,
+    Counts,
+    Manifest,
+    ModelInfo,
+    QueryModel,
+    Storage,
+)
 from mscqa.index.snapshot import Snapshot
 from mscqa.index.store import (
     IndexSnapshot,
+    SnapshotParts,
     SnapshotStore,
     SnapshotWriter,
     TermStats,
@@ -30,15 +39,22 @@ __all__ = [
     "FIX",
     "FORMAT_VERSION",
     "HNSW_ABOVE",
+    "Counts",
     "FolderStore",
     "FolderWriter",
     "IndexSnapshot",
     "LexicalIndex",
+    "Manifest",
+    "ModelInfo",
+    "QueryModel",
     "SentenceTable",
     "Snapshot",
+    "SnapshotParts",
     "SnapshotStore",
     "SnapshotWriter",
+    "Storage",
     "TermStats",
+    "Tokens",
     "chunk_words",
     "current_version",
     "dense_text",

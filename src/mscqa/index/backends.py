@@ -8,6 +8,7 @@ from typing import Protocol
 from pydantic import SecretStr
 
 from mscqa.index.folder import FolderStore
+from mscqa.index.lexical import Tokens
 from mscqa.index.store import SnapshotStore
 
 
@@ -19,15 +20,17 @@ class StoreSettings(Protocol):
     database_pool_size: int
 
 
-def open_store(settings: StoreSettings) -> SnapshotStore:
+def open_store(settings: StoreSettings, tokens: Tokens | None = None) -> SnapshotStore:
     """The folder store in ``MSCQA_INDEX_DIR``, or the database when ``MSCQA_DATABASE_URL`` is
-    set (the index folder then keeps only this machine's ONNX model exports)."""
+    set (the index folder then keeps only this machine's ONNX model exports). ``tokens``: the
+    token memo it tokenises through (a build cache's; default: the store's own)."""
     if settings.database_url is None:
-        return FolderStore(settings.index_dir)
+        return FolderStore(settings.index_dir, tokens)
     from mscqa.index.pgstore import PgStore
 
     return PgStore(
         settings.database_url.get_secret_value(),
         settings.index_dir / "models",
         pool_size=settings.database_pool_size,
+        tokens=tokens,
     )

@@ -17,52 +17,36 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from mscqa.errors import NoIndexError, SnapshotError
 from mscqa.fileio import fsync_dir, write_durably
-from mscqa.index import manifest as manifest_file
 from mscqa.index.dense import SentenceTable, make_dense_index
 from mscqa.index.layout import current_version, folder_writer_lock, list_versions, publish
-from mscqa.index.lexical import LexicalIndex
-from mscqa.index.manifest import FIX
+from mscqa.index.lexical import LexicalIndex, Tokens
+from mscqa.index.manifest import FIX, Manifest
 from mscqa.index.records import chunk_from_record, chunk_record, doc_from_record, doc_record
 from mscqa.index.snapshot import Snapshot
-from mscqa.index.store import IndexSnapshot, lexical_text
-from mscqa.types import Chunk, Definition, Document, Unreadable
+from mscqa.index.store import IndexSnapshot, SnapshotParts, lexical_text
+from mscqa.memo import LastCall
+from mscqa.types import Definition, Unreadable
 
 log = logging.getLogger(__name__)
 
 
 def save_snapshot(
-    index_dir: Path,
-    version: str,
-    manifest: dict[str, Any],
-    documents: list[Document],
-    chunks: list[Chunk],
-    chunk_vectors: np.ndarray,
-    sentence_vectors: np.ndarray,
-    sentence_owner: np.ndarray,
-    abbreviations: Sequence[Definition] = (),
-    unreadable: Sequence[Unreadable] = (),
+    index_dir: Path, manifest: Manifest, parts: SnapshotParts, tokens: Tokens | None = None
 ) -> Path:
-    """Write a complete snapshot under a temporary name, fsync it, then rename it into place.
-
-    ``abbreviations`` and ``unreadable`` are plain records, one JSON object a line
-    (``{"doc_id", "short", "long"}`` and ``{"doc_id", "section", "start", "end", "context",
-    "after"}``).
+    """Write snapshot ``manifest.version`` under a temporary name, fsync it, then rename it
+    into place. ``tokens`` is the store's token memo (``lexical.Tokens``).
 
     Does not switch ``CURRENT``; call ``publish`` once the snapshot has been checked. A full
     disk (or any other write failure) removes the partial snapshot and raises SnapshotError.
     """
-    if len(chunks) != len(chunk_vectors):
-        raise SnapshotError(f"{len(chunks)} chunks but {len(chunk_vectors)} vectors")
-    if len(sentence_owner) != len(sentence_vectors):
-        raise SnapshotError("sentence table and sentence vectors disagree")
     import faiss
 
+    version = manifest.version
     snapshots = index_dir / "snapshots"
     tmp, final = snapshots / f".tmp-{version}", snapshots / version
     with _removed_on_write_error(tmp, snapshots):
@@ -71,33 +55,25 @@ def save_snapshot(
             shutil.rmtree(tmp)
         tmp.mkdir()
         write_durably(
-            tmp / "documents.json", json.dumps([doc_record(d) for d in documents]).encode()
+            tmp / "documents.json", json.dumps([doc_record(d) for d in parts.documents]).encode()
         )
         write_durably(
             tmp / "chunks.jsonl",
             "".join(
-                json.dumps(chunk_record(c), ensure_ascii=False) + "\n" for c in chunks
+                json.dumps(chunk_record(c), ensure_ascii=False) + "\n" for c in parts.chunks
             ).encode(),
         )
-        faiss.write_index(make_dense_index(chunk_vectors), str(tmp / "dense.faiss"))
+        faiss.write_index(make_dense_index(parts.chunk_vectors), str(tmp / "dense.faiss"))
         with (tmp / "sentences.npy").open("wb") as fh:
-            np.save(fh, np.ascontiguousarray(sentence_vectors, dtype=np.float32))
-            np.save(fh, np.asarray(sentence_owner, dtype=np.int32))
+            np.save(fh, np.ascontiguousarray(parts.sentence_vectors, dtype=np.float32))
+            np.save(fh, np.asarray(parts.sentence_owner, dtype=np.int32))
             fh.flush()
             os.fsync(fh.fileno())
-        LexicalIndex.build([lexical_text(c) for c in chunks]).save(tmp / "lexical")
-        write_durably(tmp / "abbreviations.jsonl", _jsonl(abbreviations))
-        write_durably(tmp / "unreadable.jsonl", _jsonl(unreadable))
-        manifest_file.seal(
-            tmp,
-            manifest,
-            version,
-            {
-                "documents": len(documents),
-                "chunks": len(chunks),
-                "sentences": len(sentence_owner),
-            },
-        )
+        texts = [lexical_text(c) for c in parts.chunks]
+        LexicalIndex.build(texts, tokens).save(tmp / "lexical")
+        write_durably(tmp / "abbreviations.jsonl", _jsonl(parts.abbreviations))
+        write_durably(tmp / "unreadable.jsonl", _jsonl(parts.unreadable))
+        manifest.write(tmp, parts.counts())
         fsync_dir(tmp)
         os.rename(tmp, final)
         fsync_dir(snapshots)
@@ -119,13 +95,16 @@ def _removed_on_write_error(tmp: Path, snapshots: Path) -> Iterator[None]:
         ) from exc
 
 
-def load_snapshot(path: Path, *, expect_model: str | None = None) -> Snapshot:
-    """Load and check one snapshot folder. Raises ``SnapshotError`` naming the fix."""
+def load_snapshot(
+    path: Path, *, expect_model: str | None = None, tokens: Tokens | None = None
+) -> Snapshot:
+    """Load and check one snapshot folder (its passages tokenised through ``tokens``, the
+    store's memo, when given). Raises ``SnapshotError`` naming the fix."""
     import faiss
 
-    manifest = manifest_file.read(path)
-    manifest_file.check(manifest, path.name, expect_model=expect_model)
-    manifest_file.verify_files(path, manifest)
+    manifest = Manifest.read(path)
+    manifest.check_model(expect_model)
+    manifest.verify_files(path)
     try:
         documents = {
             d["doc_id"]: doc_from_record(d)
@@ -144,15 +123,15 @@ def load_snapshot(path: Path, *, expect_model: str | None = None) -> Snapshot:
             unreadable = [Unreadable(**json.loads(line)) for line in fh]
     except Exception as exc:
         raise SnapshotError(f"index snapshot {path.name} could not be read ({exc}); {FIX}") from exc
-    counts = manifest.get("counts", {})
+    counts = manifest.counts
     sizes = {
         "chunks": len(chunks),
         "dense vectors": dense.ntotal,
         "lexical rows": lexical.size,
     }
-    if len(set(sizes.values())) != 1 or counts.get("chunks") != len(chunks):
+    if len(set(sizes.values())) != 1 or counts is None or counts.chunks != len(chunks):
         raise SnapshotError(f"index snapshot {path.name} is inconsistent {sizes}; {FIX}")
-    if len(owner) != len(sentence_vectors) or counts.get("documents") != len(documents):
+    if len(owner) != len(sentence_vectors) or counts.documents != len(documents):
         raise SnapshotError(f"index snapshot {path.name} is inconsistent (sentences); {FIX}")
     return Snapshot(
         path,
@@ -164,10 +143,13 @@ def load_snapshot(path: Path, *, expect_model: str | None = None) -> Snapshot:
         lexical,
         abbreviations,
         unreadable,
+        tokens,
     )
 
 
-def load_current(index_dir: Path, *, expect_model: str | None = None) -> Snapshot:
+def load_current(
+    index_dir: Path, *, expect_model: str | None = None, tokens: Tokens | None = None
+) -> Snapshot:
     """Load the snapshot ``CURRENT`` names; if it is damaged, fall back to the newest good one."""
     version = current_version(index_dir)
     if version is None:
@@ -175,13 +157,17 @@ def load_current(index_dir: Path, *, expect_model: str | None = None) -> Snapsho
             f"No index yet in {index_dir}; run `mscqa index` (or `mscqa serve`, which builds one)."
         )
     try:
-        return load_snapshot(index_dir / "snapshots" / version, expect_model=expect_model)
+        return load_snapshot(
+            index_dir / "snapshots" / version, expect_model=expect_model, tokens=tokens
+        )
     except SnapshotError as first:
         for other in reversed(list_versions(index_dir)):
             if other == version:
                 continue
             try:
-                snap = load_snapshot(index_dir / "snapshots" / other, expect_model=expect_model)
+                snap = load_snapshot(
+                    index_dir / "snapshots" / other, expect_model=expect_model, tokens=tokens
+                )
             except SnapshotError:
                 continue
             log.error("%s; serving the previous snapshot %s instead", first, other)
@@ -190,11 +176,15 @@ def load_current(index_dir: Path, *, expect_model: str | None = None) -> Snapsho
 
 
 class FolderStore:
-    """Snapshots in ``index_dir`` (the default): the functions above behind the store seam."""
+    """Snapshots in ``index_dir`` (the default): the functions above behind the store seam.
 
-    def __init__(self, index_dir: Path) -> None:
+    ``tokens`` (default: its own) is the token memo every snapshot it writes or loads
+    tokenises its passages through: a build passes the one its ``BuildCache`` keeps."""
+
+    def __init__(self, index_dir: Path, tokens: Tokens | None = None) -> None:
         self.index_dir = index_dir
         self.models_dir = index_dir / "models"
+        self.tokens: Tokens = tokens if tokens is not None else LastCall()
 
     def where(self) -> str:
         return str(self.index_dir)
@@ -202,22 +192,22 @@ class FolderStore:
     @contextlib.contextmanager
     def writer(self, wait: bool = False) -> Iterator[FolderWriter]:
         with folder_writer_lock(self.index_dir, wait=wait):
-            yield FolderWriter(self.index_dir)
+            yield FolderWriter(self.index_dir, self.tokens)
 
     def current_version(self) -> str | None:
         return current_version(self.index_dir)
 
-    def current_manifest(self) -> dict[str, Any] | None:
+    def current_manifest(self) -> Manifest | None:
         version = current_version(self.index_dir)
         if version is None:
             return None
-        return manifest_file.read_or_none(self.index_dir / "snapshots" / version)
+        return Manifest.read_or_none(self.index_dir / "snapshots" / version)
 
     def list_versions(self) -> list[str]:
         return list_versions(self.index_dir)
 
     def load_current(self) -> Snapshot:
-        return load_current(self.index_dir)
+        return load_current(self.index_dir, tokens=self.tokens)
 
     def retire(self, snapshot: IndexSnapshot) -> None:
         pass  # a loaded folder snapshot is all in memory: nothing to release
@@ -233,37 +223,15 @@ class FolderStore:
 
 
 class FolderWriter:
-    def __init__(self, index_dir: Path) -> None:
+    def __init__(self, index_dir: Path, tokens: Tokens | None = None) -> None:
         self.index_dir = index_dir
+        self.tokens = tokens
 
-    def write(
-        self,
-        version: str,
-        manifest: dict[str, Any],
-        documents: list[Document],
-        chunks: list[Chunk],
-        chunk_vectors: np.ndarray,
-        sentence_vectors: np.ndarray,
-        sentence_owner: np.ndarray,
-        *,
-        abbreviations: Sequence[Definition] = (),
-        unreadable: Sequence[Unreadable] = (),
-    ) -> None:
-        save_snapshot(
-            self.index_dir,
-            version,
-            manifest,
-            documents,
-            chunks,
-            chunk_vectors,
-            sentence_vectors,
-            sentence_owner,
-            abbreviations,
-            unreadable,
-        )
+    def write(self, manifest: Manifest, parts: SnapshotParts) -> None:
+        save_snapshot(self.index_dir, manifest, parts, self.tokens)
 
     def load(self, version: str) -> Snapshot:
-        return load_snapshot(self.index_dir / "snapshots" / version)
+        return load_snapshot(self.index_dir / "snapshots" / version, tokens=self.tokens)
 
     def publish(self, version: str, keep: int) -> None:
         publish(self.index_dir, version, keep=keep)

@@ -16,11 +16,10 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from mscqa.errors import BuildInProgress, SnapshotError
 from mscqa.fileio import fsync_dir, write_durably
-from mscqa.index.manifest import FIX, model_exports, read_or_none
+from mscqa.index.manifest import FIX, Manifest, model_exports
 
 
 def publish(index_dir: Path, version: str, keep: int = 3) -> None:
@@ -75,14 +74,14 @@ def prune(index_dir: Path, keep: int, protect: set[str]) -> None:
 def _prune_models(index_dir: Path) -> None:
     manifests = []
     for version in list_versions(index_dir):
-        manifest = read_or_none(index_dir / "snapshots" / version)
+        manifest = Manifest.read_or_none(index_dir / "snapshots" / version)
         if manifest is None:
             return  # cannot tell what is in use: keep everything
         manifests.append(manifest)
     prune_models(index_dir / "models", manifests)
 
 
-def prune_models(models: Path, manifests: list[dict[str, Any]]) -> None:
+def prune_models(models: Path, manifests: list[Manifest]) -> None:
     """Remove ONNX exports (``models/<name>``) that no kept snapshot's model or query model
     names: each is ~87 MB, and a changed model or int8 setting would otherwise leave its old
     export behind for good. Runs under the writer lock, so no export is being written."""

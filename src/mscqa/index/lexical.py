@@ -36,10 +36,10 @@ def _stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_EN)
 
 
-# The previous tokenize_all call's tokens by text: in one process (the admin API) a rebuild
-# tokenises only the passages that changed, and the Retriever of the snapshot just built
-# none at all.
-_TOKENS: LastCall[str, tuple[str, ...]] = LastCall()
+# Tokens by text from the previous ``tokenize_all`` call given the same memo: a store keeps
+# one (``FolderStore.tokens``), so a rebuild tokenises only the passages that changed, and the
+# snapshot just written or swapped in only those its predecessor did not have.
+Tokens = LastCall[str, tuple[str, ...]]
 
 
 def tokenize(text: str) -> list[str]:
@@ -60,9 +60,12 @@ def _singular(word: str) -> str:
     return word[:-1] if _VOWELLESS_PLURAL.fullmatch(word) else word
 
 
-def tokenize_all(texts: Sequence[str]) -> list[tuple[str, ...]]:
-    """``tokenize`` of every text, reusing the previous call's result for texts seen there."""
-    return _TOKENS.results(texts, lambda text: tuple(tokenize(text)))
+def tokenize_all(texts: Sequence[str], memo: Tokens | None = None) -> list[tuple[str, ...]]:
+    """``tokenize`` of every text; with ``memo``, reusing its previous call's result for the
+    texts seen there."""
+    if memo is None:
+        return [tuple(tokenize(text)) for text in texts]
+    return memo.results(texts, lambda text: tuple(tokenize(text)))
 
 
 class LexicalIndex:
@@ -73,10 +76,11 @@ class LexicalIndex:
         self._vocab: dict[str, int] = bm25.vocab_dict
 
     @classmethod
-    def build(cls, texts: Sequence[str]) -> LexicalIndex:
+    def build(cls, texts: Sequence[str], memo: Tokens | None = None) -> LexicalIndex:
+        """BM25 over ``texts`` (tokenised through ``memo`` when given, see ``Tokens``)."""
         import bm25s
 
-        tokens = tokenize_all(texts)
+        tokens = tokenize_all(texts, memo)
         bm25 = bm25s.BM25(k1=BM25_K1, b=BM25_B)
         bm25.index([list(t) or [EMPTY_TOKEN] for t in tokens], show_progress=False)
         return cls(bm25)

@@ -24,9 +24,10 @@ import numpy as np
 
 from mscqa.index import pgdb
 from mscqa.index.impacts import ENTRY
-from mscqa.index.lexical import BM25_B, BM25_K1, LexicalIndex, tokenize_all
+from mscqa.index.lexical import BM25_B, BM25_K1, LexicalIndex, Tokens, tokenize_all
+from mscqa.memo import LastCall
 
-LEXICAL = "impacts"  # manifest["storage"]["lexical"] of snapshots with impact lists
+LEXICAL = "impacts"  # Manifest.storage.lexical of snapshots with impact lists
 BATCH = 200_000  # rows per binary COPY
 ANALYZE = ("terms", "passage_terms")  # the tables the planner wants statistics of
 
@@ -53,10 +54,11 @@ PREFIXES = (
 FORWARD = "SELECT pos, entries FROM {s}.passage_terms WHERE pos = ANY(%s)"
 
 
-def write(cur: Any, schema: str, texts: Sequence[str]) -> None:
+def write(cur: Any, schema: str, texts: Sequence[str], memo: Tokens | None = None) -> None:
     """The lexical tables of snapshot ``schema``, whose passage ``i`` has the lexical text
-    ``texts[i]``: created, filled and keyed."""
-    lexical = LexicalIndex.build(texts)
+    ``texts[i]``: created, filled and keyed (tokenised once, through ``memo`` if given)."""
+    memo = memo if memo is not None else LastCall()
+    lexical = LexicalIndex.build(texts, memo)
     lists = lexical.impacts()
     terms = len(lists.term_starts) - 1
     cur.execute(pgdb.in_schema(TABLES, schema))
@@ -78,7 +80,7 @@ def write(cur: Any, schema: str, texts: Sequence[str]) -> None:
             copy.set_types(["int4", "bytea"])
             for pos in range(first, min(first + BATCH, len(texts))):
                 copy.write_row((pos, lists.by_passage[starts[pos] : starts[pos + 1]].tobytes()))
-    lengths = [len(t) or 1 for t in tokenize_all(texts)]
+    lengths = [len(t) or 1 for t in tokenize_all(texts, memo)]
     cur.execute(
         pgdb.in_schema(
             "INSERT INTO {s}.bm25 (documents, avgdl, k1, b) VALUES (%s, %s, %s, %s)", schema

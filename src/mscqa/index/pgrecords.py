@@ -81,8 +81,8 @@ def document_of(rec: Any) -> Document:
 def copy_records(
     cur: Any,
     schema: str,
-    documents: list[Document],
-    chunks: list[Chunk],
+    documents: Sequence[Document],
+    chunks: Sequence[Chunk],
     abbreviations: Sequence[Definition],
     unreadable: Sequence[Unreadable],
 ) -> None:

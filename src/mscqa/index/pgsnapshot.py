@@ -8,6 +8,7 @@ bm25s's; passages and documents read by key when a hit needs them (the last ones
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
@@ -18,7 +19,7 @@ from mscqa.errors import SnapshotError
 from mscqa.index import pgdb, pglexical
 from mscqa.index.impacts import top_k
 from mscqa.index.lexical import EMPTY_TOKEN, tokenize
-from mscqa.index.manifest import FIX
+from mscqa.index.manifest import FIX, Manifest
 from mscqa.index.pgrecords import CHUNKS, DOCUMENT, Lru, chunk_of, document_of, undefined
 from mscqa.index.pgwrite import schema_of
 from mscqa.index.store import TermStats, lexical_text
@@ -50,7 +51,7 @@ class PgSnapshot:
     statistics are held in memory; passages, documents and vectors stay in the database (the
     ones just used are cached). Safe to share between threads."""
 
-    def __init__(self, store: Database, snapshot_id: int, manifest: dict[str, Any]) -> None:
+    def __init__(self, store: Database, snapshot_id: int, manifest: Manifest) -> None:
         self.store = store
         self.id = snapshot_id
         self.manifest = manifest
@@ -58,7 +59,6 @@ class PgSnapshot:
         self.schema = schema_of(snapshot_id)
         url = store.url
         with pgdb.reachable(url), store.pool.connection() as conn:
-            counts = manifest.get("counts", {})
             docs = conn.execute(
                 pgdb.in_schema("SELECT doc_id, chunks FROM {s}.documents ORDER BY ord", self.schema)
             ).fetchall()
@@ -110,7 +110,9 @@ class PgSnapshot:
             "documents": len(self._doc_ids),
             "sentences": self._sentence_count,
         }
-        if sizes != {k: counts.get(k) for k in sizes}:
+        counts = manifest.counts
+        recorded = dataclasses.asdict(counts) if counts is not None else {}
+        if sizes != {k: recorded.get(k) for k in sizes}:
             raise SnapshotError(f"index snapshot {self.version} is inconsistent {sizes}; {FIX}")
         self.documents = _Documents(self)
         self.chunks = _Chunks(self)
@@ -120,7 +122,7 @@ class PgSnapshot:
 
     @property
     def version(self) -> str:
-        return str(self.manifest["version"])
+        return self.manifest.version
 
     def _query(self, template: str, params: Any, *, binary: bool = False) -> list[Any]:
         with pgdb.reachable(self.store.url), self.store.pool.connection() as conn:
@@ -198,7 +200,7 @@ class PgSnapshot:
         by_owner: dict[int, list[np.ndarray]] = {}
         for owner, vec in found:
             by_owner.setdefault(int(owner), []).append(vec)
-        dim = int(self.manifest.get("storage", {}).get("dim", 0))
+        dim = self.manifest.storage.dim if self.manifest.storage else 0
         return [
             np.stack(by_owner[r]) if r in by_owner else np.zeros((0, dim), dtype=np.float32)
             for r in wanted

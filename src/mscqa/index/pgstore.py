@@ -26,12 +26,14 @@ from typing import Any
 
 from mscqa.errors import NoIndexError, SnapshotError
 from mscqa.index import pgdb, pglexical
-from mscqa.index.manifest import FIX, FORMAT_VERSION, check_model
+from mscqa.index.lexical import Tokens
+from mscqa.index.manifest import FIX, FORMAT_VERSION, Manifest
 from mscqa.index.pgdb import reachable
 from mscqa.index.pgleases import Leases
 from mscqa.index.pgrecords import undefined
 from mscqa.index.pgsnapshot import PgSnapshot
 from mscqa.index.pgwrite import HNSW_EF_SEARCH, PgWriter, schema_of, write_snapshot
+from mscqa.memo import LastCall
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +49,13 @@ class PgStore:
     (shared advisory locks on the snapshots it serves) on a connection of its own.
     """
 
-    def __init__(self, url: str, models_dir: Path, *, pool_size: int = 8) -> None:
+    def __init__(
+        self, url: str, models_dir: Path, *, pool_size: int = 8, tokens: Tokens | None = None
+    ) -> None:
         self.url = url
         self.models_dir = models_dir  # where the build's ONNX exports live (on this machine)
+        # the token memo the snapshots it writes tokenise through (``lexical.Tokens``)
+        self.tokens: Tokens = tokens if tokens is not None else LastCall()
         self.pool_size = max(1, pool_size)
         self._pool: Any = None
         self.leases = Leases(url)
@@ -131,18 +137,20 @@ class PgStore:
         except NoIndexError:
             return []
 
-    def manifests(self) -> list[dict[str, Any]]:
-        return [m for (m,) in self._read("SELECT manifest FROM mscqa.snapshots ORDER BY version")]
-
-    def current_manifest(self) -> dict[str, Any] | None:
+    def current_manifest(self) -> Manifest | None:
         try:
             rows = self._read(
-                "SELECT s.manifest FROM mscqa.serving p JOIN mscqa.snapshots s"
+                "SELECT s.version, s.manifest FROM mscqa.serving p JOIN mscqa.snapshots s"
                 " ON s.id = p.snapshot_id"
             )
         except NoIndexError:
             return None
-        return rows[0][0] if rows else None
+        if not rows:
+            return None
+        try:
+            return Manifest.from_json(rows[0][1], str(rows[0][0]))
+        except SnapshotError:
+            return None  # as the folder store: a manifest it cannot read is none
 
     # -- writing --
 
@@ -174,24 +182,25 @@ class PgStore:
         )
         if not rows:
             raise SnapshotError(f"index snapshot {version} does not exist; {FIX}")
-        snapshot_id, fmt, manifest = rows[0]
-        return self._load(int(snapshot_id), int(fmt), manifest, expect_model)
+        snapshot_id, fmt, data = rows[0]
+        return self._load(int(snapshot_id), int(fmt), data, expect_model)
 
     def _load(
-        self, snapshot_id: int, fmt: int, manifest: dict[str, Any], expect_model: str | None
+        self, snapshot_id: int, fmt: int, data: dict[str, Any], expect_model: str | None
     ) -> PgSnapshot:
-        version = manifest.get("version")
+        version = data.get("version")
         if fmt != FORMAT_VERSION:
             raise SnapshotError(
                 f"index snapshot {version} has format {fmt}, this version of mscqa reads "
                 f"format {FORMAT_VERSION}; {FIX}"
             )
-        if manifest.get("storage", {}).get("lexical") != pglexical.LEXICAL:
+        manifest = Manifest.from_json(data, str(version))
+        if manifest.storage is None or manifest.storage.lexical != pglexical.LEXICAL:
             raise SnapshotError(
                 f"index snapshot {version} was written by an older mscqa, without BM25's "
                 f"impact lists; {FIX}"
             )
-        check_model(manifest, str(version), expect_model)
+        manifest.check_model(expect_model)
         try:
             return PgSnapshot(self, snapshot_id, manifest)
         except undefined() as exc:

@@ -15,9 +15,9 @@ point leaves nothing behind (``PgWriter`` publishes it; ``pgsnapshot`` reads it)
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,10 +27,9 @@ from mscqa.errors import SnapshotError
 from mscqa.index import pgcopy, pgdb, pglexical, pgrecords
 from mscqa.index.dense import HNSW_ABOVE
 from mscqa.index.layout import prune_models
-from mscqa.index.lexical import corpus_words
-from mscqa.index.manifest import FIX, FORMAT_VERSION
-from mscqa.index.store import chunk_words, lexical_text
-from mscqa.types import Chunk, Definition, Document, Unreadable
+from mscqa.index.lexical import Tokens, corpus_words
+from mscqa.index.manifest import FIX, FORMAT_VERSION, Manifest, Storage
+from mscqa.index.store import SnapshotParts, chunk_words, lexical_text
 
 log = logging.getLogger(__name__)
 
@@ -84,38 +83,19 @@ def schema_of(snapshot_id: int) -> str:
 
 def write_snapshot(
     conn: Any,
-    version: str,
-    manifest: dict[str, Any],
-    documents: list[Document],
-    chunks: list[Chunk],
-    chunk_vectors: np.ndarray,
-    sentence_vectors: np.ndarray,
-    sentence_owner: np.ndarray,
+    manifest: Manifest,
+    parts: SnapshotParts,
     *,
-    abbreviations: Sequence[Definition] = (),
-    unreadable: Sequence[Unreadable] = (),
     hnsw_above: int = HNSW_ABOVE,
+    tokens: Tokens | None = None,
 ) -> int:
-    """Write a complete snapshot in one transaction; returns its id. Does not publish it.
-
-    ``abbreviations`` and ``unreadable`` are the plain records the folder store writes as
-    ``abbreviations.jsonl`` and ``unreadable.jsonl``, here one table each."""
-    if len(chunks) != len(chunk_vectors):
-        raise SnapshotError(f"{len(chunks)} chunks but {len(chunk_vectors)} vectors")
-    if len(sentence_owner) != len(sentence_vectors):
-        raise SnapshotError("sentence table and sentence vectors disagree")
+    """Write snapshot ``manifest.version`` in one transaction; returns its id. Does not
+    publish it. ``tokens`` is the store's token memo (``lexical.Tokens``)."""
+    version = manifest.version
+    chunks, chunk_vectors = parts.chunks, parts.chunk_vectors
     dim = int(chunk_vectors.shape[1]) if chunk_vectors.ndim == 2 else 0
-    manifest = {
-        **manifest,
-        "format_version": FORMAT_VERSION,
-        "version": version,
-        "counts": {
-            "documents": len(documents),
-            "chunks": len(chunks),
-            "sentences": len(sentence_owner),
-        },
-        "storage": {"dim": dim, "hnsw": len(chunks) > hnsw_above, "lexical": pglexical.LEXICAL},
-    }
+    storage = Storage(dim=dim, hnsw=len(chunks) > hnsw_above, lexical=pglexical.LEXICAL)
+    manifest = manifest.sealed(parts.counts(), storage=storage)
     with conn.transaction(), conn.cursor() as cur:
         # the HNSW graph is built fastest when it fits (pgvector warns and slows down if not):
         # raise the session's budget to the graph's size, never lower it, at most 2 GB
@@ -128,14 +108,18 @@ def write_snapshot(
         snapshot_id = cur.execute(
             "INSERT INTO mscqa.snapshots (version, format, manifest) VALUES (%s, %s, %s) "
             "RETURNING id",
-            (version, FORMAT_VERSION, json.dumps(manifest)),
+            (version, FORMAT_VERSION, json.dumps(manifest.to_json())),
         ).fetchone()[0]
         schema = schema_of(snapshot_id)
-        manifest["storage"]["schema"] = schema
+        manifest = dataclasses.replace(
+            manifest, storage=dataclasses.replace(storage, schema=schema)
+        )
         from psycopg import sql
 
         cur.execute(pgdb.in_schema(SNAPSHOT_TABLES, schema, dim=sql.Literal(max(dim, 1))))
-        pgrecords.copy_records(cur, schema, documents, chunks, abbreviations, unreadable)
+        pgrecords.copy_records(
+            cur, schema, parts.documents, chunks, parts.abbreviations, parts.unreadable
+        )
         pgcopy.copy_vectors(
             cur, pgdb.in_schema("{s}.chunk_vectors", schema), ("pos", "embedding"), chunk_vectors
         )
@@ -143,19 +127,19 @@ def write_snapshot(
             cur,
             pgdb.in_schema("{s}.sentences", schema),
             ("pos", "owner", "embedding"),
-            sentence_vectors,
-            extra=np.asarray(sentence_owner, dtype=np.int32),
+            parts.sentence_vectors,
+            extra=np.asarray(parts.sentence_owner, dtype=np.int32),
         )
-        pglexical.write(cur, schema, [lexical_text(c) for c in chunks])
+        pglexical.write(cur, schema, [lexical_text(c) for c in chunks], tokens)
         with cur.copy(pgdb.in_schema("COPY {s}.words (word) FROM STDIN", schema)) as copy:
             for word in sorted(corpus_words(chunk_words(c) for c in chunks)):
                 copy.write_row((word,))
         cur.execute(pgdb.in_schema(SNAPSHOT_KEYS, schema))
-        if manifest["storage"]["hnsw"]:
+        if storage.hnsw:
             cur.execute(pgdb.in_schema(HNSW_INDEX, schema))
         cur.execute(
             "UPDATE mscqa.snapshots SET manifest = %s WHERE id = %s",
-            (json.dumps(manifest), snapshot_id),
+            (json.dumps(manifest.to_json()), snapshot_id),
         )
     for table in ("chunks", "chunk_vectors", "sentences", *pglexical.ANALYZE):
         with contextlib.suppress(Exception):  # statistics only help the planner
@@ -169,6 +153,7 @@ class Store(Protocol):
 
     url: str
     models_dir: Path
+    tokens: Tokens
 
     def load(self, version: str) -> Any: ...
     def list_versions(self) -> list[str]: ...
@@ -182,9 +167,9 @@ class PgWriter:
         self.store = store
         self.conn = conn
 
-    def write(self, version: str, manifest: dict[str, Any], *parts: Any, **records: Any) -> None:
+    def write(self, manifest: Manifest, parts: SnapshotParts) -> None:
         with pgdb.reachable(self.store.url):
-            write_snapshot(self.conn, version, manifest, *parts, **records)
+            write_snapshot(self.conn, manifest, parts, tokens=self.store.tokens)
 
     def load(self, version: str) -> Any:
         return self.store.load(version)
@@ -228,10 +213,12 @@ class PgWriter:
                     )
                     conn.execute("DELETE FROM mscqa.snapshots WHERE id = %s", (snapshot_id,))
                 dropped.append(str(version))
-            manifests = [
-                m for (m,) in conn.execute("SELECT manifest FROM mscqa.snapshots").fetchall()
-            ]
+            rows = conn.execute("SELECT version, manifest FROM mscqa.snapshots").fetchall()
             conn.commit()
+        try:
+            manifests = [Manifest.from_json(m, str(v)) for v, m in rows]
+        except SnapshotError:
+            return dropped  # cannot tell which exports are in use: keep them all
         prune_models(self.store.models_dir, manifests)
         return dropped
 

@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 
 from mscqa.index.dense import SentenceTable
-from mscqa.index.lexical import LexicalIndex, corpus_words, tokenize_all
-from mscqa.index.store import TermStats, chunk_words, lexical_text
+from mscqa.index.lexical import LexicalIndex, Tokens, corpus_words, tokenize_all
+from mscqa.index.manifest import Manifest
+from mscqa.index.store import SnapshotParts, TermStats, chunk_words, lexical_text
 from mscqa.types import Chunk, Definition, Document, Unreadable
 
 
@@ -22,7 +23,7 @@ class Snapshot:
     def __init__(
         self,
         path: Path,
-        manifest: dict[str, Any],
+        manifest: Manifest,
         documents: dict[str, Document],
         chunks: list[Chunk],
         dense: Any,
@@ -30,7 +31,11 @@ class Snapshot:
         lexical: LexicalIndex,
         abbreviations: Sequence[Definition] = (),
         unreadable: Sequence[Unreadable] = (),
+        tokens: Tokens | None = None,
     ) -> None:
+        """``tokens``: the store's token memo (``lexical.Tokens``), so the passages the build
+        that wrote this snapshot (or the snapshot before it) tokenised are not tokenised
+        again."""
         self.path = path
         self.manifest = manifest
         self.documents = documents
@@ -41,6 +46,7 @@ class Snapshot:
         # Start row of each chunk's sentences in the sentence table.
         self.sentence_start = np.searchsorted(sentences.owner, np.arange(len(chunks) + 1))
         self._tokens: list[set[str]] | None = None
+        self._token_memo = tokens
         self._stats: TermStats | None = None
         self._abbreviations = list(abbreviations)
         self._unreadable = list(unreadable)
@@ -57,7 +63,20 @@ class Snapshot:
 
     @property
     def version(self) -> str:
-        return str(self.manifest["version"])
+        return self.manifest.version
+
+    def parts(self) -> SnapshotParts:
+        """Everything this snapshot holds besides its manifest, as a build hands it to a
+        store: to write the same snapshot into another store (``bench.common``)."""
+        return SnapshotParts(
+            list(self.documents.values()),
+            self.chunks,
+            self.dense.reconstruct_n(0, len(self.chunks)),
+            self.sentences.vectors,
+            self.sentences.owner,
+            self._abbreviations,
+            self._unreadable,
+        )
 
     # -- the search surface the Retriever reads; a Postgres snapshot answers the same calls --
 
@@ -127,7 +146,7 @@ class Snapshot:
         return self._chunk_tokens()[row]
 
     def _chunk_tokens(self) -> list[set[str]]:
-        # shared with the build that just made this snapshot, if any (tokenize_all remembers)
         if self._tokens is None:
-            self._tokens = [set(t) for t in tokenize_all([lexical_text(c) for c in self.chunks])]
+            texts = [lexical_text(c) for c in self.chunks]
+            self._tokens = [set(t) for t in tokenize_all(texts, self._token_memo)]
         return self._tokens

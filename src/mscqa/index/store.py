@@ -1,6 +1,7 @@
 """The store seam: what the read path needs of a loaded snapshot (``IndexSnapshot``), what the
-write path hands a store (``SnapshotWriter``), where snapshots live (``SnapshotStore``: the folder
-or PostgreSQL), and how a chunk becomes the text each index part sees (one place for all)."""
+write path hands a store (``SnapshotParts`` and a ``Manifest``, through a ``SnapshotWriter``),
+where snapshots live (``SnapshotStore``: the folder or PostgreSQL), and how a chunk becomes the
+text each index part sees (one place for all)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
+from mscqa.errors import SnapshotError
+from mscqa.index.manifest import Counts, Manifest
 from mscqa.types import Chunk, Definition, Document, Unreadable
 
 
@@ -47,11 +50,39 @@ def dense_text(chunk: Chunk) -> str:
     return f"{chunk.section}: {chunk.text}" if chunk.section else chunk.text
 
 
+@dataclass(frozen=True, slots=True)
+class SnapshotParts:
+    """Everything a store keeps of one snapshot besides its manifest, as a build hands it over.
+
+    Row ``i`` of ``chunk_vectors`` is ``chunks[i]``; sentence ``j`` (``sentence_vectors[j]``)
+    belongs to chunk ``sentence_owner[j]``. ``abbreviations`` and ``unreadable`` are plain
+    records (the folder store writes one JSON object a line, the database a table each).
+    """
+
+    documents: Sequence[Document]
+    chunks: Sequence[Chunk]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    sentence_owner: np.ndarray
+    abbreviations: Sequence[Definition] = ()
+    unreadable: Sequence[Unreadable] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.chunks) != len(self.chunk_vectors):
+            raise SnapshotError(f"{len(self.chunks)} chunks but {len(self.chunk_vectors)} vectors")
+        if len(self.sentence_owner) != len(self.sentence_vectors):
+            raise SnapshotError("sentence table and sentence vectors disagree")
+
+    def counts(self) -> Counts:
+        """What the manifest records of these parts (and a load checks against them)."""
+        return Counts(len(self.documents), len(self.chunks), len(self.sentence_owner))
+
+
 class IndexSnapshot(Protocol):
     """What the read path needs of a loaded snapshot, whichever backend holds it."""
 
     @property
-    def manifest(self) -> dict[str, Any]: ...
+    def manifest(self) -> Manifest: ...
     @property
     def documents(self) -> Mapping[str, Document]: ...
     @property
@@ -80,19 +111,10 @@ class IndexSnapshot(Protocol):
 class SnapshotWriter(Protocol):
     """The write path's handle, valid while the store's writer lock is held."""
 
-    def write(
-        self,
-        version: str,
-        manifest: dict[str, Any],
-        documents: list[Document],
-        chunks: list[Chunk],
-        chunk_vectors: np.ndarray,
-        sentence_vectors: np.ndarray,
-        sentence_owner: np.ndarray,
-        *,
-        abbreviations: Sequence[Definition] = (),
-        unreadable: Sequence[Unreadable] = (),
-    ) -> None: ...
+    def write(self, manifest: Manifest, parts: SnapshotParts) -> None:
+        """Write snapshot ``manifest.version`` (not published until ``publish``)."""
+        ...
+
     def load(self, version: str) -> IndexSnapshot: ...
     def publish(self, version: str, keep: int) -> None: ...
     def rollback(self, keep: int) -> str: ...
@@ -106,7 +128,7 @@ class SnapshotStore(Protocol):
     def where(self) -> str: ...
     def writer(self, wait: bool = False) -> contextlib.AbstractContextManager[SnapshotWriter]: ...
     def current_version(self) -> str | None: ...
-    def current_manifest(self) -> dict[str, Any] | None: ...
+    def current_manifest(self) -> Manifest | None: ...
     def list_versions(self) -> list[str]: ...
     def load_current(self) -> IndexSnapshot: ...
     def retire(self, snapshot: IndexSnapshot) -> None: ...

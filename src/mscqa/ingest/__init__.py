@@ -1,7 +1,8 @@
 """Corpus files to documents to passages: the loaders, the chunker and sandboxed extraction."""
 
-from mscqa.ingest.chunker import Chunker, split_sentences
+from mscqa.ingest.chunker import Chunker
 from mscqa.ingest.loaders import LoadResult, Skipped, doc_id_for, load_corpus, load_file
+from mscqa.ingest.sentences import paragraphs, split_sentences
 
 __all__ = [
     "Chunker",
@@ -10,5 +11,6 @@ __all__ = [
     "doc_id_for",
     "load_corpus",
     "load_file",
+    "paragraphs",
     "split_sentences",
 ]

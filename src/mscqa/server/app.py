@@ -35,7 +35,7 @@ from mscqa.errors import (
     UnsupportedFileType,
     UploadTooLarge,
 )
-from mscqa.server import api, mcp_server
+from mscqa.server import api, mcp
 from mscqa.server import pages as web
 from mscqa.server.admin import routes as admin
 from mscqa.server.admin.uploads import ALLOWED_SUFFIXES
@@ -77,16 +77,16 @@ _STATUS = {
 # never /admin
 CORS_PATHS = ("/ask", "/health", "/documents", "/feedback", "/v1/models", "/v1/chat/completions")
 # The routes that answer questions: the same rate and concurrency limits apply to all of them.
-QUESTION_ROUTES = (("POST", "/ask"), ("POST", "/v1/chat/completions"), ("POST", mcp_server.PATH))
+QUESTION_ROUTES = (("POST", "/ask"), ("POST", "/v1/chat/completions"), ("POST", mcp.PATH))
 # The routes MSCQA_API_KEY guards (path prefixes).
-KEYED_PREFIXES = (openai.PREFIX, mcp_server.PATH)
+KEYED_PREFIXES = (openai.PREFIX, mcp.PATH)
 
 
 API_DESCRIPTION = (
     "Three ways in, one answer: `POST /ask` (this API's own JSON); `POST /v1/chat/completions` "
     "and `GET /v1/models`, OpenAI-compatible, for Open WebUI, LibreChat or the `openai` client "
     "(citations as `[n]` markers, a Sources list and `url_citation` annotations); and `POST "
-    f"{mcp_server.PATH}`, a Model Context Protocol server (streamable HTTP, JSON-RPC, "
+    f"{mcp.PATH}`, a Model Context Protocol server (streamable HTTP, JSON-RPC, "
     "stateless) with the read-only tools `ask`, `search` and `list_documents`, for MCP "
     "clients (it is JSON-RPC, so it is not listed below; `mscqa mcp` serves the same tools on "
     "stdio). With `MSCQA_API_KEY` set, `/v1` and `/mcp` need `Authorization: Bearer <key>`."
@@ -97,8 +97,7 @@ def _watch(service: QAService, stop: threading.Event, interval: float) -> None:
     """Load the index, then keep checking for a newer snapshot until told to stop."""
     try:
         service.load()
-    except MscqaError as exc:
-        service.last_error = str(exc)
+    except MscqaError as exc:  # serving() reports it until a snapshot loads
         log.error("%s", exc)
     while not stop.is_set():
         try:
@@ -132,7 +131,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     settings = settings or Settings()
     service = service or QAService(settings)
     metrics = Metrics(service)
-    mcp_http = mcp_server.http_endpoint(service, settings, metrics)
+    mcp_http = mcp.http_endpoint(service, settings, metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -218,7 +217,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     )
     # the replies of the layers above (401, 413, 429, 503) in each API's own error shape
     app.add_middleware(ReshapeErrors, prefix=openai.PREFIX, reshape=openai_errors.reshape)
-    app.add_middleware(ReshapeErrors, prefix=mcp_server.PATH, reshape=mcp_server.reshape)
+    app.add_middleware(ReshapeErrors, prefix=mcp.PATH, reshape=mcp.reshape)
     if settings.cors_origins:
         app.add_middleware(ScopedCORS, origins=settings.cors_origins, paths=CORS_PATHS)
     app.add_middleware(MetricsMiddleware, metrics=metrics, templates=RouteTemplates(app))

@@ -3,7 +3,7 @@
 Layers that answer before a route runs (the body cap, the rate limit, load shedding, the API
 key) reply ``{"detail": ...}``; an OpenAI client expects ``{"error": {...}}`` and an MCP client
 a JSON-RPC error. ``ReshapeErrors`` hands each JSON error reply under a prefix to a function
-that rewrites it (``mscqa.server.openai.errors.reshape``, ``mscqa.server.mcp_server.reshape``).
+that rewrites it (``mscqa.server.openai.errors.reshape``, ``mscqa.server.mcp.reshape``).
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ The same interface and semantics as ``SQLiteQuestionStore``; the tables (``mscqa
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -16,13 +15,11 @@ from typing import Any
 from mscqa.index import pgdb
 from mscqa.index.pgstore import reachable
 from mscqa.server.questions.store import (
-    COMMENTS_PER_GROUP,
-    Comment,
     FeedbackRecord,
     QuestionGroup,
     QuestionRecord,
     Status,
-    passage_of,
+    question_groups,
     question_row,
 )
 
@@ -118,35 +115,16 @@ class PgQuestionStore:
             {"since": since, "limit": limit},
         )
         keys = [r[0] for r in rows]
-        comments: dict[str, list[Comment]] = {k: [] for k in keys}
+        comments = []
         if keys:
-            for key, rating, text, at in self._read(
+            comments = self._read(
                 "SELECT q.normalised, f.rating, f.comment, f.at FROM mscqa.feedback f"
                 " JOIN mscqa.questions q ON q.id = f.answer_id WHERE q.normalised = ANY(%s)"
                 " AND f.comment IS NOT NULL AND f.comment <> '' AND q.at >= %s"
                 " ORDER BY f.at DESC",
                 (keys, since),
-            ):
-                if len(comments[key]) < COMMENTS_PER_GROUP:
-                    comments[key].append(Comment(rating, text, at))
-        return [
-            QuestionGroup(
-                normalised=r[0],
-                question=r[1],
-                count=int(r[2]),
-                last_seen=float(r[3]),
-                answered=bool(r[4]),
-                confidence=float(r[5]),
-                index_version=r[6],
-                context=tuple(json.loads(r[7])) if r[7] else (),
-                answer=r[8],
-                passage=passage_of(r[9]),
-                upvotes=int(r[10] or 0),
-                downvotes=int(r[11] or 0),
-                comments=tuple(comments[r[0]]),
             )
-            for r in rows
-        ]
+        return question_groups(rows, comments)
 
     def close(self) -> None:
         with self._lock:

@@ -1,4 +1,4 @@
-"""The read path: ``QAService.ask`` answers from the live snapshot and hot-swaps new ones.
+"""Questions and the catalogue: ``QAService.ask`` answers from the live snapshot.
 
 >>> from mscqa.config import Settings
 >>> service = QAService(Settings())
@@ -6,21 +6,19 @@
 >>> service.ask("How are adipose MSCs collected?").answered   # doctest: +SKIP
 True
 
-Each request takes the current ``Serving`` (snapshot + retriever) once at its start, so a swap
-in the middle of a request never mixes two snapshots: requests in flight finish on the one
-they started with.
+The snapshot a request answers from is the ``Serving`` it took at its start
+(``service.live``), so an answer never mixes two snapshots; an answer is cached by snapshot
+version, normalised question and history.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from mscqa.answer.answerer import NOT_FOUND, AnswerPolicy, answer
@@ -29,44 +27,13 @@ from mscqa.config import Settings
 from mscqa.embedding.choice import QueryEncoders
 from mscqa.embedding.embedder import Embedder
 from mscqa.embedding.sentence_transformer import SentenceTransformerEmbedder
-from mscqa.errors import (
-    DatabaseUnavailable,
-    IndexNotReady,
-    InvalidQuestion,
-    ModelError,
-    NoIndexError,
-    NotFound,
-    SnapshotError,
-)
-from mscqa.index import IndexSnapshot
+from mscqa.errors import InvalidQuestion, NotFound
+from mscqa.index import SnapshotStore
 from mscqa.index.backends import open_store
 from mscqa.retrieval.conversation import contextualize
-from mscqa.retrieval.retriever import Retrieval, Retriever
+from mscqa.retrieval.retriever import Retrieval
+from mscqa.service.live import LiveSnapshot, Serving
 from mscqa.types import Answer, Document, Hit, Turn
-
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Serving:
-    """What answers questions right now: a snapshot, its retriever and its query encoder.
-
-    ``QAService.serving()`` returns it; a request takes it once, so a hot swap never mixes two
-    snapshots inside one answer.
-    """
-
-    snapshot: IndexSnapshot
-    retriever: Retriever
-    pointer: str | None  # the CURRENT pointer this was loaded for
-
-    @property
-    def version(self) -> str:
-        return self.snapshot.version
-
-    @property
-    def encoder(self) -> Embedder:
-        """The question encoder (the snapshot's ONNX export, or torch)."""
-        return self.retriever.embedder
 
 
 class QAService:
@@ -89,83 +56,28 @@ class QAService:
         self.embedder = embedder or SentenceTransformerEmbedder(
             settings.model, threads=settings.query_threads
         )
-        self.encoders = QueryEncoders(settings, self.embedder, injected=self._injected)
         self.policy = policy or AnswerPolicy(
             max_sentences=settings.max_sentences, min_confidence=settings.min_confidence
         )
-        self.store = open_store(settings)
-        self._retrieval = dict(retrieval or {})
-        self._live: Serving | None = None
+        self.live = LiveSnapshot(
+            open_store(settings),
+            QueryEncoders(settings, self.embedder, injected=self._injected),
+            retrieval or {},
+        )
         self._cache = AnswerCache(settings.cache_size)
-        self._reload_lock = threading.Lock()
-        self.last_error: str | None = None
         # Called with (question, history, answer) after every answer ``ask`` gives; the app
         # registers the question log here. They must not block: /ask waits for them.
         self.observers: list[Callable[[str, Sequence[Turn], Answer], None]] = []
 
-    # -- lifecycle -------------------------------------------------------------------------
+    # -- lifecycle (``LiveSnapshot``) -------------------------------------------------------
 
     def load(self) -> None:
         """Load the snapshot ``CURRENT`` points at (blocking). Raises ``NoIndexError``."""
-        with self._reload_lock:
-            old = self._live
-            self._live = self._open(self.store.current_version())
-            if old is not None and old.snapshot is not self._live.snapshot:
-                self.store.retire(old.snapshot)
-            self.last_error = None
-            snapshot = self._live.snapshot
-            log.info(
-                "Serving index %s (%d documents, %d chunks)",
-                snapshot.version,
-                len(snapshot.documents),
-                len(snapshot.chunks),
-            )
-
-    def _open(self, pointer: str | None) -> Serving:
-        """Load the current snapshot with its query encoder, ready to answer."""
-        snapshot = self.store.load_current()
-        try:
-            embedder = self.encoders.for_snapshot(snapshot)
-            embedder.warm_up()
-        except BaseException:
-            self.store.retire(snapshot)
-            raise
-        return Serving(snapshot, Retriever(snapshot, embedder, **self._retrieval), pointer)
+        self.live.load()
 
     def refresh(self) -> bool:
         """Swap to a newer snapshot if ``CURRENT`` moved. Returns True when it swapped."""
-        live = self._live
-        try:
-            pointer = self.store.current_version()
-        except DatabaseUnavailable as exc:
-            self._unreachable(exc)
-            return False
-        if live is not None and pointer == live.pointer:
-            return False
-        if not self._reload_lock.acquire(blocking=False):
-            return False  # another thread is already loading it
-        try:
-            self._live = self._open(pointer)
-            self.last_error = None
-            if live is not None:
-                self.store.retire(live.snapshot)  # once the requests still on it are done
-            log.info("Switched to index %s", self._live.snapshot.version)
-            return True
-        except DatabaseUnavailable as exc:
-            self._unreachable(exc)
-            return False
-        except (SnapshotError, NoIndexError, ModelError) as exc:
-            self.last_error = str(exc)
-            log.error("Could not load the new index: %s", exc)
-            return False
-        finally:
-            self._reload_lock.release()
-
-    def _unreachable(self, exc: DatabaseUnavailable) -> None:
-        """The database is away: keep serving what is loaded; say so once per outage."""
-        if self.last_error != str(exc):
-            log.warning("%s", exc)
-        self.last_error = str(exc)
+        return self.live.refresh()
 
     def wait_for_change(self, timeout: float, stop: threading.Event) -> None:
         """Block until the store may hold a newer snapshot, ``timeout`` s pass, or ``stop``."""
@@ -176,6 +88,28 @@ class QAService:
         self.store.close()
 
     @property
+    def store(self) -> SnapshotStore:
+        return self.live.store
+
+    @property
+    def encoders(self) -> QueryEncoders:
+        return self.live.encoders
+
+    @property
+    def last_error(self) -> str | None:
+        """Why there is no snapshot (or no newer one) to serve, or None."""
+        return self.live.last_error
+
+    @property
+    def ready(self) -> bool:
+        return self.live.ready
+
+    def serving(self) -> Serving:
+        """The serving snapshot with its retriever; ``IndexNotReady`` while the first one loads,
+        ``NoIndexError`` when there is none (or it cannot be loaded)."""
+        return self.live.serving()
+
+    @property
     def not_found(self) -> str:
         """What an answer says when the documents do not hold it."""
         return NOT_FOUND
@@ -184,20 +118,6 @@ class QAService:
     def injected(self) -> bool:
         """True when the embedder was given (a test's fake): builds must use it too."""
         return self._injected
-
-    @property
-    def ready(self) -> bool:
-        return self._live is not None
-
-    def serving(self) -> Serving:
-        """The serving snapshot with its retriever; ``IndexNotReady`` while the first one loads,
-        ``NoIndexError`` when there is none (or it cannot be loaded)."""
-        live = self._live
-        if live is None:
-            if self.last_error:
-                raise NoIndexError(self.last_error)
-            raise IndexNotReady("The index is loading; try again in a few seconds.")
-        return live
 
     # -- questions -------------------------------------------------------------------------
 
