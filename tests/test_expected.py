@@ -20,7 +20,7 @@ from mscqa.answer.expected import expected_type, places, satisfies
         ("What percentage of children were missing from the register?", "percent"),
         ("By what percentage did blood loss rise?", "percent"),
         ("What was the mean age of the patients?", "quantity"),
-        ("What was the sample size of the study?", "quantity"),
+        ("What was the sample size of the study?", "count"),
         ("How long does processing take?", "quantity"),
         ("Which country uses more cord MSCs?", "place"),
         ("Who developed the technique?", "person"),
@@ -108,3 +108,12 @@ def test_a_share_of_a_whole_needs_a_share_not_any_number() -> None:
     # a number that is not a share: a survey "in one Health Board", a count of cases
     assert not satisfies(percent, "A survey was carried out in one Health Board.")
     assert not satisfies(percent, "The register holds 135 cases.")
+
+
+def test_a_sample_size_is_a_count_of_people_not_any_figure() -> None:
+    size = expected_type("What was the sample size of the Parkinson's study?")
+    assert size is not None and size[0] == "count"
+    assert satisfies(size, "30 patients who were treated improved.")
+    assert satisfies(size, "The sample comprised 45 children aged 5-9 years.")
+    # a duration is a figure, not the size of the sample
+    assert not satisfies(size, "No side effects were seen after 36 months of follow-up.")

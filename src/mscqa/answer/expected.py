@@ -64,6 +64,8 @@ _PHRASE_END = frozenset(
         *("was", "were", "which", "who", "whose", "will", "with", "within", "would"),
     ]
 )
+_SAMPLE_Q = re.compile(r"\b(sample size|number of (participants|subjects|patients|people))\b", re.I)
+_SAMPLE_UNITS = "patients participants subjects people persons cases children adults women men"
 # a share of a whole: "What percentage ...?", "What proportion of the referrals ...?"
 _PERCENT_Q = re.compile(
     r"\b(what|which) (percentage|proportion|fraction|share)\b|\bby what percentage\b|"
@@ -119,6 +121,9 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
         return ("dose", None)
     if _NAME_Q.search(question):
         return ("name", question)
+    if _SAMPLE_Q.search(question):
+        # the size of a study's sample is a count of the people (or cases) in it
+        return ("count", _SAMPLE_UNITS)
     m = _COUNT_Q.search(question)
     if m:
         words = m.group(1).lower().split()
