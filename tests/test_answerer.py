@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -274,6 +275,25 @@ def test_a_question_asking_for_a_figure_needs_a_piece_that_gives_one() -> None:
         < answer("Has Japan approved it?", no_year, shipped).confidence
     )
     assert answer(question, no_year, policy(types=False)).meta["type_missing"] == 0.0
+
+
+def test_a_question_about_a_country_no_document_names_is_not_answered() -> None:
+    # the documents speak of Japan; a question about India gets no answer about Japan, however
+    # close the rest of it is
+    base = retrieval([sent(CHUNK_A, 2, 0.9)])
+    india = dataclasses.replace(
+        base, corrected="Are stem cell products approved in India?", unknown_names=("India",)
+    )
+    refused = answer(india.corrected, india, policy())
+    assert not refused.answered and refused.meta["unnamed_country"] == 1.0
+    assert answer(india.corrected, india, policy(places=False)).answered
+    japan = dataclasses.replace(base, corrected="Are stem cell products approved in Japan?")
+    assert answer(japan.corrected, japan, policy()).answered
+    # a capitalised word the corpus lacks that is no country is the confidence model's to weigh
+    other = dataclasses.replace(
+        base, corrected="Is it sold by Mesoblast?", unknown_names=("Mesoblast",)
+    )
+    assert answer(other.corrected, other, policy()).answered
 
 
 def test_a_unit_outside_the_best_document_costs_its_weight() -> None:

@@ -49,6 +49,7 @@ ROWS: dict[str, dict[str, Any]] = {
     "- answer types": {"policy": {"types": False}},
     "answer types as a hard rule": {"policy": {"strict_types": True}},
     "- unreadable parts": {"policy": {"unreadable": False}},
+    "- countries no document names": {"policy": {"places": False}},
     "- best document preferred": {
         "policy": {"ranker": {k: w for k, w in RANKER_WEIGHTS.items() if k != "other_document"}}
     },

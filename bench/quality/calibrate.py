@@ -15,7 +15,7 @@ figure printed is out of fold: the reliability table (per confidence bin, how ma
 their mean confidence and how many were in scope), the Brier score (also against "the quoted
 answer is right"), and the trade-off at each threshold (in-scope questions refused against
 out-of-scope questions refused), for the shipped weights too. The weights fitted on all dev
-questions are printed last, to be copied into `mscqa.answer.answerer.CONFIDENCE_WEIGHTS`. The
+questions are printed last, to be copied into `mscqa.answer.confidence.CONFIDENCE_WEIGHTS`. The
 test split is not read; `bench.quality.report` reports its calibration.
 """
 

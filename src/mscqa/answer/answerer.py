@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from mscqa.answer.confidence import CONFIDENCE_WEIGHTS, Ranked, confidence, features
-from mscqa.answer.expected import satisfies
+from mscqa.answer.expected import places, satisfies
 from mscqa.answer.ranker import RANKER_WEIGHTS, Question, Unit, rank
 from mscqa.answer.unreadable import unreadable_parts
 from mscqa.types import Answer, Chunk, Citation, Retrieval, Unreadable
@@ -38,7 +38,8 @@ class AnswerPolicy:
     (the other half of "X, and Y?"). ``units=False`` quotes single sentences, ``types=False``
     drops the answer-type check (``strict_types`` refuses when no piece gives the asked kind;
     by default the confidence model weighs that), ``parts=False`` the compound questions and
-    ``unreadable=False`` the unreadable parts (for the ablation); ``ranker`` and
+    ``unreadable=False`` the unreadable parts and ``places=False`` the refusal of questions about a
+    country no document names (for the ablation); ``ranker`` and
     ``confidence`` are the two models' weights.
     """
 
@@ -53,6 +54,7 @@ class AnswerPolicy:
     strict_types: bool = False
     parts: bool = True
     unreadable: bool = True
+    places: bool = True
     ranker: Mapping[str, float] = field(default_factory=lambda: RANKER_WEIGHTS)
     confidence: Mapping[str, float] = field(default_factory=lambda: CONFIDENCE_WEIGHTS)
 
@@ -77,7 +79,12 @@ def answer(question: str, retrieval: Retrieval, policy: AnswerPolicy = AnswerPol
     )
     feats = features(retrieval, chosen)
     conf = confidence(feats, policy.confidence)
-    if conf < policy.min_confidence or not chosen or outranks:
+    # "Are MSC products approved in India?" over documents that never name India: whatever
+    # they say about other countries, they cannot say anything about that one
+    elsewhere = policy.places and _unnamed_country(retrieval)
+    if elsewhere:
+        feats["unnamed_country"] = 1.0
+    if conf < policy.min_confidence or not chosen or outranks or elsewhere:
         return _abstain(retrieval, policy, conf, feats, unreadable)
     numbers: dict[str, int] = {}
     spans: dict[str, list[tuple[int, int]]] = {}
@@ -192,6 +199,15 @@ def _choose(ranked: Ranked, question: Question, policy: AnswerPolicy) -> Ranked:
             covered |= unit.found
             seen.append(words)
     return chosen
+
+
+def _unnamed_country(retrieval: Retrieval) -> bool:
+    """Whether the question names a country (ISO 3166) that no document names."""
+    unknown = {w.lower() for w in retrieval.unknown_names}
+    return any(
+        all(w.lower().strip(".") in unknown for w in name.split())
+        for name in places(retrieval.corrected)
+    )
 
 
 def _overlaps(a: Unit, b: Unit) -> bool:
