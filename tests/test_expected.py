@@ -117,3 +117,14 @@ def test_a_sample_size_is_a_count_of_people_not_any_figure() -> None:
     assert satisfies(size, "The sample comprised 45 children aged 5-9 years.")
     # a duration is a figure, not the size of the sample
     assert not satisfies(size, "No side effects were seen after 36 months of follow-up.")
+
+
+def test_how_much_of_a_noun_is_answered_by_an_amount_in_words() -> None:
+    trauma = expected_type("How much trauma does collecting them cause?")
+    assert trauma == ("quantity", "trauma")
+    assert satisfies(trauma, "Derived from cord tissue, almost no trauma, and easy to expand.")
+    assert satisfies(trauma, "The collection causes 2 days of soreness.")  # a figure still does
+    assert not satisfies(trauma, "It is derived from cord tissue.")
+    assert not satisfies(trauma, "Little is known about where it comes from.")  # not the noun
+    assert expected_type("How much does it cost?") == ("money", None)
+    assert expected_type("How much more painful is it?") == ("quantity", None)

@@ -88,6 +88,17 @@ _QUANTITY_Q = re.compile(
     r"\b(survival|success|response) rate\b",
     re.I,
 )
+# "how much trauma/pain/blood ...": the noun whose amount is asked (not "how much does ...")
+_HOW_MUCH_NOUN = re.compile(
+    r"\bhow much (?!(?:does|do|did|is|are|was|were|will|would|can|could|should|has|have|had|"
+    r"more|less|longer|shorter|faster|slower|better|worse|higher|lower)\b)([a-z]{3,})\b",
+    re.I,
+)
+# words that state an amount without a figure ("no trauma", "less pain", "minimal blood loss")
+_DEGREE = (
+    r"(?:no|little|less|least|more|most|much|minimal|minor|great|greater|small|smaller|large|"
+    r"larger|significant|considerable|mild|severe|reduced|increased|lower|higher)"
+)
 _PLACE_Q = re.compile(
     r"\b(which|what|in which|in what) (countr(y|ies)|cit(y|ies)|regions?|states?|continents?|"
     r"nations?|places?|locations?|hospitals?)\b",
@@ -133,7 +144,8 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
     if _PERCENT_Q.search(question):
         return ("percent", None)
     if _QUANTITY_Q.search(question):
-        return ("quantity", None)
+        much = _HOW_MUCH_NOUN.search(question)
+        return ("quantity", much.group(1).lower() if much else None)
     if _PLACE_Q.search(question):
         return ("place", None)
     if _PERSON_Q.search(question):
@@ -170,6 +182,8 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
             or re.search(rf"{re.escape(stem)}\w*\s*\(?(?:n\s*=\s*)?\d", sentence, re.I)
             for stem in {w[:5] for w in (detail or "").split()}
         )
+    if detail and re.search(rf"\b{_DEGREE}\s+(?:\w+\s+)?{re.escape(detail[:5])}", sentence, re.I):
+        return True  # "how much trauma ...?" -> "almost no trauma": an amount said in words
     return bool(_HAS_NUMBER.search(sentence))
 
 
