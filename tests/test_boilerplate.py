@@ -249,3 +249,14 @@ def test_a_chrome_class_on_a_wrapper_of_most_of_the_page_marks_nothing(tmp_path:
     (tmp_path / "wrapped.html").write_bytes(body)
     page = load_file(tmp_path / "wrapped.html", Path("wrapped.html"))
     assert [page.text[s:e] for s, e in page.chrome] == ["Example"]
+
+
+def test_a_label_in_the_middle_of_the_text_needs_chrome_beside_it() -> None:
+    paragraphs = article_paragraphs()
+    steps = "Next: the cells were washed twice.\n\nDate: 12 March 2024"
+    middle = doc("\n\n".join([*paragraphs[:3], steps, *paragraphs[3:6]]))
+    assert found([middle]) == {}  # a protocol's step and a note's date: content
+    trailer = doc("\n\n".join([*paragraphs[:3], steps]))  # the last paragraphs: a page footer
+    assert [r for r, _ in found([trailer])["a.txt"]] == ["navigation", "field"]
+    beside = doc("\n\n".join([*paragraphs[:3], "Share: Facebook\nTags: cells", *paragraphs[3:6]]))
+    assert [r for r, _ in found([beside])["a.txt"]] == ["navigation", "navigation"]
