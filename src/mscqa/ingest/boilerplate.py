@@ -57,7 +57,7 @@ from mscqa.ingest.chrome import (
     judge_line,
     line_key,
 )
-from mscqa.ingest.repetition import Line, by_paragraph, lines_of, repeated_keys
+from mscqa.ingest.repetition import Line, Units, by_paragraph, lines_of, repeated_keys, units_of
 from mscqa.memo import LastCall
 from mscqa.types import Document
 
@@ -94,20 +94,23 @@ class Lines:
     lines: tuple[Line, ...]
     own: tuple[str | None, ...]  # ``classify_line`` of each line without other titles
     values: tuple[str, ...]  # the key of a labelled line's value ("" for other lines)
+    units: Units  # what repetition compares
 
 
-Analysed = LastCall[Document, Lines]
+# Analyses by document text (all an analysis depends on: hashing a str is cached, hashing a
+# Document hashes every section and page).
+Analysed = LastCall[str, Lines]
 
 
-def analyse(doc: Document) -> Lines:
-    lines = tuple(lines_of(doc.text))
+def analyse(text: str) -> Lines:
+    lines = tuple(lines_of(text))
     own: list[str | None] = []
     values: list[str] = []
     for line in lines:
-        reason, value = (None, "") if line.heading else judge_line(doc.text[line.start : line.end])
+        reason, value = (None, "") if line.heading else judge_line(text[line.start : line.end])
         own.append(reason)
         values.append(value)
-    return Lines(lines, tuple(own), tuple(values))
+    return Lines(lines, tuple(own), tuple(values), units_of(lines))
 
 
 def find_boilerplate(
@@ -116,10 +119,11 @@ def find_boilerplate(
     """Every document's boilerplate spans, in text order, by ``doc_id`` (documents with none
     are left out). Repetition and links to other documents are judged across ``documents``;
     ``memo`` keeps each document's ``analyse`` for the next call."""
-    analysed = memo.results(list(documents), analyse) if memo else [analyse(d) for d in documents]
+    texts = [doc.text for doc in documents]
+    analysed = memo.results(texts, analyse) if memo is not None else [analyse(t) for t in texts]
     by_id = {doc.doc_id: a for doc, a in zip(documents, analysed, strict=True)}
     titles = {key for doc in documents if len(key := line_key(doc.title)) >= _MIN_TITLE_CHARS}
-    repeated = repeated_keys(documents, {d: list(a.lines) for d, a in by_id.items()})
+    repeated = repeated_keys({d: a.units for d, a in by_id.items()})
     out: dict[str, tuple[Chrome, ...]] = {}
     for doc in documents:
         found = _document_chrome(doc, by_id[doc.doc_id], titles - {line_key(doc.title)}, repeated)

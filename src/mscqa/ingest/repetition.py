@@ -6,12 +6,11 @@ verbatim in documents that are not versions of one another (``ingest.boilerplate
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
 from mscqa.ingest.chrome import HEADING, ends_sentence, line_key
-from mscqa.types import Document
 
 _MIN_REPEATED_CHARS = 12
 _MIN_REPEATED_SENTENCE = 40
@@ -58,23 +57,33 @@ def by_paragraph(lines: list[Line]) -> dict[int, list[int]]:
     return groups
 
 
-def repeated_keys(documents: Sequence[Document], lines: dict[str, list[Line]]) -> set[str]:
-    """Keys of lines and multi-line paragraphs that occur in documents that are not copies of
-    each other: two documents whose lines are mostly the same (weighted Jaccard, characters
-    shared over characters in either, at least ``_COPY_JACCARD``) are one document in two
-    versions, and what they share is content, not a template."""
+@dataclass(frozen=True, slots=True)
+class Units:
+    """What of one document repetition compares (a pure function of its text, kept between
+    builds with the rest of its analysis)."""
+
+    lines: frozenset[str]  # keys of its lines that can say "template" (``_repeatable``)
+    all: frozenset[str]  # those and the keys of its multi-line paragraphs
+    size: int  # characters of ``lines``
+
+
+def units_of(lines: Sequence[Line]) -> Units:
+    keys = frozenset(line.key for line in lines if not line.heading and _repeatable(line.key))
+    groups = [m for m in by_paragraph(list(lines)).values() if len(m) > 1]
+    paragraphs = {" ".join(lines[i].key for i in m) for m in groups}
+    units = keys | {k for k in paragraphs if len(k) >= _MIN_REPEATED_CHARS}
+    return Units(keys, frozenset(units), sum(len(k) for k in keys))
+
+
+def repeated_keys(units: Mapping[str, Units]) -> set[str]:
+    """Keys of lines and multi-line paragraphs that occur in documents (``doc_id -> Units``)
+    that are not copies of each other: two documents whose lines are mostly the same (weighted
+    Jaccard, characters shared over characters in either, at least ``_COPY_JACCARD``) are one
+    document in two versions, and what they share is content, not a template."""
     holders: dict[str, list[str]] = {}
-    line_keys: dict[str, set[str]] = {}
-    for doc in documents:
-        doc_lines = lines[doc.doc_id]
-        keys = {line.key for line in doc_lines if not line.heading and _repeatable(line.key)}
-        line_keys[doc.doc_id] = keys
-        for members in by_paragraph(doc_lines).values():
-            if len(members) > 1:
-                keys = keys | {" ".join(doc_lines[i].key for i in members)}
-        for k in keys:
-            if len(k) >= _MIN_REPEATED_CHARS:
-                holders.setdefault(k, []).append(doc.doc_id)
+    for doc_id, u in units.items():
+        for k in u.all:
+            holders.setdefault(k, []).append(doc_id)
     shared = {k: ds for k, ds in holders.items() if len(ds) >= 2}
     if not shared:
         return set()
@@ -84,10 +93,9 @@ def repeated_keys(documents: Sequence[Document], lines: dict[str, list[Line]]) -
     for k, ds in shared.items():
         if len(ds) <= _PAIR_LIMIT:
             for pair in combinations(sorted(ds), 2):
-                if k in line_keys[pair[0]]:
+                if k in units[pair[0]].lines:
                     overlap[pair] += len(k)
-    size = {d: sum(len(k) for k in keys) for d, keys in line_keys.items()}
-    parent = {d: d for d in line_keys}
+    parent = {d: d for d in units}
 
     def root(d: str) -> str:
         while parent[d] != d:
@@ -96,7 +104,7 @@ def repeated_keys(documents: Sequence[Document], lines: dict[str, list[Line]]) -
         return d
 
     for (a, b), common in overlap.items():
-        if common / max(1, size[a] + size[b] - common) >= _COPY_JACCARD:
+        if common / max(1, units[a].size + units[b].size - common) >= _COPY_JACCARD:
             parent[root(a)] = root(b)
     return {k for k, ds in shared.items() if len({root(d) for d in ds}) >= 2}
 
