@@ -42,10 +42,12 @@ ORDER: dict[str, list[set[str]]] = {
     ],
     # the question files, then the metrics over them
     "evaluation": [{"questions"}, {"metrics"}],
-    # sentences: a text's sentence spans; chrome: line cues of site chrome; boilerplate: which
-    # lines of a document are site chrome; chunker: sentences packed into passages
+    # sentences: a text's sentence spans; chrome: line cues of site chrome; repetition: lines
+    # a corpus repeats; boilerplate: which lines of a document are site chrome; chunker:
+    # sentences packed into passages
     "ingest": [
         {"extract", "chrome", "sentences", "abbreviations"},
+        {"repetition"},
         {"boilerplate"},
         {"chunker"},
         {"loaders"},

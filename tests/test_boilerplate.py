@@ -9,8 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mscqa.ingest import boilerplate
 from mscqa.ingest.boilerplate import chrome_spans, classify_line, find_boilerplate
+from mscqa.ingest.chunker import Chunker
 from mscqa.ingest.loaders import load_file
+from mscqa.memo import LastCall
 from mscqa.types import Document
 
 REPO = Path(__file__).resolve().parents[1]
@@ -249,3 +252,81 @@ def test_a_chrome_class_on_a_wrapper_of_most_of_the_page_marks_nothing(tmp_path:
     (tmp_path / "wrapped.html").write_bytes(body)
     page = load_file(tmp_path / "wrapped.html", Path("wrapped.html"))
     assert [page.text[s:e] for s, e in page.chrome] == ["Example"]
+
+
+def test_a_label_in_the_middle_of_the_text_needs_chrome_beside_it() -> None:
+    paragraphs = article_paragraphs()
+    steps = "Next: the cells were washed twice.\n\nDate: 12 March 2024"
+    middle = doc("\n\n".join([*paragraphs[:3], steps, *paragraphs[3:6]]))
+    assert found([middle]) == {}  # a protocol's step and a note's date: content
+    trailer = doc("\n\n".join([*paragraphs[:3], steps]))  # the last paragraphs: a page footer
+    assert [r for r, _ in found([trailer])["a.txt"]] == ["navigation", "field"]
+    beside = doc("\n\n".join([*paragraphs[:3], "Share: Facebook\nTags: cells", *paragraphs[3:6]]))
+    assert [r for r, _ in found([beside])["a.txt"]] == ["navigation", "navigation"]
+
+
+# --- what the chunker indexes -------------------------------------------------------------------
+
+
+def indexed(documents: list[Document]) -> set[tuple[str, int, int]]:
+    return {(c.doc_id, s, e) for c in Chunker(700).chunk_all(documents) for s, e in c.sentences}
+
+
+def test_every_sentence_of_the_article_is_still_indexed(monkeypatch: pytest.MonkeyPatch) -> None:
+    md = load_file(ARTICLE_MD, Path("msc-article.md"))
+    now = indexed([md])
+    monkeypatch.setattr(boilerplate, "find_boilerplate", lambda documents, memo=None: {})
+    assert now == indexed([md])
+
+
+@pytest.mark.skipif(not ARTICLE_TXT.exists(), reason="needs ../shared/seed")
+def test_the_original_article_keeps_every_sentence_but_its_navigation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    txt = load_file(ARTICLE_TXT, Path("msc-article.txt"))
+    chrome = chrome_spans(txt, find_boilerplate([txt])["msc-article.txt"])
+    chunks = Chunker(700).chunk_all([txt])
+    now = {(c.doc_id, s, e) for c in chunks for s, e in c.sentences}
+    monkeypatch.setattr(boilerplate, "find_boilerplate", lambda documents, memo=None: {})
+    before = indexed([txt])
+    assert now < before
+    for _, s, e in before - now:  # what went is inside the navigation lines
+        assert any(a <= s and e <= b for a, b in chrome)
+    for _, s, e in now:  # and no passage holds any of them
+        assert not any(a < e and s < b for a, b in chrome)
+    for chunk in chunks:
+        assert not any(chunk.start < b and a < chunk.end for a, b in chrome)
+    assert chunks[-1].text.endswith("benefit more patients.")  # the editor's sign-off stays
+
+
+def test_a_section_of_boilerplate_only_is_no_unreadable_part(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text(
+        "# A\n\nCells divide.\n\n## Share this\n\nShare: Facebook\nTags: cells\n"
+    )
+    d = load_file(tmp_path / "a.md", Path("a.md"))
+    chunker = Chunker(700)
+    assert [c.text for c in chunker.chunk_all([d])] == ["Cells divide."]
+    assert chunker.unreadable_all([d]) == []
+
+
+def test_a_shared_footer_is_not_in_any_passage() -> None:
+    paragraphs = article_paragraphs()
+    a = doc("\n\n".join(paragraphs[:3]) + "\n\n" + FOOTER, "a.txt")
+    b = doc("\n\n".join(paragraphs[3:6]) + "\n\n" + FOOTER, "b.txt")
+    passages = " ".join(c.text for c in Chunker(700).chunk_all([a, b]))
+    assert not any(line in passages for line in FOOTER.split("\n"))
+    for paragraph in paragraphs[:6]:
+        assert paragraph in passages
+    # judged alone, a's footer is not known to repeat: only its copyright line goes
+    alone = " ".join(c.text for c in Chunker(700).chunk(a))
+    assert FOOTER.split("\n")[0] in alone and FOOTER.split("\n")[2] not in alone
+
+
+def test_a_rebuild_analyses_only_the_documents_that_changed() -> None:
+    memo: boilerplate.Analysed = LastCall()
+    a, b = doc("Cells divide.\n\nNext: More", "a.txt"), doc("Cord blood.", "b.txt")
+    Chunker(700, chrome=memo).chunk_all([a, b])
+    first = memo.kept
+    b2 = doc("Cord blood is frozen.", "b.txt")
+    Chunker(700, chrome=memo).chunk_all([a, b2])
+    assert memo.kept[a.text] is first[a.text] and set(memo.kept) == {a.text, b2.text}

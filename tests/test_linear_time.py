@@ -111,6 +111,20 @@ def chunk(raw: str) -> object:
     return Chunker(700).chunk(doc)
 
 
+def chunk_text(raw: str) -> object:
+    # a text file's lines are judged as site chrome (ingest.boilerplate) before chunking
+    try:
+        doc = plain_text(raw)
+    except loaders.UnreadableFile:
+        return None  # only whitespace: refused as empty
+    assert isinstance(doc, Document)
+    return Chunker(700).chunk_all([doc, doc_copy(doc)])
+
+
+def doc_copy(doc: Document) -> Document:
+    return Document("b.txt", "b.txt", "b", doc.text[::-1], "1" * 64, "text")
+
+
 def html_page(raw: str) -> object:
     try:
         return html.extract_html(raw.encode("utf-8"))
@@ -128,6 +142,7 @@ CASES = {
     "markdown loader": markdown,
     "text loader": plain_text,
     "chunker": chunk,
+    "chunker of text files (boilerplate)": chunk_text,
     "abbreviation mining": mine,
     "extracted-text paragraphs": text.paragraphs,
     "html nesting depth": html.html_depth,

@@ -39,6 +39,7 @@ from mscqa.index import (
 )
 from mscqa.index.backends import open_store
 from mscqa.ingest.abbreviations import mine
+from mscqa.ingest.boilerplate import Analysed
 from mscqa.ingest.chunker import Chunked, Chunker
 from mscqa.ingest.loaders import LoadResult, Skipped, load_corpus
 from mscqa.memo import LastCall
@@ -73,6 +74,7 @@ class BuildCache:
 
     chunks: Chunked = field(default_factory=LastCall)
     abbreviations: LastCall[Document, list[Definition]] = field(default_factory=LastCall)
+    chrome: Analysed = field(default_factory=LastCall)  # each document's boilerplate lines
     encoders: dict[tuple[Any, ...], Embedder] = field(default_factory=dict)
     tokens: Tokens = field(default_factory=LastCall)
 
@@ -158,7 +160,7 @@ def _build(
         )
     if progress:
         progress("load", len(loaded.documents), len(loaded.documents))
-    chunker = Chunker(settings.chunk_chars, memo=kept.chunks)
+    chunker = Chunker(settings.chunk_chars, memo=kept.chunks, chrome=kept.chrome)
     chunks = chunker.chunk_all(loaded.documents)
     unreadable = chunker.unreadable_all(loaded.documents)
     abbreviations = defined_abbreviations(loaded.documents, kept.abbreviations)

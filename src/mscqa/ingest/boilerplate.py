@@ -48,19 +48,16 @@ Linear in the corpus's text. Pure: ``find_boilerplate(documents)`` depends only 
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator, Sequence, Set
 from dataclasses import dataclass
-from itertools import combinations
 
 from mscqa.ingest.chrome import (
-    HEADING,
     bare,
     classify_line,
-    ends_sentence,
     judge_line,
     line_key,
 )
+from mscqa.ingest.repetition import Line, Units, by_paragraph, lines_of, repeated_keys, units_of
 from mscqa.memo import LastCall
 from mscqa.types import Document
 
@@ -76,11 +73,8 @@ __all__ = [
 
 VERSION = "boilerplate-v1"
 
-_MIN_REPEATED_CHARS = 12
-_MIN_REPEATED_SENTENCE = 40
+_WEAK = frozenset({"labelled", "field"})
 _MIN_TITLE_CHARS = 20  # a shorter title ("Notes") is too likely a line of another document
-_COPY_JACCARD = 0.5  # two documents sharing this much of their text are versions of one
-_PAIR_LIMIT = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,36 +87,30 @@ class Chrome:
 
 
 @dataclass(frozen=True, slots=True)
-class _Line:
-    start: int  # its span in the document's text, without surrounding whitespace
-    end: int
-    paragraph: int  # lines of one paragraph (no blank line between them) share it
-    key: str  # as repetition compares lines (``_key``)
-    heading: bool  # a Markdown heading line: never boilerplate
-
-
-@dataclass(frozen=True, slots=True)
 class Lines:
     """A document's lines and what each is judged alone: the part of the work that depends on
     the document only, which a build keeps for the next (``Analysed``)."""
 
-    lines: tuple[_Line, ...]
+    lines: tuple[Line, ...]
     own: tuple[str | None, ...]  # ``classify_line`` of each line without other titles
     values: tuple[str, ...]  # the key of a labelled line's value ("" for other lines)
+    units: Units  # what repetition compares
 
 
-Analysed = LastCall[Document, Lines]
+# Analyses by document text (all an analysis depends on: hashing a str is cached, hashing a
+# Document hashes every section and page).
+Analysed = LastCall[str, Lines]
 
 
-def analyse(doc: Document) -> Lines:
-    lines = tuple(_lines(doc.text))
+def analyse(text: str) -> Lines:
+    lines = tuple(lines_of(text))
     own: list[str | None] = []
     values: list[str] = []
     for line in lines:
-        reason, value = (None, "") if line.heading else judge_line(doc.text[line.start : line.end])
+        reason, value = (None, "") if line.heading else judge_line(text[line.start : line.end])
         own.append(reason)
         values.append(value)
-    return Lines(lines, tuple(own), tuple(values))
+    return Lines(lines, tuple(own), tuple(values), units_of(lines))
 
 
 def find_boilerplate(
@@ -131,10 +119,11 @@ def find_boilerplate(
     """Every document's boilerplate spans, in text order, by ``doc_id`` (documents with none
     are left out). Repetition and links to other documents are judged across ``documents``;
     ``memo`` keeps each document's ``analyse`` for the next call."""
-    analysed = memo.results(list(documents), analyse) if memo else [analyse(d) for d in documents]
+    texts = [doc.text for doc in documents]
+    analysed = memo.results(texts, analyse) if memo is not None else [analyse(t) for t in texts]
     by_id = {doc.doc_id: a for doc, a in zip(documents, analysed, strict=True)}
     titles = {key for doc in documents if len(key := line_key(doc.title)) >= _MIN_TITLE_CHARS}
-    repeated = _repeated(documents, {d: list(a.lines) for d, a in by_id.items()})
+    repeated = repeated_keys({d: a.units for d, a in by_id.items()})
     out: dict[str, tuple[Chrome, ...]] = {}
     for doc in documents:
         found = _document_chrome(doc, by_id[doc.doc_id], titles - {line_key(doc.title)}, repeated)
@@ -159,7 +148,7 @@ def _document_chrome(
     doc: Document, analysed: Lines, other_titles: Set[str], repeated: set[str]
 ) -> tuple[Chrome, ...]:
     lines = list(analysed.lines)
-    reasons = list(analysed.own)
+    reasons = _placed(lines, list(analysed.own))
     for i, line in enumerate(lines):
         if reasons[i] is not None or line.heading:
             continue
@@ -168,14 +157,45 @@ def _document_chrome(
             reasons[i] = "link"
         elif line.key in repeated:
             reasons[i] = "repeated"
-    _spread_by_context(doc.text, lines, reasons)
-    found = [Chrome(line.start, line.end, r) for line, r in zip(lines, reasons, strict=True) if r]
-    found.extend(_repeated_paragraphs(doc.text, lines, reasons, repeated))
+    found: list[Chrome] = []
+    if any(reasons):
+        _spread_by_context(doc.text, lines, reasons)
+        found = [Chrome(x.start, x.end, r) for x, r in zip(lines, reasons, strict=True) if r]
+    if repeated:
+        found.extend(_repeated_paragraphs(doc.text, lines, reasons, repeated))
     found.extend(Chrome(s, e, "hint") for s, e in doc.chrome if 0 <= s < e <= len(doc.text))
     return tuple(sorted(found, key=lambda c: (c.start, c.end)))
 
 
-def _spread_by_context(text: str, lines: list[_Line], reasons: list[str | None]) -> None:
+def _placed(lines: list[Line], reasons: list[str | None]) -> list[str | None]:
+    """Weak grounds ("labelled", "field") confirmed by the line's place: in the first or last
+    two paragraphs of the document (a page's header and footer), or beside another line of
+    chrome; otherwise the line is content. A confirmed "labelled" line is navigation. Linear."""
+    if not any(reasons):
+        return reasons
+    last = lines[-1].paragraph
+    edges = {0, 1, last - 1, last}
+    out = list(reasons)
+    for i, reason in enumerate(reasons):
+        if reason not in _WEAK:
+            continue
+        # beside: a strong ground next to it, or a weak one in its paragraph (a block of
+        # labelled lines: "Share: ...", "Tags: ...")
+        beside = [
+            reasons[j]
+            for j in (i - 1, i + 1)
+            if 0 <= j < len(lines)
+            and reasons[j]
+            and (reasons[j] not in _WEAK or lines[j].paragraph == lines[i].paragraph)
+        ]
+        if lines[i].paragraph in edges or beside:
+            out[i] = "navigation" if reason == "labelled" else reason
+        else:
+            out[i] = None
+    return out
+
+
+def _spread_by_context(text: str, lines: list[Line], reasons: list[str | None]) -> None:
     """A bare line next to a navigation line of its paragraph is navigation too, and so is a
     run of bare lines that reaches one: one pass forward, one backward (linear)."""
     order = list(range(len(lines)))
@@ -194,95 +214,13 @@ def _spread_by_context(text: str, lines: list[_Line], reasons: list[str | None])
 
 
 def _repeated_paragraphs(
-    text: str, lines: list[_Line], reasons: list[str | None], repeated: set[str]
+    text: str, lines: list[Line], reasons: list[str | None], repeated: set[str]
 ) -> Iterator[Chrome]:
     """Whole paragraphs found verbatim in other documents (a footer of several lines whose
     lines, alone, are too common or too short to say so)."""
-    for members in _by_paragraph(lines).values():
+    for members in by_paragraph(lines).values():
         if len(members) < 2 or all(reasons[i] for i in members):
             continue
         start, end = lines[members[0]].start, lines[members[-1]].end
         if " ".join(lines[i].key for i in members) in repeated:
             yield Chrome(start, end, "repeated")
-
-
-def _by_paragraph(lines: list[_Line]) -> dict[int, list[int]]:
-    groups: dict[int, list[int]] = {}
-    for i, line in enumerate(lines):
-        groups.setdefault(line.paragraph, []).append(i)
-    return groups
-
-
-def _repeated(documents: Sequence[Document], lines: dict[str, list[_Line]]) -> set[str]:
-    """Keys of lines and multi-line paragraphs that occur in documents that are not copies of
-    each other: two documents whose lines are mostly the same (weighted Jaccard, characters
-    shared over characters in either, at least ``_COPY_JACCARD``) are one document in two
-    versions, and what they share is content, not a template."""
-    holders: dict[str, list[str]] = {}
-    line_keys: dict[str, set[str]] = {}
-    for doc in documents:
-        doc_lines = lines[doc.doc_id]
-        keys = {line.key for line in doc_lines if not line.heading and _repeatable(line.key)}
-        line_keys[doc.doc_id] = keys
-        for members in _by_paragraph(doc_lines).values():
-            if len(members) > 1:
-                keys = keys | {" ".join(doc_lines[i].key for i in members)}
-        for k in keys:
-            if len(k) >= _MIN_REPEATED_CHARS:
-                holders.setdefault(k, []).append(doc.doc_id)
-    shared = {k: ds for k, ds in holders.items() if len(ds) >= 2}
-    if not shared:
-        return set()
-    # Pairs of documents sharing lines, through the lines few documents hold (a line held by
-    # many is template whoever holds it; counting its pairs would be quadratic).
-    overlap: Counter[tuple[str, str]] = Counter()
-    for k, ds in shared.items():
-        if len(ds) <= _PAIR_LIMIT:
-            for pair in combinations(sorted(ds), 2):
-                if k in line_keys[pair[0]]:
-                    overlap[pair] += len(k)
-    size = {d: sum(len(k) for k in keys) for d, keys in line_keys.items()}
-    parent = {d: d for d in line_keys}
-
-    def root(d: str) -> str:
-        while parent[d] != d:
-            parent[d] = parent[parent[d]]
-            d = parent[d]
-        return d
-
-    for (a, b), common in overlap.items():
-        if common / max(1, size[a] + size[b] - common) >= _COPY_JACCARD:
-            parent[root(a)] = root(b)
-    return {k for k, ds in shared.items() if len({root(d) for d in ds}) >= 2}
-
-
-def _lines(text: str) -> list[_Line]:
-    """The non-blank lines of ``text`` with their paragraph numbers."""
-    out: list[_Line] = []
-    paragraph = 0
-    pos = 0
-    blank = True
-    for raw in text.split("\n"):
-        end = pos + len(raw)
-        stripped = raw.strip()
-        if stripped:
-            if blank and out:
-                paragraph += 1
-            lead = len(raw) - len(raw.lstrip())
-            start = pos + lead
-            heading = bool(HEADING.match(raw))
-            out.append(_Line(start, start + len(stripped), paragraph, line_key(stripped), heading))
-            blank = False
-        else:
-            blank = True
-        pos = end + 1
-    return out
-
-
-def _repeatable(key: str) -> bool:
-    """Whether a line found in two documents says they share a template: a bare line (a menu,
-    a name, an address) or a long one. A short sentence ("Case series.", "Not applicable.")
-    is often the same in unrelated documents."""
-    return len(key) >= _MIN_REPEATED_SENTENCE or (
-        len(key) >= _MIN_REPEATED_CHARS and not ends_sentence(key)
-    )

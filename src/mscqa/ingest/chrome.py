@@ -81,11 +81,15 @@ def classify_line(line: str, other_titles: Set[str] = frozenset()) -> str | None
         and (line_key(line) in other_titles or value in other_titles)
     ):
         return "link"
-    return reason
+    return "navigation" if reason == "labelled" else reason
 
 
 def judge_line(line: str) -> tuple[str | None, str]:
-    """``line``'s ground without other documents, and the key of its value if it is labelled."""
+    """``line``'s ground without other documents, and the key of its value if it is labelled.
+
+    Two grounds are weak, a line's place must confirm them (``ingest.boilerplate``):
+    "labelled" (a navigation label: "Next: wash the cells" is also a protocol's step) and
+    "field" ("Date: 12 March" is also a clinical note's)."""
     text = _BULLET.sub("", line, count=1).strip()
     if not text:
         return None, ""
@@ -97,7 +101,7 @@ def judge_line(line: str) -> tuple[str | None, str]:
         label = _SPACES.sub(" ", labelled.group(1)).lower()
         rest = text[labelled.end() :].strip()
         if _is_navigation_label(label):
-            return "navigation", ""
+            return "labelled", ""
         if (
             label in FIELD_LABELS
             and len(rest) <= _MAX_FIELD_VALUE_CHARS

@@ -12,12 +12,15 @@ import hashlib
 import re
 from collections.abc import Sequence
 
+from mscqa.ingest import boilerplate
 from mscqa.ingest.sentences import paragraphs, split_sentences
 from mscqa.memo import LastCall
 from mscqa.types import Chunk, Document, Unreadable
 
-# Chunks (and unreadable parts) by (settings, document), as a chunker's memo keeps them.
-Chunked = LastCall[tuple[str, Document], tuple[list[Chunk], list[Unreadable]]]
+Spans = tuple[tuple[int, int], ...]
+# Chunks (and unreadable parts) by (settings, document, its boilerplate spans), as a chunker's
+# memo keeps them.
+Chunked = LastCall[tuple[str, Document, Spans], tuple[list[Chunk], list[Unreadable]]]
 
 # A paragraph that only stands for a picture: the converter's image marker (IMG_258), a
 # Markdown or HTML image, or a bracketed "[image]" / "[table 2]" placeholder.
@@ -35,7 +38,12 @@ _HEADING_LINE = re.compile(r"^#{1,6}[ \t].*$", re.MULTILINE)
 class Chunker:
     """Pack sentences into passages of at most ``max_chars`` characters, section by section."""
 
-    def __init__(self, max_chars: int = 700, memo: Chunked | None = None) -> None:
+    def __init__(
+        self,
+        max_chars: int = 700,
+        memo: Chunked | None = None,
+        chrome: boilerplate.Analysed | None = None,
+    ) -> None:
         """``memo`` keeps the previous ``chunk_all`` call's chunks for the next: a build cache
         passes the one it keeps between builds (``indexing.BuildCache``); by default each
         chunker has its own."""
@@ -43,11 +51,18 @@ class Chunker:
             raise ValueError(f"max_chars must be >= 50, got {max_chars}")
         self.max_chars = max_chars
         self._memo: Chunked = memo if memo is not None else LastCall()
+        # each document's lines as boilerplate judges them, kept the same way
+        self._chrome: boilerplate.Analysed = chrome if chrome is not None else LastCall()
 
     def settings(self) -> dict[str, object]:
         # v2: run-on sentences are cut to max_chars (v1 kept them whole, however long);
         # v3: image placeholders are no longer sentences (``unreadable`` records them)
-        return {"splitter": "sentence-v3", "max_chars": self.max_chars}
+        # boilerplate: site chrome (ingest.boilerplate) is left out of passages
+        return {
+            "splitter": "sentence-v3",
+            "max_chars": self.max_chars,
+            "boilerplate": boilerplate.VERSION,
+        }
 
     def chunk_all(self, documents: Sequence[Document]) -> list[Chunk]:
         """Every document's chunks, in order.
@@ -66,31 +81,41 @@ class Chunker:
 
     def _all(self, documents: Sequence[Document]) -> list[tuple[list[Chunk], list[Unreadable]]]:
         setting = repr(sorted(self.settings().items()))
-        return self._memo.results(
-            [(setting, doc) for doc in documents], lambda key: self._chunk(key[1])
-        )
+        # across documents: footers repeat, a line names another document
+        chrome = boilerplate.find_boilerplate(documents, self._chrome)
+        keys = [
+            (setting, doc, boilerplate.chrome_spans(doc, chrome.get(doc.doc_id, ())))
+            for doc in documents
+        ]
+        return self._memo.results(keys, lambda key: self._chunk(key[1], key[2]))
 
     def chunk(self, doc: Document) -> list[Chunk]:
-        return self._chunk(doc)[0]
+        """``doc``'s passages, its boilerplate judged on ``doc`` alone."""
+        return self._chunk(doc, _own_chrome(doc))[0]
 
     def unreadable(self, doc: Document) -> list[Unreadable]:
         """The parts of ``doc`` with no text to quote: sections whose body is empty or only
         image placeholders, and placeholder paragraphs inside other text. Each records the
         heading before it that has text and the passage just before it."""
-        return self._chunk(doc)[1]
+        return self._chunk(doc, _own_chrome(doc))[1]
 
-    def _chunk(self, doc: Document) -> tuple[list[Chunk], list[Unreadable]]:
+    def _chunk(self, doc: Document, chrome: Spans) -> tuple[list[Chunk], list[Unreadable]]:
+        """Passages of ``doc``'s sentences outside ``chrome`` (boilerplate spans), none
+        spanning one; and the unreadable parts."""
         chunks: list[Chunk] = []
         gaps: list[Unreadable] = []
         context: str | None = None
         for section, start, end in self._regions(doc):
-            sentences = self._sentences(doc.text, start, end)
+            skip = tuple((a, b) for a, b in chrome if a < end and b > start)
+            sentences = self._sentences(doc.text, start, end, skip)
             after = chunks[-1].chunk_id if chunks else None
+            if not sentences and skip and self._sentences(doc.text, start, end, ()):
+                continue  # a section of boilerplate only: not a part without text
             if section is not None and not sentences:
                 # a heading with no text under it, or only images: the section is the part
                 gaps.append(Unreadable(doc.doc_id, section, start, end, context, after))
                 continue
-            for group in self._pack(doc.text, sentences):
+            for group in self._pack(doc.text, sentences, skip):
                 chunks.append(self._make(doc, len(chunks), section, group))
             for para_start, para_end in self._placeholders(doc.text, start, end):
                 before = [c for c in chunks if c.end <= para_start]
@@ -130,8 +155,15 @@ class Chunker:
             regions.append((None, pos, len(doc.text)))
         return regions
 
-    def _sentences(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
+    def _sentences(self, text: str, start: int, end: int, skip: Spans) -> list[tuple[int, int]]:
         region = _HEADING_LINE.sub(lambda m: " " * len(m.group(0)), text[start:end])
+        if skip:  # each blanked as a paragraph break: no sentence runs into or over it
+            parts, pos = [], 0
+            for a, b in skip:  # sorted, apart (boilerplate.chrome_spans)
+                a, b = max(a, start) - start, min(b, end) - start
+                parts += [region[pos:a], "\n" + " " * (b - a - 2) + "\n"[: b - a - 1]]
+                pos = b
+            region = "".join([*parts, region[pos:]])
         # an image placeholder is not a sentence (``unreadable`` records it)
         return [
             (a, b)
@@ -139,11 +171,16 @@ class Chunker:
             if not _PLACEHOLDER.fullmatch(text, a, b)
         ]
 
-    def _pack(self, text: str, sentences: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    def _pack(
+        self, text: str, sentences: list[tuple[int, int]], skip: Spans = ()
+    ) -> list[list[tuple[int, int]]]:
         groups: list[list[tuple[int, int]]] = []
         current: list[tuple[int, int]] = []
         for span in sentences:
-            if current and span[1] - current[0][0] > self.max_chars:
+            if current and any(current[-1][1] <= a < span[0] for a, _ in skip):
+                groups.append(current)  # a passage never spans boilerplate
+                current = []
+            elif current and span[1] - current[0][0] > self.max_chars:
                 groups.append(current)
                 current = []
             elif (
@@ -180,6 +217,10 @@ class Chunker:
             sentences=tuple(group),
             page=page,
         )
+
+
+def _own_chrome(doc: Document) -> Spans:
+    return boilerplate.chrome_spans(doc, boilerplate.find_boilerplate([doc]).get(doc.doc_id, ()))
 
 
 def _caption(text: str, start: int, placeholder: int) -> str | None:
