@@ -22,6 +22,12 @@ from mscqa.fileio import fsync_dir, write_durably
 from mscqa.index.manifest import FIX, Manifest, model_exports
 
 
+def models_dir(index_dir: Path) -> Path:
+    """Where this machine's ONNX exports of the model live (``models/<name>/``): the folder
+    store's and, beside a database store, the index folder's."""
+    return index_dir / "models"
+
+
 def publish(index_dir: Path, version: str, keep: int = 3) -> None:
     """Point ``CURRENT`` at ``version`` atomically (temp file, fsync, rename), then prune."""
     if not (index_dir / "snapshots" / version / "manifest.json").is_file():
@@ -78,7 +84,7 @@ def _prune_models(index_dir: Path) -> None:
         if manifest is None:
             return  # cannot tell what is in use: keep everything
         manifests.append(manifest)
-    prune_models(index_dir / "models", manifests)
+    prune_models(models_dir(index_dir), manifests)
 
 
 def prune_models(models: Path, manifests: list[Manifest]) -> None:
