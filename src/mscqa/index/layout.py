@@ -4,6 +4,7 @@
       CURRENT                 name of the serving snapshot (replaced atomically)
       snapshots/<version>/    one complete snapshot (see folder.py)
       models/<name>/          this machine's ONNX exports of the model
+      cache/                  the embedding cache (embedding/cache.py; not with a database)
       writer.lock             held by the one process building (see indexing.py)
 
 ``publish`` switches ``CURRENT``, ``prune`` removes old snapshots and unused exports."""
@@ -20,6 +21,11 @@ from pathlib import Path
 from mscqa.errors import BuildInProgress, SnapshotError
 from mscqa.fileio import fsync_dir, write_durably
 from mscqa.index.manifest import FIX, Manifest, model_exports
+
+
+def cache_dir(index_dir: Path) -> Path:
+    """Where the folder store's builds keep the embedding cache."""
+    return index_dir / "cache"
 
 
 def models_dir(index_dir: Path) -> Path:
