@@ -68,9 +68,9 @@ ORDER: dict[str, list[set[str]]] = {
     ],
     # manifest: what a snapshot was built from and holds (typed, reads and writes itself);
     # store: the seam (Protocols, the parts a build hands over, and how a chunk becomes each
-    # index part's text); dense, records: a snapshot's parts; layout: the folder's
-    # CURRENT/snapshots/models/lock;
-    # snapshot: a folder snapshot in memory; folder: the folder store.
+    # index part's text); dense, records: a snapshot's parts; layout: the folder's CURRENT,
+    # snapshots/, models/, cache/ and writer lock; snapshot: a folder snapshot in memory;
+    # folder: the folder store.
     # impacts: BM25's exact top k from impact-ordered lists; pgcopy: pgvector values and binary
     # COPY; pgdb: PostgreSQL plumbing (connections, migrations, locks); pglexical: the impact
     # lists in a snapshot's tables; pgleases: the servers' advisory locks on what they serve;

@@ -18,6 +18,7 @@ import numpy as np
 
 from mscqa.embedding.embedder import Embedder
 from mscqa.errors import DatabaseUnavailable
+from mscqa.index.layout import cache_dir
 from mscqa.index.pgdb import reachable
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ def open_cache(writer: Any, model_fingerprint: str) -> EmbeddingCache:
 
     if isinstance(writer, PgWriter):
         return PgEmbeddingCache(writer.conn, writer.store.url, model_fingerprint)
-    return EmbeddingCache(writer.index_dir / "cache", model_fingerprint)
+    return EmbeddingCache(cache_dir(writer.index_dir), model_fingerprint)
 
 
 class PgEmbeddingCache(EmbeddingCache):

@@ -25,6 +25,7 @@ from mscqa.embedding.sentence_transformer import SentenceTransformerEmbedder, re
 from mscqa.errors import ModelError
 from mscqa.fileio import file_sha256
 from mscqa.index import IndexSnapshot
+from mscqa.index.layout import models_dir
 from mscqa.index.manifest import Manifest, QueryModel
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def build_embedder(
 def _ensure_export(settings: Settings, source: Path, sha: str, *, quantize: bool) -> Path:
     """The model's ONNX export in the index's model cache, exported once per model."""
     name = f"{sha[:16]}-int8" if quantize else sha[:16]
-    folder = settings.index_dir / "models" / name
+    folder = models_dir(settings.index_dir) / name
     meta = read_meta(folder)
     if meta is None or meta.get("source_sha256") != sha:
         log.info("Exporting the model to ONNX in %s", folder)
@@ -132,7 +133,7 @@ def export_query_model(
         )
         return None
     return QueryModel(
-        path=f"models/{folder.name}",
+        path=folder.relative_to(settings.index_dir).as_posix(),  # as the manifest keeps it
         sha256=meta["sha256"],
         quantized=bool(meta.get("quantized")),
         agreement=round(agreement, 6),

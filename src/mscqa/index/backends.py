@@ -8,6 +8,7 @@ from typing import Protocol
 from pydantic import SecretStr
 
 from mscqa.index.folder import FolderStore
+from mscqa.index.layout import models_dir
 from mscqa.index.lexical import Tokens
 from mscqa.index.store import SnapshotStore
 
@@ -30,7 +31,7 @@ def open_store(settings: StoreSettings, tokens: Tokens | None = None) -> Snapsho
 
     return PgStore(
         settings.database_url.get_secret_value(),
-        settings.index_dir / "models",
+        models_dir(settings.index_dir),
         pool_size=settings.database_pool_size,
         tokens=tokens,
     )

@@ -23,7 +23,13 @@ import numpy as np
 from mscqa.errors import NoIndexError, SnapshotError
 from mscqa.fileio import fsync_dir, write_durably
 from mscqa.index.dense import SentenceTable, make_dense_index
-from mscqa.index.layout import current_version, folder_writer_lock, list_versions, publish
+from mscqa.index.layout import (
+    current_version,
+    folder_writer_lock,
+    list_versions,
+    models_dir,
+    publish,
+)
 from mscqa.index.lexical import LexicalIndex, Tokens
 from mscqa.index.manifest import FIX, Manifest
 from mscqa.index.records import chunk_from_record, chunk_record, doc_from_record, doc_record
@@ -183,7 +189,7 @@ class FolderStore:
 
     def __init__(self, index_dir: Path, tokens: Tokens | None = None) -> None:
         self.index_dir = index_dir
-        self.models_dir = index_dir / "models"
+        self.models_dir = models_dir(index_dir)
         self.tokens: Tokens = tokens if tokens is not None else LastCall()
 
     def where(self) -> str:

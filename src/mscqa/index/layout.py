@@ -4,6 +4,7 @@
       CURRENT                 name of the serving snapshot (replaced atomically)
       snapshots/<version>/    one complete snapshot (see folder.py)
       models/<name>/          this machine's ONNX exports of the model
+      cache/                  the embedding cache (embedding/cache.py; not with a database)
       writer.lock             held by the one process building (see indexing.py)
 
 ``publish`` switches ``CURRENT``, ``prune`` removes old snapshots and unused exports."""
@@ -20,6 +21,17 @@ from pathlib import Path
 from mscqa.errors import BuildInProgress, SnapshotError
 from mscqa.fileio import fsync_dir, write_durably
 from mscqa.index.manifest import FIX, Manifest, model_exports
+
+
+def cache_dir(index_dir: Path) -> Path:
+    """Where the folder store's builds keep the embedding cache."""
+    return index_dir / "cache"
+
+
+def models_dir(index_dir: Path) -> Path:
+    """Where this machine's ONNX exports of the model live (``models/<name>/``): the folder
+    store's and, beside a database store, the index folder's."""
+    return index_dir / "models"
 
 
 def publish(index_dir: Path, version: str, keep: int = 3) -> None:
@@ -78,7 +90,7 @@ def _prune_models(index_dir: Path) -> None:
         if manifest is None:
             return  # cannot tell what is in use: keep everything
         manifests.append(manifest)
-    prune_models(index_dir / "models", manifests)
+    prune_models(models_dir(index_dir), manifests)
 
 
 def prune_models(models: Path, manifests: list[Manifest]) -> None:
