@@ -347,3 +347,25 @@ def uvicorn_server(app: Any, settings: Settings) -> Iterator[str]:
         if thread.is_alive():
             server.force_exit = True
             thread.join(5)
+
+
+def long_passages(tmp_path: Path, max_reply_kb: int) -> Settings:
+    """Settings over a corpus of ~3,700-character passages (one file, 8 parts, chunk_chars
+    4000): an answer with its four related passages, or a search for 20, passes 16 KiB."""
+    corpus = tmp_path / "long"
+    corpus.mkdir(exist_ok=True)
+    parts = [
+        f"## Part {k}\n\n"
+        + " ".join(
+            f"Sentence {i} of part {k} says marker{k} cells grow in plain media." for i in range(60)
+        )
+        for k in range(8)
+    ]
+    (corpus / "long.md").write_text("# Long notes\n\n" + "\n\n".join(parts) + "\n")
+    return Settings(
+        corpus_dir=corpus,
+        index_dir=tmp_path / "long-index",
+        chunk_chars=4000,
+        max_reply_kb=max_reply_kb,
+        _env_file=None,
+    )

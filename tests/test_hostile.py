@@ -305,7 +305,7 @@ def test_the_refusal_summary_counts_by_status(caplog: pytest.LogCaptureFixture) 
         await asyncio.sleep(0.05)  # nothing more to say: the timer stops
         assert refusals.total == 5 and refusals._flush is None
 
-    with caplog.at_level(logging.WARNING, logger="mscqa.server.serve"):
+    with caplog.at_level(logging.WARNING, logger="mscqa.server.connections"):
         asyncio.run(refuse())
     assert [r.getMessage() for r in caplog.records] == [
         "Refused a request with 431; more are summarised every 0.05 s",

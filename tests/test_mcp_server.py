@@ -3,6 +3,7 @@ a real uvicorn server, and over stdio with ``mscqa mcp`` as a desktop client sta
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult, TextContent
 from pydantic import SecretStr
 
-from conftest import uvicorn_server
+from conftest import long_passages, uvicorn_server
 from mscqa.config import Settings
 from mscqa.server import create_app
 from mscqa.server.mcp import SearchResult
@@ -168,6 +169,66 @@ def test_http_tools_say_when_there_is_no_index(tmp_path: Path, tiny_corpus, fake
     for result in results:
         assert result.is_error
         assert "mscqa index" in text_of(result)
+
+
+def _call(url: str, tool: str, arguments: dict[str, Any]) -> bytes:
+    """One tools/call as a client sends it, the raw reply body (what the size limit holds)."""
+    message = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": tool, "arguments": arguments},
+    }
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2025-06-18",
+    }
+    r = httpx2.post(f"{url}/mcp", json=message, headers=headers, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.content
+
+
+def test_http_tool_replies_are_held_to_max_reply_kb(tmp_path: Path, fake_embedder) -> None:
+    """Before: the tools sent every passage whole whatever MSCQA_MAX_REPLY_KB said (here ~20
+    KiB for ask, ~62 KiB for a search of 20 passages, while /ask kept to 16 KiB)."""
+    from mscqa.indexing import build_index
+
+    calls = {
+        "ask": {"question": "Where do marker3 cells grow?"},
+        "search": {"query": "marker3 cells grow", "top_k": 20},
+    }
+    bodies: dict[int, dict[str, bytes]] = {}
+    for kb in (1024, 16):
+        settings = long_passages(tmp_path, kb)
+        if kb == 1024:
+            build_index(settings, fake_embedder)
+        service = QAService(settings, fake_embedder)
+        with uvicorn_server(create_app(settings, service), settings) as url:
+            bodies[kb] = {tool: _call(url, tool, args) for tool, args in calls.items()}
+
+            async def scenario(url: str = url) -> list[CallToolResult]:
+                async with Client(f"{url}/mcp") as client:
+                    return [await client.call_tool(t, a) for t, a in calls.items()]
+
+            asked, searched = anyio.run(scenario)
+        service.close()
+    wide, capped = bodies[1024], bodies[16]
+    assert len(wide["ask"]) > 16 * 1024 and len(wide["search"]) > 16 * 1024
+    assert all(len(body) <= 16 * 1024 for body in capped.values()), {
+        t: len(b) for t, b in capped.items()
+    }
+    # what the SDK's client gets is still a whole, valid result: the answer with fewer related
+    # passages, the best passages first
+    assert not asked.is_error and not searched.is_error
+    answer = AskResponse.model_validate(asked.structured_content)
+    assert answer.answered and answer.citations
+    assert text_of(asked).startswith(answer.answer)
+    passages = SearchResult.model_validate(searched.structured_content).passages
+    full = SearchResult.model_validate(
+        json.loads(wide["search"])["result"]["structuredContent"]
+    ).passages
+    assert 0 < len(passages) < len(full) and passages == full[: len(passages)]
+    assert json.loads(text_of(searched)) == searched.structured_content
 
 
 def test_http_needs_mscqa_api_key_when_set(

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from conftest import marked_text
+from conftest import long_passages, marked_text
 from mscqa.config import Settings
 from mscqa.server import create_app
 from mscqa.server.openai.errors import reshape
@@ -160,27 +160,6 @@ def test_abstention_is_the_not_found_message_with_the_closest_passages(
     assert body["choices"][0]["finish_reason"] == "stop"
 
 
-def _long_passages(tmp_path: Any, max_reply_kb: int) -> Settings:
-    """A corpus of ~4,000-character passages: five of them in ``related`` pass 16 KiB."""
-    corpus = tmp_path / "long"
-    corpus.mkdir(exist_ok=True)
-    parts = [
-        f"## Part {k}\n\n"
-        + " ".join(
-            f"Sentence {i} of part {k} says marker{k} cells grow in plain media." for i in range(60)
-        )
-        for k in range(8)
-    ]
-    (corpus / "long.md").write_text("# Long notes\n\n" + "\n\n".join(parts) + "\n")
-    return Settings(
-        corpus_dir=corpus,
-        index_dir=tmp_path / "long-index",
-        chunk_chars=4000,
-        max_reply_kb=max_reply_kb,
-        _env_file=None,
-    )
-
-
 def test_replies_are_held_to_max_reply_kb_as_ask_is(tmp_path: Any, fake_embedder: Any) -> None:
     """Before: /v1 sent every related passage whole whatever MSCQA_MAX_REPLY_KB said (here
     ~20 KiB, streamed or not, while /ask's reply to the same question kept to 16 KiB)."""
@@ -189,7 +168,7 @@ def test_replies_are_held_to_max_reply_kb_as_ask_is(tmp_path: Any, fake_embedder
     question = {"role": "user", "content": "Where do marker3 cells grow?"}
     sizes: dict[int, dict[str, Any]] = {}
     for kb in (1024, 16):
-        settings = _long_passages(tmp_path, kb)
+        settings = long_passages(tmp_path, kb)
         if kb == 1024:
             build_index(settings, fake_embedder)
         service = QAService(settings, fake_embedder)

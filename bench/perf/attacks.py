@@ -121,14 +121,20 @@ class Target:
 
 
 def one_phase(
-    url: str, pid: int, phase: str, clients: int, duration: float, questions: Iterator[str]
+    url: str,
+    pid: int,
+    phase: str,
+    clients: int,
+    duration: float,
+    questions: Iterator[str],
+    nice: int = 19,
 ) -> dict[str, Any]:
     """The normal clients for ``duration`` s beside the attack ``phase``: what they got, the
     server's peak RSS and CPU, the attacker's figures."""
     batch = [next(questions) for _ in range(int(clients * duration * 12))]
     peak = [rss_mb(pid)]
     port = int(url.rsplit(":", 1)[1])
-    attack = AttackProcess(phase, port, SOCKETS[phase]) if phase in SOCKETS else None
+    attack = AttackProcess(phase, port, SOCKETS[phase], nice) if phase in SOCKETS else None
     if attack is not None:
         time.sleep(1.0)  # the attack is in place before the clients start
     stop = threading.Event()
@@ -183,7 +189,7 @@ def summary(raws: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_phases(
-    targets: list[Target], duration: float, clients: int, rounds: int = 1
+    targets: list[Target], duration: float, clients: int, rounds: int = 1, nice: int = 19
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Every phase on every target's server, all of them running at once, in alternating
     order (target A then B, then B then A...), ``rounds`` times: a change in the machine's load
@@ -204,7 +210,7 @@ def run_phases(
         for _ in range(rounds):
             for phase in PHASES:
                 for t, url, pid in running[:: 1 if turn % 2 == 0 else -1]:
-                    block = one_phase(url, pid, phase, clients, duration, questions)
+                    block = one_phase(url, pid, phase, clients, duration, questions, nice)
                     t.raw.setdefault(phase, []).append(block)
                 turn += 1
     return {t.label: {p: summary(t.raw[p]) for p in PHASES} for t in targets}
@@ -237,7 +243,7 @@ def show(label: str, phases: dict[str, dict[str, Any]]) -> bool:
             print(
                 f"                attack: {a['sockets']} sockets, {a['connections_opened']} "
                 f"connections, {a['bytes_sent'] / 1e6:.0f} MB sent, replies {a['replies']}, "
-                f"attacker CPU {a['cpu_s']} s (on this machine: it competes with the server)"
+                f"attacker CPU {a['cpu_s']} s (on this machine, beside the server)"
             )
     return ok
 
@@ -249,9 +255,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="blocks of each phase per server")
     parser.add_argument("--index-dir", type=Path, default=None, help="reuse an article index")
     parser.add_argument("--compare", metavar="REF", help="also run the server of git REF")
+    parser.add_argument(
+        "--attacker-nice",
+        type=int,
+        default=19,
+        help="the attackers' nice value (19: only the CPU the server leaves, as a remote "
+        "attacker's own machine would; 0: an equal share of this one)",
+    )
     args = parser.parse_args()
     targets = [Target("this tree", article_index(args.index_dir))]
-    result: dict[str, Any] = {"machine": machine(), "clients": args.clients}
+    result: dict[str, Any] = {
+        "machine": machine(),
+        "clients": args.clients,
+        "attacker_nice": args.attacker_nice,
+    }
     work = Path(tempfile.mkdtemp(prefix="mscqa-attacks-ref-"))
     try:
         if args.compare:
@@ -259,7 +276,7 @@ def main() -> None:
             src = export_ref(args.compare, work / "src")
             build(work / "index", PYTHONPATH=str(src / "src"))
             targets.append(Target(f"git {args.compare}", work / "index", src))
-        runs = run_phases(targets, args.duration, args.clients, args.rounds)
+        runs = run_phases(targets, args.duration, args.clients, args.rounds, args.attacker_nice)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result |= runs["this tree"]
@@ -270,6 +287,7 @@ def main() -> None:
         f"{args.duration:.0f} s x {args.rounds} beside each attack (targets: >= 99% answered, "
         "p99 <= 250 ms)"
         + ("; the two servers ran at once, phases in alternating order" if args.compare else "")
+        + f"; attackers at nice {args.attacker_nice}"
     )
     ok = show("this tree", runs["this tree"])
     if args.compare:

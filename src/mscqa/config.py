@@ -194,9 +194,9 @@ class Settings(BaseSettings):
         256,
         ge=16,
         le=65536,
-        description="Largest answer reply in KiB (/ask, /v1/chat/completions streamed or not); "
-        "a longer one loses related passages from its end, then citations show only the quoted "
-        "sentences.",
+        description="Largest answer reply in KiB (/ask, /v1/chat/completions streamed or not, "
+        "the MCP ask and search tools); a longer one loses related passages (search: passages) "
+        "from its end, then citations show only the quoted sentences.",
     )
     forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
         [],

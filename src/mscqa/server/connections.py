@@ -11,7 +11,7 @@ from collections import Counter
 
 from mscqa.server.middleware.ratelimit import client_key
 
-log = logging.getLogger("mscqa.server.serve")
+log = logging.getLogger(__name__)
 
 
 class ClientConnections:

@@ -27,10 +27,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from mscqa import __version__
 from mscqa.config import Settings
-from mscqa.errors import InvalidQuestion, MscqaError
+from mscqa.errors import InvalidQuestion, MscqaError, ReplyTooLarge
 from mscqa.server.metrics import Metrics
 from mscqa.server.requests import HistoryTurn, ask_request_model
-from mscqa.server.schemas import AskResponse, DocumentsResponse
+from mscqa.server.schemas import MAX_CITATION_CHARS, AskResponse, DocumentsResponse
 from mscqa.server.sources import read_url, sources_markdown
 from mscqa.service import QAService
 from mscqa.types import Turn
@@ -50,12 +50,17 @@ class Passage(BaseModel):
     title: str
     section: str | None
     chunk_id: str
-    text: str = Field(description="The passage exactly as in the document.")
-    start: int = Field(description="Offset of the passage in the document text.")
+    text: str = Field(
+        description="The passage exactly as in the document; of one longer than "
+        f"{MAX_CITATION_CHARS} characters (an index built before run-on sentences were cut), "
+        "its beginning (truncated)."
+    )
+    start: int = Field(description="Offset of text in the document text.")
     end: int
     score: float = Field(description="Fused retrieval score; higher is closer.")
     page: int | None = None
     url: str | None = Field(None, description="The document view with the passage highlighted.")
+    truncated: bool = Field(False, description="text is only the beginning of the passage.")
 
 
 class SearchResult(BaseModel):
@@ -69,6 +74,25 @@ def _text(description: str) -> Any:
         description=f"{description} At most MSCQA_MAX_QUESTION_CHARS characters (2000 unless "
         "the server says otherwise).",
         json_schema_extra={"minLength": 1},
+    )
+
+
+# What the JSON-RPC reply adds around a tool's result ({"jsonrpc":"2.0","id":..,"result":..}),
+# with room to spare: a tool's reply is held to MSCQA_MAX_REPLY_KB as /ask's is.
+_ENVELOPE = 256
+
+
+def _wire(result: CallToolResult) -> bytes:
+    """The result as the SDK sends it (by alias, without unset fields)."""
+    return result.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+
+def _search_result(passages: list[Passage]) -> CallToolResult:
+    """What the SDK makes of a returned ``SearchResult``: its JSON as text, and as structure."""
+    found = SearchResult(passages=passages)
+    return CallToolResult(
+        content=[TextContent(type="text", text=found.model_dump_json(indent=2))],
+        structured_content=found.model_dump(mode="json", by_alias=True),
     )
 
 
@@ -115,6 +139,8 @@ def build_server(
     # /ask's own request model, with this server's limits: the tools check what /ask checks
     ask_model = ask_request_model(settings.max_question_chars, settings.max_history_turns)
 
+    limit = settings.max_reply_kb * 1024 - _ENVELOPE
+
     def link(doc_id: str, start: int, end: int) -> str | None:
         return read_url(base_url, doc_id, start, end) if base_url else None
 
@@ -142,22 +168,30 @@ def build_server(
             answer = service.ask(request.question, None, turns)
         except MscqaError as exc:  # too long for MSCQA_MAX_QUESTION_CHARS, no index yet, ...
             raise ToolError(str(exc)) from None
-        response = AskResponse.of(answer)
+
+        def result(response: AskResponse) -> CallToolResult:
+            text = response.answer + sources_markdown(response, base_url)
+            return CallToolResult(
+                content=[TextContent(type="text", text=text)],
+                structured_content=response.model_dump(mode="json"),
+            )
+
+        try:  # as /ask: related passages go first, then citation context, to fit the limit
+            response, _ = AskResponse.bounded(answer, limit, lambda r: _wire(result(r)))
+        except ReplyTooLarge as exc:
+            raise ToolError(str(exc)) from None
         if metrics is not None:
             metrics.record_answer(response.answered)
-        text = response.answer + sources_markdown(response, base_url)
-        return CallToolResult(
-            content=[TextContent(type="text", text=text)],
-            structured_content=response.model_dump(mode="json"),
-        )
+        return result(response)
 
     @server.tool(title="Search the passages", annotations=READ_ONLY)
     def search(
         query: Annotated[str, _text("What to look for, in plain text.")],
         top_k: Annotated[int, Field(ge=1, le=20, description="How many passages (1-20).")] = 5,
-    ) -> SearchResult:
+    ) -> Annotated[CallToolResult, SearchResult]:
         """The passages of the indexed documents that best match the query, best first, each
-        with its document, section, offsets and score. Nothing is composed: read them yourself."""
+        with its document, section, offsets and score. Nothing is composed: read them yourself.
+        A reply over the server's size limit has fewer passages (the last ones go)."""
         if not query.strip():
             raise ToolError("query is empty: pass the words or question to search for.")
         try:
@@ -170,23 +204,30 @@ def build_server(
             raise ToolError(str(exc).replace("question", "query")) from None
         except MscqaError as exc:
             raise ToolError(str(exc)) from None
-        return SearchResult(
-            passages=[
+        passages = []
+        for h in hits:
+            text = h.chunk.text[:MAX_CITATION_CHARS]
+            end = h.chunk.start + len(text)
+            passages.append(
                 Passage(
                     doc_id=h.chunk.doc_id,
                     title=h.chunk.title,
                     section=h.chunk.section,
                     chunk_id=h.chunk.chunk_id,
-                    text=h.chunk.text,
+                    text=text,
                     start=h.chunk.start,
-                    end=h.chunk.end,
+                    end=end,
                     score=round(h.score, 4),
                     page=h.chunk.page,
-                    url=link(h.chunk.doc_id, h.chunk.start, h.chunk.end),
+                    url=link(h.chunk.doc_id, h.chunk.start, end),
+                    truncated=end != h.chunk.end,
                 )
-                for h in hits
-            ]
-        )
+            )
+        found = _search_result(passages)
+        while len(_wire(found)) > limit and len(passages) > 1:
+            passages.pop()
+            found = _search_result(passages)
+        return found
 
     @server.tool(title="List the documents", annotations=READ_ONLY)
     def list_documents() -> DocumentsResponse:
