@@ -113,6 +113,8 @@ def test_top_k_above_chunk_count_gives_distinct_citations(client: TestClient) ->
         ({"question": "ok?", "top_k": 0}, "top_k"),
         ({"question": "ok?", "top_k": 21}, "top_k"),
         ({"question": "ok?", "top_k": "many"}, "top_k"),
+        ({"question": "ok?", "top_k": True}, "top_k"),
+        ({"question": "ok?", "top_k": "5"}, "top_k"),
         ({"question": "a\x00b"}, "control"),
         ({"question": "a\u202eb"}, "text-direction"),
         ({"question": "ok?", "history": [{"role": "system", "content": "x"}]}, "role"),

@@ -98,6 +98,15 @@ class AskRequest(BaseModel):
     )
     history: list[HistoryTurn] = _history_field(MAX_HISTORY_TURNS)
 
+    @field_validator("top_k", mode="before")
+    @classmethod
+    def _top_k(cls, value: Any) -> Any:
+        # JSON Schema's integer takes 5.0, but true or "5" is a client's mistake, not a number
+        # of passages (lax pydantic took true as 1 and "5" as 5)
+        if isinstance(value, bool | str):
+            raise ValueError("top_k must be a whole number from 1 to 20")
+        return value
+
     @field_validator("question")
     @classmethod
     def _question(cls, value: str) -> str:
