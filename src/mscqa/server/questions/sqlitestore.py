@@ -97,13 +97,17 @@ class SQLiteQuestionStore:
         finally:
             con.close()
 
+    def _writer_conn(self) -> sqlite3.Connection:
+        """The one writing connection, opened on first use (call with ``_writer_lock`` held)."""
+        if self._writer is None:
+            self._writer = self._connect()
+        return self._writer
+
     def write(
         self, questions: Sequence[QuestionRecord], feedback: Sequence[FeedbackRecord]
     ) -> None:
         with self._writer_lock:
-            if self._writer is None:
-                self._writer = self._connect()
-            con = self._writer
+            con = self._writer_conn()
             con.execute("BEGIN IMMEDIATE")
             try:
                 con.executemany(
@@ -125,9 +129,7 @@ class SQLiteQuestionStore:
 
     def prune(self, before: float) -> int:
         with self._writer_lock:
-            if self._writer is None:
-                self._writer = self._connect()
-            cur = self._writer.execute("DELETE FROM questions WHERE at < ?", (before,))
+            cur = self._writer_conn().execute("DELETE FROM questions WHERE at < ?", (before,))
             return cur.rowcount
 
     def has(self, answer_id: str) -> bool:
