@@ -45,6 +45,7 @@ SETS = {
         ("heldout", DATA / "heldout.jsonl", "dev"),
         ("article.dev", DATA / "eval" / "article.dev.jsonl", "dev"),
         ("article.test", DATA / "eval" / "article.test.jsonl", "test"),
+        ("article.dev2", DATA / "eval" / "article.dev2.jsonl", "dev"),
     ],
     "pubmed": [
         ("pubmed.dev", DATA / "eval" / "pubmed.dev.jsonl", "dev"),
