@@ -57,7 +57,7 @@ def test_article_records_are_valid_and_gold_is_in_the_article(name: str, files, 
 
 
 @needs_shared
-@pytest.mark.parametrize("name", ["pubmed.dev.jsonl", "pubmed.test.jsonl"])
+@pytest.mark.parametrize("name", ["pubmed.dev.jsonl", "pubmed.test.jsonl", "pubmed.dev2.jsonl"])
 def test_pubmed_records_are_valid_and_gold_is_in_their_abstract(name: str, files, ctx) -> None:
     assert ctx.docs is not None and len(ctx.docs) == 1000
     assert check.file_problems(name, files[name], ctx) == []
@@ -68,6 +68,7 @@ def test_sets_are_apart_sized_and_hold_every_kind(files, ctx) -> None:
     assert len(files["article.test.jsonl"]) >= 160
     assert any(r.get("expect_unreadable") for r in files["article.test.jsonl"])
     assert len(files["article.dev2.jsonl"]) >= 150
+    assert len(files["pubmed.dev2.jsonl"]) >= 80
 
 
 def test_dev_tooling_reads_the_dev2_files_as_dev(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,7 +78,7 @@ def test_dev_tooling_reads_the_dev2_files_as_dev(monkeypatch: pytest.MonkeyPatch
     from mscqa.evaluation import load_questions, question_files
 
     sets = report.question_sets()
-    for corpus in ("article",):
+    for corpus in ("article", "pubmed"):
         dev2 = EVAL / f"{corpus}.dev2.jsonl"
         assert dev2 in question_files(sets[corpus], "dev")
         assert dev2 not in question_files(sets[corpus], "test")
@@ -96,6 +97,10 @@ def test_pubmed_draw_is_the_seeded_draw() -> None:
     assert draw.draw(pmids) == {"dev": committed["dev"], "test": committed["test"]}
     assert committed["seed"] == draw.SEED
     assert set(committed["dev"]).isdisjoint(committed["test"])
+    committed2 = json.loads((EVAL / "pubmed.draw2.json").read_text(encoding="utf-8"))
+    assert draw.draw_dev2(pmids) == {"dev2": committed2["dev2"]}
+    assert committed2["seed"] == draw.DEV2_SEED and len(committed2["dev2"]) == draw.DEV2_COUNT
+    assert set(committed2["dev2"]).isdisjoint(committed["dev"] + committed["test"])
 
 
 # The checker itself: each rule fires on a record that breaks it.

@@ -50,6 +50,7 @@ SETS = {
     "pubmed": [
         ("pubmed.dev", DATA / "eval" / "pubmed.dev.jsonl", "dev"),
         ("pubmed.test", DATA / "eval" / "pubmed.test.jsonl", "test"),
+        ("pubmed.dev2", DATA / "eval" / "pubmed.dev2.jsonl", "dev"),
     ],
 }
 
