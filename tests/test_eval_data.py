@@ -178,6 +178,9 @@ def test_checker_reports_dev2_repeats_near_repeats_and_unknown_kinds(ctx) -> Non
     near = problems({"article.test.jsonl": [test], "article.dev2.jsonl": [reworded]})
     assert any("ae-001 nearly repeats at-001" in p for p in near), near
     assert not any(asked in p for p in near)  # the test question itself is not shown
+    same_fact = {**dev2, "question": "Who came up with the marrow aspiration method?"}
+    apart = problems({"article.test.jsonl": [test], "article.dev2.jsonl": [same_fact]})
+    assert not any("repeats" in p for p in apart), apart
     old = [{"id": "dev-001", "question": GOOD["question"]}]
     assert any(
         "repeats dev question dev-001" in p for p in problems({"article.dev2.jsonl": [dev2]}, old)

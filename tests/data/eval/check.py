@@ -50,7 +50,7 @@ KINDS = {
 }  # fmt: skip
 # Two questions whose word sets overlap this much (Jaccard) are one question reworded a little:
 # a dev question that close to a test question would leak the test split into tuning.
-NEAR = 0.8
+NEAR = 0.65
 NEAR_MIN_WORDS = 4
 FIELDS = {
     "id": str,
