@@ -5,7 +5,8 @@ verbatim in its document, out-of-scope PubMedQA questions really unanswerable by
 test question repeating a dev one, no dev2 question repeating or nearly repeating any other file's,
 and ``split.py`` reproducing the files it makes. The checker is also fed broken records, so a rule
 that stopped firing would show. The dev tooling (``mscqa.evaluation``, ``bench.quality.report``
-and through it ``bench.quality.learning``) must read the dev2 files as dev.
+and through it ``bench.quality.learning``) must read the dev2 files as dev and the test2 files as
+test, held back from every run but the one that asks for them; no fitting code reads a test file.
 """
 
 from __future__ import annotations
@@ -51,13 +52,17 @@ def files() -> dict[str, list[dict[str, Any]]]:
     return loaded
 
 
-@pytest.mark.parametrize("name", ["article.dev.jsonl", "article.test.jsonl", "article.dev2.jsonl"])
+ARTICLE_FILES = [f"article.{part}.jsonl" for part in ("dev", "test", "dev2", "test2")]
+PUBMED_FILES = [f"pubmed.{part}.jsonl" for part in ("dev", "test", "dev2", "test2")]
+
+
+@pytest.mark.parametrize("name", ARTICLE_FILES)
 def test_article_records_are_valid_and_gold_is_in_the_article(name: str, files, ctx) -> None:
     assert check.file_problems(name, files[name], ctx) == []
 
 
 @needs_shared
-@pytest.mark.parametrize("name", ["pubmed.dev.jsonl", "pubmed.test.jsonl", "pubmed.dev2.jsonl"])
+@pytest.mark.parametrize("name", PUBMED_FILES)
 def test_pubmed_records_are_valid_and_gold_is_in_their_abstract(name: str, files, ctx) -> None:
     assert ctx.docs is not None and len(ctx.docs) == 1000
     assert check.file_problems(name, files[name], ctx) == []
@@ -69,6 +74,9 @@ def test_sets_are_apart_sized_and_hold_every_kind(files, ctx) -> None:
     assert any(r.get("expect_unreadable") for r in files["article.test.jsonl"])
     assert len(files["article.dev2.jsonl"]) >= 150
     assert len(files["pubmed.dev2.jsonl"]) >= 80
+    assert len(files["article.test2.jsonl"]) >= 110
+    assert any(r.get("expect_unreadable") for r in files["article.test2.jsonl"])
+    assert len(files["pubmed.test2.jsonl"]) >= 55
 
 
 def test_dev_tooling_reads_the_dev2_files_as_dev(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,6 +91,65 @@ def test_dev_tooling_reads_the_dev2_files_as_dev(monkeypatch: pytest.MonkeyPatch
         assert dev2 in question_files(sets[corpus], "dev")
         assert dev2 not in question_files(sets[corpus], "test")
         assert {item.split for item in load_questions(dev2)} == {"dev"}
+
+
+def test_test2_files_are_test_and_held_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(EVAL.parents[2]))
+    from bench.quality import report
+
+    from mscqa.evaluation import is_test_file, load_questions, question_files, split_of
+
+    for name in ("a.test.jsonl", "article.test2.jsonl", "pubmed.test3.jsonl"):
+        assert is_test_file(Path(name)) and split_of(Path(name)) == "test"
+    for name in ("article.dev2.jsonl", "devset.jsonl", "heldout.jsonl", "a.testing.jsonl"):
+        assert not is_test_file(Path(name)) and split_of(Path(name)) == "dev"
+    default, only = report.question_sets(), report.question_sets(test2=True)
+    for corpus in ("article", "pubmed"):
+        test2 = EVAL / f"{corpus}.test2.jsonl"
+        assert test2 not in default[corpus] and EVAL / f"{corpus}.test.jsonl" in default[corpus]
+        assert only[corpus] == [test2]
+        assert question_files(only[corpus], "test") == [test2]
+        assert question_files(only[corpus], "dev") == []
+        assert {item.split for item in load_questions(test2)} == {"test"}
+
+
+def test_no_fitting_code_reads_a_test_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``bench.quality.learning.dev_cases`` is what calibrate.py and ranker.py fit on: it must
+    see every dev question and no test one, test2 included (and they read no file themselves)."""
+    monkeypatch.syspath_prepend(str(EVAL.parents[2]))
+    from bench.quality import learning, report
+
+    from mscqa.evaluation import is_test_file, load_questions
+
+    class Service:
+        def explain(self, question: str, k: int, history: Any) -> tuple[None, None]:
+            return None, None
+
+    opened: list[str] = []
+
+    def open_service(corpus: str, root: Path, **options: Any) -> Service:
+        opened.append(corpus)
+        return Service()
+
+    monkeypatch.setattr(report, "open_service", open_service)
+    monkeypatch.setattr(report, "log", lambda *a, **k: None)
+    cases = learning.dev_cases()
+    assert sorted(opened) == ["article", "pubmed"]
+    assert {c.item.split for c in cases} == {"dev"}
+    test_ids = {
+        item.id
+        for path in [*EVAL.glob("*.jsonl")]
+        if is_test_file(path)
+        for item in load_questions(path)
+    }
+    assert len(test_ids) >= 186 + 95 + 110 + 55
+    assert not test_ids & {c.item.id for c in cases}
+    seen = {(c.item.source, c.item.id) for c in cases}
+    assert ("article.dev2", "ae-001") in seen and ("pubmed.dev2", "pe-001") in seen
+    for module in ("calibrate", "ranker"):
+        source = (EVAL.parents[2] / "bench" / "quality" / f"{module}.py").read_text("utf-8")
+        for reader in ("load_questions", "question_files", "question_sets", ".jsonl", "glob("):
+            assert reader not in source, f"{module}.py reads question files itself ({reader})"
 
 
 def test_split_script_reproduces_the_committed_files() -> None:
@@ -101,6 +168,11 @@ def test_pubmed_draw_is_the_seeded_draw() -> None:
     assert draw.draw_dev2(pmids) == {"dev2": committed2["dev2"]}
     assert committed2["seed"] == draw.DEV2_SEED and len(committed2["dev2"]) == draw.DEV2_COUNT
     assert set(committed2["dev2"]).isdisjoint(committed["dev"] + committed["test"])
+    committed3 = json.loads((EVAL / "pubmed.draw3.json").read_text(encoding="utf-8"))
+    assert draw.draw_test2(pmids) == {"test2": committed3["test2"]}
+    assert committed3["seed"] == draw.TEST2_SEED and len(committed3["test2"]) == draw.TEST2_COUNT
+    earlier = committed["dev"] + committed["test"] + committed2["dev2"]
+    assert set(committed3["test2"]).isdisjoint(earlier)
 
 
 # The checker itself: each rule fires on a record that breaks it.
@@ -193,3 +265,19 @@ def test_checker_reports_dev2_repeats_near_repeats_and_unknown_kinds(ctx) -> Non
     assert any("unknown kind" in p for p in bad_kind)
     overlap = {**ctx.draw, "dev2": [ctx.draw["test"][0]]}
     assert any("drawn before" in p for p in check.set_problems({}, [], overlap))
+    overlap3 = {**ctx.draw, "test2": [ctx.draw["dev2"][0]]}
+    assert any("pubmed.draw3.json" in p for p in check.set_problems({}, [], overlap3))
+
+
+def test_checker_reports_test2_repeats_and_near_repeats(ctx) -> None:
+    asked = "Which institute pioneered the bone marrow aspiration technique?"
+    dev2 = {**GOOD, "id": "ae-001", "question": asked}
+    test2 = {**GOOD, "id": "au-001", "question": asked.replace("pioneered", "first pioneered")}
+    files = {"article.dev2.jsonl": [dev2], "article.test2.jsonl": [test2]}
+    near = check.set_problems(files, [], ctx.draw)
+    assert any("au-001 nearly repeats ae-001" in p for p in near), near
+    assert not any(asked in p for p in near)
+    old = [{"id": "dev-001", "question": test2["question"]}]
+    same = check.set_problems({"article.test2.jsonl": [test2]}, old, ctx.draw)
+    assert any("au-001 repeats dev question dev-001" in p for p in same)
+    assert check.record_problems({**GOOD, "id": "au-001"}, "article", "test2", "au", ctx) == []

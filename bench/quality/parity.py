@@ -46,11 +46,13 @@ SETS = {
         ("article.dev", DATA / "eval" / "article.dev.jsonl", "dev"),
         ("article.test", DATA / "eval" / "article.test.jsonl", "test"),
         ("article.dev2", DATA / "eval" / "article.dev2.jsonl", "dev"),
+        ("article.test2", DATA / "eval" / "article.test2.jsonl", "test"),
     ],
     "pubmed": [
         ("pubmed.dev", DATA / "eval" / "pubmed.dev.jsonl", "dev"),
         ("pubmed.test", DATA / "eval" / "pubmed.test.jsonl", "test"),
         ("pubmed.dev2", DATA / "eval" / "pubmed.dev2.jsonl", "dev"),
+        ("pubmed.test2", DATA / "eval" / "pubmed.test2.jsonl", "test"),
     ],
 }
 

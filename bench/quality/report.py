@@ -1,6 +1,6 @@
 """The quality report: every question set on its own corpus, dev and test side by side.
 
-    .venv/bin/python -m bench.quality.report [--split dev|test|all] [--by-kind] [--json]
+    .venv/bin/python -m bench.quality.report [--split dev|test|all] [--by-kind] [--json] [--test2]
 
 Two corpora, each indexed by mscqa's real build (`build_index`, the bundled model) into
 `bench/out/quality-index/` (kept, so a rerun only re-embeds what changed):
@@ -18,6 +18,8 @@ Questions go through `QAService.explain` (the `/ask` path without its cache) via
 this script prints only its aggregate figures, and every run that includes it appends a line
 (time, commit, figures) to `bench/quality/test_runs.md`, so the reader sees how often test was
 looked at. Per-question rows are written (to `bench/out/quality-rows.jsonl`) for dev only.
+The second frozen test set (`*.test2.jsonl`, 2026-12-02) is held back: no run reads it but one
+with `--test2`, which reads only it (as test): the lead's single measurement at the end.
 """
 
 from __future__ import annotations
@@ -55,11 +57,20 @@ HEADLINE = (
 )
 
 
-def question_sets() -> dict[str, list[Path]]:
-    """Corpus name -> its question files (the ones present)."""
+def question_sets(test2: bool = False) -> dict[str, list[Path]]:
+    """Corpus name -> its question files (the ones present), without the held-back test sets
+    (`*.test2.jsonl`); with ``test2``, those only."""
     article = [DATA / "devset.jsonl", DATA / "heldout.jsonl", *sorted(EVAL.glob("article.*.jsonl"))]
     pubmed = sorted(EVAL.glob("pubmed.*.jsonl"))
-    return {"article": [p for p in article if p.is_file()], "pubmed": pubmed}
+    sets = {"article": [p for p in article if p.is_file()], "pubmed": pubmed}
+    return {name: [p for p in files if held_back(p) == test2] for name, files in sets.items()}
+
+
+def held_back(path: Path) -> bool:
+    """A frozen test file other than the first split's `<set>.test.jsonl` (`<set>.test2.jsonl`)."""
+    from mscqa.evaluation import is_test_file
+
+    return is_test_file(path) and not path.name.endswith(".test.jsonl")
 
 
 def corpus_folder(name: str, root: Path, data: Path = DEFAULT_DATA) -> Path:
@@ -180,16 +191,20 @@ def main(argv: list[str] | None = None, open_: Callable[..., Any] = open_service
     ap.add_argument("--by-kind", action="store_true", help="dev figures per question kind")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     ap.add_argument("--index-root", type=Path, default=OUT / "quality-index")
+    ap.add_argument(
+        "--test2", action="store_true", help="only the held-back test2 files (once, at the end)"
+    )
     args = ap.parse_args(argv)
     quiet()
-    sets = question_sets()
+    sets = question_sets(args.test2)
     before, at = machine(), commit()
     services = {name: open_(name, args.index_root) for name, files in sets.items() if files}
     results = run(services, sets, args.split)
     cols = columns(results)
     tests = {name: m for name, m in cols.items() if name.endswith(" test")}
     if tests:
-        log_test_run(f"bench.quality.report --split {args.split}", tests, at)
+        label = f"bench.quality.report --split {args.split}" + (" --test2" if args.test2 else "")
+        log_test_run(label, tests, at)
     report = {
         "machine": before,
         "machine_after": machine(),

@@ -7,8 +7,9 @@ which counts), or ``"expect_abstain": true`` for a question the documents do not
 ``"expect_unreadable": true`` marks a question whose answer sits in a part of a document that
 is not text (an image or a table placeholder): the answer should say so.
 
-A file named ``<set>.test.jsonl`` is the **test** split of its set (written before the changes
-it judges, never tuned on); every other file is **dev**. ``evaluate_files`` reports each split
+A file named ``<set>.test.jsonl`` (or a later frozen ``<set>.test2.jsonl``, ``.test3``, ...:
+``is_test_file``) is the **test** split of its set (written before the changes it judges, never
+tuned on); every other file is **dev**. ``evaluate_files`` reports each split
 on its own, so a change that helps dev but not test shows as such.
 """
 
@@ -28,6 +29,7 @@ from mscqa.evaluation.metrics import (
 from mscqa.evaluation.questions import (
     SPLITS,
     Item,
+    is_test_file,
     load_questions,
     question_files,
     set_name,
@@ -45,6 +47,7 @@ __all__ = [
     "evaluate",
     "evaluate_files",
     "grounded",
+    "is_test_file",
     "load_questions",
     "question_files",
     "reliability",

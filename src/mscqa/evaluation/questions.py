@@ -4,6 +4,7 @@ holds, and which split (dev or test) a file is (see ``mscqa.evaluation``)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +30,19 @@ class Item:
     split: str = "dev"
 
 
+# A test file: ``<set>.test.jsonl`` or a later frozen set ``<set>.test2.jsonl``, ``.test3``, ...
+_TEST_FILE = re.compile(r"\.test\d*\.jsonl$")
+
+
+def is_test_file(path: Path) -> bool:
+    """Whether ``path`` is a frozen test file (``<set>.test.jsonl``, ``<set>.test<N>.jsonl``):
+    reported only, never tuned or fitted on. Every other question file is dev."""
+    return _TEST_FILE.search(path.name) is not None
+
+
 def split_of(path: Path) -> str:
-    """``test`` for ``<set>.test.jsonl``, else ``dev``."""
-    return "test" if path.name.endswith(".test.jsonl") else "dev"
+    """``test`` for a test file (``is_test_file``), else ``dev``."""
+    return "test" if is_test_file(path) else "dev"
 
 
 def set_name(path: Path) -> str:

@@ -1,18 +1,24 @@
 """Validate the frozen question sets (stdlib only): ``python3 tests/data/eval/check.py``.
 
-Checks every record of ``article.{dev,test,dev2}.jsonl`` and ``pubmed.{dev,test,dev2}.jsonl``:
+Checks every record of ``article.{dev,test,dev2,test2}.jsonl`` and
+``pubmed.{dev,test,dev2,test2}.jsonl``:
 valid JSON, unique ids with the file's prefix, only known fields and kinds, in-scope records carry
 gold phrases and each phrase occurs (case-insensitive, whitespace-normalised) in its document — the
 article's body, or the ``CONTEXTS`` of the ``gold_doc`` abstract, which must be one drawn for that
-file (``pubmed.draw.json`` for dev/test, ``pubmed.draw2.json`` for dev2); assistant turns of a
+file (``pubmed.draw.json`` for dev/test, ``pubmed.draw2.json`` for dev2, ``pubmed.draw3.json`` for
+test2); assistant turns of a
 history quote the article verbatim; out-of-scope PubMedQA questions name key terms that occur in
 none of the 1000 abstracts. Across files: no question repeats or nearly repeats another file's
 (the old ``devset.jsonl``/``heldout.jsonl`` included), both splits hold every kind and so does each
-``dev2`` file, the dev2 abstracts are none of the 40 drawn before, the article test split has at
-least 160 questions, and ``split.py`` reproduces the files it makes.
+``dev2`` and ``test2`` file, the dev2 abstracts are none of the 40 drawn before and the test2 ones
+none of the 60, the article test split has at least 160 questions, and ``split.py`` reproduces the
+files it makes.
 
 The ``dev2`` files (written on 2026-12-02, see README.md) are dev: more questions in the test
 split's styles to tune on. They are not made by ``split.py``; the test files stay as they were.
+
+The ``test2`` files (written on 2026-12-02, blind: see README.md) are a second frozen **test** set,
+over abstracts of a third draw; like dev2 they must not repeat or nearly repeat any other file.
 """
 
 from __future__ import annotations
@@ -37,9 +43,13 @@ FILES = {
     "pubmed.test.jsonl": ("pubmed", "test", "pt"),
     "article.dev2.jsonl": ("article", "dev2", "ae"),
     "pubmed.dev2.jsonl": ("pubmed", "dev2", "pe"),
+    "article.test2.jsonl": ("article", "test2", "au"),
+    "pubmed.test2.jsonl": ("pubmed", "test2", "pu"),
 }
 # The second field is the file's part: the draw a PubMedQA gold_doc must come from. dev2 is dev
-# (tuned on), written later than the dev/test split and over abstracts of its own.
+# (tuned on), written later than the dev/test split and over abstracts of its own; test2 is a second
+# frozen test set (never tuned on), written later still, over abstracts of a third draw.
+LATER = ("dev2", "test2")  # the parts written after the split: checked against every other file
 KINDS = {
     "article": {
         "fact", "paraphrase", "keyword", "yesno", "comparison", "list", "spread", "abbreviation",
@@ -232,7 +242,7 @@ def set_problems(
             seen_q.setdefault(key, rid)
     old = {question_key(r): r.get("id", "?") for r in old_dev}
     for name, records in files.items():
-        if FILES[name][1] in ("test", "dev2"):
+        if FILES[name][1] in ("test", *LATER):
             out += [
                 f"{name}: {r['id']} repeats dev question {old[question_key(r)]}"
                 for r in records
@@ -246,19 +256,23 @@ def set_problems(
         }
         if kinds["dev"] != kinds["test"]:
             out.append(f"{corpus}: kinds differ between splits: {kinds['dev'] ^ kinds['test']}")
-        dev2 = files.get(f"{corpus}.dev2.jsonl")
-        if dev2 is not None and {r.get("kind") for r in dev2} != kinds["test"]:
-            missing = kinds["test"] - {r.get("kind") for r in dev2}
-            out.append(f"{corpus}.dev2.jsonl: kinds differ from the test split's: {missing}")
+        for part in LATER:
+            later = files.get(f"{corpus}.{part}.jsonl")
+            if later is not None and {r.get("kind") for r in later} != kinds["test"]:
+                missing = kinds["test"] ^ {r.get("kind") for r in later}
+                out.append(f"{corpus}.{part}.jsonl: kinds differ from the test split's: {missing}")
     asked: dict[str, int] = {}
-    for name in ("pubmed.dev.jsonl", "pubmed.test.jsonl", "pubmed.dev2.jsonl"):
+    for name in (f"pubmed.{part}.jsonl" for part in ("dev", "test", *LATER)):
         for rec in files.get(name, []):
             for doc in rec.get("gold_doc", []):
                 asked[doc] = asked.get(doc, 0) + 1
-    drawn = [f"{p}.md" for part in ("dev", "test", "dev2") for p in draw.get(part, [])]
-    overlap = set(draw.get("dev2", [])) & (set(draw.get("dev", [])) | set(draw.get("test", [])))
-    if overlap:
-        out.append(f"pubmed.draw2.json: abstracts drawn before: {', '.join(sorted(overlap))}")
+    drawn = [f"{p}.md" for part in ("dev", "test", *LATER) for p in draw.get(part, [])]
+    before = set(draw.get("dev", [])) | set(draw.get("test", []))
+    for part, draw_file in (("dev2", "pubmed.draw2.json"), ("test2", "pubmed.draw3.json")):
+        overlap = set(draw.get(part, [])) & before
+        if overlap:
+            out.append(f"{draw_file}: abstracts drawn before: {', '.join(sorted(overlap))}")
+        before |= set(draw.get(part, []))
     out += [f"pubmed: fewer than 2 questions on {d}" for d in drawn if asked.get(d, 0) < 2]
     if len(files.get("article.test.jsonl", [])) < MIN_ARTICLE_TEST:
         out.append(f"article.test.jsonl: fewer than {MIN_ARTICLE_TEST} questions")
@@ -266,16 +280,16 @@ def set_problems(
 
 
 def _near_repeats(files: dict[str, list[Record]], old: dict[str, str]) -> list[str]:
-    """A question of a dev2 file that nearly repeats one of any other file (ids only: the
+    """A question of a dev2 or test2 file that nearly repeats one of any other file (ids only: the
     other question's text is not shown, so a test question is not read by whoever fixes it)."""
-    others = [(key, rid) for key, rid in old.items()]
-    for name, records in files.items():
-        if FILES[name][1] != "dev2":
-            others += [(question_key(r), r.get("id", "?")) for r in records]
     out = []
     for name, records in files.items():
-        if FILES[name][1] != "dev2":
+        if FILES[name][1] not in LATER:
             continue
+        others = [(key, rid) for key, rid in old.items()]
+        for other_name, other_records in files.items():
+            if other_name != name:
+                others += [(question_key(r), r.get("id", "?")) for r in other_records]
         for rec in records:
             key = question_key(rec)
             out += [
@@ -290,18 +304,25 @@ def load_context(shared: Path | None = PUBMEDQA) -> Context:
     draw = json.loads((HERE / "pubmed.draw.json").read_text(encoding="utf-8"))
     draw2_file = HERE / "pubmed.draw2.json"
     draw2 = json.loads(draw2_file.read_text(encoding="utf-8")) if draw2_file.is_file() else {}
+    draw3_file = HERE / "pubmed.draw3.json"
+    draw3 = json.loads(draw3_file.read_text(encoding="utf-8")) if draw3_file.is_file() else {}
     docs = None
     if shared is not None and shared.is_file():
         docs = abstracts(json.loads(shared.read_text(encoding="utf-8")))
     article = article_body(ARTICLE.read_text(encoding="utf-8"))
-    draws = {"dev": draw["dev"], "test": draw["test"], "dev2": draw2.get("dev2", [])}
+    draws = {
+        "dev": draw["dev"],
+        "test": draw["test"],
+        "dev2": draw2.get("dev2", []),
+        "test2": draw3.get("test2", []),
+    }
     return Context(article=article, docs=docs, draw=draws)
 
 
 def load_files() -> tuple[dict[str, list[Record]], list[str]]:
     files, problems = {}, []
     for name in FILES:
-        if not (HERE / name).is_file() and FILES[name][1] == "dev2":
+        if not (HERE / name).is_file() and FILES[name][1] in LATER:
             continue  # not written yet
         records, bad = read_jsonl(HERE / name)
         files[name] = records

@@ -3,6 +3,7 @@
     python3 tests/data/eval/draw.py                 # print the draw
     python3 tests/data/eval/draw.py --write         # (re)write pubmed.draw.json
     python3 tests/data/eval/draw.py --dev2 --write  # (re)write pubmed.draw2.json
+    python3 tests/data/eval/draw.py --test2 --write # (re)write pubmed.draw3.json
 
 The draw is ``random.Random(SEED).sample`` of the 1000 PubMed ids in sorted order, then a second
 seeded shuffle of those 40 ids puts the first ``DEV_ABSTRACTS`` into dev and the rest into test, so
@@ -11,6 +12,10 @@ every question about one abstract lands in the same split.
 The dev2 draw (2026-12-02, for ``pubmed.dev2.jsonl``) is ``random.Random(DEV2_SEED).sample`` of
 ``DEV2_COUNT`` ids from the sorted ids **not** drawn above, so its abstracts are neither dev nor
 test ones; a later draw should likewise exclude every id of both files.
+
+The test2 draw (2026-12-02, for the second frozen test set ``pubmed.test2.jsonl``) is
+``random.Random(TEST2_SEED).sample`` of ``TEST2_COUNT`` ids from the sorted ids drawn by neither
+``draw`` nor ``draw_dev2``.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ DRAW_FILE = HERE / "pubmed.draw.json"
 DEV2_SEED = 20261202
 DEV2_COUNT = 20
 DRAW2_FILE = HERE / "pubmed.draw2.json"
+TEST2_SEED = 20261203
+TEST2_COUNT = 15
+DRAW3_FILE = HERE / "pubmed.draw3.json"
 
 
 def draw(pmids: list[str]) -> dict[str, list[str]]:
@@ -47,10 +55,22 @@ def draw_dev2(pmids: list[str]) -> dict[str, list[str]]:
     return {"dev2": sorted(random.Random(DEV2_SEED).sample(rest, DEV2_COUNT))}
 
 
+def draw_test2(pmids: list[str]) -> dict[str, list[str]]:
+    """``{"test2": [...]}``: ``TEST2_COUNT`` ids of ``pmids`` neither earlier draw took."""
+    taken = {p for ids in draw(pmids).values() for p in ids} | set(draw_dev2(pmids)["dev2"])
+    rest = sorted(set(pmids) - taken)
+    return {"test2": sorted(random.Random(TEST2_SEED).sample(rest, TEST2_COUNT))}
+
+
 def main(argv: list[str]) -> int:
     pmids = list(json.loads(DATA.read_text(encoding="utf-8")))
     source = "shared/bench/pubmedqa/ori_pqal.json"
-    if "--dev2" in argv:
+    if "--test2" in argv:
+        excludes = f"{DRAW_FILE.name} {DRAW2_FILE.name}"
+        result = {"seed": TEST2_SEED, "source": source, "excludes": excludes}
+        result.update(draw_test2(pmids))
+        target = DRAW3_FILE
+    elif "--dev2" in argv:
         result = {"seed": DEV2_SEED, "source": source, "excludes": DRAW_FILE.name}
         result.update(draw_dev2(pmids))
         target = DRAW2_FILE
