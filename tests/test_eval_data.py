@@ -103,14 +103,25 @@ def test_test2_files_are_test_and_held_back(monkeypatch: pytest.MonkeyPatch) -> 
         assert is_test_file(Path(name)) and split_of(Path(name)) == "test"
     for name in ("article.dev2.jsonl", "devset.jsonl", "heldout.jsonl", "a.testing.jsonl"):
         assert not is_test_file(Path(name)) and split_of(Path(name)) == "dev"
-    default, only = report.question_sets(), report.question_sets(test2=True)
+    sets = report.question_sets()
     for corpus in ("article", "pubmed"):
         test2 = EVAL / f"{corpus}.test2.jsonl"
-        assert test2 not in default[corpus] and EVAL / f"{corpus}.test.jsonl" in default[corpus]
-        assert only[corpus] == [test2]
-        assert question_files(only[corpus], "test") == [test2]
-        assert question_files(only[corpus], "dev") == []
+        assert test2 in question_files(sets[corpus], "test")
+        assert test2 not in question_files(sets[corpus], "dev")
         assert {item.split for item in load_questions(test2)} == {"test"}
+    asked: dict[bool, list[str]] = {False: [], True: []}
+    for test2 in (False, True):
+
+        def evaluate_files(service: Any, paths: list[Path], _t: bool = test2) -> dict[str, Any]:
+            asked[_t].extend(p.name for p in paths)
+            return {}
+
+        monkeypatch.setattr("mscqa.evaluation.evaluate_files", evaluate_files)
+        monkeypatch.setattr(report, "log", lambda *a, **k: None)
+        report.run({"article": None, "pubmed": None}, sets, "all", test2=test2)
+    assert "article.test.jsonl" in asked[False] and "article.dev2.jsonl" in asked[False]
+    assert not any("test2" in name for name in asked[False])  # held back from every other run
+    assert sorted(asked[True]) == ["article.test2.jsonl", "pubmed.test2.jsonl"]
 
 
 def test_no_fitting_code_reads_a_test_file(monkeypatch: pytest.MonkeyPatch) -> None:

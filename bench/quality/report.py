@@ -57,13 +57,11 @@ HEADLINE = (
 )
 
 
-def question_sets(test2: bool = False) -> dict[str, list[Path]]:
-    """Corpus name -> its question files (the ones present), without the held-back test sets
-    (`*.test2.jsonl`); with ``test2``, those only."""
+def question_sets() -> dict[str, list[Path]]:
+    """Corpus name -> its question files (the ones present)."""
     article = [DATA / "devset.jsonl", DATA / "heldout.jsonl", *sorted(EVAL.glob("article.*.jsonl"))]
     pubmed = sorted(EVAL.glob("pubmed.*.jsonl"))
-    sets = {"article": [p for p in article if p.is_file()], "pubmed": pubmed}
-    return {name: [p for p in files if held_back(p) == test2] for name, files in sets.items()}
+    return {"article": [p for p in article if p.is_file()], "pubmed": pubmed}
 
 
 def held_back(path: Path) -> bool:
@@ -100,14 +98,16 @@ def open_service(name: str, root: Path, **service_options: Any) -> Any:
 
 
 def run(
-    services: dict[str, Any], sets: dict[str, list[Path]], split: str
+    services: dict[str, Any], sets: dict[str, list[Path]], split: str, test2: bool = False
 ) -> dict[str, dict[str, Any]]:
-    """``{corpus: evaluation.evaluate_files(...)}`` over the files of ``split``."""
+    """``{corpus: evaluation.evaluate_files(...)}`` over the files of ``split``, without the
+    held-back test2 files (``held_back``); with ``test2``, over those only."""
     from mscqa.evaluation import evaluate_files, question_files
 
     out = {}
     for name, files in sets.items():
-        chosen = question_files(files, split) if files else []
+        kept = [p for p in files if held_back(p) == test2]
+        chosen = question_files(kept, split) if kept else []
         if chosen:
             log(f"asking {name}: {', '.join(p.name for p in chosen)}")
             out[name] = evaluate_files(services[name], chosen)
@@ -187,19 +187,17 @@ def quiet() -> None:
 
 def main(argv: list[str] | None = None, open_: Callable[..., Any] = open_service) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--test2", action="store_true", help="only the held-back test2 files (once)")
     ap.add_argument("--split", choices=("dev", "test", "all"), default="all")
     ap.add_argument("--by-kind", action="store_true", help="dev figures per question kind")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     ap.add_argument("--index-root", type=Path, default=OUT / "quality-index")
-    ap.add_argument(
-        "--test2", action="store_true", help="only the held-back test2 files (once, at the end)"
-    )
     args = ap.parse_args(argv)
     quiet()
-    sets = question_sets(args.test2)
+    sets = question_sets()
     before, at = machine(), commit()
     services = {name: open_(name, args.index_root) for name, files in sets.items() if files}
-    results = run(services, sets, args.split)
+    results = run(services, sets, args.split, args.test2)
     cols = columns(results)
     tests = {name: m for name, m in cols.items() if name.endswith(" test")}
     if tests:
