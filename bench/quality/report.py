@@ -1,6 +1,6 @@
 """The quality report: every question set on its own corpus, dev and test side by side.
 
-    .venv/bin/python -m bench.quality.report [--split dev|test|all] [--by-kind] [--json] [--test2]
+    .venv/bin/python -m bench.quality.report [--split dev|test|all] [--by-kind] [--json]
 
 Two corpora, each indexed by mscqa's real build (`build_index`, the bundled model) into
 `bench/out/quality-index/` (kept, so a rerun only re-embeds what changed):
@@ -19,7 +19,8 @@ this script prints only its aggregate figures, and every run that includes it ap
 (time, commit, figures) to `bench/quality/test_runs.md`, so the reader sees how often test was
 looked at. Per-question rows are written (to `bench/out/quality-rows.jsonl`) for dev only.
 The second frozen test set (`*.test2.jsonl`, 2026-12-02) is held back: no run reads it but one
-with `--test2`, which reads only it (as test): the lead's single measurement at the end.
+with `--test2` (`--split test --test2` reads only it, as test): the lead's single measurement at
+the end.
 """
 
 from __future__ import annotations
