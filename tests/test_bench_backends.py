@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -108,5 +109,12 @@ def test_the_memory_guard_kills_only_the_process_past_its_limit() -> None:
     proc = subprocess.Popen([sys.executable, "-c", grow])
     with MemoryGuard(proc.pid, 100.0) as guard:
         proc.wait(timeout=30)
-    assert guard.killed and proc.returncode == -signal.SIGKILL
+    assert guard.killed == "memory" and proc.returncode == -signal.SIGKILL
     assert guard.peak_own_mb > 100.0
+
+
+def test_the_guard_stops_a_process_at_the_deadline() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    with MemoryGuard(lambda: proc.pid, 10_000.0, deadline=time.time() + 0.5) as guard:
+        proc.wait(timeout=30)
+    assert guard.killed == "deadline" and guard.why().startswith("stopped at the --stop-at")

@@ -197,13 +197,18 @@ print(json.dumps({{"seconds": wall, "chunks": report.chunks, "sentences": report
 
 
 class MemoryGuard:
-    """Watch process ``pid``: its peak resident memory, and SIGKILL once its own memory
-    (resident minus file pages, which the kernel can drop) passes ``limit_mb``."""
+    """Watch process ``pid``: its peak resident memory, and SIGKILL it once its own memory
+    (resident minus file pages, which the kernel can drop) passes ``limit_mb`` or the clock
+    passes ``deadline`` (``time.time()``; None: none). ``killed`` says which: "memory" or
+    "deadline"."""
 
-    def __init__(self, pid: int, limit_mb: float) -> None:
-        self.pid, self.limit_mb = pid, limit_mb
+    def __init__(
+        self, pid: int | Callable[[], int | None], limit_mb: float, deadline: float | None = None
+    ) -> None:
+        """``pid``: the process, or a function finding it (None while it is not there yet)."""
+        self.pid, self.limit_mb, self.deadline = pid, limit_mb, deadline
         self.peak_mb = self.peak_own_mb = 0.0
-        self.killed = False
+        self.killed: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
@@ -215,20 +220,37 @@ class MemoryGuard:
         self._stop.set()
         self._thread.join()
 
+    def why(self) -> str:
+        if self.killed == "deadline":
+            return f"stopped at the --stop-at deadline ({self.peak_own_mb:.0f} MB reached)"
+        return (
+            f"killed by the memory guard at {self.peak_own_mb:.0f} MB (limit {self.limit_mb:.0f})"
+        )
+
     def _watch(self) -> None:
         while not self._stop.wait(0.2):
+            pid = self.pid() if callable(self.pid) else self.pid
+            if pid is None:
+                continue
             try:
-                text = Path(f"/proc/{self.pid}/status").read_text()
+                text = Path(f"/proc/{pid}/status").read_text()
             except OSError:
+                if callable(self.pid):
+                    continue
                 return
             field = {k: int(text.split(k + ":")[1].split()[0]) / 1024 for k in ("VmRSS", "RssFile")}
             own = field["VmRSS"] - field["RssFile"]
             self.peak_mb = max(self.peak_mb, field["VmRSS"])
             self.peak_own_mb = max(self.peak_own_mb, own)
-            if own > self.limit_mb and not self.killed:
-                self.killed = True
+            late = self.deadline is not None and time.time() > self.deadline
+            if (own > self.limit_mb or late) and not self.killed:
+                self.killed = "memory" if own > self.limit_mb else "deadline"
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(self.pid, signal.SIGKILL)
+                    os.kill(pid, signal.SIGKILL)
+
+
+# --stop-at as time.time(): builds and servers are stopped there (their rows say so)
+DEADLINE: float | None = None
 
 
 def run_build(
@@ -254,15 +276,14 @@ def run_build(
         text=True,
         env={**os.environ, "HF_HUB_OFFLINE": "1", "MSCQA_LOG_LEVEL": "WARNING"},
     )
-    with MemoryGuard(proc.pid, limit_mb) as guard:
+    with MemoryGuard(proc.pid, limit_mb, DEADLINE) as guard:
         out, err = proc.communicate()
     seconds = time.perf_counter() - started
     stages = stage_file.read_text().split("\n") if stage_file.exists() else []
     stage = next((line for line in reversed(stages) if line), "start")
     if guard.killed:
         return {
-            "failed": f"killed by the memory guard at {guard.peak_own_mb:.0f} MB "
-            f"(limit {limit_mb:.0f}) during {stage.split()[0]} ({stage.split()[-1]} s in)",
+            "failed": f"{guard.why()} during {stage.split()[0]} ({stage.split()[-1]} s in)",
             "peak_rss_mb": guard.peak_mb,
             "seconds": seconds,
             "stage": stage,
@@ -312,15 +333,26 @@ def status_mb(pid: int) -> dict[str, float]:
     return {k: int(text.split(k + ":")[1].split()[0]) / 1024 for k in keys}
 
 
+def _child_server() -> int | None:
+    """The pid of this process's ``mscqa serve`` child, if one runs."""
+    for children in Path("/proc/self/task").glob("*/children"):
+        for pid in children.read_text().split():
+            with contextlib.suppress(OSError):
+                if b"serve" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"):
+                    return int(pid)
+    return None
+
+
 def serve(
     index_dir: Path, corpus: Path, url: str | None, questions: list[str], limit_mb: float
 ) -> dict[str, Any]:
     extra = {"MSCQA_CORPUS_DIR": str(corpus), "MSCQA_CACHE_SIZE": "0"}
     if url:
         extra["MSCQA_DATABASE_URL"] = url
-    with server(index_dir, timeout=1800.0, **extra) as (base, proc, ready):
-        with MemoryGuard(proc.pid, limit_mb) as guard:
-            try:
+    # guarded from its start (loading the snapshot is where a server's memory grows)
+    with MemoryGuard(_child_server, limit_mb, DEADLINE) as guard:
+        try:
+            with server(index_dir, timeout=1800.0, **extra) as (base, proc, ready):
                 client = AskClient(base, timeout=120)
                 for q in questions[:5]:  # warm-up
                     client.ask(q)
@@ -331,15 +363,11 @@ def serve(
                         raise SystemExit(f"/ask answered {status}")
                     times.append(ms)
                 memory = status_mb(proc.pid)
-            except (OSError, SystemExit):
-                if not guard.killed:
-                    raise
-        if guard.killed:
-            return {
-                "failed": f"server killed by the memory guard at {guard.peak_own_mb:.0f} MB",
-                "ready_s": ready,
-                "peak_rss_mb": guard.peak_mb,
-            }
+        except (OSError, SystemExit, RuntimeError, TimeoutError):
+            if not guard.killed:
+                raise
+    if guard.killed:
+        return {"failed": f"server {guard.why()}", "peak_rss_mb": guard.peak_mb}
     return {
         "ready_s": ready,
         "ask_p50_ms": percentile(times, 50),
@@ -416,8 +444,19 @@ def main(argv: list[str] | None = None) -> int:
         default=14 * 1024,
         help="kill a build or server whose own memory passes this (its row says so)",
     )
+    ap.add_argument(
+        "--stop-at",
+        default=None,
+        help="HH:MM (local time, within 24 h): stop what runs then, report what was measured",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
+    global DEADLINE
+    if args.stop_at:
+        hour, minute = (int(x) for x in args.stop_at.split(":"))
+        now = time.localtime()
+        at = time.mktime((*now[:3], hour, minute, 0, 0, 0, -1))
+        DEADLINE = at if at > time.time() else at + 86_400
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with contextlib.suppress(OSError):  # the OOM killer takes this run first, not a neighbour
         Path("/proc/self/oom_score_adj").write_text("1000")
@@ -446,6 +485,9 @@ def main(argv: list[str] | None = None) -> int:
                         cluster = cluster or PgCluster(durable=True)
                         url = cluster.create_database()
                 index_dir = work / f"index-{size}-{backend}"
+                if DEADLINE is not None and time.time() > DEADLINE:
+                    log(f"{size} passages, {backend}: not started (past --stop-at)")
+                    continue
                 log(f"{size} passages, {backend}: cold build")
                 cold = run_build(corpus, index_dir, url, pool, limit)
                 run: dict[str, Any] = {
