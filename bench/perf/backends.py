@@ -238,6 +238,8 @@ class MemoryGuard:
                 if callable(self.pid):
                     continue
                 return
+            if "VmRSS:" not in text:  # exited (a zombie has no memory left)
+                continue
             field = {k: int(text.split(k + ":")[1].split()[0]) / 1024 for k in ("VmRSS", "RssFile")}
             own = field["VmRSS"] - field["RssFile"]
             self.peak_mb = max(self.peak_mb, field["VmRSS"])
