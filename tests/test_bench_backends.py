@@ -8,7 +8,10 @@ it on both backends, and check the synthetic corpus it writes.
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +22,14 @@ from mscqa.index.backends import open_store
 from mscqa.indexing import build_index
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.perf.backends import DIM, SyntheticEmbedder, synthetic_corpus
+from bench.perf.backends import (
+    DIM,
+    MemoryGuard,
+    SyntheticEmbedder,
+    render_rows,
+    run_build,
+    synthetic_corpus,
+)
 
 pytestmark = pytest.mark.both_backends
 
@@ -73,3 +83,38 @@ def test_synthetic_corpus_perturbs_every_copy(tmp_path: Path) -> None:
     files = sorted(tmp_path.rglob("*.md"))
     assert documents == len(files) == 10
     assert len({f.read_text() for f in files}) == 10  # no two copies equal
+
+
+@pytest.mark.parametrize("index_backend", ["folder"], indirect=True)
+def test_a_build_past_the_memory_limit_is_killed_alone_and_its_row_says_where(
+    tmp_path: Path, tiny_settings: Settings
+) -> None:
+    np.save(tmp_path / "pool.npy", pool())
+    index_dir = tmp_path / "index"
+    died = run_build(tiny_settings.corpus_dir, index_dir, None, tmp_path / "pool.npy", 1.0)
+    assert died["failed"].startswith("killed by the memory guard at ")
+    assert died["peak_rss_mb"] > 1.0 and died["seconds"] > 0
+    assert not (index_dir / "CURRENT").exists()  # nothing published
+    run = {"size": 10, "backend": "folder", "cold": died, "one_more": None, "load": (1, 2, 3)}
+    table = render_rows([run])
+    assert "(killed)" in table.splitlines()[-1]
+    built = run_build(tiny_settings.corpus_dir, index_dir, None, tmp_path / "pool.npy", 4096.0)
+    assert "failed" not in built and built["chunks"] > 0 and built["peak_rss_mb"] > 0
+
+
+def test_the_memory_guard_kills_only_the_process_past_its_limit() -> None:
+    grow = (
+        "import time\nx = bytearray(300 * 2**20)\nx[::4096] = b'x' * len(x[::4096])\ntime.sleep(60)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", grow])
+    with MemoryGuard(proc.pid, 100.0) as guard:
+        proc.wait(timeout=30)
+    assert guard.killed == "memory" and proc.returncode == -signal.SIGKILL
+    assert guard.peak_own_mb > 100.0
+
+
+def test_the_guard_stops_a_process_at_the_deadline() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    with MemoryGuard(lambda: proc.pid, 10_000.0, deadline=time.time() + 0.5) as guard:
+        proc.wait(timeout=30)
+    assert guard.killed == "deadline" and guard.why().startswith("stopped at the --stop-at")

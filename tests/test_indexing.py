@@ -261,3 +261,36 @@ def test_rollback_respects_the_writer_lock(
     with index.store.writer(), pytest.raises(BuildInProgress):
         rollback(tiny_settings)
     assert index.current() == current
+
+
+def test_the_embedding_cache_returns_each_texts_vector_and_keeps_one_copy(
+    tmp_path: Path, fake_embedder: HashingEmbedder
+) -> None:
+    from mscqa.embedding.cache import EmbeddingCache
+
+    def expected(texts: list[str]) -> np.ndarray:
+        return np.vstack([fake_embedder.encode([t]) for t in texts])
+
+    cache = EmbeddingCache(tmp_path, "f" * 64)
+    first = ["stem cells", "bone marrow", "stem cells", "cord blood"]  # a text twice
+    got = cache.embed(fake_embedder, first)
+    np.testing.assert_array_equal(got, expected(first))
+    assert (cache.computed, cache.reused) == (3, 1)
+    # the cache holds views of the rows it returned, not copies of them
+    assert all(np.shares_memory(v, got) for v in cache._vectors.values())
+    second = ["cord blood", "adipose tissue", "adipose tissue"]
+    np.testing.assert_array_equal(cache.embed(fake_embedder, second), expected(second))
+    assert (cache.computed, cache.reused) == (4, 3)
+    cache.save()  # every text asked for, streamed into the file
+    again = EmbeddingCache(tmp_path, "f" * 64)
+    everything = sorted(set(first + second))
+    np.testing.assert_array_equal(again.embed(fake_embedder, everything), expected(everything))
+    assert (again.computed, again.reused) == (0, 4)
+    saved = np.load(next(tmp_path.glob("*/vectors.npy")))
+    assert saved.dtype == np.float32 and saved.shape == (4, fake_embedder.dim)
+    # only what a build asked for is kept: a text dropped from the corpus leaves the cache
+    again.save()
+    smaller = EmbeddingCache(tmp_path, "f" * 64)
+    smaller.embed(fake_embedder, ["stem cells"])
+    smaller.save()
+    assert len(EmbeddingCache(tmp_path, "f" * 64)._vectors) == 1

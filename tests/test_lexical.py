@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mscqa.index.lexical import LexicalIndex, Tokens, tokenize
+from mscqa.index.lexical import LexicalIndex, Tokens, corpus_words, tokenize, tokenize_all
 from mscqa.memo import LastCall
 
 TEXTS = [
@@ -78,3 +78,33 @@ def test_a_rebuild_reuses_tokens_and_scores_like_a_fresh_build() -> None:
     for query in ("cord tissue", "liposuction", "marrow"):
         np.testing.assert_array_equal(second.scores(query), fresh.scores(query))
     assert first.scores("cord blood")[2] > 0
+
+
+def test_document_frequencies_are_the_passages_holding_each_token() -> None:
+    texts = [*TEXTS, "the of and", "Stem cells, stem cells."]  # one passage has no token
+    expected: dict[str, int] = {}
+    for tokens in (set(tokenize(t)) for t in texts):
+        for token in tokens:
+            expected[token] = expected.get(token, 0) + 1
+    assert LexicalIndex.build(texts).document_frequencies() == expected
+
+
+def test_equal_tokens_are_one_string_object() -> None:
+    # a memo of a million passages' tokens holds each distinct token once, not per occurrence
+    first, second = tokenize_all(["Stem cells grow", "cells divide"], LastCall())
+    assert first[1] == second[0] == "cell" and first[1] is second[0]
+
+
+def test_corpus_words_are_every_lower_cased_spelling_word() -> None:
+    texts = ["Cells GROW; don't", "cells grow in Marrow", "a an MSC"]
+    assert corpus_words(texts) == {"cells", "grow", "don't", "marrow"}
+
+
+def test_a_mapped_index_scores_as_the_one_read(tmp_path: Path) -> None:
+    LexicalIndex.build(TEXTS).save(tmp_path / "lexical")
+    read, mapped = (
+        LexicalIndex.load(tmp_path / "lexical"),
+        LexicalIndex.load(tmp_path / "lexical", mmap=True),
+    )
+    for query in ("stem cells", "cord tissue", "painful marrow collection"):
+        np.testing.assert_array_equal(read.scores(query), mapped.scores(query))

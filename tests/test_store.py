@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import mmap
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -28,7 +30,9 @@ from mscqa.index import (
     publish,
     save_snapshot,
 )
+from mscqa.index.lexical import corpus_words, tokenize
 from mscqa.index.records import chunk_record, doc_record
+from mscqa.index.store import chunk_words, lexical_text
 from mscqa.indexing import build_index
 from mscqa.types import Chunk, Definition, Document, Page, Section, Unreadable
 
@@ -97,6 +101,67 @@ def test_save_publish_load_round_trip(tmp_path: Path) -> None:
     scores = snap.lexical.scores("gamma tissue")
     assert scores[0] == 0.0
     assert scores[1] > 0.0
+
+
+def _mapped(array: np.ndarray) -> bool:
+    """Whether ``array``'s memory is a mapping of a file (not the heap)."""
+    base: Any = array
+    while base is not None:
+        if isinstance(base, (mmap.mmap, np.memmap)):
+            return True
+        base = getattr(base, "base", None)
+    return False
+
+
+def test_a_loaded_snapshot_maps_its_vectors_and_scores_from_the_files(tmp_path: Path) -> None:
+    _, _, cv, sv, _ = tiny_snapshot_inputs()
+    path = save(tmp_path, "v1")
+    snap = load_snapshot(path)
+    # mapped, not copied: a build checking what it wrote, or servers on one machine, share them
+    assert _mapped(snap.sentences.vectors) and not snap.sentences.vectors.flags.writeable
+    scores = snap.lexical._bm25.scores
+    assert all(_mapped(scores[name]) for name in ("data", "indices", "indptr"))
+    np.testing.assert_array_equal(snap.sentences.vectors, sv)
+    np.testing.assert_array_equal(snap.dense.reconstruct_n(0, 2), cv)
+    rows, _ = snap.dense_candidates(cv[1], 1)
+    assert rows.tolist() == [1]
+    assert snap.best_sentences(np.array([0, 1]), sv[2]).tolist() == pytest.approx(
+        [float(max(sv[0] @ sv[2], sv[1] @ sv[2])), float(sv[2] @ sv[2])]
+    )
+
+
+def test_term_statistics_and_chunk_tokens_are_what_tokenising_every_passage_gives(
+    tmp_path: Path,
+) -> None:
+    docs, chunks, cv, sv, owner = tiny_snapshot_inputs()
+    empty = Chunk("d/one.md#2", "d/one.md", 2, "One", None, 0, 7, "and the", "h2", ())
+    parts = SnapshotParts(docs, [*chunks, empty], np.vstack([cv, cv[:1]]), sv, owner)
+    manifest = Manifest(ModelInfo("m", "m", DIM), version="v1")
+    snap = load_snapshot(save_snapshot(tmp_path, manifest, parts))
+    tokens = [set(tokenize(lexical_text(c))) for c in parts.chunks]
+    df: dict[str, int] = {}
+    for held in tokens:
+        for token in held:
+            df[token] = df.get(token, 0) + 1
+    stats = snap.term_stats()
+    assert stats.passages == 3 and stats.df == df  # the empty passage's placeholder is no word
+    assert stats.words == frozenset(corpus_words(chunk_words(c) for c in parts.chunks))
+    assert [snap.chunk_tokens(r) for r in (2, 0, 1, 0)] == [
+        tokens[2],
+        tokens[0],
+        *tokens[1:2],
+        tokens[0],
+    ]
+
+
+def test_a_snapshot_without_sentences_loads(tmp_path: Path) -> None:
+    docs, chunks, cv, _, _ = tiny_snapshot_inputs()
+    bare = [dataclasses.replace(c, sentences=()) for c in chunks]
+    empty = np.zeros((0, DIM), dtype=np.float32)
+    parts = SnapshotParts(docs, bare, cv, empty, np.zeros(0, dtype=np.int32))
+    snap = load_snapshot(save_snapshot(tmp_path, built("v1"), parts))
+    assert snap.sentences.vectors.shape == (0, DIM) and snap.sentence_count == 0
+    assert snap.best_sentences(np.array([0, 1]), cv[0]).tolist() == [-1.0, -1.0]
 
 
 DEFINED = [Definition("d/one.md", "GVHD", "graft-versus-host disease")]

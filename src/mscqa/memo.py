@@ -6,12 +6,14 @@
 >>> last.results(["b", "c"], str.upper)   # "B" is reused; "a" is forgotten
 ['B', 'C']
 
-Only the latest call's results are kept, so memory is bounded by one call's size.
+Only the latest call's results are kept, so memory is bounded by one call's size. ``Lru`` keeps
+the last ``size`` values used instead.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
@@ -46,3 +48,26 @@ class LastCall(Generic[K, V]):
         with self._lock:
             self._last = now  # concurrent callers: the last one wins; values stay correct
         return [now[key] for key in keys]
+
+
+class Lru(Generic[K, V]):
+    """A small thread-safe LRU map."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)

@@ -101,11 +101,14 @@ def _removed_on_write_error(tmp: Path, snapshots: Path) -> Iterator[None]:
         ) from exc
 
 
-def load_snapshot(
-    path: Path, *, expect_model: str | None = None, tokens: Tokens | None = None
-) -> Snapshot:
-    """Load and check one snapshot folder (its passages tokenised through ``tokens``, the
-    store's memo, when given). Raises ``SnapshotError`` naming the fix."""
+def load_snapshot(path: Path, *, expect_model: str | None = None) -> Snapshot:
+    """Load and check one snapshot folder. Raises ``SnapshotError`` naming the fix.
+
+    The records (documents, chunks) are parsed into memory; the vectors (FAISS's and the
+    sentence table's) and BM25's score arrays are memory-mapped from the files, which the
+    check of every file's digest has just read into the page cache: a load copies nothing,
+    processes serving the same snapshot share one copy, and a build's check of the snapshot it
+    wrote does not hold a second copy of its vectors."""
     import faiss
 
     manifest = Manifest.read(path)
@@ -118,11 +121,10 @@ def load_snapshot(
         }
         with (path / "chunks.jsonl").open(encoding="utf-8") as fh:
             chunks = [chunk_from_record(json.loads(line)) for line in fh]
-        dense = faiss.read_index(str(path / "dense.faiss"))
-        with (path / "sentences.npy").open("rb") as fh:
-            sentence_vectors = np.load(fh)
-            owner = np.load(fh)
-        lexical = LexicalIndex.load(path / "lexical")
+        dense = faiss.read_index(str(path / "dense.faiss"), faiss.IO_FLAG_MMAP_IFC)
+        sentence_vectors, owner = _mapped_arrays(path / "sentences.npy", 2)
+        owner = np.array(owner)  # small, and searched on every question
+        lexical = LexicalIndex.load(path / "lexical", mmap=True)
         with (path / "abbreviations.jsonl").open(encoding="utf-8") as fh:
             abbreviations = [Definition(**json.loads(line)) for line in fh]
         with (path / "unreadable.jsonl").open(encoding="utf-8") as fh:
@@ -149,13 +151,44 @@ def load_snapshot(
         lexical,
         abbreviations,
         unreadable,
-        tokens,
     )
 
 
-def load_current(
-    index_dir: Path, *, expect_model: str | None = None, tokens: Tokens | None = None
-) -> Snapshot:
+def _mapped_arrays(path: Path, count: int) -> list[np.ndarray]:
+    """The first ``count`` arrays ``np.save`` wrote one after another into ``path``, each
+    memory-mapped read-only (``np.load(mmap_mode=...)`` maps only a file's first array)."""
+    arrays: list[np.ndarray] = []
+    with path.open("rb") as fh:
+        for _ in range(count):
+            version = np.lib.format.read_magic(fh)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = read_header(fh)
+            offset = fh.tell()
+            if dtype.hasobject:
+                raise ValueError(f"{path.name} holds Python objects, not numbers")
+            size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            if size == 0:
+                array = np.empty(shape, dtype=dtype)
+            else:
+                mapped = np.memmap(
+                    path,
+                    dtype=dtype,
+                    mode="r",
+                    offset=offset,
+                    shape=shape,
+                    order="F" if fortran else "C",
+                )
+                array = np.asarray(mapped)
+            arrays.append(array)
+            fh.seek(offset + size)
+    return arrays
+
+
+def load_current(index_dir: Path, *, expect_model: str | None = None) -> Snapshot:
     """Load the snapshot ``CURRENT`` names; if it is damaged, fall back to the newest good one."""
     version = current_version(index_dir)
     if version is None:
@@ -163,17 +196,13 @@ def load_current(
             f"No index yet in {index_dir}; run `mscqa index` (or `mscqa serve`, which builds one)."
         )
     try:
-        return load_snapshot(
-            index_dir / "snapshots" / version, expect_model=expect_model, tokens=tokens
-        )
+        return load_snapshot(index_dir / "snapshots" / version, expect_model=expect_model)
     except SnapshotError as first:
         for other in reversed(list_versions(index_dir)):
             if other == version:
                 continue
             try:
-                snap = load_snapshot(
-                    index_dir / "snapshots" / other, expect_model=expect_model, tokens=tokens
-                )
+                snap = load_snapshot(index_dir / "snapshots" / other, expect_model=expect_model)
             except SnapshotError:
                 continue
             log.error("%s; serving the previous snapshot %s instead", first, other)
@@ -184,7 +213,7 @@ def load_current(
 class FolderStore:
     """Snapshots in ``index_dir`` (the default): the functions above behind the store seam.
 
-    ``tokens`` (default: its own) is the token memo every snapshot it writes or loads
+    ``tokens`` (default: its own) is the token memo every snapshot it writes
     tokenises its passages through: a build passes the one its ``BuildCache`` keeps."""
 
     def __init__(self, index_dir: Path, tokens: Tokens | None = None) -> None:
@@ -213,16 +242,16 @@ class FolderStore:
         return list_versions(self.index_dir)
 
     def load_current(self) -> Snapshot:
-        return load_current(self.index_dir, tokens=self.tokens)
+        return load_current(self.index_dir)
 
     def retire(self, snapshot: IndexSnapshot) -> None:
-        pass  # a loaded folder snapshot is all in memory: nothing to release
+        pass  # its mapped files are unmapped when the last reference to it goes
 
     def wait_for_change(self, timeout: float, stop: threading.Event) -> None:
         stop.wait(timeout)
 
     def check(self) -> None:
-        pass  # the loaded snapshot is in memory: nothing to reach
+        pass  # the loaded snapshot is in memory or mapped from local files: nothing to reach
 
     def close(self) -> None:
         pass
@@ -237,7 +266,7 @@ class FolderWriter:
         save_snapshot(self.index_dir, manifest, parts, self.tokens)
 
     def load(self, version: str) -> Snapshot:
-        return load_snapshot(self.index_dir / "snapshots" / version, tokens=self.tokens)
+        return load_snapshot(self.index_dir / "snapshots" / version)
 
     def publish(self, version: str, keep: int) -> None:
         publish(self.index_dir, version, keep=keep)

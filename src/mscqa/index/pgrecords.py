@@ -1,14 +1,12 @@
 """Records of a PostgreSQL snapshot: written by COPY, read back by key as ``Chunk`` and
-``Document`` (the queries and their rows' shapes), and the small LRU map the snapshot caches
-them in."""
+``Document`` (the queries and their rows' shapes)."""
 
 from __future__ import annotations
 
 import json
-import threading
-from collections import Counter, OrderedDict
-from collections.abc import Hashable, Sequence
-from typing import Any, Generic, TypeVar
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
 
 from mscqa.index import pgdb
 from mscqa.types import Chunk, Definition, Document, Page, Section, Unreadable
@@ -22,33 +20,6 @@ DOCUMENT = (
     "SELECT doc_id, path, title, text, sha256, format, sections, pages, metadata"
     " FROM {s}.documents WHERE doc_id = ANY(%s)"
 )
-
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-class Lru(Generic[K, V]):
-    """A small thread-safe LRU map."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._data: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        with self._lock:
-            value = self._data.get(key)
-            if value is not None:
-                self._data.move_to_end(key)
-            return value
-
-    def put(self, key: K, value: V) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
 
 
 def undefined() -> tuple[type[BaseException], ...]:

@@ -20,9 +20,10 @@ from mscqa.index import pgdb, pglexical
 from mscqa.index.impacts import top_k
 from mscqa.index.lexical import EMPTY_TOKEN, tokenize
 from mscqa.index.manifest import FIX, Manifest
-from mscqa.index.pgrecords import CHUNKS, DOCUMENT, Lru, chunk_of, document_of, undefined
+from mscqa.index.pgrecords import CHUNKS, DOCUMENT, chunk_of, document_of, undefined
 from mscqa.index.pgwrite import schema_of
 from mscqa.index.store import TermStats, lexical_text
+from mscqa.memo import Lru
 from mscqa.types import Chunk, Definition, Document, Unreadable
 
 

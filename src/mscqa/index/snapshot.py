@@ -1,9 +1,9 @@
-"""A loaded folder snapshot: all in memory, read-only, safe to share between threads; it
-answers the read path's calls (``store.IndexSnapshot``) from FAISS, the sentence table and BM25."""
+"""A loaded folder snapshot: read-only, safe to share between threads; it answers the read
+path's calls (``store.IndexSnapshot``) from FAISS, the sentence table and BM25. The records are
+in memory; the vectors and BM25's scores are mapped from the snapshot's files (``folder``)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 
 from mscqa.index.dense import SentenceTable
-from mscqa.index.lexical import LexicalIndex, Tokens, corpus_words, tokenize_all
+from mscqa.index.lexical import LexicalIndex, corpus_words, tokenize
 from mscqa.index.manifest import Manifest
 from mscqa.index.store import SnapshotParts, TermStats, chunk_words, lexical_text
+from mscqa.memo import Lru
 from mscqa.types import Chunk, Definition, Document, Unreadable
 
 
@@ -31,11 +32,7 @@ class Snapshot:
         lexical: LexicalIndex,
         abbreviations: Sequence[Definition] = (),
         unreadable: Sequence[Unreadable] = (),
-        tokens: Tokens | None = None,
     ) -> None:
-        """``tokens``: the store's token memo (``lexical.Tokens``), so the passages the build
-        that wrote this snapshot (or the snapshot before it) tokenised are not tokenised
-        again."""
         self.path = path
         self.manifest = manifest
         self.documents = documents
@@ -45,8 +42,7 @@ class Snapshot:
         self.lexical = lexical
         # Start row of each chunk's sentences in the sentence table.
         self.sentence_start = np.searchsorted(sentences.owner, np.arange(len(chunks) + 1))
-        self._tokens: list[set[str]] | None = None
-        self._token_memo = tokens
+        self._tokens: Lru[int, set[str]] = Lru(20_000)  # chunk_tokens of the rows asked for
         self._stats: TermStats | None = None
         self._abbreviations = list(abbreviations)
         self._unreadable = list(unreadable)
@@ -131,22 +127,20 @@ class Snapshot:
         return None, self.lexical.scores(query)
 
     def term_stats(self) -> TermStats:
-        """Document frequencies of the indexed tokens and the speller's vocabulary (cached)."""
+        """Document frequencies of the indexed tokens (from BM25's score matrix: nothing is
+        tokenised again) and the speller's vocabulary (cached)."""
         if self._stats is None:
-            tokens = self._chunk_tokens()
-            df: Counter[str] = Counter()
-            for t in tokens:
-                df.update(t)
             words = corpus_words(chunk_words(c) for c in self.chunks)
-            self._stats = TermStats(len(self.chunks), dict(df), frozenset(words))
+            df = self.lexical.document_frequencies()
+            self._stats = TermStats(len(self.chunks), df, frozenset(words))
         return self._stats
 
     def chunk_tokens(self, row: int) -> set[str]:
-        """The words BM25 indexed for passage ``row``."""
-        return self._chunk_tokens()[row]
-
-    def _chunk_tokens(self) -> list[set[str]]:
-        if self._tokens is None:
-            texts = [lexical_text(c) for c in self.chunks]
-            self._tokens = [set(t) for t in tokenize_all(texts, self._token_memo)]
-        return self._tokens
+        """The words BM25 indexed for passage ``row`` (tokenised when first asked: the read
+        path asks for a few rows a question, and tokenising all of them held up a server's
+        start by ~20 s at 100k passages)."""
+        tokens = self._tokens.get(row)
+        if tokens is None:
+            tokens = set(tokenize(lexical_text(self.chunks[row])))
+            self._tokens.put(row, tokens)
+        return tokens
