@@ -47,6 +47,7 @@ def run(script: str, *args: str) -> dict[str, Any] | None:
 
 
 def evaluate(index_dir: Path, **env: str) -> dict[str, Any]:
+    """The dev set's figures, from ``mscqa eval --json`` as a user runs it."""
     proc = subprocess.run(
         [PYTHON, "-m", "mscqa.cli", "eval", str(DEVSET), "--json"],
         env=server_env(index_dir, **env),
@@ -54,7 +55,16 @@ def evaluate(index_dir: Path, **env: str) -> dict[str, Any]:
         capture_output=True,
         check=True,
     )
-    metrics: dict[str, Any] = json.loads(proc.stdout)
+    return dev_metrics(json.loads(proc.stdout))
+
+
+def dev_metrics(report: dict[str, Any]) -> dict[str, Any]:
+    """The dev split's figures in ``mscqa eval --json``'s output (``{"splits": {"dev":
+    {"metrics": ...}}}``; tests/test_bench_smoke.py feeds it the real output)."""
+    metrics: dict[str, Any] = report["splits"]["dev"]["metrics"]
+    missing = [k for k in QUALITY_KEYS if k not in metrics]
+    if missing:
+        raise KeyError(f"mscqa eval --json has no {', '.join(missing)} for the dev split")
     return metrics
 
 
@@ -64,13 +74,19 @@ def quality(index_dir: Path) -> dict[str, Any]:
     shutil.rmtree(int8_dir, ignore_errors=True)
     shutil.copytree(index_dir, int8_dir)  # reuses the embedding cache: only the export differs
     build(int8_dir, MSCQA_ONNX_QUANTIZE="true")
-    out = {
-        # the default: OpenVINO bf16 where the CPU has native bf16, else ONNX Runtime fp32
-        "default": evaluate(index_dir),
-        "onnx fp32": evaluate(index_dir, MSCQA_QUERY_PRECISION="fp32"),
-        "torch": evaluate(index_dir, MSCQA_QUERY_BACKEND="torch"),
-        "onnx int8": evaluate(int8_dir),
-    }
+    return compared(
+        {
+            # the default: OpenVINO bf16 where the CPU has native bf16, else ONNX Runtime fp32
+            "default": evaluate(index_dir),
+            "onnx fp32": evaluate(index_dir, MSCQA_QUERY_PRECISION="fp32"),
+            "torch": evaluate(index_dir, MSCQA_QUERY_BACKEND="torch"),
+            "onnx int8": evaluate(int8_dir),
+        }
+    )
+
+
+def compared(out: dict[str, Any]) -> dict[str, Any]:
+    """Each encoder's dev figures, and whether int8, the default and ONNX fp32 match torch's."""
     ref = out["torch"]
     out["int8_within_0.005"] = all(
         abs(out["onnx int8"][k] - ref[k]) <= 0.005 for k in QUALITY_KEYS if k in ref
@@ -80,6 +96,50 @@ def quality(index_dir: Path) -> dict[str, Any]:
     )
     out["torch_equals_onnx"] = all(out["onnx fp32"][k] == ref[k] for k in QUALITY_KEYS if k in ref)
     return out
+
+
+def combined_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every benchmark's rows, then one row per dev-set figure (default, torch, int8)."""
+    rows: list[dict[str, Any]] = []
+    for name in ("latency", "load", "startup", "memory", "openai", "build"):
+        data = results.get(name)
+        if not data:
+            continue
+        for part in ("ask", "encoder", "rebuild"):
+            rows += data.get(part, {}).get("rows", [])
+        rows += data.get("rows", [])
+    q = results["quality"]
+    for key in QUALITY_KEYS:
+        rows.append(
+            {
+                "metric": f"dev set {key}: default (torch / int8)",
+                "ours": q["default"][key],
+                "baseline": q["torch"][key],
+                "ratio": q["onnx int8"][key],
+                "target": "within 0.005 of torch",
+                "ok": abs(q["default"][key] - q["torch"][key]) <= 0.005,
+            }
+        )
+    return rows
+
+
+def combined_table(results: dict[str, Any]) -> str:
+    """The combined table of ``results["rows"]``, with the machine before and after."""
+    headers = ("metric", "ours", "baseline", "ratio", "target", "ok")
+    cells = [headers, *[[fmt(r[h]) for h in headers] for r in results["rows"]]]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(headers))]
+    lines = [
+        "\n# combined (for dev-set rows the columns are default, torch, int8)",
+        f"machine before: {results['machine']}\nmachine after:  {results['machine_after']}",
+    ]
+    for i, cells_row in enumerate(cells):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(cells_row, widths, strict=True)))
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    q = results["quality"]
+    lines.append(f"int8 within 0.005 of torch on the dev set: {q['int8_within_0.005']}")
+    lines.append(f"ONNX Runtime fp32 equals torch on the dev set: {q['torch_equals_onnx']}")
+    return "\n".join(lines)
 
 
 def plot(latency: dict[str, Any], path: Path) -> Path | None:
@@ -145,38 +205,8 @@ def main() -> None:
         results["build"] = run("build.py", *(["--limit", "300"] if args.quick else []))
     results["quality"] = quality(index_dir)
     results["machine_after"] = machine()
-    rows: list[dict[str, Any]] = []
-    for name in ("latency", "load", "startup", "memory", "openai", "build"):
-        data = results.get(name)
-        if not data:
-            continue
-        for part in ("ask", "encoder", "rebuild"):
-            rows += data.get(part, {}).get("rows", [])
-        rows += data.get("rows", [])
-    q = results["quality"]
-    for key in QUALITY_KEYS:
-        rows.append(
-            {
-                "metric": f"dev set {key}: default (torch / int8)",
-                "ours": q["default"][key],
-                "baseline": q["torch"][key],
-                "ratio": q["onnx int8"][key],
-                "target": "within 0.005 of torch",
-                "ok": abs(q["default"][key] - q["torch"][key]) <= 0.005,
-            }
-        )
-    results["rows"] = rows
-    headers = ("metric", "ours", "baseline", "ratio", "target", "ok")
-    cells = [headers, *[[fmt(r[h]) for h in headers] for r in rows]]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(headers))]
-    print("\n# combined (for dev-set rows the columns are default, torch, int8)")
-    print(f"machine before: {before}\nmachine after:  {results['machine_after']}")
-    for i, cells_row in enumerate(cells):
-        print("  ".join(c.ljust(w) for c, w in zip(cells_row, widths, strict=True)))
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
-    print(f"int8 within 0.005 of torch on the dev set: {q['int8_within_0.005']}")
-    print(f"ONNX Runtime fp32 equals torch on the dev set: {q['torch_equals_onnx']}")
+    results["rows"] = combined_rows(results)
+    print(combined_table(results))
     (OUT / "results.json").write_text(json.dumps(results, indent=2, default=str))
     if results.get("latency"):
         png = plot(results["latency"], OUT / "ask_latency.png")

@@ -127,6 +127,17 @@ def test_slow_bodies_hold_no_question_slot(tiny_settings, tiny_service, connect:
         assert "did not arrive within 2 s" in json.loads(body)["detail"]
 
 
+def test_body_and_head_deadlines_are_spread_never_shortened(monkeypatch) -> None:
+    """Connections opened together (an attacker's sockets) must not all time out in one turn
+    of the event loop: each deadline is up to 20% later at random, never earlier."""
+    from mscqa.server.middleware import limits
+
+    deadlines = {limits.spread(5.0) for _ in range(200)}
+    assert all(5.0 <= d <= 6.0 for d in deadlines) and max(deadlines) - min(deadlines) > 0.5
+    monkeypatch.setattr(limits.random, "random", lambda: 0.0)
+    assert limits.spread(5.0) == 5.0
+
+
 def test_a_slow_upload_is_cut_when_it_stops_moving(
     tiny_settings, tiny_service, connect: Connect
 ) -> None:

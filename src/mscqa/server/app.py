@@ -143,6 +143,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
                 questions.start()
                 app.state.questions = questions
                 service.observers.append(questions.record)
+                templates.prepare()  # now, not on the first refused request's turn
                 try:
                     async with mcp_http.running():  # the MCP SDK's session manager
                         yield
@@ -165,6 +166,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         # so anyone could make this server redirect to a site of their choosing.
         redirect_slashes=False,
     )
+    templates = RouteTemplates(app)
     app.state.service = service
     app.state.settings = settings
     app.state.metrics = metrics
@@ -220,7 +222,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     app.add_middleware(ReshapeErrors, prefix=mcp.PATH, reshape=mcp.reshape)
     if settings.cors_origins:
         app.add_middleware(ScopedCORS, origins=settings.cors_origins, paths=CORS_PATHS)
-    app.add_middleware(MetricsMiddleware, metrics=metrics, templates=RouteTemplates(app))
+    app.add_middleware(MetricsMiddleware, metrics=metrics, templates=templates)
     app.add_middleware(SecurityHeaders)
     return app
 

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client import generate_latest as _generate_latest
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
@@ -120,23 +121,35 @@ class RouteTemplates:
     """The route template a request's path belongs to.
 
     The router records the route it picked in ``scope["route"]``; this covers the rest: requests
-    answered before routing (413, 429) and mounted apps (``/static``), by the documented paths
-    and the app's mounts. Anything else is ``unmatched``.
+    answered before routing (408, 413, 429) and mounted apps (``/static``), by the app's route
+    paths and mounts. Anything else is ``unmatched``.
+
+    The paths come from the app's routes, not from its OpenAPI schema: building the schema took
+    0.2-0.4 s of the event loop, paid by the first request refused before routing (the first
+    burst of slow-body 408s in bench.perf.attacks stalled every question that long). The app's
+    lifespan calls :meth:`prepare` at start-up; FastAPI resolves its included routers' routes
+    lazily, about 50 ms the first time.
     """
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
         self._known: tuple[frozenset[str], tuple[tuple[str, str], ...]] | None = None
 
+    def prepare(self) -> tuple[frozenset[str], tuple[tuple[str, str], ...]]:
+        """Read the app's route paths and mounts (after start-up every route exists)."""
+        mounts = tuple((r.path, r.path_format) for r in self.app.routes if isinstance(r, Mount))
+        routes = iter_route_contexts(self.app.routes)  # included routers' routes too
+        paths = (r.path_format for r in routes if not isinstance(r.original_route, Mount))
+        known = (frozenset(p for p in paths if p), mounts)
+        self._known = known
+        return known
+
     def __call__(self, scope: Scope) -> str:
         route = scope.get("route")
         template = getattr(route, "path_format", None)
         if isinstance(template, str) and template and not isinstance(route, Mount):
             return template
-        if self._known is None:  # after start-up every route exists; computed once
-            mounts = tuple((r.path, r.path_format) for r in self.app.routes if isinstance(r, Mount))
-            self._known = (frozenset(self.app.openapi()["paths"]), mounts)
-        paths, mounts = self._known
+        paths, mounts = self._known or self.prepare()
         path = str(scope.get("path", ""))
         if path in paths:
             return path

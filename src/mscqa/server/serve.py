@@ -12,8 +12,9 @@ size and time, rate, questions in flight, come after):
   ``MSCQA_MAX_HEADER_KB`` gets 431, a malformed one 400; each a JSON reply, then the
   connection is closed.
 * **A head must arrive in time**: ``MSCQA_BODY_TIMEOUT_S`` after the connection opens, or after
-  the previous reply, a request whose head is still incomplete gets 408 and is closed (a
-  connection that sent nothing is closed without a reply).
+  the previous reply (up to 20% later, :func:`~mscqa.server.middleware.limits.spread`), a
+  request whose head is still incomplete gets 408 and is closed (a connection that sent
+  nothing is closed without a reply).
 * **Open connections per client address** (``MSCQA_MAX_CLIENT_CONNECTIONS``): the next one gets
   429 and is closed at once. The addresses of trusted proxies (``MSCQA_FORWARDED_ALLOW_IPS``) are
   not counted: every client behind them shares their address.
@@ -38,6 +39,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from mscqa.config import Settings
 from mscqa.server.connections import ClientConnections, Refusals
+from mscqa.server.middleware.limits import spread
 
 MAX_REQUEST_LINE = 8 * 1024  # the usual server limit (nginx, Apache); URLs here are short
 
@@ -178,7 +180,7 @@ class LimitedH11Protocol(H11Protocol):
 
     def _arm_head_timer(self) -> None:
         self._disarm_head_timer()
-        self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+        self._head_timer = self.loop.call_later(spread(self.head_timeout), self._head_timed_out)
 
     def _disarm_head_timer(self) -> None:
         if self._head_timer is not None:

@@ -13,12 +13,14 @@ one (chunked) or with a false one are counted as they arrive and refused as soon
 Bodies must also arrive in time (``MSCQA_BODY_TIMEOUT_S``): a body not complete that long after
 its request's head (for an upload: no new piece of it for that long) gets 408 and its connection
 closed. Without that, sockets sending a head with ``Content-Length: 29`` and then nothing held
-every question slot for as long as they liked.
+every question slot for as long as they liked. Each deadline is :func:`spread` a little later at
+random, so that connections opened in the same instant are not all cut in the same instant.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Callable
 
@@ -26,6 +28,23 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UPLOAD_PREFIX = "/admin/documents"
+
+
+SPREAD = 0.2
+
+
+def spread(seconds: float) -> float:
+    """``seconds`` made up to ``SPREAD`` (20%) longer, at random, for a timeout many connections
+    may start together. An attacker opens its sockets at once; with one deadline they all timed
+    out in one turn of the event loop, and every reply, close and reconnection of theirs ran
+    before any question waiting behind them (64 slow-body sockets: one stall every
+    ``MSCQA_BODY_TIMEOUT_S``, bench.perf.attacks). Spread over a second, they interleave with the
+    questions. Only ever later: no client gets less time than the setting says.
+
+    >>> 5.0 <= spread(5.0) <= 6.0
+    True
+    """
+    return seconds * (1 + SPREAD * random.random())
 
 
 class _TooLarge(Exception):
@@ -90,7 +109,7 @@ class BodySizeLimit:
         # An upload may take long as a whole but must keep moving; any other body has one
         # deadline from the moment its head arrived.
         per_piece = _is_upload(scope.get("path", ""))
-        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        deadline = None if self.timeout is None else time.monotonic() + spread(self.timeout)
 
         async def counting_receive() -> Message:
             nonlocal received, refused, complete, deadline

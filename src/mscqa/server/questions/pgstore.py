@@ -8,7 +8,6 @@ The same interface and semantics as ``SQLiteQuestionStore``; the tables (``mscqa
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +15,7 @@ from mscqa.index import pgdb
 from mscqa.index.pgstore import reachable
 from mscqa.server.questions.store import (
     FeedbackRecord,
+    OneWriter,
     QuestionGroup,
     QuestionRecord,
     Status,
@@ -43,28 +43,28 @@ _FILTERS: dict[str, tuple[str, str]] = {
 }
 
 
-class PgQuestionStore:
+class PgQuestionStore(OneWriter[Any]):
     """The question log in the index database."""
 
     def __init__(self, url: str) -> None:
+        super().__init__()
         self.url = url
-        self._writer: Any = None
-        self._lock = threading.Lock()
         conn = pgdb.connect(url)
         try:
             pgdb.check_schema(conn)  # the tables exist (a reader never migrates)
         finally:
             conn.close()
 
-    def _writer_conn(self) -> Any:
-        if self._writer is None or self._writer.closed or self._writer.broken:
-            self._writer = pgdb.connect(self.url)
-        return self._writer
+    def _open_writer(self) -> Any:
+        return pgdb.connect(self.url)
+
+    def _usable(self, conn: Any) -> bool:
+        return not (conn.closed or conn.broken)
 
     def write(
         self, questions: Sequence[QuestionRecord], feedback: Sequence[FeedbackRecord]
     ) -> None:
-        with self._lock, reachable(self.url):
+        with self._writer_lock, reachable(self.url):
             conn = self._writer_conn()
             with conn.transaction(), conn.cursor() as cur:
                 cur.executemany(
@@ -85,7 +85,7 @@ class PgQuestionStore:
                 )
 
     def prune(self, before: float) -> int:
-        with self._lock, reachable(self.url):
+        with self._writer_lock, reachable(self.url):
             conn = self._writer_conn()
             with conn.transaction():
                 cur = conn.execute("DELETE FROM mscqa.questions WHERE at < %s", (before,))
@@ -125,12 +125,6 @@ class PgQuestionStore:
                 (keys, since),
             )
         return question_groups(rows, comments)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._writer is not None:
-                self._writer.close()
-                self._writer = None
 
 
 def _row(q: QuestionRecord) -> tuple[Any, ...]:

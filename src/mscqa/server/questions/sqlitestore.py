@@ -8,13 +8,13 @@ commits, never the database.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from mscqa.server.questions.store import (
     FeedbackRecord,
+    OneWriter,
     QuestionGroup,
     QuestionRecord,
     Status,
@@ -69,14 +69,13 @@ _REPORTS: dict[str, str] = {
 }
 
 
-class SQLiteQuestionStore:
+class SQLiteQuestionStore(OneWriter[sqlite3.Connection]):
     """The question log in one SQLite file (stdlib ``sqlite3``)."""
 
     def __init__(self, path: Path) -> None:
+        super().__init__()
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer: sqlite3.Connection | None = None
-        self._writer_lock = threading.Lock()
         with self._connect() as con:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(_SCHEMA)
@@ -97,11 +96,8 @@ class SQLiteQuestionStore:
         finally:
             con.close()
 
-    def _writer_conn(self) -> sqlite3.Connection:
-        """The one writing connection, opened on first use (call with ``_writer_lock`` held)."""
-        if self._writer is None:
-            self._writer = self._connect()
-        return self._writer
+    def _open_writer(self) -> sqlite3.Connection:
+        return self._connect()
 
     def write(
         self, questions: Sequence[QuestionRecord], feedback: Sequence[FeedbackRecord]
@@ -152,9 +148,3 @@ class SQLiteQuestionStore:
                     (*keys, since),
                 ).fetchall()
         return question_groups(rows, comments)
-
-    def close(self) -> None:
-        with self._writer_lock:
-            if self._writer is not None:
-                self._writer.close()
-                self._writer = None

@@ -10,9 +10,10 @@ thread only, the other methods from any.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 Status = Literal["unanswered", "downvoted", "all"]
 STATUSES: tuple[Status, ...] = ("unanswered", "downvoted", "all")
@@ -101,6 +102,41 @@ class QuestionStore(Protocol):
         the most often marked wrong), at most ``limit``."""
 
     def close(self) -> None: ...
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=_Closable)
+
+
+class OneWriter(Generic[C]):
+    """A store's one writing connection: opened on first use (``_open_writer``), opened again
+    when ``_usable`` says the old one is not, closed by :meth:`close`. Use it with
+    ``_writer_lock`` held."""
+
+    def __init__(self) -> None:
+        self._writer: C | None = None
+        self._writer_lock = threading.Lock()
+
+    def _open_writer(self) -> C:
+        raise NotImplementedError
+
+    def _usable(self, conn: C) -> bool:
+        return True
+
+    def _writer_conn(self) -> C:
+        """The writing connection (call with ``_writer_lock`` held)."""
+        if self._writer is None or not self._usable(self._writer):
+            self._writer = self._open_writer()
+        return self._writer
+
+    def close(self) -> None:
+        with self._writer_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
 
 
 COMMENTS_PER_GROUP = 5  # comments shown with a question group, newest first
