@@ -23,9 +23,10 @@ Two checks against a fit that only looks good on the folds it was cut from: ``--
 repeats the k-fold split with N shuffles and prints the spread of the out-of-fold figures, and
 ``--holdout SET ...`` fits on every other dev set and scores those sets (say, question files
 written later by someone else, as the test split was): the closest a dev run gets to "new
-questions nobody tuned for". ``--features`` fits another feature list (default ``FEATURES``); ``--collection`` fits only
-what a collection of documents adds (``COLLECTION``), the shipped weights held fixed, as the
-shipped ``documents``/``doc_margin``/``unseen_word`` weights were (``--l2 1``).
+questions nobody tuned for". ``--features`` fits another feature list (default
+``FEATURES``); ``--collection`` fits only what a collection of documents adds
+(``COLLECTION``), the shipped weights held fixed, as the shipped ``documents``,
+``doc_margin`` and ``unseen_word`` weights were (``--l2 1``).
 """
 
 from __future__ import annotations
