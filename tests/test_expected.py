@@ -128,3 +128,34 @@ def test_how_much_of_a_noun_is_answered_by_an_amount_in_words() -> None:
     assert not satisfies(trauma, "Little is known about where it comes from.")  # not the noun
     assert expected_type("How much does it cost?") == ("money", None)
     assert expected_type("How much more painful is it?") == ("quantity", None)
+
+
+def test_a_count_of_people_is_answered_by_any_word_for_people() -> None:
+    people = expected_type("How many people were treated in the study?")
+    assert people is not None and people[0] == "count"
+    assert satisfies(people, "30 patients who were treated showed improvements.")
+    assert satisfies(people, "Twelve volunteers took part.")
+    assert not satisfies(people, "The study lasted 12 months.")
+    # another counted noun keeps its own words
+    assert expected_type("How many trials were registered?") == ("count", "trials")
+
+
+def test_how_far_along_asks_for_progress_not_a_distance() -> None:
+    assert expected_type("How far along are the studies?") is None
+    assert expected_type("How far can the cells travel?") == ("quantity", None)
+
+
+def test_a_time_asked_for_needs_a_time() -> None:
+    recovery = expected_type("What is the recovery time after liposuction?")
+    assert recovery == ("year", None)
+    assert satisfies(recovery, "Most patients recover within two weeks.")
+    assert not satisfies(recovery, "Fat is extracted through liposuction.")
+
+
+def test_a_place_is_a_country_or_a_name_after_a_word_of_place() -> None:
+    city = expected_type("Which city is the institute based in?")
+    assert city == ("place", None)
+    assert satisfies(city, "The institute, based in Boston, developed it.")
+    assert satisfies(city, "It was first approved in South Korea.")
+    # a name that is no place: an organisation
+    assert not satisfies(city, "It was pioneered by the Enterprise Management Institute (SMART).")

@@ -14,7 +14,8 @@ constructor and policy arguments (`QAService(policy=..., retrieval=...)`, no mon
 - answer units (`AnswerPolicy(units=False)`: single sentences), compound questions
   (`parts=False`), answer types (`types=False`, or as a hard rule: `strict_types=True`),
   unreadable parts (`unreadable=False`); the ranker without its cost for a unit outside the
-  best passage's document (`other_document`);
+  best passage's document (`other_document`); the confidence without what a collection of
+  documents adds (`documents`, `doc_margin`, `unseen_word`: `answer.confidence.document_margin`);
 - the hand-set ranker (shipped) against the learned one (`bench.quality.ranker`), both with no
   abstention threshold (the confidence model reads the ranker's score, so it is fitted to one).
 
@@ -33,7 +34,7 @@ from typing import Any
 
 from bench.quality import report
 from bench.quality.ranker import LEARNED_WEIGHTS
-from mscqa.answer import RANKER_WEIGHTS, AnswerPolicy
+from mscqa.answer import CONFIDENCE_WEIGHTS, RANKER_WEIGHTS, AnswerPolicy
 
 KEYS = ("citation_hit@3", "answer_contains_gold", "false_abstention", "abstention_recall")
 SHIPPED = AnswerPolicy()
@@ -52,6 +53,15 @@ ROWS: dict[str, dict[str, Any]] = {
     "- countries no document names": {"policy": {"places": False}},
     "- best document preferred": {
         "policy": {"ranker": {k: w for k, w in RANKER_WEIGHTS.items() if k != "other_document"}}
+    },
+    "- what a collection of documents adds to the confidence": {
+        "policy": {
+            "confidence": {
+                k: w
+                for k, w in CONFIDENCE_WEIGHTS.items()
+                if k not in ("documents", "doc_margin", "unseen_word")
+            }
+        }
     },
     # the confidence model reads the ranker's score, so the two rankers are compared on what
     # they quote with no abstention threshold (false_abstention is then 0 by construction)

@@ -41,7 +41,8 @@ _QUOTED = re.compile(r"[\"\u201c][^\"\u201d]{2,80}[\"\u201d]")
 _PROPER = re.compile(r"(?<=[a-z0-9,;:()] )(?:[A-Z][A-Za-z0-9-]+|[A-Z]\.(?:[A-Z]\.)+)")
 _YEAR_Q = re.compile(
     r"\b(which|what) (year|date|month)\b|\bwhen (did|was|were|will|has|had)\b|\bsince when\b|"
-    r"\bhow long ago\b",
+    r"\bhow long ago\b|"
+    r"\b(what|which)(?: is|'s| are| was| were)? the (?:\w+ )?(?:time|duration|period)\b",
     re.I,
 )
 _MONEY_Q = re.compile(
@@ -65,7 +66,13 @@ _PHRASE_END = frozenset(
     ]
 )
 _SAMPLE_Q = re.compile(r"\b(sample size|number of (participants|subjects|patients|people))\b", re.I)
-_SAMPLE_UNITS = "patients participants subjects people persons cases children adults women men"
+_SAMPLE_UNITS = (
+    "patients participants subjects people persons individuals volunteers cases children adults "
+    "women men"
+)
+# a count of people in general is answered by a count of any word for people: "how many people
+# were treated?" by "30 patients were treated" (a more particular noun keeps its own words)
+_PEOPLE = frozenset(["people", "persons", "individuals", "participants", "subjects", "volunteers"])
 # a share of a whole: "What percentage ...?", "What proportion of the referrals ...?"
 _PERCENT_Q = re.compile(
     r"\b(what|which) (percentage|proportion|fraction|share)\b|\bby what percentage\b|"
@@ -79,7 +86,7 @@ _HAS_PERCENT = re.compile(
     re.I,
 )
 _QUANTITY_Q = re.compile(
-    r"\bhow (long|much|far|often|old|large|big|fast|strongly|high|low|many)\b|"
+    r"\bhow (long|much|far(?! along)|often|old|large|big|fast|strongly|high|low|many)\b|"
     r"\b(what|which) (percentage|proportion|share|fraction|rate|ratio|number|amount|level|"
     r"score|value|mean|median|average|size|odds ratio|incidence|prevalence)\b|"
     r"\bby (how much|what (percentage|factor|amount))\b|\bto what extent\b|"
@@ -140,6 +147,8 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
         words = m.group(1).lower().split()
         if len(words) > 1 and words[1] in _PHRASE_END:
             words = words[:1]
+        if words[-1] in _PEOPLE:
+            return ("count", _SAMPLE_UNITS)
         return ("count", " ".join(words))
     if _PERCENT_Q.search(question):
         return ("percent", None)
@@ -171,9 +180,9 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
     if name == "person":
         return bool(_new_names(sentence, detail, skip_places=True))
     if name == "place":
-        # a name inside the sentence, or a country as its first word ("Japan has approved...")
-        found = places(sentence)
-        return bool(_PROPER.search(sentence) or (found and sentence.startswith(found[0])))
+        # a country ("Japan has approved..."), or a name after a word of place ("in Boston",
+        # "at the Mayo Clinic"): not any name, "the Enterprise Institute (SMART)" names no place
+        return bool(places(sentence) or _LOCATED.search(sentence))
     if name == "count":
         # the counted noun phrase (detail: "patients", "eligible cases"): a number before one
         # of its words, or right after it ("patients (n = 23)")
@@ -213,6 +222,9 @@ def places(text: str) -> list[str]:
     return out
 
 
+_LOCATED = re.compile(
+    r"\b(?:in|at|from|near|based in|located in)\s+(?:the\s+)?(?:[A-Z][a-z]+\s+)*[A-Z][a-z]+"
+)
 _CAPITALISED = re.compile(r"(?<![\w.-])[A-Z][\w'.-]*")
 _NAME_GOES_ON = re.compile(r"[\w-]")
 

@@ -1,0 +1,53 @@
+"""The confidence's evidence from a collection of documents: does the best one stand out?"""
+
+from __future__ import annotations
+
+import pytest
+
+from mscqa.answer import CONFIDENCE_WEIGHTS, confidence, features
+from mscqa.answer.confidence import document_margin
+from mscqa.ingest.sentences import split_sentences
+from mscqa.types import Chunk, Hit, Retrieval
+
+
+def chunk(doc_id: str, text: str = "Insulin lowers blood glucose in type 2 diabetes.") -> Chunk:
+    spans = tuple(split_sentences(text, 0))
+    return Chunk(f"{doc_id}#0", doc_id, 0, doc_id, "S", 0, len(text), text, "h", spans)
+
+
+def found(hits: list[Hit], known: float = 1.0) -> Retrieval:
+    return Retrieval("q", tuple(hits), (), 0.6, 0.6, known, "q")
+
+
+def test_one_document_stands_out_or_several_match_alike() -> None:
+    # a question about one abstract: its passage is clearly closer than any other document's
+    clear = found([Hit(0, chunk("a"), 1.0, 0.70, 2.0), Hit(1, chunk("b"), 0.5, 0.50, 1.0)])
+    assert document_margin(clear) == pytest.approx(
+        {"documents": 1.0, "doc_margin": 1.0, "unseen_word": 0.0}
+    )
+    # a question none of them answers: several documents are about as close
+    alike = found([Hit(0, chunk("a"), 1.0, 0.52, 2.0), Hit(1, chunk("b"), 0.9, 0.51, 1.0)])
+    assert document_margin(alike)["doc_margin"] == pytest.approx(0.05)
+    assert confidence(features(clear)) > confidence(features(alike))
+    # the margin is clamped, and may be negative (the fused order is not the dense one)
+    far = found([Hit(0, chunk("a"), 1.0, 0.1, 2.0), Hit(1, chunk("b"), 0.9, 0.9, 1.0)])
+    assert document_margin(far)["doc_margin"] == -1.0
+
+
+def test_a_word_no_document_uses_weighs_only_in_a_collection() -> None:
+    hits = [Hit(0, chunk("a"), 1.0, 0.6, 2.0), Hit(1, chunk("b"), 0.9, 0.5, 1.0)]
+    # "Is tirzepatide better than insulin?": no abstract says "tirzepatide"
+    assert document_margin(found(hits, known=0.7))["unseen_word"] == 1.0
+    assert document_margin(found(hits, known=1.0))["unseen_word"] == 0.0
+    assert confidence(features(found(hits, known=0.7))) < confidence(features(found(hits)))
+    assert CONFIDENCE_WEIGHTS["unseen_word"] < 0 < CONFIDENCE_WEIGHTS["doc_margin"]
+
+
+def test_a_single_document_keeps_the_confidence_it_had() -> None:
+    # passages of one document: nothing to compare, every collection feature is 0
+    one = found([Hit(0, chunk("a"), 1.0, 0.7, 2.0), Hit(1, chunk("a"), 0.9, 0.6, 1.0)], 0.7)
+    assert document_margin(one) == {"documents": 0.0, "doc_margin": 0.0, "unseen_word": 0.0}
+    assert document_margin(found([])) == document_margin(one)
+    collection = ("documents", "doc_margin", "unseen_word")
+    without = {k: w for k, w in CONFIDENCE_WEIGHTS.items() if k not in collection}
+    assert confidence(features(one)) == confidence(features(one), without)
