@@ -403,3 +403,21 @@ def test_confidence_does_not_overflow() -> None:
 def test_answer_policy_validation(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         AnswerPolicy(**kwargs)
+
+
+def test_a_bare_heading_line_is_never_the_answer() -> None:
+    # a plain-text or PDF heading the loader did not recognise is a "sentence" of its passage,
+    # and the closest to a question that repeats it: it is still no answer
+    chunk = make_chunk("h.txt", 0, "Bone marrow stem cells\n\nThey are collected by aspiration.")
+    out = answer(
+        "What about bone marrow stem cells?",
+        retrieval([sent(chunk, 0, 0.95), sent(chunk, 1, 0.6)], [Hit(0, chunk, 0.9, 0.9, 1.0)]),
+        policy(),
+    )
+    assert [s for s, _ in parse(out.text)] == ["They are collected by aspiration."]
+    only = answer(
+        "What about bone marrow stem cells?",
+        retrieval([sent(chunk, 0, 0.95)], [Hit(0, chunk, 0.9, 0.9, 1.0)]),
+        policy(),
+    )
+    assert only.answered is False  # nothing but a heading to quote

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from mscqa.answer.units import MAX_UNIT, continues, exemplifies, is_pointer, unit_around
+from mscqa.answer.units import (
+    MAX_UNIT,
+    bare_line,
+    continues,
+    exemplifies,
+    is_pointer,
+    unit_around,
+)
 
 DISADVANTAGES = [
     "It has anti-inflammatory properties.",
@@ -74,3 +81,19 @@ def test_a_unit_is_at_most_max_unit_sentences() -> None:
     texts = ["It has these advantages:", *(f"Also, benefit {i}." for i in range(10))]
     first, last, complete = unit_around(texts, 0)
     assert (first, complete) == (0, True) and last - first + 1 == MAX_UNIT
+
+
+def test_bare_lines_are_short_lines_alone_not_ended_as_statements() -> None:
+    text = (
+        "Bone marrow MSCs (BM-MSCs)\nThey come from bone. A list: a, b.\n"
+        "What is a stem cell?\nShort line ended as a statement.\n"
+    )
+
+    def bare(piece: str) -> bool:
+        start = text.index(piece)
+        return bare_line(text, start, start + len(piece))
+
+    assert bare("Bone marrow MSCs (BM-MSCs)")  # a heading the extractor did not see
+    assert bare("What is a stem cell?")  # a question answers nothing
+    assert not bare("They come from bone.")  # not alone on its line, and a statement
+    assert not bare("Short line ended as a statement.")

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from mscqa.answer.expected import expected_type, satisfies
-from mscqa.answer.units import is_pointer, unit_around
+from mscqa.answer.units import bare_line, is_pointer, unit_around
 from mscqa.types import Chunk, Retrieval, ScoredSentence
 
 FEATURES = (
@@ -140,9 +140,12 @@ def units(retrieval: Retrieval, grouped: bool = True) -> list[Unit]:
         scored.sort(key=lambda s: s.start)
         texts = [_text(s) for s in scored]
         seen: set[tuple[int, int]] = set()
+        chunk = scored[0].chunk if scored else None
         for i in range(len(scored)):
             first, last, complete = unit_around(texts, i) if grouped else (i, i, True)
-            if (first, last) in seen:
+            if (first, last) in seen or (
+                chunk is not None and _bare(chunk, scored[first : last + 1])
+            ):
                 continue
             seen.add((first, last))
             around = [scored[j].dense for j in (first - 1, last + 1) if 0 <= j < len(scored)]
@@ -214,6 +217,12 @@ def _found(unit: Unit, content: list[ScoredSentence]) -> frozenset[int]:
     pointers = [s.found for s in unit.members if s not in content]
     best = max(content, key=lambda s: (len(s.found), s.dense)).found
     return frozenset().union(best, *pointers)
+
+
+def _bare(chunk: Chunk, members: Sequence[ScoredSentence]) -> bool:
+    """Whether every sentence of a unit is a bare line (``units.bare_line``)."""
+    at = chunk.start
+    return all(bare_line(chunk.text, s.start - at, s.end - at) for s in members)
 
 
 def vector(feats: Mapping[str, float], names: Sequence[str] = FEATURES) -> list[float]:

@@ -14,6 +14,9 @@ what it is an example of. So a unit is built around each sentence:
 
 at most ``MAX_UNIT`` sentences, never past the passage. The rules read the sentences' own
 words, not any document's content, so they hold for any corpus.
+
+A *bare line* (a short line standing alone, not ended as a sentence is: a heading the
+extractor did not recognise, a list item) is never a unit by itself.
 """
 
 from __future__ import annotations
@@ -55,6 +58,25 @@ _ANNOUNCED_PLURAL = re.compile(
     rf"\b({_QUANTIFIERS})\s+(\w+\s+){{0,2}}({_PLURALS})\s*[.:]?\s*$", re.IGNORECASE
 )
 _POINTER_WORDS = 16  # an announcing sentence is short: longer ones carry content of their own
+
+
+_LINE_WORDS = 12
+
+
+def bare_line(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` (a sentence of a passage's ``text``) is a short line alone
+    on its line that does not end as a statement does: "Bone marrow MSCs (BM-MSCs)", "What
+    is a stem cell?". A heading names what follows; it answers nothing."""
+    line = text[start:end].strip()
+    before = text[:start].rstrip(" \t")
+    after = text[end:].lstrip(" \t")
+    return (
+        (not before or before.endswith("\n"))
+        and (not after or after.startswith("\n"))
+        and "\n" not in line
+        and len(line.split()) <= _LINE_WORDS
+        and not line.endswith((".", "!", ";", ":", ","))
+    )
 
 
 def is_pointer(sentence: str) -> bool:
