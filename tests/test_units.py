@@ -6,10 +6,12 @@ import pytest
 
 from mscqa.answer.units import (
     MAX_UNIT,
+    asks_aim,
     bare_line,
     continues,
     exemplifies,
     is_pointer,
+    states_aim,
     unit_around,
 )
 
@@ -97,3 +99,38 @@ def test_bare_lines_are_short_lines_alone_not_ended_as_statements() -> None:
     assert bare("What is a stem cell?")  # a question answers nothing
     assert not bare("They come from bone.")  # not alone on its line, and a statement
     assert not bare("Short line ended as a statement.")
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "To determine if clinical variables identify children with pathologic radiographs.",
+        "Our aim was to assess the effect of CPAP on sleep.",
+        "The purpose of this study is to examine whether the cancer is early.",
+        "We aimed to compare the self-inflating bag with the T-piece.",
+        "This study was designed to compare tidal volumes.",
+        "Its role in primary rectal cancer remains uncertain.",
+        "The relationship between selection and performance has yet to be explored.",
+    ],
+)
+def test_aim_statements(sentence: str) -> None:
+    assert states_aim(sentence)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Pathologic radiographs were identified in 61 patients (9%).",
+        "Heated humidification was added to treat the nocturnal cough.",
+        "The cells are used to treat osteoarthritis.",
+        "Patients were asked to determine their own dose.",
+    ],
+)
+def test_findings_are_not_aim_statements(sentence: str) -> None:
+    assert not states_aim(sentence)
+
+
+def test_a_question_about_the_aim_is_answered_by_one() -> None:
+    assert asks_aim("What was the aim of the CPAP study?")
+    assert asks_aim("What did the researchers set out to test?")
+    assert not asks_aim("How many patients were started on CPAP?")

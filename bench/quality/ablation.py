@@ -14,7 +14,9 @@ constructor and policy arguments (`QAService(policy=..., retrieval=...)`, no mon
 - answer units (`AnswerPolicy(units=False)`: single sentences), compound questions
   (`parts=False`), answer types (`types=False`, or as a hard rule: `strict_types=True`),
   unreadable parts (`unreadable=False`); the ranker without its cost for a unit outside the
-  best passage's document (`other_document`);
+  best passage's document (`other_document`), without its cost for a sentence stating a
+  study's aim (`aim`), or without giving back half of a passage's gap to the best passage
+  within the best document (`behind_in_document`);
 - the hand-set ranker (shipped) against the learned one (`bench.quality.ranker`), both with no
   abstention threshold (the confidence model reads the ranker's score, so it is fitted to one).
 
@@ -52,6 +54,12 @@ ROWS: dict[str, dict[str, Any]] = {
     "- countries no document names": {"policy": {"places": False}},
     "- best document preferred": {
         "policy": {"ranker": {k: w for k, w in RANKER_WEIGHTS.items() if k != "other_document"}}
+    },
+    "- aim sentences are no answers": {
+        "policy": {"ranker": {k: w for k, w in RANKER_WEIGHTS.items() if k != "aim"}}
+    },
+    "- passage gap halved in the best document": {
+        "policy": {"ranker": {k: w for k, w in RANKER_WEIGHTS.items() if k != "behind_in_document"}}
     },
     # the confidence model reads the ranker's score, so the two rankers are compared on what
     # they quote with no abstention threshold (false_abstention is then 0 by construction)

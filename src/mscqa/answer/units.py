@@ -16,7 +16,9 @@ at most ``MAX_UNIT`` sentences, never past the passage. The rules read the sente
 words, not any document's content, so they hold for any corpus.
 
 A *bare line* (a short line standing alone, not ended as a sentence is: a heading the
-extractor did not recognise, a list item) is never a unit by itself.
+extractor did not recognise, a list item) is never a unit by itself. A sentence that *states an
+aim* ("To determine whether ...", "We aimed to ...", "... remains unclear") restates what a
+study asks, not what it found: the ranker (``answer.ranker``) weighs that.
 """
 
 from __future__ import annotations
@@ -61,6 +63,43 @@ _POINTER_WORDS = 16  # an announcing sentence is short: longer ones carry conten
 
 
 _LINE_WORDS = 12
+_STUDY = r"(study|work|paper|trial|analysis|review|report|survey|investigation|research)"
+_AIMS = re.compile(
+    # "To determine whether ...", "to describe variation in ..." (an objective's infinitive)
+    r"^\W*to\s+(determine|assess|evaluate|examine|investigate|describe|compare|identify|"
+    r"explore|test|study|establish|analy[sz]e|measure|estimate|review|report|characteri[sz]e|"
+    r"clarify|ascertain|quantify|define|validate|develop|understand|elucidate)\b"
+    # "Our aim was to ...", "The purpose of this study is to ..."
+    r"|\b(aims?|purpose|objectives?|goals?)\b[^.;]{0,60}?\b(is|was|were|are)\s+to\b"
+    r"|\bwe\s+(sought|aimed|set\s+out|hypothesi[sz]ed|(evaluated|examined|investigated|tested|"
+    r"assessed|determined)\s+whether)\b"
+    rf"|\b(this|the\s+present|the\s+current|our)\s+{_STUDY}\s+(was\s+designed|aims?|aimed|"
+    r"sought|seeks|intends|was\s+undertaken)\b"
+    # the open question a study sets out to answer
+    r"|\b(remains?|is|are)\s+(still\s+)?(unknown|unclear|uncertain|controversial|"
+    r"not\s+(well\s+)?(known|understood|established|clear))\b"
+    r"|\blittle\s+is\s+known\b|\bha(s|ve)\s+yet\s+to\s+be\b",
+    re.IGNORECASE,
+)
+# a question about the aim itself ("What did the study set out to test?") is answered by one
+_ASKS_AIM = re.compile(
+    r"\b(aims?|aimed|purpose|objectives?|goals?|hypothes\w*|set\s+out|designed\s+to|"
+    r"why\s+(was|were|did)\s+(the|this|they))\b",
+    re.IGNORECASE,
+)
+
+
+def states_aim(sentence: str) -> bool:
+    """Whether ``sentence`` states what a study asks (its aim, or the open question it takes
+    up) rather than what it found: "To determine if clinical variables identify ...", "Our aim
+    was to assess ...", "... its role in primary rectal cancer remains uncertain." Such a
+    sentence shares the question's words and says nothing that answers it."""
+    return bool(_AIMS.search(sentence))
+
+
+def asks_aim(question: str) -> bool:
+    """Whether ``question`` asks for an aim itself, so an aim sentence is its answer."""
+    return bool(_ASKS_AIM.search(question))
 
 
 def bare_line(text: str, start: int, end: int) -> bool:
