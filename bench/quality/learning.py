@@ -2,7 +2,8 @@
 
 Shared by ``bench.quality.ranker`` (which answer unit answers) and ``bench.quality.calibrate``
 (the confidence). Only **dev** files are read here (`tests/data/devset.jsonl`, `heldout.jsonl`,
-`tests/data/eval/*.dev.jsonl`); the test split is never an input to a fit.
+`tests/data/eval/*.dev.jsonl` and `*.dev2.jsonl`: every file but `*.test.jsonl`, as
+`mscqa.evaluation.split_of` decides); the test split is never an input to a fit.
 """
 
 from __future__ import annotations

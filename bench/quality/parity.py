@@ -45,10 +45,12 @@ SETS = {
         ("heldout", DATA / "heldout.jsonl", "dev"),
         ("article.dev", DATA / "eval" / "article.dev.jsonl", "dev"),
         ("article.test", DATA / "eval" / "article.test.jsonl", "test"),
+        ("article.dev2", DATA / "eval" / "article.dev2.jsonl", "dev"),
     ],
     "pubmed": [
         ("pubmed.dev", DATA / "eval" / "pubmed.dev.jsonl", "dev"),
         ("pubmed.test", DATA / "eval" / "pubmed.test.jsonl", "test"),
+        ("pubmed.dev2", DATA / "eval" / "pubmed.dev2.jsonl", "dev"),
     ],
 }
 

@@ -7,9 +7,9 @@ Two corpora, each indexed by mscqa's real build (`build_index`, the bundled mode
 
 - **article**: `corpus/` (the client's article) for `tests/data/devset.jsonl` and
   `heldout.jsonl` (both seen by earlier sessions, so both dev) and
-  `tests/data/eval/article.{dev,test}.jsonl`;
+  `tests/data/eval/article.{dev,test,dev2}.jsonl`;
 - **pubmed**: all 1000 PubMedQA abstracts (`<pmid>.md`, as `bench.quality.pubmedqa` writes them)
-  for `tests/data/eval/pubmed.{dev,test}.jsonl`, questions written by us over a few dozen of
+  for `tests/data/eval/pubmed.{dev,test,dev2}.jsonl`, questions written by us over a few dozen of
   them. The other abstracts are there as distractors: a question must find its abstract among
   1000 similar ones, as on PubMedQA itself, not among the few that have questions;
 - **article-txt** (with `--txt`): the client's original plain-text article

@@ -1,13 +1,18 @@
 """Validate the frozen question sets (stdlib only): ``python3 tests/data/eval/check.py``.
 
-Checks every record of ``article.{dev,test}.jsonl`` and ``pubmed.{dev,test}.jsonl``: valid JSON,
-unique ids with the file's prefix, only known fields, in-scope records carry gold phrases and each
-phrase occurs (case-insensitive, whitespace-normalised) in its document — the article's body, or
-the ``CONTEXTS`` of the ``gold_doc`` abstract, which must be one drawn for that split; assistant
-turns of a history quote the article verbatim; out-of-scope PubMedQA questions name key terms that
-occur in none of the 1000 abstracts. Across files: no question repeats, no test question repeats a
-dev one (the old ``devset.jsonl``/``heldout.jsonl`` count as dev), both splits hold every kind,
-the article test split has at least 160 questions, and ``split.py`` reproduces the files.
+Checks every record of ``article.{dev,test,dev2}.jsonl`` and ``pubmed.{dev,test,dev2}.jsonl``:
+valid JSON, unique ids with the file's prefix, only known fields and kinds, in-scope records carry
+gold phrases and each phrase occurs (case-insensitive, whitespace-normalised) in its document — the
+article's body, or the ``CONTEXTS`` of the ``gold_doc`` abstract, which must be one drawn for that
+file (``pubmed.draw.json`` for dev/test, ``pubmed.draw2.json`` for dev2); assistant turns of a
+history quote the article verbatim; out-of-scope PubMedQA questions name key terms that occur in
+none of the 1000 abstracts. Across files: no question repeats or nearly repeats another file's
+(the old ``devset.jsonl``/``heldout.jsonl`` included), both splits hold every kind and so does each
+``dev2`` file, the dev2 abstracts are none of the 40 drawn before, the article test split has at
+least 160 questions, and ``split.py`` reproduces the files it makes.
+
+The ``dev2`` files (written on 2026-12-02, see README.md) are dev: more questions in the test
+split's styles to tune on. They are not made by ``split.py``; the test files stay as they were.
 """
 
 from __future__ import annotations
@@ -30,7 +35,23 @@ FILES = {
     "article.test.jsonl": ("article", "test", "at"),
     "pubmed.dev.jsonl": ("pubmed", "dev", "pd"),
     "pubmed.test.jsonl": ("pubmed", "test", "pt"),
+    "article.dev2.jsonl": ("article", "dev2", "ae"),
+    "pubmed.dev2.jsonl": ("pubmed", "dev2", "pe"),
 }
+# The second field is the file's part: the draw a PubMedQA gold_doc must come from. dev2 is dev
+# (tuned on), written later than the dev/test split and over abstracts of its own.
+KINDS = {
+    "article": {
+        "fact", "paraphrase", "keyword", "yesno", "comparison", "list", "spread", "abbreviation",
+        "patient", "non-native", "long", "typo", "followup-user", "followup-chat", "oos-near",
+        "oos-far", "unreadable",
+    },
+    "pubmed": {"fact", "number", "method", "population", "paraphrase", "keyword", "patient", "oos"},
+}  # fmt: skip
+# Two questions whose word sets overlap this much (Jaccard) are one question reworded a little:
+# a dev question that close to a test question would leak the test split into tuning.
+NEAR = 0.65
+NEAR_MIN_WORDS = 4
 FIELDS = {
     "id": str,
     "kind": str,
@@ -60,6 +81,14 @@ def question_key(rec: Record) -> str:
     return " | ".join(
         re.sub(r"[^a-z0-9α]+", " ", norm(s)).strip() for s in [*turns, rec["question"]]
     )
+
+
+def near_repeat(a: str, b: str) -> bool:
+    """Two question keys that share nearly all their words (see ``NEAR``)."""
+    wa, wb = set(a.split()), set(b.split())
+    if min(len(wa), len(wb)) < NEAR_MIN_WORDS:
+        return False
+    return len(wa & wb) / len(wa | wb) >= NEAR
 
 
 def article_body(text: str) -> str:
@@ -118,6 +147,8 @@ def record_problems(rec: Record, corpus: str, split: str, prefix: str, ctx: Cont
             out.append(f"{rid}: {key} missing or empty")
     if not re.fullmatch(rf"{prefix}-\d{{3}}", rid):
         out.append(f"{rid}: id must look like {prefix}-001")
+    if rec.get("kind") and rec["kind"] not in KINDS.get(corpus, set()):
+        out.append(f"{rid}: unknown kind {rec['kind']!r} for {corpus}")
     gold = rec.get("gold", [])
     abstain = rec.get("expect_abstain", False)
     if abstain and (gold or rec.get("gold_doc") or rec.get("gold_all")):
@@ -201,12 +232,13 @@ def set_problems(
             seen_q.setdefault(key, rid)
     old = {question_key(r): r.get("id", "?") for r in old_dev}
     for name, records in files.items():
-        if FILES[name][1] == "test":
+        if FILES[name][1] in ("test", "dev2"):
             out += [
                 f"{name}: {r['id']} repeats dev question {old[question_key(r)]}"
                 for r in records
                 if question_key(r) in old
             ]
+    out += _near_repeats(files, old)
     for corpus in ("article", "pubmed"):
         kinds = {
             split: {r.get("kind") for r in files.get(f"{corpus}.{split}.jsonl", [])}
@@ -214,30 +246,63 @@ def set_problems(
         }
         if kinds["dev"] != kinds["test"]:
             out.append(f"{corpus}: kinds differ between splits: {kinds['dev'] ^ kinds['test']}")
+        dev2 = files.get(f"{corpus}.dev2.jsonl")
+        if dev2 is not None and {r.get("kind") for r in dev2} != kinds["test"]:
+            missing = kinds["test"] - {r.get("kind") for r in dev2}
+            out.append(f"{corpus}.dev2.jsonl: kinds differ from the test split's: {missing}")
     asked: dict[str, int] = {}
-    for name in ("pubmed.dev.jsonl", "pubmed.test.jsonl"):
+    for name in ("pubmed.dev.jsonl", "pubmed.test.jsonl", "pubmed.dev2.jsonl"):
         for rec in files.get(name, []):
             for doc in rec.get("gold_doc", []):
                 asked[doc] = asked.get(doc, 0) + 1
-    drawn = [f"{p}.md" for split in ("dev", "test") for p in draw.get(split, [])]
+    drawn = [f"{p}.md" for part in ("dev", "test", "dev2") for p in draw.get(part, [])]
+    overlap = set(draw.get("dev2", [])) & (set(draw.get("dev", [])) | set(draw.get("test", [])))
+    if overlap:
+        out.append(f"pubmed.draw2.json: abstracts drawn before: {', '.join(sorted(overlap))}")
     out += [f"pubmed: fewer than 2 questions on {d}" for d in drawn if asked.get(d, 0) < 2]
     if len(files.get("article.test.jsonl", [])) < MIN_ARTICLE_TEST:
         out.append(f"article.test.jsonl: fewer than {MIN_ARTICLE_TEST} questions")
     return out
 
 
+def _near_repeats(files: dict[str, list[Record]], old: dict[str, str]) -> list[str]:
+    """A question of a dev2 file that nearly repeats one of any other file (ids only: the
+    other question's text is not shown, so a test question is not read by whoever fixes it)."""
+    others = [(key, rid) for key, rid in old.items()]
+    for name, records in files.items():
+        if FILES[name][1] != "dev2":
+            others += [(question_key(r), r.get("id", "?")) for r in records]
+    out = []
+    for name, records in files.items():
+        if FILES[name][1] != "dev2":
+            continue
+        for rec in records:
+            key = question_key(rec)
+            out += [
+                f"{name}: {rec.get('id', '?')} nearly repeats {rid}"
+                for other, rid in others
+                if other != key and near_repeat(key, other)
+            ]
+    return out
+
+
 def load_context(shared: Path | None = PUBMEDQA) -> Context:
     draw = json.loads((HERE / "pubmed.draw.json").read_text(encoding="utf-8"))
+    draw2_file = HERE / "pubmed.draw2.json"
+    draw2 = json.loads(draw2_file.read_text(encoding="utf-8")) if draw2_file.is_file() else {}
     docs = None
     if shared is not None and shared.is_file():
         docs = abstracts(json.loads(shared.read_text(encoding="utf-8")))
     article = article_body(ARTICLE.read_text(encoding="utf-8"))
-    return Context(article=article, docs=docs, draw={"dev": draw["dev"], "test": draw["test"]})
+    draws = {"dev": draw["dev"], "test": draw["test"], "dev2": draw2.get("dev2", [])}
+    return Context(article=article, docs=docs, draw=draws)
 
 
 def load_files() -> tuple[dict[str, list[Record]], list[str]]:
     files, problems = {}, []
     for name in FILES:
+        if not (HERE / name).is_file() and FILES[name][1] == "dev2":
+            continue  # not written yet
         records, bad = read_jsonl(HERE / name)
         files[name] = records
         problems += bad
@@ -263,7 +328,7 @@ def split_problems() -> list[str]:
 
 
 def file_problems(name: str, records: list[Record], ctx: Context) -> list[str]:
-    """Every record problem of one of the four files."""
+    """Every record problem of one of the question files."""
     corpus, split, prefix = FILES[name]
     return [f"{name}: {p}" for r in records for p in record_problems(r, corpus, split, prefix, ctx)]
 

@@ -1,11 +1,16 @@
 """Draw the PubMedQA abstracts the pubmed question sets are written over (seeded, reproducible).
 
-    python3 tests/data/eval/draw.py          # print the draw
-    python3 tests/data/eval/draw.py --write  # (re)write pubmed.draw.json
+    python3 tests/data/eval/draw.py                 # print the draw
+    python3 tests/data/eval/draw.py --write         # (re)write pubmed.draw.json
+    python3 tests/data/eval/draw.py --dev2 --write  # (re)write pubmed.draw2.json
 
 The draw is ``random.Random(SEED).sample`` of the 1000 PubMed ids in sorted order, then a second
 seeded shuffle of those 40 ids puts the first ``DEV_ABSTRACTS`` into dev and the rest into test, so
 every question about one abstract lands in the same split.
+
+The dev2 draw (2026-12-02, for ``pubmed.dev2.jsonl``) is ``random.Random(DEV2_SEED).sample`` of
+``DEV2_COUNT`` ids from the sorted ids **not** drawn above, so its abstracts are neither dev nor
+test ones; a later draw should likewise exclude every id of both files.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ SEED = 20261201
 COUNT = 40
 DEV_ABSTRACTS = 12
 DRAW_FILE = HERE / "pubmed.draw.json"
+DEV2_SEED = 20261202
+DEV2_COUNT = 20
+DRAW2_FILE = HERE / "pubmed.draw2.json"
 
 
 def draw(pmids: list[str]) -> dict[str, list[str]]:
@@ -32,12 +40,26 @@ def draw(pmids: list[str]) -> dict[str, list[str]]:
     return {"dev": sorted(order[:DEV_ABSTRACTS]), "test": sorted(order[DEV_ABSTRACTS:])}
 
 
+def draw_dev2(pmids: list[str]) -> dict[str, list[str]]:
+    """``{"dev2": [...]}``: ``DEV2_COUNT`` ids of ``pmids`` that ``draw`` did not take."""
+    taken = {p for ids in draw(pmids).values() for p in ids}
+    rest = sorted(set(pmids) - taken)
+    return {"dev2": sorted(random.Random(DEV2_SEED).sample(rest, DEV2_COUNT))}
+
+
 def main(argv: list[str]) -> int:
     pmids = list(json.loads(DATA.read_text(encoding="utf-8")))
-    result = {"seed": SEED, "source": "shared/bench/pubmedqa/ori_pqal.json", **draw(pmids)}
+    source = "shared/bench/pubmedqa/ori_pqal.json"
+    if "--dev2" in argv:
+        result = {"seed": DEV2_SEED, "source": source, "excludes": DRAW_FILE.name}
+        result.update(draw_dev2(pmids))
+        target = DRAW2_FILE
+    else:
+        result = {"seed": SEED, "source": source, **draw(pmids)}
+        target = DRAW_FILE
     text = json.dumps(result, indent=2) + "\n"
     if "--write" in argv:
-        DRAW_FILE.write_text(text, encoding="utf-8")
+        target.write_text(text, encoding="utf-8")
     sys.stdout.write(text)
     return 0
 
