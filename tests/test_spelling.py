@@ -66,3 +66,40 @@ def test_suggestions_are_remembered_and_unchanged() -> None:
     info = speller._closest.cache_info()
     assert (info.hits, info.misses) == (1, 1)
     assert speller.correct("umbilcal marow") == "umbilical marrow"
+
+
+DEFINED = ["BM-MSCs", "AD-MSCs", "UC-MSCs", "FDA", "PDA", "CRT", "TNF-α"]
+
+
+@pytest.mark.parametrize(
+    ("question", "rewritten"),
+    [
+        ("How do BMSCs affect neurons?", "How do BM-MSCs affect neurons?"),  # one letter less
+        ("Are ADMSC approved?", "Are AD-MSCs approved?"),  # same letters, no hyphen
+        ("UCMSCs or bone marrow?", "UC-MSCs or bone marrow?"),
+    ],
+)
+def test_abbreviations_written_another_way_become_the_defined_one(
+    question: str, rewritten: str
+) -> None:
+    assert Speller(["stem"], abbreviations=DEFINED).correct(question) == rewritten
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What about BM-MSCs?",  # the defined form itself
+        "Is PD treated?",  # too short to tell from PDA
+        "Is CAR-T used?",  # not the defined three-letter "CRT": too short a form to match
+        "Are iPSCs used?",  # no defined abbreviation within one letter
+        "Bmscs in lower case?",  # fewer than two capitals: not written as an abbreviation
+    ],
+)
+def test_other_words_are_not_taken_for_a_defined_abbreviation(question: str) -> None:
+    assert Speller(["stem"], abbreviations=DEFINED).correct(question) == question
+
+
+def test_two_defined_abbreviations_as_close_leave_the_word_alone() -> None:
+    assert Speller(["stem"], abbreviations=["ABCE"]).correct("Is ABCDE here?") == "Is ABCE here?"
+    speller = Speller(["stem"], abbreviations=["ABCE", "ABCDDE"])  # one letter less, one more
+    assert speller.correct("Is ABCDE here?") == "Is ABCDE here?"

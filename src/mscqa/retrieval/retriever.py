@@ -82,7 +82,10 @@ class Retriever:
         self._unreadable: dict[str, list[Unreadable]] = {}
         for part in snapshot.unreadable:
             self._unreadable.setdefault(part.doc_id, []).append(part)
-        self.speller = Speller(stats.words)
+        self.speller = Speller(
+            stats.words,
+            abbreviations=[a.short for a in snapshot.abbreviations] if abbreviations else (),
+        )
 
     def search(self, query: str, k: int, *, question: str | None = None) -> Retrieval:
         """Top ``k`` chunks for ``query``; sentences of those chunks scored against ``question``.
