@@ -111,6 +111,11 @@ def test_bare_lines_are_short_lines_alone_not_ended_as_statements() -> None:
         "This study was designed to compare tidal volumes.",
         "Its role in primary rectal cancer remains uncertain.",
         "The relationship between selection and performance has yet to be explored.",
+        "This study therefore prospectively assesses the impact of scanning on management.",
+        "We evaluated in a randomized trial the hypothesis that the program does not help.",
+        "To discuss whether such procedures are feasible.",
+        "There are little comparative data assessing the devices.",
+        "It is generally assumed that these patients bleed more.",
     ],
 )
 def test_aim_statements(sentence: str) -> None:
@@ -124,6 +129,9 @@ def test_aim_statements(sentence: str) -> None:
         "Heated humidification was added to treat the nocturnal cough.",
         "The cells are used to treat osteoarthritis.",
         "Patients were asked to determine their own dose.",
+        "We found no evidence of recurrence.",
+        "Few patients had complications.",
+        "Participation in the program had a positive effect on physical activity.",
     ],
 )
 def test_findings_are_not_aim_statements(sentence: str) -> None:

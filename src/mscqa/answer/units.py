@@ -73,17 +73,24 @@ _AIMS = re.compile(
     # "To determine whether ...", "to describe variation in ..." (an objective's infinitive)
     r"^\W*to\s+(determine|assess|evaluate|examine|investigate|describe|compare|identify|"
     r"explore|test|study|establish|analy[sz]e|measure|estimate|review|report|characteri[sz]e|"
-    r"clarify|ascertain|quantify|define|validate|develop|understand|elucidate)\b"
+    r"clarify|ascertain|quantify|define|validate|develop|understand|elucidate|discuss|verify|"
+    r"find\s+out|learn|see\s+whether|confirm)\b"
     # "Our aim was to ...", "The purpose of this study is to ..."
     r"|\b(aims?|purpose|objectives?|goals?)\b[^.;]{0,60}?\b(is|was|were|are)\s+to\b"
     r"|\bwe\s+(sought|aimed|set\s+out|hypothesi[sz]ed|(evaluated|examined|investigated|tested|"
     r"assessed|determined)\s+whether)\b"
-    rf"|\b(this|the\s+present|the\s+current|our)\s+{_STUDY}\s+(was\s+designed|aims?|aimed|"
-    r"sought|seeks|intends|was\s+undertaken)\b"
-    # the open question a study sets out to answer
+    # "We evaluated in a randomized trial the hypothesis that ...", "... whether ..."
+    r"|\bwe\s+\w+ed\b[^.;]{0,60}?\bthe\s+hypothes[ie]s\b"
+    # "This study was designed to ...", "This study therefore prospectively assesses ..."
+    rf"|\b(this|the\s+present|the\s+current|our)\s+{_STUDY}\s+(\w+ly\s+|therefore\s+){{0,2}}"
+    r"(was\s+designed|was\s+undertaken|aims?|aimed|sought|seeks|intends|assess(es)?|"
+    r"evaluates?|examines?|investigates?|explores?|describes?|compares?|addresses)\b"
+    # the open question a study sets out to answer, and the premise it questions
     r"|\b(remains?|is|are)\s+(still\s+)?(unknown|unclear|uncertain|controversial|"
     r"not\s+(well\s+)?(known|understood|established|clear))\b"
-    r"|\blittle\s+is\s+known\b|\bha(s|ve)\s+yet\s+to\s+be\b",
+    r"|\blittle\s+is\s+known\b|\bha(s|ve)\s+yet\s+to\s+be\b"
+    r"|\b(little|limited|few|scarce)\s+(\w+\s+)?(data|evidence|studies|information|research)\b"
+    r"|\bit\s+is\s+(generally\s+|widely\s+|commonly\s+|often\s+)?(assumed|believed|thought)\b",
     re.IGNORECASE,
 )
 # a question about the aim itself ("What did the study set out to test?") is answered by one
