@@ -4,6 +4,10 @@ Only words the corpus does not contain are touched, and only towards a corpus wo
 close (difflib ratio >= ``cutoff``) and starts with the same letter, so correct words, names and
 out-of-domain words ("iPSCs", "football") pass through unchanged.
 
+A word the model's own tokenizer holds as a whole word ("healing", "teens", "watching") is a
+word, not a typo, even where the corpus never uses it: it is left alone (``known``), so it is
+not turned into a corpus word that looks like it ("heralding", "trees", "wasting").
+
 Abbreviations are written many ways: "BMSCs" for a document's "BM-MSCs", "AD-MSC" for
 "ADMSCs". A question word with two or more capitals that the corpus does not use is rewritten to
 the one abbreviation the documents define (``abbreviations``) whose letters are the same up to
@@ -14,9 +18,12 @@ from __future__ import annotations
 
 import difflib
 import functools
+import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 from mscqa.index.lexical import SPELLING_WORD as _WORD
 from mscqa.index.lexical import corpus_words
@@ -46,14 +53,38 @@ def _one_apart(a: str, b: str) -> bool:
     return a[i:] == b[i + 1 :]
 
 
+@functools.lru_cache(maxsize=8)
+def _tokenizer_words(path: Path) -> frozenset[str]:
+    try:
+        vocab = json.loads(path.read_text(encoding="utf-8"))["model"]["vocab"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return frozenset()
+    return frozenset(w.lower() for w in vocab if isinstance(w, str) and w.isalpha())
+
+
+def model_words(embedder: Any) -> frozenset[str]:
+    """The whole words of the embedding model's tokenizer (its ``tokenizer.json`` vocabulary,
+    word pieces aside), or none when the embedder has no local model folder (a fake, a
+    model known by name only)."""
+    folder = getattr(embedder, "folder", None) or getattr(embedder, "source", None)
+    if not isinstance(folder, (str, Path)) or not Path(folder).is_dir():
+        return frozenset()
+    return _tokenizer_words(Path(folder) / "tokenizer.json")
+
+
 class Speller:
     def __init__(
-        self, words: Iterable[str], cutoff: float = 0.8, abbreviations: Iterable[str] = ()
+        self,
+        words: Iterable[str],
+        cutoff: float = 0.8,
+        abbreviations: Iterable[str] = (),
+        known: frozenset[str] = frozenset(),
     ) -> None:
         if not 0.0 < cutoff <= 1.0:
             raise ValueError(f"cutoff must be in (0, 1], got {cutoff}")
         self.cutoff = cutoff
         self.vocabulary = frozenset(w.lower() for w in words)
+        self.known = known  # words that are words (the model's), whatever the corpus uses
         self._by_initial: dict[str, list[str]] = defaultdict(list)
         for word in sorted(self.vocabulary):
             if len(word) >= 4:
@@ -78,7 +109,7 @@ class Speller:
 
     def _find_closest(self, word: str) -> str | None:
         lower = word.lower()
-        if lower in self.vocabulary or len(lower) < 4:
+        if lower in self.vocabulary or lower in self.known or len(lower) < 4:
             return None
         pool = [w for w in self._by_initial.get(lower[0], ()) if abs(len(w) - len(lower)) <= 2]
         match = difflib.get_close_matches(lower, pool, n=1, cutoff=self.cutoff)
