@@ -403,3 +403,68 @@ def test_confidence_does_not_overflow() -> None:
 def test_answer_policy_validation(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         AnswerPolicy(**kwargs)
+
+
+def test_a_bare_heading_line_is_never_the_answer() -> None:
+    # a plain-text or PDF heading the loader did not recognise is a "sentence" of its passage,
+    # and the closest to a question that repeats it: it is still no answer
+    chunk = make_chunk("h.txt", 0, "Bone marrow stem cells\n\nThey are collected by aspiration.")
+    out = answer(
+        "What about bone marrow stem cells?",
+        retrieval([sent(chunk, 0, 0.95), sent(chunk, 1, 0.6)], [Hit(0, chunk, 0.9, 0.9, 1.0)]),
+        policy(),
+    )
+    assert [s for s, _ in parse(out.text)] == ["They are collected by aspiration."]
+    only = answer(
+        "What about bone marrow stem cells?",
+        retrieval([sent(chunk, 0, 0.95)], [Hit(0, chunk, 0.9, 0.9, 1.0)]),
+        policy(),
+    )
+    assert only.answered is False  # nothing but a heading to quote
+
+
+ABSTRACT = (
+    "To determine whether CPAP improves sleep in patients with lung fibrosis. "
+    "Sleep quality improved in 9 of 12 patients after CPAP."
+)
+
+
+def test_an_aim_sentence_is_not_the_answer_to_a_question_about_findings() -> None:
+    chunk = make_chunk("p.md", 0, ABSTRACT, section="BACKGROUND")
+    found = frozenset({0})
+    sentences = [sent(chunk, 0, 0.7, found=found), sent(chunk, 1, 0.55, found=found)]
+    hits = [Hit(0, chunk, 0.9, 0.9, 1.0)]
+    shipped = AnswerPolicy(confidence=EVIDENT)
+    out = answer("Does CPAP improve sleep in lung fibrosis?", retrieval(sentences, hits), shipped)
+    assert parse(out.text)[0][0] == "Sleep quality improved in 9 of 12 patients after CPAP."
+    # without the aim feature the restated aim wins on its cosine
+    no_aim = {k: w for k, w in shipped.ranker.items() if k != "aim"}
+    out = answer(
+        "Does CPAP improve sleep in lung fibrosis?",
+        retrieval(sentences, hits),
+        dataclasses.replace(shipped, ranker=no_aim),
+    )
+    assert parse(out.text)[0][0].startswith("To determine whether CPAP")
+    # a question about the aim itself is answered by it
+    out = answer("What was the aim of the CPAP study?", retrieval(sentences, hits), shipped)
+    assert parse(out.text)[0][0].startswith("To determine whether CPAP")
+
+
+def test_within_the_best_document_a_passage_gap_counts_half() -> None:
+    first = make_chunk("d.md", 0, "Stem cells are studied widely.", offset=0)
+    second = make_chunk("d.md", 1, "Marrow is collected by aspiration.", offset=40)
+    other = make_chunk("e.md", 0, "Marrow is collected by aspiration in clinics.", offset=0)
+    hits = [Hit(0, first, 1.0, 0.9, 1.0), Hit(1, other, 0.5, 0.5, 1.0)]
+
+    def picked(weights: dict[str, float]) -> str:
+        sentences = [
+            sent(first, 0, 0.50, lexical=0.0),
+            sent(second, 0, 0.75, lexical=0.0, chunk_score=0.5, rank=2),
+            sent(other, 0, 0.75, lexical=0.0, chunk_score=0.5, rank=1),
+        ]
+        out = answer("How is marrow collected?", retrieval(sentences, hits), policy(ranker=weights))
+        return out.citations[0].chunk.chunk_id
+
+    weights = {"dense": 4.5, "passage": 3.0, "behind_in_document": 1.5}
+    assert picked(weights) == "d.md#1"  # 4.5*0.75 + 3*0.5 + 1.5*0.5 > 4.5*0.5 + 3
+    assert picked({"dense": 4.5, "passage": 3.0}) == "d.md#0"  # the gap counts in full

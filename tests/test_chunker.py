@@ -216,6 +216,44 @@ def test_section_less_text_document() -> None:
     assert chunk.sentences == ((0, 9), (10, 19))
 
 
+def test_headings_are_not_sentences_in_any_format() -> None:
+    """A heading stands just before its section's body in the text of an HTML, PDF or Word
+    document (and a plain-text one): it names the section, it is no sentence to quote."""
+    text = (
+        "Stem cells\n\nIntro about cells.\n\nMarrow cells\n\nMarrow comes from bone.\n\n"
+        "Collection\n\nMarrow is aspirated.\n\nFat cells\n\nFat comes from liposuction."
+    )
+
+    def body(title: str) -> Section:
+        start = text.index(title) + len(title) + 2
+        nxt = [text.index(t) for t in ("Marrow cells", "Collection", "Fat cells")]
+        return Section(title, start, min([n for n in nxt if n > start], default=len(text)))
+
+    # nested as the extractors flatten them: "Marrow cells" ends where "Collection" begins
+    sections = tuple(body(t) for t in ("Stem cells", "Marrow cells", "Collection", "Fat cells"))
+    doc = Document("p.html", "p.html", "p", text, "0" * 64, "html", sections)
+    sentences = [
+        (c.section, doc.text[a:b]) for c in Chunker(700).chunk(doc) for a, b in c.sentences
+    ]
+    assert sentences == [
+        ("Stem cells", "Intro about cells."),
+        ("Marrow cells", "Marrow comes from bone."),
+        ("Collection", "Marrow is aspirated."),
+        ("Fat cells", "Fat comes from liposuction."),
+    ]
+
+
+def test_plain_text_headings_become_sections_not_sentences(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("Marrow cells\n\nMarrow comes from bone.\n\nFat cells\n\nFat is soft.\n")
+    doc = load_file(path, Path("notes.txt"))
+    chunks = Chunker(700).chunk(doc)
+    assert [(c.section, c.text) for c in chunks] == [
+        ("Marrow cells", "Marrow comes from bone."),
+        ("Fat cells", "Fat is soft."),
+    ]
+
+
 # --- the bundled article -----------------------------------------------------------------------
 
 

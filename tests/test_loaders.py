@@ -91,7 +91,30 @@ def test_txt_title_is_first_non_blank_line(tmp_path: Path) -> None:
     doc = load_one(tmp_path, "n.txt", "\n\n  Bone marrow notes  \n\nBody sentence.\n")
     assert doc.title == "Bone marrow notes"
     assert doc.format == "text"
-    assert doc.sections == ()
+    # the title line is also the heading of what follows, as a Markdown H1 is
+    assert [(s.title, doc.text[s.start : s.end]) for s in doc.sections] == [
+        ("Bone marrow notes", "Body sentence.\n")
+    ]
+
+
+def test_txt_headings_are_short_lines_standing_alone_over_text(tmp_path: Path) -> None:
+    raw = (
+        "Stem cell notes\n\nRelease Date:2025-04-07\n\nIntro sentence one. Intro two.\n\n"
+        "What is a stem cell?\n\nIMG_256\n\nA stem cell renews itself.\n\n"
+        "Osteoarthritis\n\nLupus\n\nDiabetes\n\nThey are all treated.\n\n"
+        "This line ends as a sentence does.\n\nBody after it.\n\n"
+        "Last heading with nothing after it\n"
+    )
+    doc = load_one(tmp_path, "notes.txt", raw)
+    bodies = {s.title: doc.text[s.start : s.end] for s in doc.sections}
+    # a "label:value" field, a list of short lines, a sentence and a trailing line are no
+    # headings; a question over its answer is
+    assert list(bodies) == ["Stem cell notes", "What is a stem cell?"]
+    assert (
+        bodies["Stem cell notes"] == "Release Date:2025-04-07\n\nIntro sentence one. Intro two.\n\n"
+    )
+    assert bodies["What is a stem cell?"].startswith("IMG_256\n\nA stem cell renews itself.")
+    assert bodies["What is a stem cell?"].endswith("Last heading with nothing after it\n")
 
 
 def test_overlong_first_line_is_not_a_title(tmp_path: Path) -> None:

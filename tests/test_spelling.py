@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from mscqa.retrieval.spelling import Speller
+from mscqa.retrieval.spelling import Speller, model_words
 
 CORPUS = [
     "Graft versus host disease is treated with bone marrow mesenchymal stem cells.",
@@ -66,3 +69,63 @@ def test_suggestions_are_remembered_and_unchanged() -> None:
     info = speller._closest.cache_info()
     assert (info.hits, info.misses) == (1, 1)
     assert speller.correct("umbilcal marow") == "umbilical marrow"
+
+
+DEFINED = ["BM-MSCs", "AD-MSCs", "UC-MSCs", "FDA", "PDA", "CRT", "TNF-α"]
+
+
+@pytest.mark.parametrize(
+    ("question", "rewritten"),
+    [
+        ("How do BMSCs affect neurons?", "How do BM-MSCs affect neurons?"),  # one letter less
+        ("Are ADMSC approved?", "Are AD-MSCs approved?"),  # same letters, no hyphen
+        ("UCMSCs or bone marrow?", "UC-MSCs or bone marrow?"),
+    ],
+)
+def test_abbreviations_written_another_way_become_the_defined_one(
+    question: str, rewritten: str
+) -> None:
+    assert Speller(["stem"], abbreviations=DEFINED).correct(question) == rewritten
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What about BM-MSCs?",  # the defined form itself
+        "Is PD treated?",  # too short to tell from PDA
+        "Is CAR-T used?",  # not the defined three-letter "CRT": too short a form to match
+        "Are iPSCs used?",  # no defined abbreviation within one letter
+        "Bmscs in lower case?",  # fewer than two capitals: not written as an abbreviation
+    ],
+)
+def test_other_words_are_not_taken_for_a_defined_abbreviation(question: str) -> None:
+    assert Speller(["stem"], abbreviations=DEFINED).correct(question) == question
+
+
+def test_two_defined_abbreviations_as_close_leave_the_word_alone() -> None:
+    assert Speller(["stem"], abbreviations=["ABCE"]).correct("Is ABCDE here?") == "Is ABCE here?"
+    speller = Speller(["stem"], abbreviations=["ABCE", "ABCDDE"])  # one letter less, one more
+    assert speller.correct("Is ABCDE here?") == "Is ABCDE here?"
+
+
+def test_a_word_the_model_knows_is_no_typo() -> None:
+    corpus = ["heralding", "trees", "wasting", "disease"]
+    plain = Speller(corpus)
+    assert plain.correct("healing teens watching diseese") == "heralding trees wasting disease"
+    knowing = Speller(corpus, known=frozenset({"healing", "teens", "watching"}))
+    assert knowing.correct("healing teens watching diseese") == "healing teens watching disease"
+
+
+def test_model_words_are_the_tokenizers_whole_words(tmp_path: Path) -> None:
+    vocab = {"[PAD]": 0, "healing": 1, "##ing": 2, "Teens": 3, "3d": 4}
+    (tmp_path / "tokenizer.json").write_text(json.dumps({"model": {"vocab": vocab}}))
+
+    class Folder:
+        folder = tmp_path
+
+    class Named:
+        source = "sentence-transformers/all-MiniLM-L6-v2"  # no local folder
+
+    assert model_words(Folder()) == frozenset({"healing", "teens"})
+    assert model_words(Named()) == frozenset()
+    assert model_words(object()) == frozenset()

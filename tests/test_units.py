@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from mscqa.answer.units import MAX_UNIT, continues, exemplifies, is_pointer, unit_around
+from mscqa.answer.units import (
+    MAX_UNIT,
+    asks_aim,
+    bare_line,
+    continues,
+    exemplifies,
+    is_pointer,
+    states_aim,
+    unit_around,
+)
 
 DISADVANTAGES = [
     "It has anti-inflammatory properties.",
@@ -74,3 +83,62 @@ def test_a_unit_is_at_most_max_unit_sentences() -> None:
     texts = ["It has these advantages:", *(f"Also, benefit {i}." for i in range(10))]
     first, last, complete = unit_around(texts, 0)
     assert (first, complete) == (0, True) and last - first + 1 == MAX_UNIT
+
+
+def test_bare_lines_are_short_lines_alone_not_ended_as_statements() -> None:
+    text = (
+        "Bone marrow MSCs (BM-MSCs)\nThey come from bone. A list: a, b.\n"
+        "What is a stem cell?\nShort line ended as a statement.\n"
+    )
+
+    def bare(piece: str) -> bool:
+        start = text.index(piece)
+        return bare_line(text, start, start + len(piece))
+
+    assert bare("Bone marrow MSCs (BM-MSCs)")  # a heading the extractor did not see
+    assert bare("What is a stem cell?")  # a question answers nothing
+    assert not bare("They come from bone.")  # not alone on its line, and a statement
+    assert not bare("Short line ended as a statement.")
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "To determine if clinical variables identify children with pathologic radiographs.",
+        "Our aim was to assess the effect of CPAP on sleep.",
+        "The purpose of this study is to examine whether the cancer is early.",
+        "We aimed to compare the self-inflating bag with the T-piece.",
+        "This study was designed to compare tidal volumes.",
+        "Its role in primary rectal cancer remains uncertain.",
+        "The relationship between selection and performance has yet to be explored.",
+        "This study therefore prospectively assesses the impact of scanning on management.",
+        "We evaluated in a randomized trial the hypothesis that the program does not help.",
+        "To discuss whether such procedures are feasible.",
+        "There are little comparative data assessing the devices.",
+        "It is generally assumed that these patients bleed more.",
+    ],
+)
+def test_aim_statements(sentence: str) -> None:
+    assert states_aim(sentence)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Pathologic radiographs were identified in 61 patients (9%).",
+        "Heated humidification was added to treat the nocturnal cough.",
+        "The cells are used to treat osteoarthritis.",
+        "Patients were asked to determine their own dose.",
+        "We found no evidence of recurrence.",
+        "Few patients had complications.",
+        "Participation in the program had a positive effect on physical activity.",
+    ],
+)
+def test_findings_are_not_aim_statements(sentence: str) -> None:
+    assert not states_aim(sentence)
+
+
+def test_a_question_about_the_aim_is_answered_by_one() -> None:
+    assert asks_aim("What was the aim of the CPAP study?")
+    assert asks_aim("What did the researchers set out to test?")
+    assert not asks_aim("How many patients were started on CPAP?")

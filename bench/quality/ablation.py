@@ -11,10 +11,14 @@ constructor and policy arguments (`QAService(policy=..., retrieval=...)`, no mon
 - mined abbreviations (`abbreviations=False`), the hand-written vocabulary
   (`vocabulary=False`), or both;
 - subject-less follow-ups (`subjects=False`: only the older anaphora rules make a follow-up);
+- the model's whole words are no typos (`known_words=False`: the speller may turn "healing"
+  into the corpus's "heralding");
 - answer units (`AnswerPolicy(units=False)`: single sentences), compound questions
   (`parts=False`), answer types (`types=False`, or as a hard rule: `strict_types=True`),
   unreadable parts (`unreadable=False`); the ranker without its cost for a unit outside the
-  best passage's document (`other_document`); the confidence without what a collection of
+  best passage's document (`other_document`), without its cost for a sentence stating a
+  study's aim (`aim`), or without giving back half of a passage's gap to the best passage
+  within the best document (`behind_in_document`); the confidence without what a collection of
   documents adds (`documents`, `doc_margin`, `unseen_word`: `answer.confidence.document_margin`);
 - the hand-set ranker (shipped) against the learned one (`bench.quality.ranker`), both with no
   abstention threshold (the confidence model reads the ranker's score, so it is fitted to one).
@@ -45,6 +49,7 @@ ROWS: dict[str, dict[str, Any]] = {
     "- hand-written vocabulary": {"retrieval": {"vocabulary": False}},
     "- both vocabularies": {"retrieval": {"abbreviations": False, "vocabulary": False}},
     "- subject-less follow-ups": {"retrieval": {"subjects": False}},
+    "- the model's words are no typos": {"retrieval": {"known_words": False}},
     "- answer units": {"policy": {"units": False}},
     "- compound questions": {"policy": {"parts": False}},
     "- answer types": {"policy": {"types": False}},
@@ -53,6 +58,12 @@ ROWS: dict[str, dict[str, Any]] = {
     "- countries no document names": {"policy": {"places": False}},
     "- best document preferred": {
         "policy": {"ranker": {k: w for k, w in RANKER_WEIGHTS.items() if k != "other_document"}}
+    },
+    "- aim sentences are no answers": {
+        "policy": {"ranker": {k: w for k, w in RANKER_WEIGHTS.items() if k != "aim"}}
+    },
+    "- passage gap halved in the best document": {
+        "policy": {"ranker": {k: w for k, w in RANKER_WEIGHTS.items() if k != "behind_in_document"}}
     },
     "- what a collection of documents adds to the confidence": {
         "policy": {

@@ -1,6 +1,6 @@
 """The quality report: every question set on its own corpus, dev and test side by side.
 
-    .venv/bin/python -m bench.quality.report [--split dev|test|all] [--by-kind] [--json]
+    .venv/bin/python -m bench.quality.report [--split dev|test|all] [--by-kind] [--json] [--txt]
 
 Two corpora, each indexed by mscqa's real build (`build_index`, the bundled model) into
 `bench/out/quality-index/` (kept, so a rerun only re-embeds what changed):
@@ -11,7 +11,10 @@ Two corpora, each indexed by mscqa's real build (`build_index`, the bundled mode
 - **pubmed**: all 1000 PubMedQA abstracts (`<pmid>.md`, as `bench.quality.pubmedqa` writes them)
   for `tests/data/eval/pubmed.{dev,test,dev2}.jsonl`, questions written by us over a few dozen of
   them. The other abstracts are there as distractors: a question must find its abstract among
-  1000 similar ones, as on PubMedQA itself, not among the few that have questions.
+  1000 similar ones, as on PubMedQA itself, not among the few that have questions;
+- **article-txt** (with `--txt`): the client's original plain-text article
+  (`shared/seed/msc-article.txt`: headings are bare lines, image markers and site navigation
+  are in the text) for the article's questions: the same content as a user would upload it.
 
 Questions go through `QAService.explain` (the `/ask` path without its cache) via
 `mscqa.evaluation`. The test split is written before the changes it judges and never tuned on:
@@ -38,6 +41,8 @@ from typing import Any
 
 from bench.common import DEFAULT_DATA, OUT, REPO, load_pubmedqa, machine, save, write_corpus
 
+ARTICLE_TXT = REPO.parent / "shared" / "seed" / "msc-article.txt"
+
 DATA = REPO / "tests" / "data"
 EVAL = DATA / "eval"
 TEST_LOG = REPO / "bench" / "quality" / "test_runs.md"
@@ -58,11 +63,15 @@ HEADLINE = (
 )
 
 
-def question_sets() -> dict[str, list[Path]]:
-    """Corpus name -> its question files (the ones present)."""
+def question_sets(txt: bool = False) -> dict[str, list[Path]]:
+    """Corpus name -> its question files (the ones present); with ``txt``, the article's
+    questions over its original plain text too."""
     article = [DATA / "devset.jsonl", DATA / "heldout.jsonl", *sorted(EVAL.glob("article.*.jsonl"))]
     pubmed = sorted(EVAL.glob("pubmed.*.jsonl"))
-    return {"article": [p for p in article if p.is_file()], "pubmed": pubmed}
+    sets = {"article": [p for p in article if p.is_file()], "pubmed": pubmed}
+    if txt and ARTICLE_TXT.is_file():
+        sets["article-txt"] = sets["article"]
+    return sets
 
 
 def held_back(path: Path) -> bool:
@@ -76,6 +85,13 @@ def corpus_folder(name: str, root: Path, data: Path = DEFAULT_DATA) -> Path:
     """The corpus folder of ``name``: the repository's `corpus/`, or the PubMedQA abstracts."""
     if name == "article":
         return REPO / "corpus"
+    if name == "article-txt":
+        folder = root / "article-txt-corpus"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / ARTICLE_TXT.name
+        if not target.is_file() or target.read_bytes() != ARTICLE_TXT.read_bytes():
+            target.write_bytes(ARTICLE_TXT.read_bytes())
+        return folder
     folder = root / "pubmed-corpus"
     write_corpus(load_pubmedqa(data), folder)  # rewritten identically each run (same text)
     return folder
@@ -192,10 +208,13 @@ def main(argv: list[str] | None = None, open_: Callable[..., Any] = open_service
     ap.add_argument("--split", choices=("dev", "test", "all"), default="all")
     ap.add_argument("--by-kind", action="store_true", help="dev figures per question kind")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    ap.add_argument(
+        "--txt", action="store_true", help="also the article's questions over its original .txt"
+    )
     ap.add_argument("--index-root", type=Path, default=OUT / "quality-index")
     args = ap.parse_args(argv)
     quiet()
-    sets = question_sets()
+    sets = question_sets(args.txt)
     before, at = machine(), commit()
     services = {name: open_(name, args.index_root) for name, files in sets.items() if files}
     results = run(services, sets, args.split, args.test2)

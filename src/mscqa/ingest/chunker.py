@@ -30,6 +30,8 @@ _PLACEHOLDER = re.compile(
     re.IGNORECASE,
 )
 _CAPTION_CHARS = 150
+HEADINGS_VERSION = "headings-v1"
+_HEADING_GAP = 8  # blanks and "#"s allowed between a heading's title and its section's body
 # A Markdown heading line: blanked out before a section is split into sentences (linear time,
 # like the sentence patterns: tests/test_linear_time.py).
 _HEADING_LINE = re.compile(r"^#{1,6}[ \t].*$", re.MULTILINE)
@@ -58,10 +60,13 @@ class Chunker:
         # v2: run-on sentences are cut to max_chars (v1 kept them whole, however long);
         # v3: image placeholders are no longer sentences (``unreadable`` records them)
         # boilerplate: site chrome (ingest.boilerplate) is left out of passages
+        # headings: a section's heading text is no sentence (HTML, PDF, Word and plain-text
+        # headings were quoted as sentences: the heading just before a section's body)
         return {
             "splitter": "sentence-v3",
             "max_chars": self.max_chars,
             "boilerplate": boilerplate.VERSION,
+            "headings": HEADINGS_VERSION,
         }
 
     def chunk_all(self, documents: Sequence[Document]) -> list[Chunk]:
@@ -105,6 +110,8 @@ class Chunker:
         chunks: list[Chunk] = []
         gaps: list[Unreadable] = []
         context: str | None = None
+        # a heading is no sentence: blanked like boilerplate (a Markdown one already is)
+        chrome = _merge(chrome, _heading_spans(doc))
         for section, start, end in self._regions(doc):
             skip = tuple((a, b) for a, b in chrome if a < end and b > start)
             sentences = self._sentences(doc.text, start, end, skip)
@@ -217,6 +224,29 @@ class Chunker:
             sentences=tuple(group),
             page=page,
         )
+
+
+def _heading_spans(doc: Document) -> Spans:
+    """Where each section's heading stands in ``doc.text``: its title just before the section's
+    body, with only blanks (and Markdown's ``#``) between them."""
+    spans = []
+    for sec in doc.sections:
+        floor = max(0, sec.start - len(sec.title) - _HEADING_GAP)
+        at = doc.text.rfind(sec.title, floor, sec.start) if sec.title else -1
+        if at >= 0 and not doc.text[at + len(sec.title) : sec.start].strip(" \t\n#"):
+            spans.append((at, at + len(sec.title)))
+    return tuple(sorted(set(spans)))
+
+
+def _merge(a: Spans, b: Spans) -> Spans:
+    """Sorted, non-overlapping union of two span lists."""
+    out: list[tuple[int, int]] = []
+    for s, e in sorted((*a, *b)):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return tuple(out)
 
 
 def _own_chrome(doc: Document) -> Spans:

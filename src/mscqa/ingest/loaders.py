@@ -28,6 +28,14 @@ MAX_TEXT_BYTES = 50 * 1024 * 1024
 _HEADING = re.compile(r"^(#{1,6})[ \t]++(.*)$", re.MULTILINE)
 _FRONT_MATTER_END = re.compile(r"\n---[ \t]*+(?:\n|$)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Plain-text headings (``text_sections``): a paragraph of one short line that does not end as a
+# sentence or clause does ("." "," ";" ":"), is no "label:value" field ("Release Date:2025") or
+# image marker, and has body text after it.
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_HEADING_WORDS = 12
+_HEADING_CHARS = 100
+_FIELD = re.compile(r"^[^:]{1,40}:\S")
+_MARKER = re.compile(r"^(?:IMG_\d+|\[[^\]]*\]|!\[.*)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,12 +205,62 @@ def _markdown_document(raw: str, rel: Path, sha: str) -> Document:
     )
 
 
+def text_sections(text: str) -> tuple[Section, ...]:
+    """Sections of a plain-text document: each heading line owns the text after it up to the
+    next heading (the heading line itself is in no section, as a Markdown heading's is not).
+
+    A heading is a paragraph of one short line (at most 12 words, 100 characters) that does not
+    end as a sentence or a clause does, is no "label:value" field and no image marker, and has
+    text after it. Two or more such paragraphs in a row are none: they are a list
+    ("Osteoarthritis", "Lupus", ...) as often as a heading over a subheading, and a heading
+    over nothing would be an empty section. A line ending in "?" is a heading too ("What is a
+    stem cell?" over its answer). Linear time.
+    """
+    paras: list[tuple[int, int]] = []
+    pos = 0
+    for m in _PARAGRAPH_BREAK.finditer(text):
+        paras.append((pos, m.start()))
+        pos = m.end()
+    paras.append((pos, len(text)))
+    paras = [(a, b) for a, b in ((a + _lead(text, a, b), b) for a, b in paras) if text[a:b].strip()]
+    heads = [i for i, (a, b) in enumerate(paras) if _heading_line(text[a:b])]
+    alone = set(heads)
+    chosen = [i for i in heads if i + 1 < len(paras) and {i - 1, i + 1}.isdisjoint(alone)]
+    sections = []
+    for n, i in enumerate(chosen):
+        a, b = paras[i]
+        start = paras[i + 1][0]
+        end = paras[chosen[n + 1]][0] if n + 1 < len(chosen) else len(text)
+        sections.append(Section(text[a:b].strip(), start, end))
+    return tuple(sections)
+
+
+def _lead(text: str, a: int, b: int) -> int:
+    """How many whitespace characters ``text[a:b]`` starts with."""
+    return len(text[a:b]) - len(text[a:b].lstrip())
+
+
+def _heading_line(para: str) -> bool:
+    line = para.strip()
+    return (
+        "\n" not in line
+        and len(line) <= _HEADING_CHARS
+        and len(line.split()) <= _HEADING_WORDS
+        and not line.endswith((".", ",", ";", ":"))
+        and any(c.isalpha() for c in line)
+        and not _FIELD.match(line)
+        and not _MARKER.match(line)
+    )
+
+
 def _text_document(raw: str, rel: Path, sha: str) -> Document:
     if not raw.strip():
         raise UnreadableFile("empty document")
     first = raw.strip().split("\n", 1)[0].strip()
     title = first if 0 < len(first) <= 150 else rel.stem
-    return Document(doc_id_for(rel), rel.as_posix(), title, raw, sha, "text")
+    return Document(
+        doc_id_for(rel), rel.as_posix(), title, raw, sha, "text", sections=text_sections(raw)
+    )
 
 
 def _extracted_document(path: Path, rel: Path, sha: str) -> Document:

@@ -19,7 +19,7 @@ from mscqa.index.lexical import tokenize
 from mscqa.retrieval.fusion import FUSION_MODES, fuse
 from mscqa.retrieval.questions import NAME, question_parts, subject_tokens
 from mscqa.retrieval.sentences import SentenceScorer
-from mscqa.retrieval.spelling import Speller
+from mscqa.retrieval.spelling import Speller, model_words
 from mscqa.retrieval.vocabulary import SYNONYM_GROUPS, Term, Vocabulary
 from mscqa.types import Hit, Retrieval, Unreadable
 
@@ -43,11 +43,13 @@ class Retriever:
         abbreviations: bool = True,
         document_passages: int = 8,
         subjects: bool = True,
+        known_words: bool = True,
     ) -> None:
         """``vocabulary`` (the hand-written domain groups), ``abbreviations`` (the ones the
         documents define) and ``document_passages`` (more passages of the best document whose
         sentences are scored) and ``subjects`` (a short question that names no subject is a
-        follow-up) can be switched off for the ablation (bench/quality/ablation.py)."""
+        follow-up) and ``known_words`` (the model's whole words are no typos) can be switched off
+        for the ablation (bench/quality/ablation.py)."""
         if fusion not in FUSION_MODES:
             raise ValueError(f"fusion must be one of {FUSION_MODES}, got {fusion!r}")
         if not 0.0 <= alpha <= 1.0:
@@ -82,7 +84,11 @@ class Retriever:
         self._unreadable: dict[str, list[Unreadable]] = {}
         for part in snapshot.unreadable:
             self._unreadable.setdefault(part.doc_id, []).append(part)
-        self.speller = Speller(stats.words)
+        self.speller = Speller(
+            stats.words,
+            abbreviations=[a.short for a in snapshot.abbreviations] if abbreviations else (),
+            known=model_words(embedder) if known_words else frozenset(),
+        )
 
     def search(self, query: str, k: int, *, question: str | None = None) -> Retrieval:
         """Top ``k`` chunks for ``query``; sentences of those chunks scored against ``question``.
