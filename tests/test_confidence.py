@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mscqa.answer import CONFIDENCE_WEIGHTS, confidence, features
-from mscqa.answer.confidence import document_margin
+from mscqa.answer.confidence import COLLECTION_WEIGHTS, document_margin
 from mscqa.ingest.sentences import split_sentences
 from mscqa.types import Chunk, Hit, Retrieval
 
@@ -28,7 +28,8 @@ def test_one_document_stands_out_or_several_match_alike() -> None:
     # a question none of them answers: several documents are about as close
     alike = found([Hit(0, chunk("a"), 1.0, 0.52, 2.0), Hit(1, chunk("b"), 0.9, 0.51, 1.0)])
     assert document_margin(alike)["doc_margin"] == pytest.approx(0.05)
-    assert confidence(features(clear)) > confidence(features(alike))
+    both = CONFIDENCE_WEIGHTS | COLLECTION_WEIGHTS
+    assert confidence(features(clear), both) > confidence(features(alike), both)
     # the margin is clamped, and may be negative (the fused order is not the dense one)
     far = found([Hit(0, chunk("a"), 1.0, 0.1, 2.0), Hit(1, chunk("b"), 0.9, 0.9, 1.0)])
     assert document_margin(far)["doc_margin"] == -1.0
@@ -39,8 +40,13 @@ def test_a_word_no_document_uses_weighs_only_in_a_collection() -> None:
     # "Is tirzepatide better than insulin?": no abstract says "tirzepatide"
     assert document_margin(found(hits, known=0.7))["unseen_word"] == 1.0
     assert document_margin(found(hits, known=1.0))["unseen_word"] == 0.0
-    assert confidence(features(found(hits, known=0.7))) < confidence(features(found(hits)))
-    assert CONFIDENCE_WEIGHTS["unseen_word"] < 0 < CONFIDENCE_WEIGHTS["doc_margin"]
+    both = CONFIDENCE_WEIGHTS | COLLECTION_WEIGHTS
+    assert confidence(features(found(hits, known=0.7)), both) < confidence(
+        features(found(hits)), both
+    )
+    assert COLLECTION_WEIGHTS["unseen_word"] < 0 < COLLECTION_WEIGHTS["doc_margin"]
+    # not shipped: a question over several documents keeps the confidence of the base weights
+    assert not set(COLLECTION_WEIGHTS) & set(CONFIDENCE_WEIGHTS)
 
 
 def test_a_single_document_keeps_the_confidence_it_had() -> None:
@@ -50,4 +56,6 @@ def test_a_single_document_keeps_the_confidence_it_had() -> None:
     assert document_margin(found([])) == document_margin(one)
     collection = ("documents", "doc_margin", "unseen_word")
     without = {k: w for k, w in CONFIDENCE_WEIGHTS.items() if k not in collection}
-    assert confidence(features(one)) == confidence(features(one), without)
+    assert confidence(features(one), CONFIDENCE_WEIGHTS | COLLECTION_WEIGHTS) == confidence(
+        features(one), without
+    )

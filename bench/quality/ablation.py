@@ -19,7 +19,7 @@ constructor and policy arguments (`QAService(policy=..., retrieval=...)`, no mon
   best passage's document (`other_document`), without its cost for a sentence stating a
   study's aim (`aim`), or without giving back half of a passage's gap to the best passage
   within the best document (`behind_in_document`); the confidence without what a collection of
-  documents adds (`documents`, `doc_margin`, `unseen_word`: `answer.confidence.document_margin`);
+  documents adds, not shipped (`COLLECTION_WEIGHTS`: `answer.confidence.document_margin`);
 - the hand-set ranker (shipped) against the learned one (`bench.quality.ranker`), both with no
   abstention threshold (the confidence model reads the ranker's score, so it is fitted to one).
 
@@ -39,6 +39,7 @@ from typing import Any
 from bench.quality import report
 from bench.quality.ranker import LEARNED_WEIGHTS
 from mscqa.answer import CONFIDENCE_WEIGHTS, RANKER_WEIGHTS, AnswerPolicy
+from mscqa.answer.confidence import COLLECTION_WEIGHTS
 
 KEYS = ("citation_hit@3", "answer_contains_gold", "false_abstention", "abstention_recall")
 SHIPPED = AnswerPolicy()
@@ -65,14 +66,8 @@ ROWS: dict[str, dict[str, Any]] = {
     "- passage gap halved in the best document": {
         "policy": {"ranker": {k: w for k, w in RANKER_WEIGHTS.items() if k != "behind_in_document"}}
     },
-    "- what a collection of documents adds to the confidence": {
-        "policy": {
-            "confidence": {
-                k: w
-                for k, w in CONFIDENCE_WEIGHTS.items()
-                if k not in ("documents", "doc_margin", "unseen_word")
-            }
-        }
+    "+ what a collection of documents adds to the confidence (not shipped)": {
+        "policy": {"confidence": CONFIDENCE_WEIGHTS | COLLECTION_WEIGHTS}
     },
     # the confidence model reads the ranker's score, so the two rankers are compared on what
     # they quote with no abstention threshold (false_abstention is then 0 by construction)
