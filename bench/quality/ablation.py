@@ -8,8 +8,8 @@ constructor and policy arguments (`QAService(policy=..., retrieval=...)`, no mon
 
 - document passages: the best document's other passages are no longer scored
   (`Retriever(document_passages=0)`);
-- mined abbreviations (`abbreviations=False`), the hand-written vocabulary
-  (`vocabulary=False`), or both;
+- mined abbreviations (`abbreviations=False`: also their variants, "BMSCs" for "BM-MSCs"),
+  the hand-written vocabulary (`vocabulary=False`), or both;
 - subject-less follow-ups (`subjects=False`: only the older anaphora rules make a follow-up);
 - the model's whole words are no typos (`known_words=False`: the speller may turn "healing"
   into the corpus's "heralding");
