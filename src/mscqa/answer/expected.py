@@ -49,7 +49,8 @@ _MONEY_Q = re.compile(
     r"\bhow much (does|do|did|will|would|is|are|was|were|should|could|can)\b.*"
     r"\b(cost|costs|pay|paid|charge|charged|spend|spent|price[ds]?|be)\b|"
     r"\bhow much money\b|"
-    r"\b(what|which) (is|are|was|were) (the|its|their) (price|cost|fee|charge)s?\b|"
+    r"\b(what|which)(?:'s| is| are| was| were) (?:the |its |their |a )?(?:\w+ )?"
+    r"(price|cost|fee|charge)s?\b(?![- ]effective)|"
     r"\b(what|how) about (the|its|their) (price|cost|fee)s?\b|"
     r"\b(price|cost|fee)s? (of|for)\b.*\b(dollars?|euros?|yuan|usd)\b|\bexchange rate\b|"
     r"\bin (us )?dollars\b|\bwhat does (it|this|that|the \w+|a \w+) cost\b",
