@@ -15,7 +15,7 @@ constructor and policy arguments (`QAService(policy=..., retrieval=...)`, no mon
   (`parts=False`), answer types (`types=False`, or as a hard rule: `strict_types=True`),
   unreadable parts (`unreadable=False`); the ranker without its cost for a unit outside the
   best passage's document (`other_document`); the confidence without what a collection of
-  documents adds (`documents`, `doc_margin`, `unseen_word`: `answer.confidence.document_margin`);
+  documents adds (`documents`, `doc_margin`, `unseen_share`: `answer.confidence.document_margin`);
 - the hand-set ranker (shipped) against the learned one (`bench.quality.ranker`), both with no
   abstention threshold (the confidence model reads the ranker's score, so it is fitted to one).
 
@@ -59,7 +59,7 @@ ROWS: dict[str, dict[str, Any]] = {
             "confidence": {
                 k: w
                 for k, w in CONFIDENCE_WEIGHTS.items()
-                if k not in ("documents", "doc_margin", "unseen_word")
+                if k not in ("documents", "doc_margin", "unseen_share")
             }
         }
     },
