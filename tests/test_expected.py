@@ -45,6 +45,8 @@ def test_typed_questions(question: str, kind: str) -> None:
         "What are the advantages of fat MSCs?",
         "Is it painful?",
         "What is the cost-effective option?",
+        "Name the tissues that harbour mesenchymal stem cells.",
+        "List the diseases treated, by name.",
     ],
 )
 def test_untyped_questions(question: str) -> None:

@@ -36,6 +36,8 @@ _HAS_DOSE = re.compile(
 )
 
 _NAME_Q = re.compile(r"\b(names?|named|brand|called|trade ?mark)\b", re.I)
+# "Name the tissues that ...", "List the ...": a request for a list, not for a name
+_LIST_REQUEST = re.compile(r"^\W*(?:please\s+)?(?:name|list|enumerate)\b", re.I)
 _QUOTED = re.compile(r"[\"\u201c][^\"\u201d]{2,80}[\"\u201d]")
 # a capitalised word or an abbreviation inside a sentence (not its first word)
 _PROPER = re.compile(r"(?<=[a-z0-9,;:()] )(?:[A-Z][A-Za-z0-9-]+|[A-Z]\.(?:[A-Z]\.)+)")
@@ -138,7 +140,7 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
         return ("money", None)
     if _DOSE_Q.search(question):
         return ("dose", None)
-    if _NAME_Q.search(question):
+    if _NAME_Q.search(question) and not _LIST_REQUEST.match(question):
         return ("name", question)
     if _SAMPLE_Q.search(question):
         # the size of a study's sample is a count of the people (or cases) in it
