@@ -23,7 +23,7 @@ def test_one_document_stands_out_or_several_match_alike() -> None:
     # a question about one abstract: its passage is clearly closer than any other document's
     clear = found([Hit(0, chunk("a"), 1.0, 0.70, 2.0), Hit(1, chunk("b"), 0.5, 0.50, 1.0)])
     assert document_margin(clear) == pytest.approx(
-        {"documents": 1.0, "doc_margin": 1.0, "unseen_word": 0.0}
+        {"documents": 1.0, "doc_margin": 1.0, "unseen_share": 0.0}
     )
     # a question none of them answers: several documents are about as close
     alike = found([Hit(0, chunk("a"), 1.0, 0.52, 2.0), Hit(1, chunk("b"), 0.9, 0.51, 1.0)])
@@ -35,16 +35,17 @@ def test_one_document_stands_out_or_several_match_alike() -> None:
     assert document_margin(far)["doc_margin"] == -1.0
 
 
-def test_a_word_no_document_uses_weighs_only_in_a_collection() -> None:
+def test_words_no_document_uses_weigh_only_in_a_collection() -> None:
     hits = [Hit(0, chunk("a"), 1.0, 0.6, 2.0), Hit(1, chunk("b"), 0.9, 0.5, 1.0)]
-    # "Is tirzepatide better than insulin?": no abstract says "tirzepatide"
-    assert document_margin(found(hits, known=0.7))["unseen_word"] == 1.0
-    assert document_margin(found(hits, known=1.0))["unseen_word"] == 0.0
+    # "Is tirzepatide better than insulin?": no abstract says "tirzepatide", a third of the
+    # question's term weight; in units of 0.4 of it, at most 1
+    assert document_margin(found(hits, known=0.7))["unseen_share"] == pytest.approx(0.75)
+    assert document_margin(found(hits, known=0.2))["unseen_share"] == 1.0
+    assert document_margin(found(hits, known=1.0))["unseen_share"] == 0.0
     both = CONFIDENCE_WEIGHTS | COLLECTION_WEIGHTS
-    assert confidence(features(found(hits, known=0.7)), both) < confidence(
-        features(found(hits)), both
-    )
-    assert COLLECTION_WEIGHTS["unseen_word"] < 0 < COLLECTION_WEIGHTS["doc_margin"]
+    lower = [confidence(features(found(hits, known=k)), both) for k in (1.0, 0.9, 0.7)]
+    assert lower == sorted(lower, reverse=True)
+    assert COLLECTION_WEIGHTS["unseen_share"] < 0 < COLLECTION_WEIGHTS["doc_margin"]
     # not shipped: a question over several documents keeps the confidence of the base weights
     assert not set(COLLECTION_WEIGHTS) & set(CONFIDENCE_WEIGHTS)
 
@@ -52,9 +53,9 @@ def test_a_word_no_document_uses_weighs_only_in_a_collection() -> None:
 def test_a_single_document_keeps_the_confidence_it_had() -> None:
     # passages of one document: nothing to compare, every collection feature is 0
     one = found([Hit(0, chunk("a"), 1.0, 0.7, 2.0), Hit(1, chunk("a"), 0.9, 0.6, 1.0)], 0.7)
-    assert document_margin(one) == {"documents": 0.0, "doc_margin": 0.0, "unseen_word": 0.0}
+    assert document_margin(one) == {"documents": 0.0, "doc_margin": 0.0, "unseen_share": 0.0}
     assert document_margin(found([])) == document_margin(one)
-    collection = ("documents", "doc_margin", "unseen_word")
+    collection = ("documents", "doc_margin", "unseen_share")
     without = {k: w for k, w in CONFIDENCE_WEIGHTS.items() if k not in collection}
     assert confidence(features(one), CONFIDENCE_WEIGHTS | COLLECTION_WEIGHTS) == confidence(
         features(one), without

@@ -13,6 +13,8 @@ from mscqa.answer.expected import expected_type, places, satisfies
         ("How much does the treatment cost?", "money"),
         ("What is the price of MSC therapy in Korea?", "money"),
         ("And what about their price?", "money"),
+        ("What's the average cost of one treatment?", "money"),
+        ("What is the typical price in Japan?", "money"),
         ("When was Prochymal approved?", "year"),
         ("In which year did the FDA approve it?", "year"),
         ("How many eligible cases were analysed?", "count"),
@@ -42,6 +44,9 @@ def test_typed_questions(question: str, kind: str) -> None:
         "When does GVHD happen?",
         "What are the advantages of fat MSCs?",
         "Is it painful?",
+        "What is the cost-effective option?",
+        "Name the tissues that harbour mesenchymal stem cells.",
+        "List the diseases treated, by name.",
     ],
 )
 def test_untyped_questions(question: str) -> None:

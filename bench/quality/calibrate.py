@@ -26,7 +26,7 @@ written later by someone else, as the test split was): the closest a dev run get
 questions nobody tuned for". ``--features`` fits another feature list (default
 ``FEATURES``); ``--collection`` fits only what a collection of documents adds
 (``COLLECTION``), the shipped weights held fixed, as the shipped ``documents``,
-``doc_margin`` and ``unseen_word`` weights were (``--l2 1``).
+``doc_margin`` and ``unseen_share`` weights were (``--l2 1``).
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ FEATURES = (
 # What a collection of documents adds (``mscqa.answer.confidence.document_margin``): fitted with
 # ``--collection`` on top of the shipped weights of ``FEATURES``, on the questions whose passages
 # come from several documents; ``documents`` takes the fit's bias.
-COLLECTION = ("doc_margin", "unseen_word")
+COLLECTION = ("doc_margin", "unseen_share")
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
 
 

@@ -36,6 +36,8 @@ _HAS_DOSE = re.compile(
 )
 
 _NAME_Q = re.compile(r"\b(names?|named|brand|called|trade ?mark)\b", re.I)
+# "Name the tissues that ...", "List the ...": a request for a list, not for a name
+_LIST_REQUEST = re.compile(r"^\W*(?:please\s+)?(?:name|list|enumerate)\b", re.I)
 _QUOTED = re.compile(r"[\"\u201c][^\"\u201d]{2,80}[\"\u201d]")
 # a capitalised word or an abbreviation inside a sentence (not its first word)
 _PROPER = re.compile(r"(?<=[a-z0-9,;:()] )(?:[A-Z][A-Za-z0-9-]+|[A-Z]\.(?:[A-Z]\.)+)")
@@ -49,7 +51,8 @@ _MONEY_Q = re.compile(
     r"\bhow much (does|do|did|will|would|is|are|was|were|should|could|can)\b.*"
     r"\b(cost|costs|pay|paid|charge|charged|spend|spent|price[ds]?|be)\b|"
     r"\bhow much money\b|"
-    r"\b(what|which) (is|are|was|were) (the|its|their) (price|cost|fee|charge)s?\b|"
+    r"\b(what|which)(?:'s| is| are| was| were) (?:the |its |their |a )?(?:\w+ )?"
+    r"(price|cost|fee|charge)s?\b(?![- ]effective)|"
     r"\b(what|how) about (the|its|their) (price|cost|fee)s?\b|"
     r"\b(price|cost|fee)s? (of|for)\b.*\b(dollars?|euros?|yuan|usd)\b|\bexchange rate\b|"
     r"\bin (us )?dollars\b|\bwhat does (it|this|that|the \w+|a \w+) cost\b",
@@ -137,7 +140,7 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
         return ("money", None)
     if _DOSE_Q.search(question):
         return ("dose", None)
-    if _NAME_Q.search(question):
+    if _NAME_Q.search(question) and not _LIST_REQUEST.match(question):
         return ("name", question)
     if _SAMPLE_Q.search(question):
         # the size of a study's sample is a count of the people (or cases) in it
