@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, Protocol, TypeVar
@@ -111,7 +112,7 @@ class _Closable(Protocol):
 C = TypeVar("C", bound=_Closable)
 
 
-class OneWriter(Generic[C]):
+class OneWriter(ABC, Generic[C]):
     """A store's one writing connection: opened on first use (``_open_writer``), opened again
     when ``_usable`` says the old one is not, closed by :meth:`close`. Use it with
     ``_writer_lock`` held."""
@@ -120,8 +121,9 @@ class OneWriter(Generic[C]):
         self._writer: C | None = None
         self._writer_lock = threading.Lock()
 
+    @abstractmethod
     def _open_writer(self) -> C:
-        raise NotImplementedError
+        """A new writing connection."""
 
     def _usable(self, conn: C) -> bool:
         return True
