@@ -14,6 +14,7 @@ time.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -246,13 +247,19 @@ def _aims_within_documents(
     from their own abstract (bench.quality.pubmedqa; one of them to a refusal, as the score the
     confidence model reads fell with it).
     """
+    if not any(f["aim"] for _, _, f in scored):
+        return scored  # nothing to shift: the common case, kept cheap
+    docs = [u.members[0].chunk.doc_id for _, u, _ in scored]
     raw: dict[str, float] = {}
     costed: dict[str, float] = {}
-    for p, unit, feats in scored:
-        doc = unit.chunk.doc_id
-        raw[doc] = max(raw.get(doc, p), p - weight * feats["aim"])
-        costed[doc] = max(costed.get(doc, p), p)
-    return [(p + raw[u.chunk.doc_id] - costed[u.chunk.doc_id], u, f) for p, u, f in scored]
+    for doc, (p, _, feats) in zip(docs, scored, strict=True):
+        without = p - weight * feats["aim"]
+        if without > raw.get(doc, -math.inf):
+            raw[doc] = without
+        if p > costed.get(doc, -math.inf):
+            costed[doc] = p
+    shift = {doc: raw[doc] - costed[doc] for doc in raw}
+    return [(p + shift[doc], u, f) for doc, (p, u, f) in zip(docs, scored, strict=True)]
 
 
 def _found(unit: Unit, content: list[ScoredSentence]) -> frozenset[int]:
