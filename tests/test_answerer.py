@@ -450,6 +450,25 @@ def test_an_aim_sentence_is_not_the_answer_to_a_question_about_findings() -> Non
     assert parse(out.text)[0][0].startswith("To determine whether CPAP")
 
 
+def test_an_aim_sentence_does_not_send_the_answer_to_another_document() -> None:
+    # the abstract whose aim restates the question is the right one; its result sentence, not a
+    # neighbouring abstract's closer sentence, is the answer
+    own = make_chunk("p.md", 0, ABSTRACT, section="BACKGROUND")
+    other = make_chunk("q.md", 0, "CPAP was well tolerated by patients with asthma.")
+    sentences = [sent(own, 0, 0.8), sent(own, 1, 0.55), sent(other, 0, 0.7, rank=1)]
+    hits = [Hit(0, own, 0.9, 0.9, 1.0), Hit(1, other, 0.8, 0.8, 1.0)]
+    shipped = AnswerPolicy(confidence=EVIDENT)
+    out = answer("Does CPAP improve sleep in lung fibrosis?", retrieval(sentences, hits), shipped)
+    assert out.citations[0].chunk.doc_id == "p.md"
+    assert parse(out.text)[0][0] == "Sleep quality improved in 9 of 12 patients after CPAP."
+    # the other abstract's sentence keeps the distance it had to the aim sentence (within the
+    # margin: quoted after the answer); far behind, it is not quoted
+    assert [c.chunk.doc_id for c in out.citations] == ["p.md", "q.md"]
+    behind = [sent(own, 0, 0.8), sent(own, 1, 0.55), sent(other, 0, 0.5, rank=1)]
+    alone = answer("Does CPAP improve sleep in lung fibrosis?", retrieval(behind, hits), shipped)
+    assert [c.chunk.doc_id for c in alone.citations] == ["p.md"]
+
+
 def test_within_the_best_document_a_passage_gap_counts_half() -> None:
     first = make_chunk("d.md", 0, "Stem cells are studied widely.", offset=0)
     second = make_chunk("d.md", 1, "Marrow is collected by aspiration.", offset=40)

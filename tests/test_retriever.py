@@ -94,6 +94,21 @@ def test_unknown_names(snapshot, fake_embedder) -> None:
     assert retriever.unknown_names("What is GVHD?") == ()  # GVHD is a synonym of the corpus's term
 
 
+def test_a_title_capitalises_words_not_names(snapshot, fake_embedder) -> None:
+    # a question written as a title (PubMedQA's often are) capitalises every word: "Thing" is
+    # no name there; a word capitalised otherwise than a title would ("XYZQ") still is one
+    retriever = Retriever(snapshot, fake_embedder)
+    title = "Adipose Cells Collected Through Liposuction: Are We Measuring the Same Thing?"
+    assert retriever.unknown_names(title) == ()
+    assert retriever.unknown_names(title.replace("Same", "Same XYZQ")) == ("XYZQ",)
+    assert retriever.unknown_names("Are adipose cells collected the same Thing?") == ("Thing",)
+    # a few capitalised words do not make a title
+    assert retriever.unknown_names("Do Norwegian Clinics use liposuction?") == (
+        "Norwegian",
+        "Clinics",
+    )
+
+
 def test_invalid_parameters(snapshot, fake_embedder) -> None:
     with pytest.raises(ValueError, match="fusion"):
         Retriever(snapshot, fake_embedder, fusion="magic")

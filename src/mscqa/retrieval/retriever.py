@@ -17,7 +17,7 @@ from mscqa.embedding.embedder import Embedder
 from mscqa.index import IndexSnapshot
 from mscqa.index.lexical import tokenize
 from mscqa.retrieval.fusion import FUSION_MODES, fuse
-from mscqa.retrieval.questions import NAME, question_parts, subject_tokens
+from mscqa.retrieval.questions import NAME, in_title_case, question_parts, subject_tokens
 from mscqa.retrieval.sentences import SentenceScorer
 from mscqa.retrieval.spelling import Speller, model_words
 from mscqa.retrieval.vocabulary import SYNONYM_GROUPS, Term, Vocabulary
@@ -192,13 +192,17 @@ class Retriever:
         """Names in the question (capitalised words after the first) the corpus never uses.
 
         "Has the European Medicines Agency approved...?" asks about something the documents do
-        not mention, however similar the rest of the question is to a passage.
+        not mention, however similar the rest of the question is to a passage. In a question
+        written as a title (``in_title_case``) only a word capitalised otherwise than a title
+        capitalises it ("HIV1", "iPSCs", "Lloyd-Davies") is a name: "Are We Measuring the Same
+        Thing?" names no "Thing".
         """
         words = NAME.findall(question)
+        titled = in_title_case(question)
         out = []
         for i, word in enumerate(words):
-            if i == 0 and word[1:].islower():
-                continue  # an ordinary capitalised first word
+            if (i == 0 or titled) and word[1:].islower():
+                continue  # an ordinary capitalised first word, or any word of a title
             tokens = tokenize(word)
             if tokens and not self._known(tokens):
                 out.append(word)
