@@ -40,6 +40,10 @@ def test_sentence_word_scores_match_the_sentence_text(snapshot, fake_embedder) -
     assert retriever.sentences.sentence_tokens  # filled for the hits
     for s in first.sentences:
         words = set(tokenize(snapshot.documents[s.chunk.doc_id].text[s.start : s.end]))
+        row = retriever._row_of(s.chunk.chunk_id)
+        assert row is not None
+        # and the words of the sentence it continues, if any (test_sentence_scorer)
+        words |= retriever.sentences.inherited(row)[s.chunk.sentences.index((s.start, s.end))]
         assert s.lexical == pytest.approx(retriever._share(terms, words))
         assert s.found == {i for i, t in enumerate(terms) if t.found_in(words)}
     again = retriever.search(question, 3)

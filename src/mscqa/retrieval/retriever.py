@@ -44,12 +44,14 @@ class Retriever:
         document_passages: int = 8,
         subjects: bool = True,
         known_words: bool = True,
+        continuations: bool = True,
     ) -> None:
         """``vocabulary`` (the hand-written domain groups), ``abbreviations`` (the ones the
         documents define) and ``document_passages`` (more passages of the best document whose
         sentences are scored) and ``subjects`` (a short question that names no subject is a
-        follow-up) and ``known_words`` (the model's whole words are no typos) can be switched off
-        for the ablation (bench/quality/ablation.py)."""
+        follow-up) and ``known_words`` (the model's whole words are no typos) and
+        ``continuations`` (a sentence that refers back to the one before it is found by that
+        one's words too) can be switched off for the ablation (bench/quality/ablation.py)."""
         if fusion not in FUSION_MODES:
             raise ValueError(f"fusion must be one of {FUSION_MODES}, got {fusion!r}")
         if not 0.0 <= alpha <= 1.0:
@@ -65,7 +67,7 @@ class Retriever:
         # abstract's answer often sits in another section than the passage that matched best
         self.document_passages = document_passages
         stats = snapshot.term_stats()
-        self.sentences = SentenceScorer(snapshot)
+        self.sentences = SentenceScorer(snapshot, continuations=continuations)
         n = max(1, stats.passages)
         self._idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in stats.df.items()}
         self._unknown_idf = math.log(1 + (n + 0.5) / 0.5)
