@@ -1,5 +1,5 @@
 """Sentence scores of retrieved passages: a sentence that refers back is found by the words of
-the sentence it refers to (``retrieval.sentences``)."""
+the sentence it refers to (``retrieval.sentences``), over either backend."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ import pytest
 from conftest import write_corpus
 from mscqa.config import Settings
 from mscqa.embedding.hashing import HashingEmbedder
-from mscqa.index import load_current
+from mscqa.index import IndexSnapshot
+from mscqa.index.backends import open_store
 from mscqa.index.lexical import tokenize
 from mscqa.indexing import build_index
 from mscqa.retrieval.retriever import Retriever
 from mscqa.retrieval.sentences import continues
+
+pytestmark = pytest.mark.both_backends
 
 BEFORE = frozenset(tokenize("The institute uses a microfluidic technology to sort cells."))
 
@@ -48,11 +51,22 @@ The technique is expensive in some countries.
 
 
 @pytest.fixture
-def retriever(tmp_path, fake_embedder: HashingEmbedder) -> Retriever:
+def snapshot(tmp_path, fake_embedder: HashingEmbedder, database_url: str | None):
     corpus = write_corpus(tmp_path / "c", {"smart.md": DOC})
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "i", _env_file=None)
+    settings = Settings(
+        corpus_dir=corpus, index_dir=tmp_path / "i", database_url=database_url, _env_file=None
+    )
     build_index(settings, fake_embedder)
-    return Retriever(load_current(settings.index_dir), fake_embedder)
+    store = open_store(settings)
+    snapshot = store.load_current()
+    yield snapshot
+    store.retire(snapshot)
+    store.close()
+
+
+@pytest.fixture
+def retriever(snapshot: IndexSnapshot, fake_embedder: HashingEmbedder) -> Retriever:
+    return Retriever(snapshot, fake_embedder)
 
 
 def _scored(retriever: Retriever, question: str) -> dict[str, frozenset[int]]:
@@ -85,10 +99,7 @@ def test_a_new_section_does_not_continue_the_last_one(retriever) -> None:
     assert {names[i] for i in costs} == {"expens"}
 
 
-def test_continuations_can_be_switched_off(tmp_path, fake_embedder: HashingEmbedder) -> None:
-    corpus = write_corpus(tmp_path / "c", {"smart.md": DOC})
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "i", _env_file=None)
-    build_index(settings, fake_embedder)
-    off = Retriever(load_current(settings.index_dir), fake_embedder, continuations=False)
+def test_continuations_can_be_switched_off(snapshot, fake_embedder: HashingEmbedder) -> None:
+    off = Retriever(snapshot, fake_embedder, continuations=False)
     found = _scored(off, "SMART microfluidic yield")
     assert len(found["The technique doubles the yield and saves twenty minutes."]) == 1
