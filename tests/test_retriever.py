@@ -40,6 +40,10 @@ def test_sentence_word_scores_match_the_sentence_text(snapshot, fake_embedder) -
     assert retriever.sentences.sentence_tokens  # filled for the hits
     for s in first.sentences:
         words = set(tokenize(snapshot.documents[s.chunk.doc_id].text[s.start : s.end]))
+        row = retriever._row_of(s.chunk.chunk_id)
+        assert row is not None
+        # and the words of the sentence it continues, if any (test_sentence_scorer)
+        words |= retriever.sentences.inherited(row)[s.chunk.sentences.index((s.start, s.end))]
         assert s.lexical == pytest.approx(retriever._share(terms, words))
         assert s.found == {i for i, t in enumerate(terms) if t.found_in(words)}
     again = retriever.search(question, 3)
@@ -201,3 +205,31 @@ def test_a_question_names_a_subject_or_leans_on_the_conversation(defining, fake_
     assert retriever.names_subject("Does Prochymal work?")  # a name
     assert not retriever.names_subject("Was there a study?")
     assert not retriever.names_subject("Why is that?")
+
+
+def test_a_follow_up_is_also_scored_by_its_conversation_words(snapshot, fake_embedder) -> None:
+    # "Which products are approved?" after a question about adipose cells: the sentence about
+    # adipose products holds the conversation's "adipose" too, at half its weight
+    from mscqa.retrieval.retriever import CONTEXT_WEIGHT
+
+    question = "Which products are approved?"
+    query = f"How are adipose cells collected? {question}"
+    retriever = Retriever(snapshot, fake_embedder)
+    result = retriever.search(query, 3, question=question)
+    own = retriever.terms(question)
+    assert len(result.terms) > len(own)
+    assert result.terms[: len(own)] == tuple(t.weight for t in own)
+    adipose = next(i for i, t in enumerate(retriever.terms(query)) if "adipos" in t.forms[0])
+    weights = {t.forms: t.weight for t in retriever.terms(query)}
+    extra = list(result.terms[len(own) :])
+    assert pytest.approx(CONTEXT_WEIGHT * list(weights.values())[adipose]) in extra
+    japan = next(
+        s
+        for s in result.sentences
+        if s.chunk.text[s.start - s.chunk.start :].startswith("Japan has approved")
+    )
+    assert any(i >= len(own) for i in japan.found)  # "adipose", from the conversation
+    off = Retriever(snapshot, fake_embedder, context_terms=False)
+    assert off.search(query, 3, question=question).terms == tuple(t.weight for t in own)
+    # a question that stands alone is scored by its own words only
+    assert retriever.search(question, 3).terms == tuple(t.weight for t in own)
