@@ -366,6 +366,28 @@ def test_a_part_that_matches_better_than_any_text_makes_the_answer_say_so() -> N
     assert off.answered and off.unreadable == ()
 
 
+def test_a_follow_up_sharing_a_tables_words_is_answered_from_the_text() -> None:
+    # "How do the cells help in that disease?" after a question about a trial: its own words
+    # match a table's heading better than the quoted sentence, but the conversation's subject
+    # found the sentence; only a follow-up asking for what a table holds is refused for it
+    sentences = [sent(POINTER, 0, 0.9, found=frozenset({0}))]
+    standalone = retrieval(sentences, HITS, terms=(1.0, 1.0, 1.0), unreadable=((TABLE, 0.9),))
+    follow_up = dataclasses.replace(standalone, query="What happened in the trial? q")
+    assert not answer("How do the cells help?", standalone, policy()).answered
+    out = answer("How do the cells help?", follow_up, policy())
+    assert out.answered and out.unreadable == (TABLE,)
+    assert not answer("Which ones are approved?", follow_up, policy()).answered
+
+
+def test_which_ones_asks_for_a_list() -> None:
+    # after "Are there approved products in China?": the announced table is what it asks for
+    sentences = [sent(POINTER, 0, 0.6), sent(POINTER, 1, 0.9)]
+    r = retrieval(sentences, HITS, unreadable=((TABLE, 0.2),))
+    assert Question.of("Then which ones are approved in Japan?", r).listing
+    out = answer("Then which ones are approved in Japan?", r, policy())
+    assert not out.answered and out.unreadable == (TABLE,)
+
+
 # --- confidence ----------------------------------------------------------------------------------
 
 BASE = {"top_dense": 0.5, "best_sentence": 0.5, "coverage": 0.5, "known": 0.5, "best_unit": 8.0}

@@ -54,8 +54,16 @@ def unreadable_parts(
     }
     named = tuple(u for u, _ in retrieval.unreadable if u in announced | titled)
     asks_for_content = question.listing or (question.kind or ("",))[0] in ("name", "count")
+    # A follow-up ("How do the cells help in that disease?" after a question about a trial)
+    # names its subject only in the conversation: its own few words, shared with a table's
+    # heading, do not say the table is what it asks about, unless it asks for what a table
+    # holds (a list, names, a number). The conversation's subject found the quoted passage.
+    follow_up = retrieval.query != retrieval.corrected
     outranks = (
-        any(share > best_share for u, share in retrieval.unreadable if u in titled)
+        (
+            any(share > best_share for u, share in retrieval.unreadable if u in titled)
+            and (asks_for_content or not follow_up)
+        )
         or (bool(titled) and question.pictured)
         or (bool(announced) and asks_for_content)
     )
