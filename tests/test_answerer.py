@@ -296,6 +296,23 @@ def test_a_question_about_a_country_no_document_names_is_not_answered() -> None:
     assert answer(other.corrected, other, policy()).answered
 
 
+def test_a_country_the_passages_name_in_another_form_is_no_unknown_name() -> None:
+    # "in the US" where the passages say "the U.S.": the documents do name that country
+    us = make_chunk("us.md", 0, "The U.S. Food and Drug Administration approved Prochymal.")
+    base = retrieval([sent(us, 0, 0.9)], [Hit(0, us, 0.9, 0.9, 1.0)])
+    asked = dataclasses.replace(
+        base, corrected="Is any product approved in the USA?", unknown_names=("USA",)
+    )
+    out = answer(asked.corrected, asked, policy())
+    assert out.answered and out.meta["unknown_name"] == 0.0
+    # a country the passages do not name stays unknown, and unnamed
+    india = dataclasses.replace(
+        base, corrected="Is any product approved in India?", unknown_names=("India",)
+    )
+    refused = answer(india.corrected, india, policy())
+    assert not refused.answered and refused.meta["unknown_name"] == 1.0
+
+
 def test_a_unit_outside_the_best_document_costs_its_weight() -> None:
     a, b = sent(CHUNK_A, 0, 0.60), sent(CHUNK_B, 0, 0.62, rank=1)
     r = retrieval([a, b])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from mscqa.answer.expected import country_code, named_countries
 from mscqa.answer.ranker import Unit
 from mscqa.types import Retrieval
 
@@ -73,7 +74,7 @@ def features(retrieval: Retrieval, chosen: Ranked | None = None) -> dict[str, fl
         "coverage": retrieval.coverage,
         "known": retrieval.known,
         # a capitalised name the corpus never uses ("European Medicines Agency", "iPSCs")
-        "unknown_name": float(bool(retrieval.unknown_names)),
+        "unknown_name": float(bool(unknown_names(retrieval))),
         **document_margin(retrieval),
     }
     if chosen:
@@ -85,6 +86,24 @@ def features(retrieval: Retrieval, chosen: Ranked | None = None) -> dict[str, fl
         feats["type_ok"] = chosen[0][2]["type_ok"]
         feats["type_missing"] = chosen[0][2]["type_missing"]
     return feats
+
+
+def unknown_names(retrieval: Retrieval) -> tuple[str, ...]:
+    """The question's names that the corpus never uses (``Retrieval.unknown_names``), less the
+    countries that the retrieved passages name in another form: "in the US" where they say
+    "the U.S." or "the United States" asks about a country they do name."""
+    names = retrieval.unknown_names
+    if not any(country_code(n) for n in names):
+        return names
+    named = passage_countries(retrieval)
+    return tuple(n for n in names if country_code(n) not in named)
+
+
+def passage_countries(retrieval: Retrieval) -> frozenset[str]:
+    """The alpha-2 codes of the countries the retrieved passages name (``expected.places``)."""
+    chunks = {h.chunk.chunk_id: h.chunk.text for h in retrieval.hits}
+    chunks |= {s.chunk.chunk_id: s.chunk.text for s in retrieval.sentences}
+    return named_countries(chunks.values())
 
 
 def document_margin(retrieval: Retrieval) -> dict[str, float]:
