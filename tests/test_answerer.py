@@ -396,6 +396,20 @@ def test_a_follow_up_sharing_a_tables_words_is_answered_from_the_text() -> None:
     assert not answer("Which ones are approved?", follow_up, policy()).answered
 
 
+def test_a_picture_inside_a_section_with_text_does_not_outrank_its_text() -> None:
+    # an image under a heading whose section has text (recorded with that heading as its own
+    # context) illustrates what the text says; a section with no text at all may be the answer
+    sentences = [sent(POINTER, 0, 0.9, found=frozenset({0}))]
+    picture = Unreadable("p.md", "Approved products", 300, 307, "Approved products", "p.md#3")
+    illustrated = retrieval(sentences, HITS, terms=(1.0, 1.0, 1.0), unreadable=((picture, 0.9),))
+    out = answer("Which products are approved in Japan?", illustrated, policy())
+    assert out.answered and out.unreadable == (picture,)
+    # asked for the picture itself, it still outranks
+    assert not answer("Show me the figure of approved products.", illustrated, policy()).answered
+    table = retrieval(sentences, HITS, terms=(1.0, 1.0, 1.0), unreadable=((TABLE, 0.9),))
+    assert not answer("Which products are approved in Japan?", table, policy()).answered
+
+
 def test_which_ones_asks_for_a_list() -> None:
     # after "Are there approved products in China?": the announced table is what it asks for
     sentences = [sent(POINTER, 0, 0.6), sent(POINTER, 1, 0.9)]

@@ -59,9 +59,15 @@ def unreadable_parts(
     # heading, do not say the table is what it asks about, unless it asks for what a table
     # holds (a list, names, a number). The conversation's subject found the quoted passage.
     follow_up = retrieval.query != retrieval.corrected
+    # An image inside a section that has text (recorded with that section as both its heading
+    # and its context) illustrates what the text says, which is quotable: its heading holding
+    # more of the question than one quoted piece does not make it what the question asks for
+    # ("Compare how painful it is to collect BM-MSCs with ...", over the article's .txt whose
+    # pictures sit under its sections' headings). A section with no text at all can be.
+    own = {u for u in titled if u.section != u.context}
     outranks = (
         (
-            any(share > best_share for u, share in retrieval.unreadable if u in titled)
+            any(share > best_share for u, share in retrieval.unreadable if u in own)
             and (asks_for_content or not follow_up)
         )
         or (bool(titled) and question.pictured)
