@@ -396,6 +396,19 @@ def test_a_follow_up_sharing_a_tables_words_is_answered_from_the_text() -> None:
     assert not answer("Which ones are approved?", follow_up, policy()).answered
 
 
+def test_a_quoted_announcement_of_a_table_names_it_even_behind_the_best_piece() -> None:
+    # the best piece answers something else; the second is the pointer whose completion is the
+    # table: a question asking for the list is refused for it, another gets its quote
+    first = sent(CHUNK_A, 2, 0.95)
+    pointer = sent(POINTER, 1, 0.9, rank=1)
+    hits = [Hit(0, CHUNK_A, 0.9, 0.9, 1.0), Hit(1, POINTER, 0.8, 0.8, 1.0)]
+    r = retrieval([first, pointer], hits, unreadable=((TABLE, 0.2),))
+    listing = answer("List the approved products by name.", r, policy())
+    assert not listing.answered and listing.unreadable == (TABLE,)
+    other = answer("What does the article summarise?", r, policy())
+    assert other.answered and other.unreadable == (TABLE,)
+
+
 def test_a_picture_inside_a_section_with_text_does_not_outrank_its_text() -> None:
     # an image under a heading whose section has text (recorded with that heading as its own
     # context) illustrates what the text says; a section with no text at all may be the answer

@@ -24,11 +24,11 @@ def unreadable_parts(
     of them is what the question asks for (then the answer is "not found, and that part could
     not be read" rather than a weaker quote).
 
-    A part is named when the best piece announces it (a pointer, "... as follows:", whose
+    A part is named when a quoted piece announces it (a pointer, "... as follows:", whose
     completion is that image or table), or when the words it is known by (its heading, the
     heading before it, the sentence before it) hold at least half of the question's terms and
     no fewer than the best piece does. It outranks the quotable text when it holds more of
-    them than the best piece, or when the best piece is its announcement and the question asks
+    them than the best piece, or when a quoted piece is its announcement and the question asks
     for the list, the names or the number the announcement promises.
     """
     if not retrieval.unreadable:
@@ -38,12 +38,9 @@ def unreadable_parts(
     best_share = (
         question.share(best[1].found | best[1].members[0].heading) if best is not None else 0.0
     )
-    announcing = best is not None and not best[1].complete
-    announced = {
-        u
-        for u, _ in retrieval.unreadable
-        if announcing and best and u.after == best[1].chunk.chunk_id
-    }
+    # a quoted pointer ("... as follows:") whose completion is the part announces it
+    pointers = {unit.chunk.chunk_id for _, unit, _ in chosen if not unit.complete}
+    announced = {u for u, _ in retrieval.unreadable if u.after in pointers}
     # "the table of ...", "the figure": the question itself points at non-text content
     floor = UNREADABLE_SHARE / 2 if question.pictured else UNREADABLE_SHARE
     top = max(share for _, share in retrieval.unreadable)
