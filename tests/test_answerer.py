@@ -426,6 +426,28 @@ def test_a_quoted_announcement_of_a_table_names_it_even_behind_the_best_piece() 
     assert other.answered and other.unreadable == (TABLE,)
 
 
+def test_a_name_no_piece_gives_is_looked_for_in_a_table_as_close_as_the_text() -> None:
+    # "What is the brand name of the product approved in Japan?": the best piece names no
+    # product and a table is known by as much of the question: that is where the name was
+    japan = make_chunk("p.md", 4, "At present, Japan has approved products.")
+    sentences = [sent(japan, 0, 0.9, found=frozenset({0}))]
+    hits = [Hit(0, japan, 0.9, 0.9, 1.0)]
+    r = retrieval(sentences, hits, terms=(1.0, 1.0, 1.0), unreadable=((TABLE, 0.34),))
+    out = answer("What is the brand name of the product approved in Japan?", r, policy())
+    assert not out.answered and out.unreadable == (TABLE,)
+    # a question that asks for no name gets the quote, and so does one whose name is quoted
+    assert answer("Has Japan approved products?", r, policy()).answered
+    named = make_chunk("p.md", 4, "At present, Japan has approved Temcell.")
+    given = retrieval(
+        [sent(named, 0, 0.9, found=frozenset({0}))],
+        [Hit(0, named, 0.9, 0.9, 1.0)],
+        terms=(1.0, 1.0, 1.0),
+        unreadable=((TABLE, 0.34),),
+    )
+    brand = "What is the brand name of the product approved in Japan?"
+    assert answer(brand, given, policy()).answered
+
+
 def test_a_picture_inside_a_section_with_text_does_not_outrank_its_text() -> None:
     # an image under a heading whose section has text (recorded with that heading as its own
     # context) illustrates what the text says; a section with no text at all may be the answer

@@ -29,7 +29,9 @@ def unreadable_parts(
     heading before it, the sentence before it) hold at least half of the question's terms and
     no fewer than the best piece does. It outranks the quotable text when it holds more of
     them than the best piece, or when a quoted piece is its announcement and the question asks
-    for the list, the names or the number the announcement promises.
+    for the list, the names or the number the announcement promises, or when the question asks
+    for a name or a number no quoted piece gives and the part (a section without text) is known
+    by as much of the question as the best piece.
     """
     if not retrieval.unreadable:
         return (), False
@@ -49,8 +51,25 @@ def unreadable_parts(
         for u, share in retrieval.unreadable
         if share >= max(floor, best_share if not question.pictured else 0.0, top - 0.1)
     }
-    named = tuple(u for u, _ in retrieval.unreadable if u in announced | titled)
     asks_for_content = question.listing or (question.kind or ("",))[0] in ("name", "count")
+    # The question asks for a name or a number that no quoted piece gives (``type_missing``),
+    # and a section without text is known by as much of the question as the best piece: the
+    # name or number is likely what could not be read ("What is the brand name of the adipose
+    # stem cell product approved in Japan?" beside the image table of adipose products).
+    missing = (
+        best is not None
+        and bool(best[2].get("type_missing"))
+        and (question.kind or ("",))[0] in ("name", "count")
+    )
+    lacking = {
+        u
+        for u, share in retrieval.unreadable
+        if missing
+        and u.section != u.context
+        and share >= max(UNREADABLE_SHARE / 2, best_share, top - 0.1)
+    }
+    titled |= lacking
+    named = tuple(u for u, _ in retrieval.unreadable if u in announced | titled)
     # A follow-up ("How do the cells help in that disease?" after a question about a trial)
     # names its subject only in the conversation: its own few words, shared with a table's
     # heading, do not say the table is what it asks about, unless it asks for what a table
@@ -69,5 +88,6 @@ def unreadable_parts(
         )
         or (bool(titled) and question.pictured)
         or (bool(announced) and asks_for_content)
+        or bool(lacking)
     )
     return named, outranks
