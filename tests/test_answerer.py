@@ -296,6 +296,40 @@ def test_a_question_about_a_country_no_document_names_is_not_answered() -> None:
     assert answer(other.corrected, other, policy()).answered
 
 
+def test_a_country_the_passages_name_in_another_form_is_no_unknown_name() -> None:
+    # "in the US" where the passages say "the U.S.": the documents do name that country
+    us = make_chunk("us.md", 0, "The U.S. Food and Drug Administration approved Prochymal.")
+    base = retrieval([sent(us, 0, 0.9)], [Hit(0, us, 0.9, 0.9, 1.0)])
+    asked = dataclasses.replace(
+        base, corrected="Is any product approved in the USA?", unknown_names=("USA",)
+    )
+    out = answer(asked.corrected, asked, policy())
+    assert out.answered and out.meta["unknown_name"] == 0.0
+    # a country the passages do not name stays unknown, and unnamed
+    india = dataclasses.replace(
+        base, corrected="Is any product approved in India?", unknown_names=("India",)
+    )
+    refused = answer(india.corrected, india, policy())
+    assert not refused.answered and refused.meta["unknown_name"] == 1.0
+
+
+def test_in_a_title_case_question_a_capital_marks_no_name() -> None:
+    # PubMedQA's titles: "... Are We Measuring the Same Thing?" - "Thing" is no name there,
+    # while "ADRB" or "Lloyd-Davies" are spelled as names; in an ordinary question it is one
+    base = retrieval([sent(CHUNK_A, 2, 0.9)])
+    title = "Assessing Outcomes Measures via Phone Interviews: Are We Measuring the Same Thing?"
+
+    def unknown(question: str, *names: str) -> float:
+        asked = dataclasses.replace(base, corrected=question, unknown_names=names)
+        return answer(question, asked, policy()).meta["unknown_name"]
+
+    assert unknown(title, "Thing") == 0.0
+    assert unknown(title, "ADRB") == 1.0
+    assert unknown(title, "Lloyd-Davies") == 1.0
+    assert unknown("Is it the same Thing as the Mesoblast product?", "Thing") == 1.0
+    assert unknown("Has the European Medicines Agency approved it?", "European") == 1.0
+
+
 def test_a_unit_outside_the_best_document_costs_its_weight() -> None:
     a, b = sent(CHUNK_A, 0, 0.60), sent(CHUNK_B, 0, 0.62, rank=1)
     r = retrieval([a, b])
@@ -364,6 +398,77 @@ def test_a_part_that_matches_better_than_any_text_makes_the_answer_say_so() -> N
     assert answer("q", weaker, policy()).unreadable == ()
     off = answer("q", matches, policy(unreadable=False))
     assert off.answered and off.unreadable == ()
+
+
+def test_a_follow_up_sharing_a_tables_words_is_answered_from_the_text() -> None:
+    # "How do the cells help in that disease?" after a question about a trial: its own words
+    # match a table's heading better than the quoted sentence, but the conversation's subject
+    # found the sentence; only a follow-up asking for what a table holds is refused for it
+    sentences = [sent(POINTER, 0, 0.9, found=frozenset({0}))]
+    standalone = retrieval(sentences, HITS, terms=(1.0, 1.0, 1.0), unreadable=((TABLE, 0.9),))
+    follow_up = dataclasses.replace(standalone, query="What happened in the trial? q")
+    assert not answer("How do the cells help?", standalone, policy()).answered
+    out = answer("How do the cells help?", follow_up, policy())
+    assert out.answered and out.unreadable == (TABLE,)
+    assert not answer("Which ones are approved?", follow_up, policy()).answered
+
+
+def test_a_quoted_announcement_of_a_table_names_it_even_behind_the_best_piece() -> None:
+    # the best piece answers something else; the second is the pointer whose completion is the
+    # table: a question asking for the list is refused for it, another gets its quote
+    first = sent(CHUNK_A, 2, 0.95)
+    pointer = sent(POINTER, 1, 0.9, rank=1)
+    hits = [Hit(0, CHUNK_A, 0.9, 0.9, 1.0), Hit(1, POINTER, 0.8, 0.8, 1.0)]
+    r = retrieval([first, pointer], hits, unreadable=((TABLE, 0.2),))
+    listing = answer("List the approved products by name.", r, policy())
+    assert not listing.answered and listing.unreadable == (TABLE,)
+    other = answer("What does the article summarise?", r, policy())
+    assert other.answered and other.unreadable == (TABLE,)
+
+
+def test_a_name_no_piece_gives_is_looked_for_in_a_table_as_close_as_the_text() -> None:
+    # "What is the brand name of the product approved in Japan?": the best piece names no
+    # product and a table is known by as much of the question: that is where the name was
+    japan = make_chunk("p.md", 4, "At present, Japan has approved products.")
+    sentences = [sent(japan, 0, 0.9, found=frozenset({0}))]
+    hits = [Hit(0, japan, 0.9, 0.9, 1.0)]
+    r = retrieval(sentences, hits, terms=(1.0, 1.0, 1.0), unreadable=((TABLE, 0.34),))
+    out = answer("What is the brand name of the product approved in Japan?", r, policy())
+    assert not out.answered and out.unreadable == (TABLE,)
+    # a question that asks for no name gets the quote, and so does one whose name is quoted
+    assert answer("Has Japan approved products?", r, policy()).answered
+    named = make_chunk("p.md", 4, "At present, Japan has approved Temcell.")
+    given = retrieval(
+        [sent(named, 0, 0.9, found=frozenset({0}))],
+        [Hit(0, named, 0.9, 0.9, 1.0)],
+        terms=(1.0, 1.0, 1.0),
+        unreadable=((TABLE, 0.34),),
+    )
+    brand = "What is the brand name of the product approved in Japan?"
+    assert answer(brand, given, policy()).answered
+
+
+def test_a_picture_inside_a_section_with_text_does_not_outrank_its_text() -> None:
+    # an image under a heading whose section has text (recorded with that heading as its own
+    # context) illustrates what the text says; a section with no text at all may be the answer
+    sentences = [sent(POINTER, 0, 0.9, found=frozenset({0}))]
+    picture = Unreadable("p.md", "Approved products", 300, 307, "Approved products", "p.md#3")
+    illustrated = retrieval(sentences, HITS, terms=(1.0, 1.0, 1.0), unreadable=((picture, 0.9),))
+    out = answer("Which products are approved in Japan?", illustrated, policy())
+    assert out.answered and out.unreadable == (picture,)
+    # asked for the picture itself, it still outranks
+    assert not answer("Show me the figure of approved products.", illustrated, policy()).answered
+    table = retrieval(sentences, HITS, terms=(1.0, 1.0, 1.0), unreadable=((TABLE, 0.9),))
+    assert not answer("Which products are approved in Japan?", table, policy()).answered
+
+
+def test_which_ones_asks_for_a_list() -> None:
+    # after "Are there approved products in China?": the announced table is what it asks for
+    sentences = [sent(POINTER, 0, 0.6), sent(POINTER, 1, 0.9)]
+    r = retrieval(sentences, HITS, unreadable=((TABLE, 0.2),))
+    assert Question.of("Then which ones are approved in Japan?", r).listing
+    out = answer("Then which ones are approved in Japan?", r, policy())
+    assert not out.answered and out.unreadable == (TABLE,)
 
 
 # --- confidence ----------------------------------------------------------------------------------

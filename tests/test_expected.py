@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from mscqa.answer.expected import expected_type, places, satisfies
+from mscqa.answer.expected import (
+    country_code,
+    expected_type,
+    named_countries,
+    places,
+    satisfies,
+)
 
 
 @pytest.mark.parametrize(
@@ -101,6 +107,17 @@ def test_places_come_from_the_country_gazetteer_not_the_documents() -> None:
     name = expected_type("What is the product called?")
     assert name and not satisfies(name, "The product is sold in Germany and Brazil.")
     assert satisfies(name, "The product is sold in Germany as Temcell.")
+
+
+def test_a_country_is_one_code_in_any_of_its_forms() -> None:
+    # a question's "US" is the passages' "U.S." and "United States"; "UK" is Great Britain's
+    assert {country_code(n) for n in ("US", "U.S.", "USA", "United States")} == {"US"}
+    assert country_code("UK") == country_code("United Kingdom") == "GB"
+    assert country_code("South Korea") == "KR"
+    assert country_code("Prochymal") is None
+    texts = ["The U.S. Food and Drug Administration approved it.", "Japan has products."]
+    assert named_countries(texts) == {"US", "JP"}
+    assert named_countries(["No country here."]) == frozenset()
 
 
 def test_a_share_of_a_whole_needs_a_share_not_any_number() -> None:

@@ -14,8 +14,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from mscqa.answer.confidence import CONFIDENCE_WEIGHTS, Ranked, confidence, features
-from mscqa.answer.expected import places, satisfies
+from mscqa.answer.confidence import (
+    CONFIDENCE_WEIGHTS,
+    Ranked,
+    confidence,
+    features,
+    passage_countries,
+)
+from mscqa.answer.expected import country_code, places, satisfies
 from mscqa.answer.ranker import RANKER_WEIGHTS, Question, Unit, rank
 from mscqa.answer.unreadable import unreadable_parts
 from mscqa.types import Answer, Chunk, Citation, Retrieval, Unreadable
@@ -202,12 +208,18 @@ def _choose(ranked: Ranked, question: Question, policy: AnswerPolicy) -> Ranked:
 
 
 def _unnamed_country(retrieval: Retrieval) -> bool:
-    """Whether the question names a country (ISO 3166) that no document names."""
+    """Whether the question names a country (ISO 3166) that no document names, in this form
+    or another one the retrieved passages use ("USA" where they say "United States")."""
     unknown = {w.lower() for w in retrieval.unknown_names}
-    return any(
-        all(w.lower().strip(".") in unknown for w in name.split())
+    unnamed = [
+        name
         for name in places(retrieval.corrected)
-    )
+        if all(w.lower().strip(".") in unknown for w in name.split())
+    ]
+    if not unnamed:
+        return False
+    named = passage_countries(retrieval)
+    return any(country_code(name) not in named for name in unnamed)
 
 
 def _overlaps(a: Unit, b: Unit) -> bool:

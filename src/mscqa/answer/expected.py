@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 
 import pycountry
 
@@ -230,6 +231,37 @@ _LOCATED = re.compile(
 )
 _CAPITALISED = re.compile(r"(?<![\w.-])[A-Z][\w'.-]*")
 _NAME_GOES_ON = re.compile(r"[\w-]")
+
+
+def country_code(name: str) -> str | None:
+    """The ISO 3166-1 alpha-2 code of a country name in any of its forms ("United States",
+    "U.S.", "USA" and "US" are all ``"US"``), or ``None`` for a name that is no country's."""
+    return _codes().get(name.strip().rstrip(".")) or _codes().get(name.strip())
+
+
+def named_countries(texts: Iterable[str]) -> frozenset[str]:
+    """The alpha-2 codes of the countries ``texts`` name, in whatever form (``places``)."""
+    return frozenset(
+        code for text in texts for name in places(text) if (code := country_code(name))
+    )
+
+
+@functools.cache
+def _codes() -> dict[str, str]:
+    """Every form of a country's name (those ``places`` finds, and its two-letter code
+    itself: "US") -> its alpha-2 code; "UK", the code ISO 3166 reserves for the United
+    Kingdom, too."""
+    out: dict[str, str] = {"UK": "GB"}
+    for country in pycountry.countries:
+        code = country.alpha_2
+        for attr in ("name", "common_name", "official_name"):
+            name = getattr(country, attr, None)
+            if name:
+                out.setdefault(name, code)
+                out.setdefault(name.split(", ")[0], code)
+        for form in (country.alpha_3, ".".join(code), code):
+            out.setdefault(form, code)
+    return out
 
 
 @functools.cache

@@ -72,7 +72,7 @@ RANKER_WEIGHTS: dict[str, float] = {
 
 _LIST_Q = re.compile(
     r"\b(list|name|enumerate|which (are|were) the|what (are|were) (the|all|some)|"
-    r"(what|which) (kinds?|types?|sorts?|diseases|conditions|tissues|cells|measures|outcomes|"
+    r"(what|which) (kinds?|types?|sorts?|ones|diseases|conditions|tissues|cells|measures|outcomes|"
     r"ways|effects|parts|components|groups|substances|factors)\b)",
     re.IGNORECASE,
 )
