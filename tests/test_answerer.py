@@ -313,23 +313,6 @@ def test_a_country_the_passages_name_in_another_form_is_no_unknown_name() -> Non
     assert not refused.answered and refused.meta["unknown_name"] == 1.0
 
 
-def test_in_a_title_case_question_a_capital_marks_no_name() -> None:
-    # PubMedQA's titles: "... Are We Measuring the Same Thing?" - "Thing" is no name there,
-    # while "ADRB" or "Lloyd-Davies" are spelled as names; in an ordinary question it is one
-    base = retrieval([sent(CHUNK_A, 2, 0.9)])
-    title = "Assessing Outcomes Measures via Phone Interviews: Are We Measuring the Same Thing?"
-
-    def unknown(question: str, *names: str) -> float:
-        asked = dataclasses.replace(base, corrected=question, unknown_names=names)
-        return answer(question, asked, policy()).meta["unknown_name"]
-
-    assert unknown(title, "Thing") == 0.0
-    assert unknown(title, "ADRB") == 1.0
-    assert unknown(title, "Lloyd-Davies") == 1.0
-    assert unknown("Is it the same Thing as the Mesoblast product?", "Thing") == 1.0
-    assert unknown("Has the European Medicines Agency approved it?", "European") == 1.0
-
-
 def test_a_unit_outside_the_best_document_costs_its_weight() -> None:
     a, b = sent(CHUNK_A, 0, 0.60), sent(CHUNK_B, 0, 0.62, rank=1)
     r = retrieval([a, b])
