@@ -181,6 +181,10 @@ def test_a_count_of_people_is_answered_by_any_word_for_people() -> None:
 def test_how_far_along_asks_for_progress_not_a_distance() -> None:
     assert expected_type("How far along are the studies?") is None
     assert expected_type("How far can the cells travel?") == ("quantity", None)
+    # "how far have the trials got?" asks how far they have progressed, too
+    assert expected_type("Which diseases, and how far have the trials got?") is None
+    assert expected_type("How far has stem cell research progressed?") is None
+    assert expected_type("How far did the patients walk?") == ("quantity", None)
 
 
 def test_a_time_asked_for_needs_a_time() -> None:

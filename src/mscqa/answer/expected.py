@@ -96,7 +96,10 @@ _HAS_PERCENT = re.compile(
     re.I,
 )
 _QUANTITY_Q = re.compile(
-    r"\bhow (long|much|far(?! along)|often|old|large|big|fast|strongly|high|low|many)\b|"
+    # "how far along ...?", "how far have the trials got?": progress, not a distance
+    r"\bhow (long|much|far(?! along)(?!\s+(?:have|has|had)\s+(?:\S+\s+){0,4}?"
+    r"(?:got|gotten|gone|come|progressed|advanced|reached)\b)|often|old|large|big|fast|"
+    r"strongly|high|low|many)\b|"
     r"\b(what|which) (percentage|proportion|share|fraction|rate|ratio|number|amount|level|"
     r"score|value|mean|median|average|size|odds ratio|incidence|prevalence)\b|"
     r"\bby (how much|what (percentage|factor|amount))\b|\bto what extent\b|"
