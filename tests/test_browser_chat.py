@@ -519,7 +519,11 @@ def test_the_status_line_follows_rebuilds_and_outages(
         while httpx.get(f"{url}/admin/jobs/{job}", headers=AUTH).json()["state"] != "done":
             assert time.monotonic() < deadline, "the rebuild did not finish"
             time.sleep(0.3)
-        time.sleep(1.5)  # the server swaps to the new snapshot within a second
+        # the server swaps to the new snapshot shortly after the job is done: wait for that, not
+        # for a fixed time (a fixed sleep was too short on a loaded machine)
+        while httpx.get(f"{url}/health").json().get("index", {}).get("documents") != 2:
+            assert time.monotonic() < deadline, "the server did not swap to the new snapshot"
+            time.sleep(0.1)
         page.clock.run_for(16_000)
         expect(status).to_have_text(
             re.compile(r"^Indexed: 2 documents, \d+ passages \(just updated\)$")

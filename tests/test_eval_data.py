@@ -5,8 +5,9 @@ verbatim in its document, out-of-scope PubMedQA questions really unanswerable by
 test question repeating a dev one, no dev2 question repeating or nearly repeating any other file's,
 and ``split.py`` reproducing the files it makes. The checker is also fed broken records, so a rule
 that stopped firing would show. The dev tooling (``mscqa.evaluation``, ``bench.quality.report``
-and through it ``bench.quality.learning``) must read the dev2 files as dev and the test2 files as
-test, held back from every run but the one that asks for them; no fitting code reads a test file.
+and through it ``bench.quality.learning``) must read the dev2 files as dev and the test2 and test3
+files as test, held back from every run but the one that asks for them (and then each set on its
+own, never pooled); no fitting code reads a test file.
 """
 
 from __future__ import annotations
@@ -52,8 +53,10 @@ def files() -> dict[str, list[dict[str, Any]]]:
     return loaded
 
 
-ARTICLE_FILES = [f"article.{part}.jsonl" for part in ("dev", "test", "dev2", "test2")]
-PUBMED_FILES = [f"pubmed.{part}.jsonl" for part in ("dev", "test", "dev2", "test2")]
+PARTS = ("dev", "test", "dev2", "test2", "test3")
+ARTICLE_FILES = [f"article.{part}.jsonl" for part in PARTS]
+PUBMED_FILES = [f"pubmed.{part}.jsonl" for part in PARTS]
+HELD_BACK = ("test2", "test3")
 
 
 @pytest.mark.parametrize("name", ARTICLE_FILES)
@@ -74,9 +77,10 @@ def test_sets_are_apart_sized_and_hold_every_kind(files, ctx) -> None:
     assert any(r.get("expect_unreadable") for r in files["article.test.jsonl"])
     assert len(files["article.dev2.jsonl"]) >= 150
     assert len(files["pubmed.dev2.jsonl"]) >= 80
-    assert len(files["article.test2.jsonl"]) >= 110
-    assert any(r.get("expect_unreadable") for r in files["article.test2.jsonl"])
-    assert len(files["pubmed.test2.jsonl"]) >= 55
+    for part in HELD_BACK:
+        assert len(files[f"article.{part}.jsonl"]) >= 110
+        assert any(r.get("expect_unreadable") for r in files[f"article.{part}.jsonl"])
+        assert len(files[f"pubmed.{part}.jsonl"]) >= 55
 
 
 def test_dev_tooling_reads_the_dev2_files_as_dev(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,7 +97,7 @@ def test_dev_tooling_reads_the_dev2_files_as_dev(monkeypatch: pytest.MonkeyPatch
         assert {item.split for item in load_questions(dev2)} == {"dev"}
 
 
-def test_test2_files_are_test_and_held_back(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_test2_and_test3_files_are_test_and_held_back(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(EVAL.parents[2]))
     from bench.quality import report
 
@@ -103,25 +107,65 @@ def test_test2_files_are_test_and_held_back(monkeypatch: pytest.MonkeyPatch) -> 
         assert is_test_file(Path(name)) and split_of(Path(name)) == "test"
     for name in ("article.dev2.jsonl", "devset.jsonl", "heldout.jsonl", "a.testing.jsonl"):
         assert not is_test_file(Path(name)) and split_of(Path(name)) == "dev"
+    assert report.held_back(Path("article.test2.jsonl")) == "test2"
+    assert report.held_back(Path("pubmed.test3.jsonl")) == "test3"
+    for name in ("article.test.jsonl", "article.dev2.jsonl", "a.test3.json", "devset.jsonl"):
+        assert report.held_back(Path(name)) is None
     sets = report.question_sets()
+    assert report.held_back_parts(sets) == list(HELD_BACK)
     for corpus in ("article", "pubmed"):
-        test2 = EVAL / f"{corpus}.test2.jsonl"
-        assert test2 in question_files(sets[corpus], "test")
-        assert test2 not in question_files(sets[corpus], "dev")
-        assert {item.split for item in load_questions(test2)} == {"test"}
-    asked: dict[bool, list[str]] = {False: [], True: []}
-    for test2 in (False, True):
+        for part in HELD_BACK:
+            path = EVAL / f"{corpus}.{part}.jsonl"
+            assert path in question_files(sets[corpus], "test")
+            assert path not in question_files(sets[corpus], "dev")
+            assert {item.split for item in load_questions(path)} == {"test"}
+    asked: dict[str | None, list[str]] = {}
+    for part in (None, *HELD_BACK):
 
-        def evaluate_files(service: Any, paths: list[Path], _t: bool = test2) -> dict[str, Any]:
-            asked[_t].extend(p.name for p in paths)
+        def evaluate_files(service: Any, paths: list[Path], _p: str | None = part) -> Any:
+            asked.setdefault(_p, []).extend(p.name for p in paths)
             return {}
 
         monkeypatch.setattr("mscqa.evaluation.evaluate_files", evaluate_files)
         monkeypatch.setattr(report, "log", lambda *a, **k: None)
-        report.run({"article": None, "pubmed": None}, sets, "all", test2=test2)
-    assert "article.test.jsonl" in asked[False] and "article.dev2.jsonl" in asked[False]
-    assert not any("test2" in name for name in asked[False])  # held back from every other run
-    assert sorted(asked[True]) == ["article.test2.jsonl", "pubmed.test2.jsonl"]
+        report.run({"article": None, "pubmed": None}, sets, "all", part)
+    assert "article.test.jsonl" in asked[None] and "article.dev2.jsonl" in asked[None]
+    for part in HELD_BACK:
+        assert not any(part in name for name in asked[None])  # held back from every other run
+        assert sorted(asked[part]) == [f"article.{part}.jsonl", f"pubmed.{part}.jsonl"]
+
+
+def test_held_back_sets_are_reported_each_on_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--split test --held-back`` gives test2 and test3 their own columns (never one pooled
+    figure); ``--held-back test3`` and ``--test2`` one set; an ordinary run none of them."""
+    monkeypatch.syspath_prepend(str(EVAL.parents[2]))
+    from bench.quality import report
+
+    sets = report.question_sets()
+
+    def parts(*argv: str) -> list[str]:
+        ap = report.parser()
+        return report.chosen_parts(ap, ap.parse_args(list(argv)), sets)
+
+    assert parts("--split", "test", "--held-back") == ["test2", "test3"]
+    assert parts("--split", "test", "--held-back", "test3") == ["test3"]
+    assert parts("--split", "test", "--test2") == ["test2"]
+    assert parts("--split", "dev") == []
+    with pytest.raises(SystemExit):
+        parts("--held-back", "test9")
+
+    def evaluate_files(service: Any, paths: list[Path]) -> dict[str, Any]:
+        metrics = {"questions": len(paths), "files": sorted(p.name for p in paths)}
+        return {"splits": {"test": {"metrics": metrics}}, "rows": [{"split": "test"}]}
+
+    monkeypatch.setattr("mscqa.evaluation.evaluate_files", evaluate_files)
+    monkeypatch.setattr(report, "log", lambda *a, **k: None)
+    services = {"article": None, "pubmed": None}
+    cols = report.columns(report.run_held_back(services, sets, "test", list(HELD_BACK)))
+    assert sorted(cols) == ["article test2", "article test3", "pubmed test2", "pubmed test3"]
+    for name, metrics in cols.items():
+        corpus, part = name.split()
+        assert metrics["files"] == [f"{corpus}.{part}.jsonl"]
 
 
 def test_no_fitting_code_reads_a_test_file(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -153,7 +197,8 @@ def test_no_fitting_code_reads_a_test_file(monkeypatch: pytest.MonkeyPatch) -> N
         if is_test_file(path)
         for item in load_questions(path)
     }
-    assert len(test_ids) >= 186 + 95 + 110 + 55
+    assert len(test_ids) >= 186 + 95 + 2 * (110 + 55)
+    assert {"au-001", "pu-001", "av-001", "pv-001"} <= test_ids
     assert not test_ids & {c.item.id for c in cases}
     seen = {(c.item.source, c.item.id) for c in cases}
     assert ("article.dev2", "ae-001") in seen and ("pubmed.dev2", "pe-001") in seen
@@ -184,6 +229,10 @@ def test_pubmed_draw_is_the_seeded_draw() -> None:
     assert committed3["seed"] == draw.TEST2_SEED and len(committed3["test2"]) == draw.TEST2_COUNT
     earlier = committed["dev"] + committed["test"] + committed2["dev2"]
     assert set(committed3["test2"]).isdisjoint(earlier)
+    committed4 = json.loads((EVAL / "pubmed.draw4.json").read_text(encoding="utf-8"))
+    assert draw.draw_test3(pmids) == {"test3": committed4["test3"]}
+    assert committed4["seed"] == draw.TEST3_SEED and len(committed4["test3"]) == draw.TEST3_COUNT
+    assert set(committed4["test3"]).isdisjoint(earlier + committed3["test2"])
 
 
 # The checker itself: each rule fires on a record that breaks it.
@@ -278,6 +327,8 @@ def test_checker_reports_dev2_repeats_near_repeats_and_unknown_kinds(ctx) -> Non
     assert any("drawn before" in p for p in check.set_problems({}, [], overlap))
     overlap3 = {**ctx.draw, "test2": [ctx.draw["dev2"][0]]}
     assert any("pubmed.draw3.json" in p for p in check.set_problems({}, [], overlap3))
+    overlap4 = {**ctx.draw, "test3": [ctx.draw["test2"][0]]}
+    assert any("pubmed.draw4.json" in p for p in check.set_problems({}, [], overlap4))
 
 
 def test_checker_reports_test2_repeats_and_near_repeats(ctx) -> None:
@@ -292,3 +343,48 @@ def test_checker_reports_test2_repeats_and_near_repeats(ctx) -> None:
     same = check.set_problems({"article.test2.jsonl": [test2]}, old, ctx.draw)
     assert any("au-001 repeats dev question dev-001" in p for p in same)
     assert check.record_problems({**GOOD, "id": "au-001"}, "article", "test2", "au", ctx) == []
+
+
+def test_checker_reports_test3_repeats_and_near_repeats(ctx) -> None:
+    asked = "Which institute pioneered the bone marrow aspiration technique?"
+    test2 = {**GOOD, "id": "au-001", "question": asked}
+    test3 = {**GOOD, "id": "av-001", "question": asked.replace("pioneered", "first pioneered")}
+    near = check.set_problems(
+        {"article.test2.jsonl": [test2], "article.test3.jsonl": [test3]}, [], ctx.draw
+    )
+    assert any("av-001 nearly repeats au-001" in p for p in near), near
+    assert not any(asked in p for p in near)
+    old = [{"id": "dev-001", "question": test3["question"]}]
+    same = check.set_problems({"article.test3.jsonl": [test3]}, old, ctx.draw)
+    assert any("av-001 repeats dev question dev-001" in p for p in same)
+    assert check.record_problems({**GOOD, "id": "av-001"}, "article", "test3", "av", ctx) == []
+    kinds = check.set_problems(
+        {"article.test.jsonl": [GOOD], "article.test3.jsonl": [{**test3, "kind": "list"}]},
+        [],
+        ctx.draw,
+    )
+    assert any("article.test3.jsonl: kinds differ" in p for p in kinds)
+
+
+@needs_shared
+def test_checker_reports_a_test3_gold_doc_from_another_draw(ctx) -> None:
+    good = {"id": "pv-001", "kind": "fact", "question": "q?", "gold": [],
+            "gold_doc": [f"{ctx.draw['test3'][0]}.md"]}  # fmt: skip
+    good["gold"] = [ctx.docs[good["gold_doc"][0]][:30]]
+    assert check.record_problems(good, "pubmed", "test3", "pv", ctx) == []
+    other = {**good, "gold_doc": [f"{ctx.draw['test2'][0]}.md"]}
+    problems = check.record_problems(other, "pubmed", "test3", "pv", ctx)
+    assert any("not an abstract drawn for test3" in p for p in problems)
+
+
+def test_parity_compares_the_backends_on_every_test_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``bench.quality.parity`` lists its sets by hand: every test file is there, as test."""
+    monkeypatch.syspath_prepend(str(EVAL.parents[2]))
+    from bench.quality import parity
+
+    from mscqa.evaluation import is_test_file
+
+    listed = {path.name: split for sets in parity.SETS.values() for _, path, split in sets}
+    for path in EVAL.glob("*.jsonl"):
+        if is_test_file(path):
+            assert listed.get(path.name) == "test", path.name

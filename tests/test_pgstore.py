@@ -448,3 +448,49 @@ def test_a_folder_snapshot_copied_into_the_database_is_the_same_snapshot(
     np.testing.assert_allclose(
         np.vstack(copy.sentence_vectors(range(len(source.chunks)))), source.sentences.vectors
     )
+
+
+def test_the_hnsw_budget_holds_pgvectors_graph_as_measured() -> None:
+    from mscqa.index.pgwrite import BUILD_MEMORY_MB, hnsw_graph_kb
+
+    # measured on pgvector 0.8: with maintenance_work_mem = 16MB the graph of 384-dimensional
+    # vectors (M 32) stopped fitting after 6069 of them, 2764 bytes each
+    assert hnsw_graph_kb(6069, 384) - 65536 >= 16 * 1024
+    # the 1M-passage benchmark corpus: more than the old 2 GB cap, within the default
+    assert 2 * 1024 * 1024 < hnsw_graph_kb(971_907, 384) < BUILD_MEMORY_MB * 1024
+
+
+def test_the_build_gives_the_hnsw_graph_the_memory_it_needs(
+    store: PgStore, pg_url: str, caplog
+) -> None:
+    """pgvector builds far slower once its graph outgrows maintenance_work_mem: the build's
+    transaction raises it to the graph's size (here above a server default of 1 MB), and the
+    log says so when MSCQA_DATABASE_BUILD_MEMORY_MB holds it below (pgvector's notice too)."""
+    import logging
+
+    from mscqa.index import pgstore
+    from mscqa.index.pgwrite import BUILD_MEMORY_MB
+
+    conn = pgdb.connect(pg_url, autocommit=True)
+    try:
+        name = conn.execute("SELECT current_database()").fetchone()[0]
+        conn.execute(f"ALTER DATABASE \"{name}\" SET maintenance_work_mem = '1MB'")
+    finally:
+        conn.close()
+    docs, chunks, *_ = tiny_snapshot_inputs()
+    n = 2000  # ~1.2 kB each in pgvector's graph at dimension 16: more than 1 MB holds
+    cv = unit(np.random.default_rng(3).normal(size=(n, 16)))
+    parts = SnapshotParts(docs, [chunks[0]] * n, cv, np.zeros((0, 16), np.float32), np.zeros(0))
+
+    def build(version: str, memory_mb: int) -> list[str]:
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="mscqa.index.pgwrite"), store.writer() as w:
+            pgstore.write_snapshot(
+                w.conn, built(version), parts, hnsw_above=1000, build_memory_mb=memory_mb
+            )
+        return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+    assert build("v1", BUILD_MEMORY_MB) == []
+    warned = build("v2", 1)
+    assert any("needs about" in m and "MSCQA_DATABASE_BUILD_MEMORY_MB=1" in m for m in warned)
+    assert any("no longer fits" in m and "MSCQA_DATABASE_BUILD_MEMORY_MB" in m for m in warned)

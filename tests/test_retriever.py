@@ -40,6 +40,10 @@ def test_sentence_word_scores_match_the_sentence_text(snapshot, fake_embedder) -
     assert retriever.sentences.sentence_tokens  # filled for the hits
     for s in first.sentences:
         words = set(tokenize(snapshot.documents[s.chunk.doc_id].text[s.start : s.end]))
+        row = retriever._row_of(s.chunk.chunk_id)
+        assert row is not None
+        # and the words of the sentence it continues, if any (test_sentence_scorer)
+        words |= retriever.sentences.inherited(row)[s.chunk.sentences.index((s.start, s.end))]
         assert s.lexical == pytest.approx(retriever._share(terms, words))
         assert s.found == {i for i, t in enumerate(terms) if t.found_in(words)}
     again = retriever.search(question, 3)
@@ -92,6 +96,21 @@ def test_unknown_names(snapshot, fake_embedder) -> None:
     )
     assert retriever.unknown_names("Did the FDA approve Prochymal?") == ()
     assert retriever.unknown_names("What is GVHD?") == ()  # GVHD is a synonym of the corpus's term
+
+
+def test_a_title_capitalises_words_not_names(snapshot, fake_embedder) -> None:
+    # a question written as a title (PubMedQA's often are) capitalises every word: "Thing" is
+    # no name there; a word capitalised otherwise than a title would ("XYZQ") still is one
+    retriever = Retriever(snapshot, fake_embedder)
+    title = "Adipose Cells Collected Through Liposuction: Are We Measuring the Same Thing?"
+    assert retriever.unknown_names(title) == ()
+    assert retriever.unknown_names(title.replace("Same", "Same XYZQ")) == ("XYZQ",)
+    assert retriever.unknown_names("Are adipose cells collected the same Thing?") == ("Thing",)
+    # a few capitalised words do not make a title
+    assert retriever.unknown_names("Do Norwegian Clinics use liposuction?") == (
+        "Norwegian",
+        "Clinics",
+    )
 
 
 def test_invalid_parameters(snapshot, fake_embedder) -> None:
@@ -186,3 +205,31 @@ def test_a_question_names_a_subject_or_leans_on_the_conversation(defining, fake_
     assert retriever.names_subject("Does Prochymal work?")  # a name
     assert not retriever.names_subject("Was there a study?")
     assert not retriever.names_subject("Why is that?")
+
+
+def test_a_follow_up_is_also_scored_by_its_conversation_words(snapshot, fake_embedder) -> None:
+    # "Which products are approved?" after a question about adipose cells: the sentence about
+    # adipose products holds the conversation's "adipose" too, at half its weight
+    from mscqa.retrieval.retriever import CONTEXT_WEIGHT
+
+    question = "Which products are approved?"
+    query = f"How are adipose cells collected? {question}"
+    retriever = Retriever(snapshot, fake_embedder)
+    result = retriever.search(query, 3, question=question)
+    own = retriever.terms(question)
+    assert len(result.terms) > len(own)
+    assert result.terms[: len(own)] == tuple(t.weight for t in own)
+    adipose = next(i for i, t in enumerate(retriever.terms(query)) if "adipos" in t.forms[0])
+    weights = {t.forms: t.weight for t in retriever.terms(query)}
+    extra = list(result.terms[len(own) :])
+    assert pytest.approx(CONTEXT_WEIGHT * list(weights.values())[adipose]) in extra
+    japan = next(
+        s
+        for s in result.sentences
+        if s.chunk.text[s.start - s.chunk.start :].startswith("Japan has approved")
+    )
+    assert any(i >= len(own) for i in japan.found)  # "adipose", from the conversation
+    off = Retriever(snapshot, fake_embedder, context_terms=False)
+    assert off.search(query, 3, question=question).terms == tuple(t.weight for t in own)
+    # a question that stands alone is scored by its own words only
+    assert retriever.search(question, 3).terms == tuple(t.weight for t in own)

@@ -13,6 +13,10 @@ constructor and policy arguments (`QAService(policy=..., retrieval=...)`, no mon
 - subject-less follow-ups (`subjects=False`: only the older anaphora rules make a follow-up);
 - the model's whole words are no typos (`known_words=False`: the speller may turn "healing"
   into the corpus's "heralding");
+- sentences that refer back (`continuations=False`: "The technology doubles the yield." is no
+  longer found by the words of the sentence before it, which named the technology);
+- a follow-up's conversation words (`context_terms=False`: the sentences of "How painful is
+  collecting them?" are scored by its own words only, not also by the earlier turn's);
 - answer units (`AnswerPolicy(units=False)`: single sentences), compound questions
   (`parts=False`), answer types (`types=False`, or as a hard rule: `strict_types=True`),
   unreadable parts (`unreadable=False`); the ranker without its cost for a unit outside the
@@ -51,6 +55,8 @@ ROWS: dict[str, dict[str, Any]] = {
     "- both vocabularies": {"retrieval": {"abbreviations": False, "vocabulary": False}},
     "- subject-less follow-ups": {"retrieval": {"subjects": False}},
     "- the model's words are no typos": {"retrieval": {"known_words": False}},
+    "- sentences that refer back": {"retrieval": {"continuations": False}},
+    "- a follow-up's conversation words": {"retrieval": {"context_terms": False}},
     "- answer units": {"policy": {"units": False}},
     "- compound questions": {"policy": {"parts": False}},
     "- answer types": {"policy": {"types": False}},

@@ -2,8 +2,9 @@
 
 Shared by ``bench.quality.ranker`` (which answer unit answers) and ``bench.quality.calibrate``
 (the confidence). Only **dev** files are read here (`tests/data/devset.jsonl`, `heldout.jsonl`,
-`tests/data/eval/*.dev.jsonl` and `*.dev2.jsonl`: every file but `*.test.jsonl`/`*.test2.jsonl`,
-as `mscqa.evaluation.is_test_file` decides); the test split is never an input to a fit.
+`tests/data/eval/*.dev.jsonl` and `*.dev2.jsonl`: every file but `*.test.jsonl` and the later
+`*.test2.jsonl`, `*.test3.jsonl`, ..., as `mscqa.evaluation.is_test_file` decides); no test split is
+ever an input to a fit.
 """
 
 from __future__ import annotations

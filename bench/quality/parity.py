@@ -47,12 +47,14 @@ SETS = {
         ("article.test", DATA / "eval" / "article.test.jsonl", "test"),
         ("article.dev2", DATA / "eval" / "article.dev2.jsonl", "dev"),
         ("article.test2", DATA / "eval" / "article.test2.jsonl", "test"),
+        ("article.test3", DATA / "eval" / "article.test3.jsonl", "test"),
     ],
     "pubmed": [
         ("pubmed.dev", DATA / "eval" / "pubmed.dev.jsonl", "dev"),
         ("pubmed.test", DATA / "eval" / "pubmed.test.jsonl", "test"),
         ("pubmed.dev2", DATA / "eval" / "pubmed.dev2.jsonl", "dev"),
         ("pubmed.test2", DATA / "eval" / "pubmed.test2.jsonl", "test"),
+        ("pubmed.test3", DATA / "eval" / "pubmed.test3.jsonl", "test"),
     ],
 }
 

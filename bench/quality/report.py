@@ -1,6 +1,7 @@
 """The quality report: every question set on its own corpus, dev and test side by side.
 
     .venv/bin/python -m bench.quality.report [--split dev|test|all] [--by-kind] [--json] [--txt]
+    .venv/bin/python -m bench.quality.report --split test --held-back   # the lead, once, at the end
 
 Two corpora, each indexed by mscqa's real build (`build_index`, the bundled model) into
 `bench/out/quality-index/` (kept, so a rerun only re-embeds what changed):
@@ -21,9 +22,11 @@ Questions go through `QAService.explain` (the `/ask` path without its cache) via
 this script prints only its aggregate figures, and every run that includes it appends a line
 (time, commit, figures) to `bench/quality/test_runs.md`, so the reader sees how often test was
 looked at. Per-question rows are written (to `bench/out/quality-rows.jsonl`) for dev only.
-The second frozen test set (`*.test2.jsonl`, 2026-12-02) is held back: no run reads it but one
-with `--test2` (`--split test --test2` reads only it, as test): the lead's single measurement at
-the end.
+The later frozen test sets (`*.test2.jsonl`, `*.test3.jsonl`, ...: `held_back`) are held back: no
+run reads them but one with `--held-back` (`--split test --held-back` reads only them, each set in
+its own columns, `article test2`, `article test3`, ...; `--held-back test3` only that one;
+`--test2` is `--held-back test2`): the lead's single measurement at the end of the session that
+added a set.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -74,11 +78,22 @@ def question_sets(txt: bool = False) -> dict[str, list[Path]]:
     return sets
 
 
-def held_back(path: Path) -> bool:
-    """A frozen test file other than the first split's `<set>.test.jsonl` (`<set>.test2.jsonl`)."""
+_HELD_BACK = re.compile(r"\.(test\d+)\.jsonl$")
+
+
+def held_back(path: Path) -> str | None:
+    """The held-back set a frozen test file belongs to (`test2` for `<set>.test2.jsonl`, `test3`
+    for `<set>.test3.jsonl`, ...); None for the first split's `<set>.test.jsonl` and dev files."""
     from mscqa.evaluation import is_test_file
 
-    return is_test_file(path) and not path.name.endswith(".test.jsonl")
+    found = _HELD_BACK.search(path.name)
+    return found.group(1) if found and is_test_file(path) else None
+
+
+def held_back_parts(sets: dict[str, list[Path]]) -> list[str]:
+    """The held-back sets present among ``sets``' files, in order (`test2`, `test3`, ...)."""
+    parts = {part for files in sets.values() for p in files if (part := held_back(p))}
+    return sorted(parts, key=lambda part: int(part.removeprefix("test")))
 
 
 def corpus_folder(name: str, root: Path, data: Path = DEFAULT_DATA) -> Path:
@@ -115,19 +130,35 @@ def open_service(name: str, root: Path, **service_options: Any) -> Any:
 
 
 def run(
-    services: dict[str, Any], sets: dict[str, list[Path]], split: str, test2: bool = False
+    services: dict[str, Any], sets: dict[str, list[Path]], split: str, part: str | None = None
 ) -> dict[str, dict[str, Any]]:
     """``{corpus: evaluation.evaluate_files(...)}`` over the files of ``split``, without the
-    held-back test2 files (``held_back``); with ``test2``, over those only."""
+    held-back test files (``held_back``); with ``part`` (`test2`, ...), over that set's only."""
     from mscqa.evaluation import evaluate_files, question_files
 
     out = {}
     for name, files in sets.items():
-        kept = [p for p in files if held_back(p) == test2]
+        kept = [p for p in files if held_back(p) == part]
         chosen = question_files(kept, split) if kept else []
         if chosen:
             log(f"asking {name}: {', '.join(p.name for p in chosen)}")
             out[name] = evaluate_files(services[name], chosen)
+    return out
+
+
+def run_held_back(
+    services: dict[str, Any], sets: dict[str, list[Path]], split: str, parts: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Each held-back set of ``parts`` on its own, as ``run`` gives it, with its test split
+    renamed for the set (``{corpus: {"splits": {"test2": ..., "test3": ...}, "rows": [...]}}``),
+    so no two sets are pooled into one figure."""
+    out: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for name, result in run(services, sets, split, part).items():
+            merged = out.setdefault(name, {"splits": {}, "rows": []})
+            if "test" in result["splits"]:
+                merged["splits"][part] = result["splits"]["test"]
+            merged["rows"].extend(result["rows"])
     return out
 
 
@@ -202,9 +233,32 @@ def quiet() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def main(argv: list[str] | None = None, open_: Callable[..., Any] = open_service) -> int:
+def chosen_parts(
+    ap: argparse.ArgumentParser, args: argparse.Namespace, sets: dict[str, list[Path]]
+) -> list[str]:
+    """The held-back sets the command line asks for (none: an ordinary run without them)."""
+    present = held_back_parts(sets)
+    asked = list(args.held_back or []) + (["test2"] if args.test2 else [])
+    if args.held_back is not None and not asked:
+        asked = present
+    unknown = [part for part in asked if part not in present]
+    if unknown:
+        ap.error(f"no held-back set {', '.join(unknown)}; present: {', '.join(present)}")
+    return list(dict.fromkeys(asked))
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``main``."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--test2", action="store_true", help="only the held-back test2 files (once)")
+    ap.add_argument(
+        "--held-back",
+        nargs="*",
+        metavar="SET",
+        default=None,
+        help="only the held-back test sets (test2, test3, ...; all when none is named), each in "
+        "its own columns (once, at the end)",
+    )
+    ap.add_argument("--test2", action="store_true", help="the same as --held-back test2")
     ap.add_argument("--split", choices=("dev", "test", "all"), default="all")
     ap.add_argument("--by-kind", action="store_true", help="dev figures per question kind")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -212,16 +266,26 @@ def main(argv: list[str] | None = None, open_: Callable[..., Any] = open_service
         "--txt", action="store_true", help="also the article's questions over its original .txt"
     )
     ap.add_argument("--index-root", type=Path, default=OUT / "quality-index")
+    return ap
+
+
+def main(argv: list[str] | None = None, open_: Callable[..., Any] = open_service) -> int:
+    ap = parser()
     args = ap.parse_args(argv)
     quiet()
     sets = question_sets(args.txt)
+    parts = chosen_parts(ap, args, sets)
     before, at = machine(), commit()
     services = {name: open_(name, args.index_root) for name, files in sets.items() if files}
-    results = run(services, sets, args.split, args.test2)
+    if parts:
+        results = run_held_back(services, sets, args.split, parts)
+    else:
+        results = run(services, sets, args.split)
     cols = columns(results)
-    tests = {name: m for name, m in cols.items() if name.endswith(" test")}
+    tests = {name: m for name, m in cols.items() if not name.endswith(" dev")}
     if tests:
-        label = f"bench.quality.report --split {args.split}" + (" --test2" if args.test2 else "")
+        label = f"bench.quality.report --split {args.split}"
+        label += f" --held-back {' '.join(parts)}" if parts else ""
         log_test_run(label, tests, at)
     report = {
         "machine": before,

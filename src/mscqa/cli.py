@@ -218,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "eval",
         help="measure retrieval and answers on question files (JSONL; <set>.test.jsonl and "
-        "<set>.test2.jsonl are the test split, every other file dev)",
+        "<set>.test<N>.jsonl are the test split, every other file dev)",
     )
     p.add_argument("questions", type=Path, nargs="+", help="question files or folders of them")
     p.add_argument(

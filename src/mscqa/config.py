@@ -27,6 +27,13 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(
         8, ge=1, le=100, description="Database connections each server keeps for questions."
     )
+    database_build_memory_mb: int = Field(
+        4096,
+        ge=64,
+        le=1_048_576,
+        description="Most memory (MB) a build lets PostgreSQL give pgvector's HNSW graph "
+        "(maintenance_work_mem, in the build's session only); a larger graph builds far slower.",
+    )
     model: str = Field(
         "",
         description="Embedding model name or path; empty means the bundled all-MiniLM-L6-v2.",

@@ -8,7 +8,6 @@ the answerer abstains below ``AnswerPolicy.min_confidence``. The weights are fit
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 
 from mscqa.answer.expected import country_code, named_countries
@@ -92,30 +91,12 @@ def features(retrieval: Retrieval, chosen: Ranked | None = None) -> dict[str, fl
 def unknown_names(retrieval: Retrieval) -> tuple[str, ...]:
     """The question's names that the corpus never uses (``Retrieval.unknown_names``), less the
     countries that the retrieved passages name in another form: "in the US" where they say
-    "the U.S." or "the United States" asks about a country they do name; and, in a question
-    written in title case ("... Are We Measuring the Same Thing?"), where a capital marks no
-    name, the words that are only capitalised ("Thing"), not spelled as names are ("ADRB",
-    "HIV1", "Lloyd-Davies")."""
+    "the U.S." or "the United States" asks about a country they do name."""
     names = retrieval.unknown_names
-    if names and _title_case(retrieval.corrected):
-        names = tuple(n for n in names if not _CAPITALISED_WORD.fullmatch(n))
     if not any(country_code(n) for n in names):
         return names
     named = passage_countries(retrieval)
     return tuple(n for n in names if country_code(n) not in named)
-
-
-# a word that is only capitalised: one capital, then lower-case letters
-_CAPITALISED_WORD = re.compile(r"[A-Z][a-z]+")
-_LONG_WORD = re.compile(r"[^\W\d_]{4,}")
-# a question is in title case when this share of its longer words after the first is capitalised
-TITLE_CASE_SHARE = 0.8
-
-
-def _title_case(question: str) -> bool:
-    """Whether ``question`` capitalises most of its words (a paper's title, a headline)."""
-    words = _LONG_WORD.findall(question)[1:]
-    return len(words) >= 4 and sum(w[0].isupper() for w in words) >= TITLE_CASE_SHARE * len(words)
 
 
 def passage_countries(retrieval: Retrieval) -> frozenset[str]:

@@ -19,6 +19,7 @@ class StoreSettings(Protocol):
     index_dir: Path
     database_url: SecretStr | None
     database_pool_size: int
+    database_build_memory_mb: int
 
 
 def open_store(settings: StoreSettings, tokens: Tokens | None = None) -> SnapshotStore:
@@ -33,5 +34,6 @@ def open_store(settings: StoreSettings, tokens: Tokens | None = None) -> Snapsho
         settings.database_url.get_secret_value(),
         models_dir(settings.index_dir),
         pool_size=settings.database_pool_size,
+        build_memory_mb=settings.database_build_memory_mb,
         tokens=tokens,
     )

@@ -32,7 +32,14 @@ from mscqa.index.pgdb import reachable
 from mscqa.index.pgleases import Leases
 from mscqa.index.pgrecords import undefined
 from mscqa.index.pgsnapshot import PgSnapshot
-from mscqa.index.pgwrite import HNSW_EF_SEARCH, PgWriter, schema_of, write_snapshot
+from mscqa.index.pgwrite import (
+    BUILD_MEMORY_MB,
+    HNSW_EF_SEARCH,
+    PgWriter,
+    log_notice,
+    schema_of,
+    write_snapshot,
+)
 from mscqa.memo import LastCall
 
 log = logging.getLogger(__name__)
@@ -50,9 +57,17 @@ class PgStore:
     """
 
     def __init__(
-        self, url: str, models_dir: Path, *, pool_size: int = 8, tokens: Tokens | None = None
+        self,
+        url: str,
+        models_dir: Path,
+        *,
+        pool_size: int = 8,
+        tokens: Tokens | None = None,
+        build_memory_mb: int = BUILD_MEMORY_MB,
     ) -> None:
         self.url = url
+        # the most a build's session lets pgvector's HNSW graph use (``write_snapshot``)
+        self.build_memory_mb = build_memory_mb
         self.models_dir = models_dir  # where the build's ONNX exports live (on this machine)
         # the token memo the snapshots it writes tokenise through (``lexical.Tokens``)
         self.tokens: Tokens = tokens if tokens is not None else LastCall()
@@ -161,6 +176,7 @@ class PgStore:
     def writer(self, wait: bool = False) -> Iterator[PgWriter]:
         """Migrate the schema and hold the one-builder lock for the duration of a build."""
         conn = self.connect()
+        conn.add_notice_handler(log_notice)  # pgvector says when its graph outgrows memory
         try:
             with reachable(self.url):
                 # a build killed in the middle of a long statement (an HNSW index, say) is

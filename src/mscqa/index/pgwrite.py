@@ -38,6 +38,30 @@ log = logging.getLogger(__name__)
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
+BUILD_MEMORY_MB = 4096  # MSCQA_DATABASE_BUILD_MEMORY_MB's default
+
+
+def hnsw_graph_kb(rows: int, dim: int) -> int:
+    """maintenance_work_mem (kB) in which pgvector builds the HNSW graph of ``rows`` vectors.
+
+    Per vector: its value (8 + 4 * dim bytes), its layer-0 neighbours (2 * M candidates of
+    16 bytes), the element and the few upper-layer lists (~200 bytes); plus a tenth and 64 MB.
+    Measured: with 16 MB the graph of dim 384, M 32 stopped fitting after 6069 vectors
+    (2764 bytes each; this formula: 2768).
+    """
+    per_vector = 8 + 4 * dim + 2 * HNSW_M * 16 + 200
+    return rows * per_vector * 11 // 10 // 1024 + 65536
+
+
+def log_notice(diagnostic: Any) -> None:
+    """A build connection's server notices, in the log: pgvector's "graph no longer fits
+    into maintenance_work_mem" (the build then takes far longer) as a warning."""
+    message = diagnostic.message_primary or ""
+    if "no longer fits" in message:
+        log.warning("PostgreSQL: %s; raise MSCQA_DATABASE_BUILD_MEMORY_MB", message)
+    else:
+        log.debug("PostgreSQL: %s", message)
+
 
 # One snapshot's tables but the lexical ones (pglexical's); format 2 added abbreviations and
 # unreadable. Created without keys, filled by COPY, then keyed (faster).
@@ -88,9 +112,11 @@ def write_snapshot(
     *,
     hnsw_above: int = HNSW_ABOVE,
     tokens: Tokens | None = None,
+    build_memory_mb: int = BUILD_MEMORY_MB,
 ) -> int:
     """Write snapshot ``manifest.version`` in one transaction; returns its id. Does not
-    publish it. ``tokens`` is the store's token memo (``lexical.Tokens``)."""
+    publish it. ``tokens`` is the store's token memo (``lexical.Tokens``); ``build_memory_mb``
+    the most ``maintenance_work_mem`` its HNSW index may be given."""
     version = manifest.version
     chunks, chunk_vectors = parts.chunks, parts.chunk_vectors
     dim = int(chunk_vectors.shape[1]) if chunk_vectors.ndim == 2 else 0
@@ -98,12 +124,21 @@ def write_snapshot(
     manifest = manifest.sealed(parts.counts(), storage=storage)
     with conn.transaction(), conn.cursor() as cur:
         # the HNSW graph is built fastest when it fits (pgvector warns and slows down if not):
-        # raise the session's budget to the graph's size, never lower it, at most 2 GB
+        # raise this transaction's budget to the graph's size, never lower it, at most
+        # ``build_memory_mb`` (MSCQA_DATABASE_BUILD_MEMORY_MB)
         current_kb = cur.execute(
             "SELECT setting::bigint FROM pg_settings WHERE name = 'maintenance_work_mem'"
         ).fetchone()[0]
-        graph_kb = len(chunks) * (4 * dim + 16 * HNSW_M) * 5 // 4 // 1024 + 65536
-        budget_kb = max(int(current_kb), min(graph_kb, 2 * 1024 * 1024))
+        graph_kb = hnsw_graph_kb(len(chunks), dim) if storage.hnsw else 0
+        if graph_kb > build_memory_mb * 1024:
+            log.warning(
+                "pgvector's HNSW graph of %d passages needs about %d MB, more than "
+                "MSCQA_DATABASE_BUILD_MEMORY_MB=%d: the index will build far slower",
+                len(chunks),
+                graph_kb // 1024,
+                build_memory_mb,
+            )
+        budget_kb = max(int(current_kb), min(graph_kb, build_memory_mb * 1024))
         cur.execute(f"SET LOCAL maintenance_work_mem = '{budget_kb}kB'")
         snapshot_id = cur.execute(
             "INSERT INTO mscqa.snapshots (version, format, manifest) VALUES (%s, %s, %s) "
@@ -154,6 +189,7 @@ class Store(Protocol):
     url: str
     models_dir: Path
     tokens: Tokens
+    build_memory_mb: int
 
     def load(self, version: str) -> Any: ...
     def list_versions(self) -> list[str]: ...
@@ -169,7 +205,13 @@ class PgWriter:
 
     def write(self, manifest: Manifest, parts: SnapshotParts) -> None:
         with pgdb.reachable(self.store.url):
-            write_snapshot(self.conn, manifest, parts, tokens=self.store.tokens)
+            write_snapshot(
+                self.conn,
+                manifest,
+                parts,
+                tokens=self.store.tokens,
+                build_memory_mb=self.store.build_memory_mb,
+            )
 
     def load(self, version: str) -> Any:
         return self.store.load(version)

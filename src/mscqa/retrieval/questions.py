@@ -15,6 +15,16 @@ from mscqa.index.lexical import tokenize
 from mscqa.retrieval.vocabulary import QUESTION_WORDS, Term
 
 NAME = re.compile(r"\b[A-Za-z]*[A-Z][A-Za-z0-9'-]*")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+# the short words a title leaves in lower case ("Outcome Feedback within Emergency Medicine")
+_TITLE_LOWER = frozenset(
+    [
+        *("with", "from", "into", "onto", "upon", "than", "versus", "within", "without"),
+        *("between", "among", "after", "before", "during", "through", "under", "over"),
+        *("about", "against", "across"),
+    ]
+)
+_TITLE_WORDS = 4  # fewer capitalised words than this do not tell a title from names
 # Where a compound question splits: another question mark, a semicolon, or "and"/a comma
 # followed by a new question word ("..., and how is it collected?").
 _QUESTION_WORD = (
@@ -42,6 +52,18 @@ def question_parts(question: str, terms: list[Term]) -> tuple[frozenset[int], ..
         if idx:
             out.append(idx)
     return tuple(out) if len(out) > 1 else ()
+
+
+def in_title_case(question: str) -> bool:
+    """Whether ``question`` is written as a title: after its first word, every word of four
+    letters or more (the short words titles leave in lower case aside) is capitalised, and
+    there are at least ``_TITLE_WORDS`` of them. "Assessing Patient Reported Outcomes ...: Are
+    We Measuring the Same Thing?" is; "Has the European Medicines Agency approved MSCs?" is not.
+    In a title a capital marks every word, so it does not mark a name.
+    """
+    words = [w for w in _WORD.findall(question)[1:] if len(w) >= 4]
+    words = [w for w in words if w.lower() not in _TITLE_LOWER]
+    return len(words) >= _TITLE_WORDS and all(w[0].isupper() for w in words)
 
 
 def subject_tokens(snapshot: IndexSnapshot, passages: int, df: dict[str, int]) -> frozenset[str]:

@@ -17,7 +17,7 @@ from mscqa.embedding.embedder import Embedder
 from mscqa.index import IndexSnapshot
 from mscqa.index.lexical import tokenize
 from mscqa.retrieval.fusion import FUSION_MODES, fuse
-from mscqa.retrieval.questions import NAME, question_parts, subject_tokens
+from mscqa.retrieval.questions import NAME, in_title_case, question_parts, subject_tokens
 from mscqa.retrieval.sentences import SentenceScorer
 from mscqa.retrieval.spelling import Speller, model_words
 from mscqa.retrieval.vocabulary import SYNONYM_GROUPS, Term, Vocabulary
@@ -44,12 +44,17 @@ class Retriever:
         document_passages: int = 8,
         subjects: bool = True,
         known_words: bool = True,
+        continuations: bool = True,
+        context_terms: bool = True,
     ) -> None:
         """``vocabulary`` (the hand-written domain groups), ``abbreviations`` (the ones the
         documents define) and ``document_passages`` (more passages of the best document whose
         sentences are scored) and ``subjects`` (a short question that names no subject is a
-        follow-up) and ``known_words`` (the model's whole words are no typos) can be switched off
-        for the ablation (bench/quality/ablation.py)."""
+        follow-up) and ``known_words`` (the model's whole words are no typos) and
+        ``continuations`` (a sentence that refers back to the one before it is found by that
+        one's words too) and ``context_terms`` (a follow-up's sentences are also scored by the
+        words of its conversation) can be switched off for the ablation
+        (bench/quality/ablation.py)."""
         if fusion not in FUSION_MODES:
             raise ValueError(f"fusion must be one of {FUSION_MODES}, got {fusion!r}")
         if not 0.0 <= alpha <= 1.0:
@@ -65,7 +70,7 @@ class Retriever:
         # abstract's answer often sits in another section than the passage that matched best
         self.document_passages = document_passages
         stats = snapshot.term_stats()
-        self.sentences = SentenceScorer(snapshot)
+        self.sentences = SentenceScorer(snapshot, continuations=continuations)
         n = max(1, stats.passages)
         self._idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in stats.df.items()}
         self._unknown_idf = math.log(1 + (n + 0.5) / 0.5)
@@ -80,6 +85,7 @@ class Retriever:
             self._doc_start[doc] = (row, count)
             row += count
         self.subjects = subjects
+        self.context_terms = context_terms
         self._subjects = subject_tokens(snapshot, stats.passages, stats.df)
         self._unreadable: dict[str, list[Unreadable]] = {}
         for part in snapshot.unreadable:
@@ -139,8 +145,11 @@ class Retriever:
             Hit(r, chunk, float(fused[at[r]]), float(dense_u[at[r]]), float(lexical[at[r]]))
             for r, chunk in zip(order, snap.chunks_at(order), strict=True)
         )
-        q_terms = self.terms(question)
+        own_terms = self.terms(question)
         ctx_terms = self.terms(query)
+        q_terms = own_terms + (
+            self._context_terms(own_terms, ctx_terms) if query != question else []
+        )
         top_tokens = set().union(*(snap.chunk_tokens(h.row) for h in hits[:3])) if hits else set()
         top_dense = float(dense_u.max()) if len(universe) else 0.0
         more = self._document_rows(hits, {r: float(fused[i]) for r, i in at.items()})
@@ -157,6 +166,16 @@ class Retriever:
             parts=question_parts(question, q_terms),
             unreadable=self._unreadable_parts(hits, q_terms),
         )
+
+    def _context_terms(self, own: list[Term], context: list[Term]) -> list[Term]:
+        """The terms of a follow-up's conversation that the question itself does not use, at
+        ``CONTEXT_WEIGHT`` of their weight: "Why would doctors pick them?" after a question
+        about adipose MSCs asks about adipose MSCs, so a sentence that names them holds more of
+        what is asked than one about another cell type's clinical use."""
+        if not self.context_terms:
+            return []
+        asked = {t.forms for t in own}
+        return [Term(t.weight * CONTEXT_WEIGHT, t.forms) for t in context if t.forms not in asked]
 
     def _best_sentence(self, rows: np.ndarray, vec: np.ndarray) -> np.ndarray:
         """Best sentence cosine of each passage in ``rows`` (a passage with none scores -1)."""
@@ -192,13 +211,17 @@ class Retriever:
         """Names in the question (capitalised words after the first) the corpus never uses.
 
         "Has the European Medicines Agency approved...?" asks about something the documents do
-        not mention, however similar the rest of the question is to a passage.
+        not mention, however similar the rest of the question is to a passage. In a question
+        written as a title (``in_title_case``) only a word capitalised otherwise than a title
+        capitalises it ("HIV1", "iPSCs", "Lloyd-Davies") is a name: "Are We Measuring the Same
+        Thing?" names no "Thing".
         """
         words = NAME.findall(question)
+        titled = in_title_case(question)
         out = []
         for i, word in enumerate(words):
-            if i == 0 and word[1:].islower():
-                continue  # an ordinary capitalised first word
+            if (i == 0 or titled) and word[1:].islower():
+                continue  # an ordinary capitalised first word, or any word of a title
             tokens = tokenize(word)
             if tokens and not self._known(tokens):
                 out.append(word)
@@ -280,5 +303,9 @@ class Retriever:
         return rows[: self.document_passages]
 
 
+# A follow-up's conversation words count for this share of their weight in its sentences'
+# scores: the question's own words say what is asked, the conversation only what about
+# (at 1.0 the article's dev follow-up "And what about the ones from fat?" lost its answer).
+CONTEXT_WEIGHT = 0.5
 _NO_ROWS = np.zeros(0, dtype=np.int64)
 _NO_SCORES = np.zeros(0, dtype=np.float32)

@@ -1,24 +1,26 @@
 """Validate the frozen question sets (stdlib only): ``python3 tests/data/eval/check.py``.
 
-Checks every record of ``article.{dev,test,dev2,test2}.jsonl`` and
-``pubmed.{dev,test,dev2,test2}.jsonl``:
+Checks every record of ``article.{dev,test,dev2,test2,test3}.jsonl`` and
+``pubmed.{dev,test,dev2,test2,test3}.jsonl``:
 valid JSON, unique ids with the file's prefix, only known fields and kinds, in-scope records carry
 gold phrases and each phrase occurs (case-insensitive, whitespace-normalised) in its document — the
 article's body, or the ``CONTEXTS`` of the ``gold_doc`` abstract, which must be one drawn for that
 file (``pubmed.draw.json`` for dev/test, ``pubmed.draw2.json`` for dev2, ``pubmed.draw3.json`` for
-test2); assistant turns of a
+test2, ``pubmed.draw4.json`` for test3); assistant turns of a
 history quote the article verbatim; out-of-scope PubMedQA questions name key terms that occur in
 none of the 1000 abstracts. Across files: no question repeats or nearly repeats another file's
 (the old ``devset.jsonl``/``heldout.jsonl`` included), both splits hold every kind and so does each
-``dev2`` and ``test2`` file, the dev2 abstracts are none of the 40 drawn before and the test2 ones
-none of the 60, the article test split has at least 160 questions, and ``split.py`` reproduces the
-files it makes.
+``dev2``, ``test2`` and ``test3`` file, the dev2 abstracts are none of the 40 drawn before, the
+test2 ones none of the 60 and the test3 ones none of the 75, the article test split has at least
+160 questions, and ``split.py`` reproduces the files it makes.
 
 The ``dev2`` files (written on 2026-12-02, see README.md) are dev: more questions in the test
 split's styles to tune on. They are not made by ``split.py``; the test files stay as they were.
 
 The ``test2`` files (written on 2026-12-02, blind: see README.md) are a second frozen **test** set,
 over abstracts of a third draw; like dev2 they must not repeat or nearly repeat any other file.
+The ``test3`` files (written on 2026-12-02, blind, in session 4) are a third frozen test set over a
+fourth draw, under the same rules.
 """
 
 from __future__ import annotations
@@ -45,11 +47,15 @@ FILES = {
     "pubmed.dev2.jsonl": ("pubmed", "dev2", "pe"),
     "article.test2.jsonl": ("article", "test2", "au"),
     "pubmed.test2.jsonl": ("pubmed", "test2", "pu"),
+    "article.test3.jsonl": ("article", "test3", "av"),
+    "pubmed.test3.jsonl": ("pubmed", "test3", "pv"),
 }
 # The second field is the file's part: the draw a PubMedQA gold_doc must come from. dev2 is dev
 # (tuned on), written later than the dev/test split and over abstracts of its own; test2 is a second
-# frozen test set (never tuned on), written later still, over abstracts of a third draw.
-LATER = ("dev2", "test2")  # the parts written after the split: checked against every other file
+# frozen test set (never tuned on), written later still, over abstracts of a third draw; test3 a
+# third one (session 4), over a fourth draw.
+# The parts written after the split: checked against every other file.
+LATER = ("dev2", "test2", "test3")
 KINDS = {
     "article": {
         "fact", "paraphrase", "keyword", "yesno", "comparison", "list", "spread", "abbreviation",
@@ -268,7 +274,12 @@ def set_problems(
                 asked[doc] = asked.get(doc, 0) + 1
     drawn = [f"{p}.md" for part in ("dev", "test", *LATER) for p in draw.get(part, [])]
     before = set(draw.get("dev", [])) | set(draw.get("test", []))
-    for part, draw_file in (("dev2", "pubmed.draw2.json"), ("test2", "pubmed.draw3.json")):
+    later_draws = (
+        ("dev2", "pubmed.draw2.json"),
+        ("test2", "pubmed.draw3.json"),
+        ("test3", "pubmed.draw4.json"),
+    )
+    for part, draw_file in later_draws:
         overlap = set(draw.get(part, [])) & before
         if overlap:
             out.append(f"{draw_file}: abstracts drawn before: {', '.join(sorted(overlap))}")
@@ -280,8 +291,9 @@ def set_problems(
 
 
 def _near_repeats(files: dict[str, list[Record]], old: dict[str, str]) -> list[str]:
-    """A question of a dev2 or test2 file that nearly repeats one of any other file (ids only: the
-    other question's text is not shown, so a test question is not read by whoever fixes it)."""
+    """A question of a dev2, test2 or test3 file that nearly repeats one of any other file (ids
+    only: the other question's text is not shown, so a test question is not read by whoever fixes
+    it)."""
     out = []
     for name, records in files.items():
         if FILES[name][1] not in LATER:
@@ -306,6 +318,8 @@ def load_context(shared: Path | None = PUBMEDQA) -> Context:
     draw2 = json.loads(draw2_file.read_text(encoding="utf-8")) if draw2_file.is_file() else {}
     draw3_file = HERE / "pubmed.draw3.json"
     draw3 = json.loads(draw3_file.read_text(encoding="utf-8")) if draw3_file.is_file() else {}
+    draw4_file = HERE / "pubmed.draw4.json"
+    draw4 = json.loads(draw4_file.read_text(encoding="utf-8")) if draw4_file.is_file() else {}
     docs = None
     if shared is not None and shared.is_file():
         docs = abstracts(json.loads(shared.read_text(encoding="utf-8")))
@@ -315,6 +329,7 @@ def load_context(shared: Path | None = PUBMEDQA) -> Context:
         "test": draw["test"],
         "dev2": draw2.get("dev2", []),
         "test2": draw3.get("test2", []),
+        "test3": draw4.get("test3", []),
     }
     return Context(article=article, docs=docs, draw=draws)
 

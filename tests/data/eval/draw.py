@@ -4,6 +4,7 @@
     python3 tests/data/eval/draw.py --write         # (re)write pubmed.draw.json
     python3 tests/data/eval/draw.py --dev2 --write  # (re)write pubmed.draw2.json
     python3 tests/data/eval/draw.py --test2 --write # (re)write pubmed.draw3.json
+    python3 tests/data/eval/draw.py --test3 --write # (re)write pubmed.draw4.json
 
 The draw is ``random.Random(SEED).sample`` of the 1000 PubMed ids in sorted order, then a second
 seeded shuffle of those 40 ids puts the first ``DEV_ABSTRACTS`` into dev and the rest into test, so
@@ -16,6 +17,10 @@ test ones; a later draw should likewise exclude every id of both files.
 The test2 draw (2026-12-02, for the second frozen test set ``pubmed.test2.jsonl``) is
 ``random.Random(TEST2_SEED).sample`` of ``TEST2_COUNT`` ids from the sorted ids drawn by neither
 ``draw`` nor ``draw_dev2``.
+
+The test3 draw (2026-12-02, for the third frozen test set ``pubmed.test3.jsonl``) is
+``random.Random(TEST3_SEED).sample`` of ``TEST3_COUNT`` ids from the sorted ids drawn by none of
+``draw``, ``draw_dev2`` and ``draw_test2``.
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ DRAW2_FILE = HERE / "pubmed.draw2.json"
 TEST2_SEED = 20261203
 TEST2_COUNT = 15
 DRAW3_FILE = HERE / "pubmed.draw3.json"
+TEST3_SEED = 20261204
+TEST3_COUNT = 15
+DRAW4_FILE = HERE / "pubmed.draw4.json"
 
 
 def draw(pmids: list[str]) -> dict[str, list[str]]:
@@ -62,10 +70,23 @@ def draw_test2(pmids: list[str]) -> dict[str, list[str]]:
     return {"test2": sorted(random.Random(TEST2_SEED).sample(rest, TEST2_COUNT))}
 
 
+def draw_test3(pmids: list[str]) -> dict[str, list[str]]:
+    """``{"test3": [...]}``: ``TEST3_COUNT`` ids of ``pmids`` no earlier draw took."""
+    taken = {p for ids in draw(pmids).values() for p in ids} | set(draw_dev2(pmids)["dev2"])
+    taken |= set(draw_test2(pmids)["test2"])
+    rest = sorted(set(pmids) - taken)
+    return {"test3": sorted(random.Random(TEST3_SEED).sample(rest, TEST3_COUNT))}
+
+
 def main(argv: list[str]) -> int:
     pmids = list(json.loads(DATA.read_text(encoding="utf-8")))
     source = "shared/bench/pubmedqa/ori_pqal.json"
-    if "--test2" in argv:
+    if "--test3" in argv:
+        excludes = f"{DRAW_FILE.name} {DRAW2_FILE.name} {DRAW3_FILE.name}"
+        result = {"seed": TEST3_SEED, "source": source, "excludes": excludes}
+        result.update(draw_test3(pmids))
+        target = DRAW4_FILE
+    elif "--test2" in argv:
         excludes = f"{DRAW_FILE.name} {DRAW2_FILE.name}"
         result = {"seed": TEST2_SEED, "source": source, "excludes": excludes}
         result.update(draw_test2(pmids))
