@@ -90,7 +90,23 @@ def test_a_count_is_of_the_counted_noun_phrase() -> None:
     assert satisfies(cases, "In all, 1,204 cases were analysed.")
     assert satisfies(cases, "We found 212 eligible patients.")
     assert not satisfies(cases, "Eligible cases were analysed.")
-    assert expected_type("How many patients with asthma were treated?") == ("count", "patients")
+    asthma = expected_type("How many patients with asthma were treated?")
+    assert asthma and asthma[0] == "count" and (asthma[1] or "").startswith("patients ")
+
+
+def test_a_count_of_women_or_newborns_is_answered_by_a_count_of_patients() -> None:
+    # "how many women ...?" over a study that counts its women as patients
+    women = expected_type("How many women with endometriomas had CA125 measured?")
+    assert women and satisfies(women, "CA125 was measured in 72 patients with endometriomas.")
+    assert not satisfies(women, "CA125 was measured in patients with endometriomas.")
+    # its own words still count: "term newborns" by "50 term newborns"
+    newborns = expected_type("How many term newborns were genotyped?")
+    assert newborns and satisfies(newborns, "We genotyped 50 term newborns.")
+    # a count of things is of those things; the figure may follow a colon
+    platelets = expected_type("On average how many platelet concentrates did patients receive?")
+    assert platelets == ("count", "platelet concentrates")
+    assert satisfies(platelets, "(mean number of platelet concentrates: 2.3 versus 0.7)")
+    assert not satisfies(platelets, "Patients received 2.3 more days of care.")
 
 
 def test_places_come_from_the_country_gazetteer_not_the_documents() -> None:
@@ -165,6 +181,10 @@ def test_a_count_of_people_is_answered_by_any_word_for_people() -> None:
 def test_how_far_along_asks_for_progress_not_a_distance() -> None:
     assert expected_type("How far along are the studies?") is None
     assert expected_type("How far can the cells travel?") == ("quantity", None)
+    # "how far have the trials got?" asks how far they have progressed, too
+    assert expected_type("Which diseases, and how far have the trials got?") is None
+    assert expected_type("How far has stem cell research progressed?") is None
+    assert expected_type("How far did the patients walk?") == ("quantity", None)
 
 
 def test_a_time_asked_for_needs_a_time() -> None:

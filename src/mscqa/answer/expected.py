@@ -74,9 +74,15 @@ _SAMPLE_UNITS = (
     "patients participants subjects people persons individuals volunteers cases children adults "
     "women men"
 )
-# a count of people in general is answered by a count of any word for people: "how many people
-# were treated?" by "30 patients were treated" (a more particular noun keeps its own words)
-_PEOPLE = frozenset(["people", "persons", "individuals", "participants", "subjects", "volunteers"])
+# a count of people is answered by a count of any word for people: "how many people were
+# treated?" by "30 patients were treated", "how many women ... had CA125 measured?" by
+# "measured in 72 patients with ovarian endometriomas" (a study's people are its patients,
+# subjects or cases whatever the question calls them); a noun that is no word for people
+# ("platelet concentrates") keeps its own words
+_PEOPLE = (frozenset(_SAMPLE_UNITS.split()) - {"cases"}) | {
+    *("mothers", "fathers", "infants", "babies", "newborns", "neonates", "boys", "girls"),
+    *("students", "workers", "residents", "physicians", "doctors", "nurses", "respondents"),
+}
 # a share of a whole: "What percentage ...?", "What proportion of the referrals ...?"
 _PERCENT_Q = re.compile(
     r"\b(what|which) (percentage|proportion|fraction|share)\b|\bby what percentage\b|"
@@ -90,7 +96,10 @@ _HAS_PERCENT = re.compile(
     re.I,
 )
 _QUANTITY_Q = re.compile(
-    r"\bhow (long|much|far(?! along)|often|old|large|big|fast|strongly|high|low|many)\b|"
+    # "how far along ...?", "how far have the trials got?": progress, not a distance
+    r"\bhow (long|much|far(?! along)(?!\s+(?:have|has|had)\s+(?:\S+\s+){0,4}?"
+    r"(?:got|gotten|gone|come|progressed|advanced|reached)\b)|often|old|large|big|fast|"
+    r"strongly|high|low|many)\b|"
     r"\b(what|which) (percentage|proportion|share|fraction|rate|ratio|number|amount|level|"
     r"score|value|mean|median|average|size|odds ratio|incidence|prevalence)\b|"
     r"\bby (how much|what (percentage|factor|amount))\b|\bto what extent\b|"
@@ -152,7 +161,8 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
         if len(words) > 1 and words[1] in _PHRASE_END:
             words = words[:1]
         if words[-1] in _PEOPLE:
-            return ("count", _SAMPLE_UNITS)
+            # its own words ("term newborns") and every word for people
+            return ("count", " ".join(dict.fromkeys([*words, *_SAMPLE_UNITS.split()])))
         return ("count", " ".join(words))
     if _PERCENT_Q.search(question):
         return ("percent", None)
@@ -192,7 +202,7 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
         # of its words, or right after it ("patients (n = 23)")
         return any(
             re.search(rf"\b{_NUMBER}\s+(?:\S+\s+){{0,3}}{re.escape(stem)}", sentence, re.I)
-            or re.search(rf"{re.escape(stem)}\w*\s*\(?(?:n\s*=\s*)?\d", sentence, re.I)
+            or re.search(rf"{re.escape(stem)}\w*[\s:]*\(?(?:n\s*=\s*)?\d", sentence, re.I)
             for stem in {w[:5] for w in (detail or "").split()}
         )
     if detail and re.search(rf"\b{_DEGREE}\s+(?:\w+\s+)?{re.escape(detail[:5])}", sentence, re.I):
