@@ -195,10 +195,12 @@ def test_ratings_and_comments_reach_the_curator_report(desktop: Session) -> None
             f"{desktop.base_url}/admin/questions?status=downvoted", headers=AUTH
         ).json()["questions"]
         match = [g for g in groups if g["question"] == question]
-        if match or time.monotonic() > deadline:
+        # the rating and the comment are two writes: wait for both, not only the first
+        if (match and match[0]["comments"]) or time.monotonic() > deadline:
             break
         time.sleep(0.3)
-    assert match and match[0]["comments"][0]["comment"] == "It should say which country exactly"
+    assert match and match[0]["comments"], groups
+    assert match[0]["comments"][0]["comment"] == "It should say which country exactly"
     desktop.assert_clean()
 
 
