@@ -246,7 +246,7 @@ _NAME_GOES_ON = re.compile(r"[\w-]")
 def country_code(name: str) -> str | None:
     """The ISO 3166-1 alpha-2 code of a country name in any of its forms ("United States",
     "U.S.", "USA" and "US" are all ``"US"``), or ``None`` for a name that is no country's."""
-    return _codes().get(name.strip().rstrip(".")) or _codes().get(name.strip())
+    return _codes().get(name.strip().rstrip("."))
 
 
 def named_countries(texts: Iterable[str]) -> frozenset[str]:
@@ -257,11 +257,12 @@ def named_countries(texts: Iterable[str]) -> frozenset[str]:
 
 
 @functools.cache
-def _codes() -> dict[str, str]:
-    """Every form of a country's name (those ``places`` finds, and its two-letter code
-    itself: "US") -> its alpha-2 code; "UK", the code ISO 3166 reserves for the United
-    Kingdom, too."""
-    out: dict[str, str] = {"UK": "GB"}
+def _country_forms() -> dict[str, str]:
+    """Every country's names in ISO 3166-1 (short, common, official, and the short name's part
+    before a comma: "Korea" of "Korea, Republic of"), its three-letter code and its two-letter
+    code written with dots ("U.S."), each -> its alpha-2 code, from ``pycountry``'s database
+    (read on first use, ~15 ms). A form two countries share keeps the first one's code."""
+    out: dict[str, str] = {}
     for country in pycountry.countries:
         code = country.alpha_2
         for attr in ("name", "common_name", "official_name"):
@@ -269,26 +270,28 @@ def _codes() -> dict[str, str]:
             if name:
                 out.setdefault(name, code)
                 out.setdefault(name.split(", ")[0], code)
-        for form in (country.alpha_3, ".".join(code), code):
-            out.setdefault(form, code)
+        out.setdefault(country.alpha_3, code)
+        out.setdefault(".".join(code) + ".", code)
+    return out
+
+
+@functools.cache
+def _codes() -> dict[str, str]:
+    """``_country_forms`` without a trailing dot ("U.S"), plus the two-letter codes themselves
+    ("US") and "UK", the code ISO 3166 reserves for the United Kingdom."""
+    out: dict[str, str] = {"UK": "GB"}
+    for form, code in _country_forms().items():
+        out.setdefault(form.rstrip("."), code)
+    for code in _country_forms().values():
+        out.setdefault(code, code)
     return out
 
 
 @functools.cache
 def _countries() -> dict[str, tuple[str, ...]]:
-    """Every country's names in ISO 3166-1 (short, common, official, and the short name's part
-    before a comma: "Korea" of "Korea, Republic of"), its three-letter code and its two-letter
-    code written with dots ("U.S."), from ``pycountry``'s database (read on first use, ~15 ms),
-    by their first word, longest first."""
-    names: set[str] = set()
-    for country in pycountry.countries:
-        for attr in ("name", "common_name", "official_name"):
-            name = getattr(country, attr, None)
-            if name:
-                names.update((name, name.split(", ")[0]))
-        names.update((country.alpha_3, ".".join(country.alpha_2) + "."))
+    """Every form of a country's name (``_country_forms``) by its first word, longest first."""
     table: dict[str, list[str]] = {}
-    for name in sorted(names, key=len, reverse=True):
+    for name in sorted(_country_forms(), key=len, reverse=True):
         first = _CAPITALISED.match(name)
         if first:
             table.setdefault(first.group(), []).append(name)

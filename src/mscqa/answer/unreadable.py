@@ -51,16 +51,13 @@ def unreadable_parts(
         for u, share in retrieval.unreadable
         if share >= max(floor, best_share if not question.pictured else 0.0, top - 0.1)
     }
-    asks_for_content = question.listing or (question.kind or ("",))[0] in ("name", "count")
+    asks_for_name = (question.kind or ("",))[0] in ("name", "count")
+    asks_for_content = question.listing or asks_for_name
     # The question asks for a name or a number that no quoted piece gives (``type_missing``),
     # and a section without text is known by as much of the question as the best piece: the
     # name or number is likely what could not be read ("What is the brand name of the adipose
     # stem cell product approved in Japan?" beside the image table of adipose products).
-    missing = (
-        best is not None
-        and bool(best[2].get("type_missing"))
-        and (question.kind or ("",))[0] in ("name", "count")
-    )
+    missing = best is not None and bool(best[2].get("type_missing")) and asks_for_name
     lacking = {
         u
         for u, share in retrieval.unreadable
