@@ -5,9 +5,9 @@ verbatim in its document, out-of-scope PubMedQA questions really unanswerable by
 test question repeating a dev one, no dev2 question repeating or nearly repeating any other file's,
 and ``split.py`` reproducing the files it makes. The checker is also fed broken records, so a rule
 that stopped firing would show. The dev tooling (``mscqa.evaluation``, ``bench.quality.report``
-and through it ``bench.quality.learning``) must read the dev2 files as dev and the test2 and test3
-files as test, held back from every run but the one that asks for them (and then each set on its
-own, never pooled); no fitting code reads a test file.
+and through it ``bench.quality.learning``) must read the dev2 files as dev and the test2, test3 and
+test4 files as test, held back from every run but the one that asks for them (and then each set on
+its own, never pooled); no fitting code reads a test file.
 """
 
 from __future__ import annotations
@@ -53,10 +53,16 @@ def files() -> dict[str, list[dict[str, Any]]]:
     return loaded
 
 
-PARTS = ("dev", "test", "dev2", "test2", "test3")
+PARTS = ("dev", "test", "dev2", "test2", "test3", "test4")
 ARTICLE_FILES = [f"article.{part}.jsonl" for part in PARTS]
 PUBMED_FILES = [f"pubmed.{part}.jsonl" for part in PARTS]
-HELD_BACK = ("test2", "test3")
+HELD_BACK = ("test2", "test3", "test4")
+# Each held-back set, its id prefix, and the later part written before it (its near-repeat foil).
+LATER_SETS = [
+    ("test2", "au", "dev2", "ae"),
+    ("test3", "av", "test2", "au"),
+    ("test4", "aw", "test3", "av"),
+]
 
 
 @pytest.mark.parametrize("name", ARTICLE_FILES)
@@ -97,18 +103,24 @@ def test_dev_tooling_reads_the_dev2_files_as_dev(monkeypatch: pytest.MonkeyPatch
         assert {item.split for item in load_questions(dev2)} == {"dev"}
 
 
-def test_test2_and_test3_files_are_test_and_held_back(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_later_test_files_are_test_and_held_back(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(EVAL.parents[2]))
     from bench.quality import report
 
     from mscqa.evaluation import is_test_file, load_questions, question_files, split_of
 
-    for name in ("a.test.jsonl", "article.test2.jsonl", "pubmed.test3.jsonl"):
+    for name in (
+        "a.test.jsonl",
+        "article.test2.jsonl",
+        "pubmed.test3.jsonl",
+        "article.test4.jsonl",
+    ):
         assert is_test_file(Path(name)) and split_of(Path(name)) == "test"
     for name in ("article.dev2.jsonl", "devset.jsonl", "heldout.jsonl", "a.testing.jsonl"):
         assert not is_test_file(Path(name)) and split_of(Path(name)) == "dev"
     assert report.held_back(Path("article.test2.jsonl")) == "test2"
     assert report.held_back(Path("pubmed.test3.jsonl")) == "test3"
+    assert report.held_back(Path("article.test4.jsonl")) == "test4"
     for name in ("article.test.jsonl", "article.dev2.jsonl", "a.test3.json", "devset.jsonl"):
         assert report.held_back(Path(name)) is None
     sets = report.question_sets()
@@ -136,8 +148,8 @@ def test_test2_and_test3_files_are_test_and_held_back(monkeypatch: pytest.Monkey
 
 
 def test_held_back_sets_are_reported_each_on_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``--split test --held-back`` gives test2 and test3 their own columns (never one pooled
-    figure); ``--held-back test3`` and ``--test2`` one set; an ordinary run none of them."""
+    """``--split test --held-back`` gives test2, test3 and test4 their own columns (never one
+    pooled figure); ``--held-back test3`` and ``--test2`` one set; an ordinary run none of them."""
     monkeypatch.syspath_prepend(str(EVAL.parents[2]))
     from bench.quality import report
 
@@ -147,8 +159,9 @@ def test_held_back_sets_are_reported_each_on_its_own(monkeypatch: pytest.MonkeyP
         ap = report.parser()
         return report.chosen_parts(ap, ap.parse_args(list(argv)), sets)
 
-    assert parts("--split", "test", "--held-back") == ["test2", "test3"]
+    assert parts("--split", "test", "--held-back") == list(HELD_BACK)
     assert parts("--split", "test", "--held-back", "test3") == ["test3"]
+    assert parts("--split", "test", "--held-back", "test4") == ["test4"]
     assert parts("--split", "test", "--test2") == ["test2"]
     assert parts("--split", "dev") == []
     with pytest.raises(SystemExit):
@@ -162,7 +175,9 @@ def test_held_back_sets_are_reported_each_on_its_own(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(report, "log", lambda *a, **k: None)
     services = {"article": None, "pubmed": None}
     cols = report.columns(report.run_held_back(services, sets, "test", list(HELD_BACK)))
-    assert sorted(cols) == ["article test2", "article test3", "pubmed test2", "pubmed test3"]
+    assert sorted(cols) == [
+        f"{corpus} {part}" for corpus in ("article", "pubmed") for part in HELD_BACK
+    ]
     for name, metrics in cols.items():
         corpus, part = name.split()
         assert metrics["files"] == [f"{corpus}.{part}.jsonl"]
@@ -197,8 +212,8 @@ def test_no_fitting_code_reads_a_test_file(monkeypatch: pytest.MonkeyPatch) -> N
         if is_test_file(path)
         for item in load_questions(path)
     }
-    assert len(test_ids) >= 186 + 95 + 2 * (110 + 55)
-    assert {"au-001", "pu-001", "av-001", "pv-001"} <= test_ids
+    assert len(test_ids) >= 186 + 95 + len(HELD_BACK) * (110 + 55)
+    assert {"au-001", "pu-001", "av-001", "pv-001", "aw-001", "pw-001"} <= test_ids
     assert not test_ids & {c.item.id for c in cases}
     seen = {(c.item.source, c.item.id) for c in cases}
     assert ("article.dev2", "ae-001") in seen and ("pubmed.dev2", "pe-001") in seen
@@ -233,6 +248,10 @@ def test_pubmed_draw_is_the_seeded_draw() -> None:
     assert draw.draw_test3(pmids) == {"test3": committed4["test3"]}
     assert committed4["seed"] == draw.TEST3_SEED and len(committed4["test3"]) == draw.TEST3_COUNT
     assert set(committed4["test3"]).isdisjoint(earlier + committed3["test2"])
+    committed5 = json.loads((EVAL / "pubmed.draw5.json").read_text(encoding="utf-8"))
+    assert draw.draw_test4(pmids) == {"test4": committed5["test4"]}
+    assert committed5["seed"] == draw.TEST4_SEED and len(committed5["test4"]) == draw.TEST4_COUNT
+    assert set(committed5["test4"]).isdisjoint(earlier + committed3["test2"] + committed4["test3"])
 
 
 # The checker itself: each rule fires on a record that breaks it.
@@ -329,52 +348,52 @@ def test_checker_reports_dev2_repeats_near_repeats_and_unknown_kinds(ctx) -> Non
     assert any("pubmed.draw3.json" in p for p in check.set_problems({}, [], overlap3))
     overlap4 = {**ctx.draw, "test3": [ctx.draw["test2"][0]]}
     assert any("pubmed.draw4.json" in p for p in check.set_problems({}, [], overlap4))
+    overlap5 = {**ctx.draw, "test4": [ctx.draw["test3"][0]]}
+    assert any("pubmed.draw5.json" in p for p in check.set_problems({}, [], overlap5))
 
 
-def test_checker_reports_test2_repeats_and_near_repeats(ctx) -> None:
+@pytest.mark.parametrize(("part", "prefix", "before", "before_prefix"), LATER_SETS)
+def test_checker_reports_held_back_repeats_and_near_repeats(
+    part: str, prefix: str, before: str, before_prefix: str, ctx
+) -> None:
     asked = "Which institute pioneered the bone marrow aspiration technique?"
-    dev2 = {**GOOD, "id": "ae-001", "question": asked}
-    test2 = {**GOOD, "id": "au-001", "question": asked.replace("pioneered", "first pioneered")}
-    files = {"article.dev2.jsonl": [dev2], "article.test2.jsonl": [test2]}
+    earlier = {**GOOD, "id": f"{before_prefix}-001", "question": asked}
+    later = {
+        **GOOD,
+        "id": f"{prefix}-001",
+        "question": asked.replace("pioneered", "first pioneered"),
+    }
+    files = {f"article.{before}.jsonl": [earlier], f"article.{part}.jsonl": [later]}
     near = check.set_problems(files, [], ctx.draw)
-    assert any("au-001 nearly repeats ae-001" in p for p in near), near
-    assert not any(asked in p for p in near)
-    old = [{"id": "dev-001", "question": test2["question"]}]
-    same = check.set_problems({"article.test2.jsonl": [test2]}, old, ctx.draw)
-    assert any("au-001 repeats dev question dev-001" in p for p in same)
-    assert check.record_problems({**GOOD, "id": "au-001"}, "article", "test2", "au", ctx) == []
-
-
-def test_checker_reports_test3_repeats_and_near_repeats(ctx) -> None:
-    asked = "Which institute pioneered the bone marrow aspiration technique?"
-    test2 = {**GOOD, "id": "au-001", "question": asked}
-    test3 = {**GOOD, "id": "av-001", "question": asked.replace("pioneered", "first pioneered")}
-    near = check.set_problems(
-        {"article.test2.jsonl": [test2], "article.test3.jsonl": [test3]}, [], ctx.draw
+    assert any(f"{prefix}-001 nearly repeats {before_prefix}-001" in p for p in near), near
+    assert not any(asked in p for p in near)  # the other question itself is not shown
+    old = [{"id": "dev-001", "question": later["question"]}]
+    same = check.set_problems({f"article.{part}.jsonl": [later]}, old, ctx.draw)
+    assert any(f"{prefix}-001 repeats dev question dev-001" in p for p in same)
+    assert (
+        check.record_problems({**GOOD, "id": f"{prefix}-001"}, "article", part, prefix, ctx) == []
     )
-    assert any("av-001 nearly repeats au-001" in p for p in near), near
-    assert not any(asked in p for p in near)
-    old = [{"id": "dev-001", "question": test3["question"]}]
-    same = check.set_problems({"article.test3.jsonl": [test3]}, old, ctx.draw)
-    assert any("av-001 repeats dev question dev-001" in p for p in same)
-    assert check.record_problems({**GOOD, "id": "av-001"}, "article", "test3", "av", ctx) == []
     kinds = check.set_problems(
-        {"article.test.jsonl": [GOOD], "article.test3.jsonl": [{**test3, "kind": "list"}]},
+        {"article.test.jsonl": [GOOD], f"article.{part}.jsonl": [{**later, "kind": "list"}]},
         [],
         ctx.draw,
     )
-    assert any("article.test3.jsonl: kinds differ" in p for p in kinds)
+    assert any(f"article.{part}.jsonl: kinds differ" in p for p in kinds)
 
 
 @needs_shared
-def test_checker_reports_a_test3_gold_doc_from_another_draw(ctx) -> None:
-    good = {"id": "pv-001", "kind": "fact", "question": "q?", "gold": [],
-            "gold_doc": [f"{ctx.draw['test3'][0]}.md"]}  # fmt: skip
+@pytest.mark.parametrize(("part", "prefix", "before", "_before_prefix"), LATER_SETS)
+def test_checker_reports_a_held_back_gold_doc_from_another_draw(
+    part: str, prefix: str, before: str, _before_prefix: str, ctx
+) -> None:
+    pubmed_prefix = "p" + prefix[1:]
+    good = {"id": f"{pubmed_prefix}-001", "kind": "fact", "question": "q?", "gold": [],
+            "gold_doc": [f"{ctx.draw[part][0]}.md"]}  # fmt: skip
     good["gold"] = [ctx.docs[good["gold_doc"][0]][:30]]
-    assert check.record_problems(good, "pubmed", "test3", "pv", ctx) == []
-    other = {**good, "gold_doc": [f"{ctx.draw['test2'][0]}.md"]}
-    problems = check.record_problems(other, "pubmed", "test3", "pv", ctx)
-    assert any("not an abstract drawn for test3" in p for p in problems)
+    assert check.record_problems(good, "pubmed", part, pubmed_prefix, ctx) == []
+    other = {**good, "gold_doc": [f"{ctx.draw[before][0]}.md"]}
+    problems = check.record_problems(other, "pubmed", part, pubmed_prefix, ctx)
+    assert any(f"not an abstract drawn for {part}" in p for p in problems)
 
 
 def test_parity_compares_the_backends_on_every_test_set(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -48,6 +48,7 @@ SETS = {
         ("article.dev2", DATA / "eval" / "article.dev2.jsonl", "dev"),
         ("article.test2", DATA / "eval" / "article.test2.jsonl", "test"),
         ("article.test3", DATA / "eval" / "article.test3.jsonl", "test"),
+        ("article.test4", DATA / "eval" / "article.test4.jsonl", "test"),
     ],
     "pubmed": [
         ("pubmed.dev", DATA / "eval" / "pubmed.dev.jsonl", "dev"),
@@ -55,6 +56,7 @@ SETS = {
         ("pubmed.dev2", DATA / "eval" / "pubmed.dev2.jsonl", "dev"),
         ("pubmed.test2", DATA / "eval" / "pubmed.test2.jsonl", "test"),
         ("pubmed.test3", DATA / "eval" / "pubmed.test3.jsonl", "test"),
+        ("pubmed.test4", DATA / "eval" / "pubmed.test4.jsonl", "test"),
     ],
 }
 

@@ -5,6 +5,7 @@
     python3 tests/data/eval/draw.py --dev2 --write  # (re)write pubmed.draw2.json
     python3 tests/data/eval/draw.py --test2 --write # (re)write pubmed.draw3.json
     python3 tests/data/eval/draw.py --test3 --write # (re)write pubmed.draw4.json
+    python3 tests/data/eval/draw.py --test4 --write # (re)write pubmed.draw5.json
 
 The draw is ``random.Random(SEED).sample`` of the 1000 PubMed ids in sorted order, then a second
 seeded shuffle of those 40 ids puts the first ``DEV_ABSTRACTS`` into dev and the rest into test, so
@@ -21,6 +22,10 @@ The test2 draw (2026-12-02, for the second frozen test set ``pubmed.test2.jsonl`
 The test3 draw (2026-12-02, for the third frozen test set ``pubmed.test3.jsonl``) is
 ``random.Random(TEST3_SEED).sample`` of ``TEST3_COUNT`` ids from the sorted ids drawn by none of
 ``draw``, ``draw_dev2`` and ``draw_test2``.
+
+The test4 draw (2026-12-02, session 5, for the fourth frozen test set ``pubmed.test4.jsonl``) is
+``random.Random(TEST4_SEED).sample`` of ``TEST4_COUNT`` ids from the sorted ids drawn by none of
+``draw``, ``draw_dev2``, ``draw_test2`` and ``draw_test3``.
 """
 
 from __future__ import annotations
@@ -45,6 +50,9 @@ DRAW3_FILE = HERE / "pubmed.draw3.json"
 TEST3_SEED = 20261204
 TEST3_COUNT = 15
 DRAW4_FILE = HERE / "pubmed.draw4.json"
+TEST4_SEED = 20261205
+TEST4_COUNT = 15
+DRAW5_FILE = HERE / "pubmed.draw5.json"
 
 
 def draw(pmids: list[str]) -> dict[str, list[str]]:
@@ -78,10 +86,23 @@ def draw_test3(pmids: list[str]) -> dict[str, list[str]]:
     return {"test3": sorted(random.Random(TEST3_SEED).sample(rest, TEST3_COUNT))}
 
 
+def draw_test4(pmids: list[str]) -> dict[str, list[str]]:
+    """``{"test4": [...]}``: ``TEST4_COUNT`` ids of ``pmids`` no earlier draw took."""
+    taken = {p for ids in draw(pmids).values() for p in ids} | set(draw_dev2(pmids)["dev2"])
+    taken |= set(draw_test2(pmids)["test2"]) | set(draw_test3(pmids)["test3"])
+    rest = sorted(set(pmids) - taken)
+    return {"test4": sorted(random.Random(TEST4_SEED).sample(rest, TEST4_COUNT))}
+
+
 def main(argv: list[str]) -> int:
     pmids = list(json.loads(DATA.read_text(encoding="utf-8")))
     source = "shared/bench/pubmedqa/ori_pqal.json"
-    if "--test3" in argv:
+    if "--test4" in argv:
+        excludes = f"{DRAW_FILE.name} {DRAW2_FILE.name} {DRAW3_FILE.name} {DRAW4_FILE.name}"
+        result = {"seed": TEST4_SEED, "source": source, "excludes": excludes}
+        result.update(draw_test4(pmids))
+        target = DRAW5_FILE
+    elif "--test3" in argv:
         excludes = f"{DRAW_FILE.name} {DRAW2_FILE.name} {DRAW3_FILE.name}"
         result = {"seed": TEST3_SEED, "source": source, "excludes": excludes}
         result.update(draw_test3(pmids))
