@@ -94,7 +94,7 @@ ORDER: dict[str, list[set[str]]] = {
     # live: the serving snapshot and its hot swap; qa: questions and the catalogue over it
     "service": [{"live"}, {"qa"}],
     "answer": [
-        {"cache", "expected", "units"},
+        {"cache", "expected", "units", "roles"},
         {"ranker"},
         {"confidence"},
         {"unreadable"},
