@@ -88,7 +88,7 @@ ORDER: dict[str, list[set[str]]] = {
     ],
     "retrieval": [
         {"fusion", "spelling", "vocabulary", "conversation"},
-        {"questions", "sentences"},
+        {"questions", "sentences", "acronyms"},
         {"retriever"},
     ],
     # live: the serving snapshot and its hot swap; qa: questions and the catalogue over it
