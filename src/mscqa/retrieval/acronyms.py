@@ -19,7 +19,7 @@ A sentence holding the short form then holds each question term of the run.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from mscqa.retrieval.vocabulary import Term
 
@@ -29,15 +29,17 @@ MAX_WORDS = 6
 
 def initials(
     tokens: Sequence[str],
-    present: Collection[str],
+    present: Callable[[str], bool],
     ordinary: Collection[str],
     defined: Mapping[str, Collection[tuple[str, ...]]],
 ) -> list[tuple[str, frozenset[str]]]:
     """``(short form, the run's tokens)`` for every run of ``tokens`` whose initials are a word
-    of ``present`` that is no ``ordinary`` word, no token of the question, and not ``defined``
-    (short token -> its long forms' token tuples) as anything but this run.
+    the retrieved passages use (``present``) that is no ``ordinary`` word, no token of the
+    question, and not ``defined`` (short token -> its long forms' token tuples) as anything but
+    this run.
 
-    >>> initials(["cone", "beam", "comput", "tomographi", "exam"], {"cbct", "exam"}, set(), {})
+    >>> words = {"cbct", "exam"}
+    >>> initials(["cone", "beam", "comput", "tomographi", "exam"], words.__contains__, set(), {})
     [('cbct', frozenset({'beam', 'comput', 'cone', 'tomographi'}))]
     """
     asked = set(tokens)
@@ -46,7 +48,7 @@ def initials(
         for j in range(i + MIN_WORDS, min(len(tokens), i + MAX_WORDS) + 1):
             run = tuple(tokens[i:j])
             short = "".join(t[0] for t in run)
-            if short not in present or short in asked or short in ordinary:
+            if short in asked or short in ordinary or not present(short):
                 continue
             longs = defined.get(short)
             if longs and run not in longs:

@@ -156,9 +156,10 @@ class Retriever:
             for r, chunk in zip(order, snap.chunks_at(order), strict=True)
         )
         more = self._document_rows(hits, {r: float(fused[i]) for r, i in at.items()})
-        own_terms = self.terms(question)
+        tokens = tokenize(question)
+        own_terms = self.vocabulary.terms(tokens, self._idf_of)  # self.terms(question)
         if self.acronyms:
-            own_terms = self._with_acronyms(question, own_terms, hits, more)
+            own_terms = self._with_acronyms(tokens, own_terms, hits, more)
         ctx_terms = self.terms(query)
         q_terms = own_terms + (
             self._context_terms(own_terms, ctx_terms) if query != question else []
@@ -190,14 +191,23 @@ class Retriever:
         return [Term(t.weight * CONTEXT_WEIGHT, t.forms) for t in context if t.forms not in asked]
 
     def _with_acronyms(
-        self, question: str, terms: list[Term], hits: Sequence[Hit], more: list[tuple[int, float]]
+        self,
+        tokens: list[str],
+        terms: list[Term],
+        hits: Sequence[Hit],
+        more: list[tuple[int, float]],
     ) -> list[Term]:
-        """``terms`` where a run of the question's words is also found by the undefined
-        abbreviation a retrieved passage uses for it (``retrieval.acronyms``)."""
-        rows = [h.row for h in hits] + [r for r, _ in more]
-        present = set().union(*(self.snapshot.chunk_tokens(r) for r in rows)) if rows else set()
-        found = initials(tokenize(question), present, self._ordinary, self._defined)
-        return with_initials(terms, found)
+        """``terms`` (of the question's ``tokens``) where a run of the question's words is also
+        found by the undefined abbreviation a retrieved passage uses for it
+        (``retrieval.acronyms``)."""
+        passages = [
+            self.snapshot.chunk_tokens(r) for r in [h.row for h in hits] + [r for r, _ in more]
+        ]
+
+        def present(word: str) -> bool:
+            return any(word in words for words in passages)
+
+        return with_initials(terms, initials(tokens, present, self._ordinary, self._defined))
 
     def _best_sentence(self, rows: np.ndarray, vec: np.ndarray) -> np.ndarray:
         """Best sentence cosine of each passage in ``rows`` (a passage with none scores -1)."""
