@@ -575,3 +575,51 @@ def test_within_the_best_document_a_passage_gap_counts_half() -> None:
     weights = {"dense": 4.5, "passage": 3.0, "behind_in_document": 1.5}
     assert picked(weights) == "d.md#1"  # 4.5*0.75 + 3*0.5 + 1.5*0.5 > 4.5*0.5 + 3
     assert picked({"dense": 4.5, "passage": 3.0}) == "d.md#0"  # the gap counts in full
+
+
+# --- the role of a section in a structured abstract ---------------------------------------------
+
+METHODS = "Sleep quality was measured with a questionnaire before and after CPAP."
+RESULTS = "Sleep quality improved in 9 of 12 patients."
+
+
+def _abstract(doc: str = "s.md") -> tuple[Chunk, Chunk]:
+    return (
+        make_chunk(doc, 0, METHODS, offset=0, section="PATIENTS AND METHODS"),
+        make_chunk(doc, 1, RESULTS, offset=100, section="RESULTS"),
+    )
+
+
+def test_a_question_about_findings_is_answered_by_the_results() -> None:
+    methods, results = _abstract()
+    # the methods sentence restates the question's words: closer, and it says nothing found
+    sentences = [sent(methods, 0, 0.70), sent(results, 0, 0.62, chunk_score=0.9, rank=1)]
+    hits = [Hit(0, methods, 0.9, 0.9, 1.0), Hit(1, results, 0.8, 0.8, 1.0)]
+    shipped = AnswerPolicy(confidence=EVIDENT)
+    question = "Did sleep quality change with CPAP?"
+    out = answer(question, retrieval(sentences, hits), shipped)
+    assert parse(out.text)[0][0] == RESULTS
+    roles = ("in_results", "in_methods", "in_background")
+    no_roles = {k: w for k, w in shipped.ranker.items() if k not in roles}
+    without = dataclasses.replace(shipped, ranker=no_roles)
+    out = answer(question, retrieval(sentences, hits), without)
+    assert parse(out.text)[0][0] == METHODS
+    # a question about how it was done is answered by the methods
+    sentences = [sent(methods, 0, 0.60), sent(results, 0, 0.62, chunk_score=0.9, rank=1)]
+    out = answer("How was sleep quality measured?", retrieval(sentences, hits), shipped)
+    assert parse(out.text)[0][0] == METHODS
+
+
+def test_a_section_role_orders_a_documents_own_sentences_not_documents() -> None:
+    # another abstract's result sentence gains nothing over the best abstract's methods one:
+    # which document answers is decided without the roles
+    methods, _ = _abstract("s.md")
+    _, other = _abstract("t.md")
+    sentences = [sent(methods, 0, 0.70), sent(other, 0, 0.66, rank=1)]
+    hits = [Hit(0, methods, 0.9, 0.9, 1.0), Hit(1, other, 0.85, 0.85, 1.0)]
+    out = answer(
+        "Did sleep quality change with CPAP?",
+        retrieval(sentences, hits),
+        AnswerPolicy(confidence=EVIDENT, max_sentences=1),
+    )
+    assert out.citations[0].chunk.doc_id == "s.md"

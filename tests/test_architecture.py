@@ -88,13 +88,13 @@ ORDER: dict[str, list[set[str]]] = {
     ],
     "retrieval": [
         {"fusion", "spelling", "vocabulary", "conversation"},
-        {"questions", "sentences"},
+        {"questions", "sentences", "acronyms"},
         {"retriever"},
     ],
     # live: the serving snapshot and its hot swap; qa: questions and the catalogue over it
     "service": [{"live"}, {"qa"}],
     "answer": [
-        {"cache", "expected", "units"},
+        {"cache", "expected", "units", "roles"},
         {"ranker"},
         {"confidence"},
         {"unreadable"},

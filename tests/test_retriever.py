@@ -233,3 +233,23 @@ def test_a_follow_up_is_also_scored_by_its_conversation_words(snapshot, fake_emb
     assert off.search(query, 3, question=question).terms == tuple(t.weight for t in own)
     # a question that stands alone is scored by its own words only
     assert retriever.search(question, 3).terms == tuple(t.weight for t in own)
+
+
+def test_a_passage_s_undefined_abbreviation_holds_the_question_s_words(
+    tmp_path, fake_embedder
+) -> None:
+    corpus = write_corpus(
+        tmp_path / "c",
+        {"scan.md": "# Scan\n\nCavitation was seen on CBCT scans of 40 teeth.\n"},
+    )
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "i", _env_file=None)
+    build_index(settings, fake_embedder)
+    snap = load_current(settings.index_dir)
+    question = "Is cavitation seen in cone beam computed tomography?"
+
+    def held(retriever: Retriever) -> float:
+        result = retriever.search(question, 1)
+        return max(s.lexical for s in result.sentences if "CBCT" in s.chunk.text)
+
+    assert held(Retriever(snap, fake_embedder)) == pytest.approx(1.0)
+    assert held(Retriever(snap, fake_embedder, acronyms=False)) < 0.5

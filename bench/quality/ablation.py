@@ -17,13 +17,17 @@ constructor and policy arguments (`QAService(policy=..., retrieval=...)`, no mon
   longer found by the words of the sentence before it, which named the technology);
 - a follow-up's conversation words (`context_terms=False`: the sentences of "How painful is
   collecting them?" are scored by its own words only, not also by the earlier turn's);
+- undefined abbreviations (`acronyms=False`: a retrieved passage's "CBCT" no longer holds the
+  question's "cone beam computed tomography", `mscqa.retrieval.acronyms`);
 - answer units (`AnswerPolicy(units=False)`: single sentences), compound questions
   (`parts=False`), answer types (`types=False`, or as a hard rule: `strict_types=True`),
   unreadable parts (`unreadable=False`); the ranker without its cost for a unit outside the
   best passage's document (`other_document`), without its cost for a sentence stating a
   study's aim (`aim`), or without giving back half of a passage's gap to the best passage
-  within the best document (`behind_in_document`); the confidence without what a collection of
-  documents adds, not shipped (`COLLECTION_WEIGHTS`: `answer.confidence.document_margin`);
+  within the best document (`behind_in_document`), or without the section roles of structured
+  texts (`in_results`, `in_methods`, `in_background`: `mscqa.answer.roles`); the confidence
+  without what a collection of documents adds, not shipped (`COLLECTION_WEIGHTS`:
+  `answer.confidence.document_margin`);
 - the hand-set ranker (shipped) against the learned one (`bench.quality.ranker`), both with no
   abstention threshold (the confidence model reads the ranker's score, so it is fitted to one).
 
@@ -47,6 +51,7 @@ from mscqa.answer.confidence import COLLECTION_WEIGHTS
 
 KEYS = ("citation_hit@3", "answer_contains_gold", "false_abstention", "abstention_recall")
 SHIPPED = AnswerPolicy()
+_ROLES = ("in_results", "in_methods", "in_background")
 ROWS: dict[str, dict[str, Any]] = {
     "as shipped": {},
     "- document passages": {"retrieval": {"document_passages": 0}},
@@ -57,6 +62,7 @@ ROWS: dict[str, dict[str, Any]] = {
     "- the model's words are no typos": {"retrieval": {"known_words": False}},
     "- sentences that refer back": {"retrieval": {"continuations": False}},
     "- a follow-up's conversation words": {"retrieval": {"context_terms": False}},
+    "- undefined abbreviations": {"retrieval": {"acronyms": False}},
     "- answer units": {"policy": {"units": False}},
     "- compound questions": {"policy": {"parts": False}},
     "- answer types": {"policy": {"types": False}},
@@ -71,6 +77,9 @@ ROWS: dict[str, dict[str, Any]] = {
     },
     "- passage gap halved in the best document": {
         "policy": {"ranker": {k: w for k, w in RANKER_WEIGHTS.items() if k != "behind_in_document"}}
+    },
+    "- section roles of structured texts": {
+        "policy": {"ranker": {k: w for k, w in RANKER_WEIGHTS.items() if k not in _ROLES}}
     },
     "+ what a collection of documents adds to the confidence (not shipped)": {
         "policy": {"confidence": CONFIDENCE_WEIGHTS | COLLECTION_WEIGHTS}

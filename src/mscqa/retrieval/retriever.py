@@ -16,6 +16,7 @@ import numpy as np
 from mscqa.embedding.embedder import Embedder
 from mscqa.index import IndexSnapshot
 from mscqa.index.lexical import tokenize
+from mscqa.retrieval.acronyms import initials, with_initials
 from mscqa.retrieval.fusion import FUSION_MODES, fuse
 from mscqa.retrieval.questions import NAME, in_title_case, question_parts, subject_tokens
 from mscqa.retrieval.sentences import SentenceScorer
@@ -46,6 +47,7 @@ class Retriever:
         known_words: bool = True,
         continuations: bool = True,
         context_terms: bool = True,
+        acronyms: bool = True,
     ) -> None:
         """``vocabulary`` (the hand-written domain groups), ``abbreviations`` (the ones the
         documents define) and ``document_passages`` (more passages of the best document whose
@@ -90,11 +92,19 @@ class Retriever:
         self._unreadable: dict[str, list[Unreadable]] = {}
         for part in snapshot.unreadable:
             self._unreadable.setdefault(part.doc_id, []).append(part)
+        ordinary = model_words(embedder)
         self.speller = Speller(
             stats.words,
             abbreviations=[a.short for a in snapshot.abbreviations] if abbreviations else (),
-            known=model_words(embedder) if known_words else frozenset(),
+            known=ordinary if known_words else frozenset(),
         )
+        self.acronyms = acronyms
+        self._ordinary = ordinary
+        self._defined: dict[str, set[tuple[str, ...]]] = {}
+        for a in snapshot.abbreviations:
+            short = tokenize(a.short)
+            if len(short) == 1:
+                self._defined.setdefault(short[0], set()).add(tuple(tokenize(a.long)))
 
     def search(self, query: str, k: int, *, question: str | None = None) -> Retrieval:
         """Top ``k`` chunks for ``query``; sentences of those chunks scored against ``question``.
@@ -145,14 +155,17 @@ class Retriever:
             Hit(r, chunk, float(fused[at[r]]), float(dense_u[at[r]]), float(lexical[at[r]]))
             for r, chunk in zip(order, snap.chunks_at(order), strict=True)
         )
-        own_terms = self.terms(question)
+        more = self._document_rows(hits, {r: float(fused[i]) for r, i in at.items()})
+        tokens = tokenize(question)
+        own_terms = self.vocabulary.terms(tokens, self._idf_of)  # self.terms(question)
+        if self.acronyms:
+            own_terms = self._with_acronyms(tokens, own_terms, hits, more)
         ctx_terms = self.terms(query)
         q_terms = own_terms + (
             self._context_terms(own_terms, ctx_terms) if query != question else []
         )
         top_tokens = set().union(*(snap.chunk_tokens(h.row) for h in hits[:3])) if hits else set()
         top_dense = float(dense_u.max()) if len(universe) else 0.0
-        more = self._document_rows(hits, {r: float(fused[i]) for r, i in at.items()})
         return Retrieval(
             query=query,
             hits=hits,
@@ -176,6 +189,25 @@ class Retriever:
             return []
         asked = {t.forms for t in own}
         return [Term(t.weight * CONTEXT_WEIGHT, t.forms) for t in context if t.forms not in asked]
+
+    def _with_acronyms(
+        self,
+        tokens: list[str],
+        terms: list[Term],
+        hits: Sequence[Hit],
+        more: list[tuple[int, float]],
+    ) -> list[Term]:
+        """``terms`` (of the question's ``tokens``) where a run of the question's words is also
+        found by the undefined abbreviation a retrieved passage uses for it
+        (``retrieval.acronyms``)."""
+        passages = [
+            self.snapshot.chunk_tokens(r) for r in [h.row for h in hits] + [r for r, _ in more]
+        ]
+
+        def present(word: str) -> bool:
+            return any(word in words for words in passages)
+
+        return with_initials(terms, initials(tokens, present, self._ordinary, self._defined))
 
     def _best_sentence(self, rows: np.ndarray, vec: np.ndarray) -> np.ndarray:
         """Best sentence cosine of each passage in ``rows`` (a passage with none scores -1)."""
