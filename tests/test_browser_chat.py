@@ -77,10 +77,8 @@ def history_titles(page: Any) -> list[str]:
 
 def test_a_conversation_survives_a_reload(desktop: Session) -> None:
     expect = _expect()
-    page = desktop.page
-    desktop.open()
-    ask(page, ADVANTAGES)
-    first = answered_turn(page, 0).locator(".answer").text_content()
+    page, turn = answered(desktop, ADVANTAGES)
+    first = turn.locator(".answer").text_content()
     ask(page, FOLLOW_UP)
     answered_turn(page, 1)
 
@@ -102,10 +100,7 @@ def test_a_conversation_survives_a_reload(desktop: Session) -> None:
 
 def test_new_conversation_keeps_the_old_one_in_the_list(desktop: Session) -> None:
     expect = _expect()
-    page = desktop.page
-    desktop.open()
-    ask(page, ADVANTAGES)
-    answered_turn(page, 0)
+    page, _ = answered(desktop, ADVANTAGES)
     page.click("#new-conversation")
     expect(page.locator("#conversation .turn")).to_have_count(0)
     expect(page.locator("#welcome")).to_be_visible()
@@ -165,11 +160,8 @@ def test_copy_puts_the_answer_as_markdown_with_markers_and_sources(desktop: Sess
 
 def test_ratings_and_comments_reach_the_curator_report(desktop: Session) -> None:
     expect = _expect()
-    page = desktop.page
-    desktop.open()
     question = "Which country uses umbilical cord MSCs more?"
-    ask(page, question)
-    turn = answered_turn(page, 0)
+    page, turn = answered(desktop, question)
     down = turn.locator(".action-down")
     with page.expect_response(lambda r: r.url.endswith("/feedback")) as resp:
         down.click()
@@ -460,10 +452,7 @@ def test_markers_and_actions_have_44px_touch_targets_on_phones(phone: Session) -
 
 def test_the_conversation_list_is_a_drawer_on_phones(phone: Session) -> None:
     expect = _expect()
-    page = phone.page
-    phone.open()
-    ask(page, ADIPOSE_COLLECTED)
-    answered_turn(page, 0)
+    page, _ = answered(phone)
     expect(page.locator("#history")).to_be_hidden()
     toggle = page.locator("#history-toggle")
     toggle.click()
