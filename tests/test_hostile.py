@@ -354,34 +354,31 @@ def test_normal_heads_and_urls_still_work(tiny_settings, tiny_service) -> None:
 # --- 7. proxy headers ----------------------------------------------------------------------------
 
 
+def forwarded_asks(url: str) -> list[int]:
+    """The statuses of three questions, each claiming another client in X-Forwarded-For."""
+    return [
+        httpx.post(
+            f"{url}/ask",
+            content=QUESTION,
+            headers={**JSON, "X-Forwarded-For": f"203.0.113.{i}"},
+            timeout=10,
+        ).status_code
+        for i in range(3)
+    ]
+
+
 def test_x_forwarded_for_is_ignored_unless_the_proxy_is_named(tiny_settings, tiny_service) -> None:
     """Before: uvicorn trusted X-Forwarded-For from 127.0.0.1, so a local client could pick a
     new address per question and never meet the per-client rate limit."""
     limited = {"rate_limit_per_minute": 1, "rate_limit_burst": 2}
     with serve(tiny_settings, tiny_service, **limited) as (url, _):
-        codes = [
-            httpx.post(
-                f"{url}/ask",
-                content=QUESTION,
-                headers={**JSON, "X-Forwarded-For": f"203.0.113.{i}"},
-                timeout=10,
-            ).status_code
-            for i in range(3)
-        ]
+        codes = forwarded_asks(url)
     assert codes == [200, 200, 429]
     with serve(tiny_settings, tiny_service, forwarded_allow_ips=["127.0.0.1"], **limited) as (
         url,
         _,
     ):
-        codes = [
-            httpx.post(
-                f"{url}/ask",
-                content=QUESTION,
-                headers={**JSON, "X-Forwarded-For": f"203.0.113.{i}"},
-                timeout=10,
-            ).status_code
-            for i in range(3)
-        ]
+        codes = forwarded_asks(url)
     assert codes == [200, 200, 200]  # behind a named proxy, each client has its own limit
 
 
