@@ -23,7 +23,7 @@ from mscqa.indexing import build_index
 from mscqa.server import create_app
 from mscqa.service import QAService
 from pgcluster import PgCluster
-from waiting import wait_until
+from waiting import finished_job, wait_until
 
 
 def test_a_database_restart_mid_traffic_is_a_clear_503_then_answers_again(
@@ -167,12 +167,7 @@ def test_two_replicas_on_one_database_swap_within_2s_with_no_failed_ask(
             )
             assert up.status_code == 201, up.text
             job = httpx.post(f"{a}/admin/reindex", headers=auth).json()["job_id"]
-            deadline = time.monotonic() + 120
-            while (state := httpx.get(f"{a}/admin/jobs/{job}", headers=auth).json())[
-                "state"
-            ] not in ("done", "failed"):
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
+            state = finished_job(a, job, auth, timeout=120)
             done = time.monotonic()
             assert state["state"] == "done", state
             new = state["version"]
