@@ -268,6 +268,28 @@ def marked_text(page: str) -> str:
     return " ".join(html.unescape("".join(marks)).split())
 
 
+def wait_ready(
+    url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 120.0
+) -> None:
+    """Wait until the `mscqa serve` ``proc`` at ``url`` answers /health with 200; if it exits
+    or ``timeout`` s pass first, raise with the end of its log (``log_path``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"mscqa serve exited: {log_path.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"mscqa serve did not become ready within {timeout:g} s: "
+                f"{log_path.read_text()[-3000:]}"
+            )
+        time.sleep(0.2)
+
+
 @contextlib.contextmanager
 def mscqa_serve(settings: Settings, **env: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """A real `mscqa serve` process over ``settings``' corpus and index (``env``: more
@@ -291,18 +313,7 @@ def mscqa_serve(settings: Settings, **env: str) -> Iterator[tuple[subprocess.Pop
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"mscqa serve exited: {log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("mscqa serve did not become ready within 120 s")
-            time.sleep(0.2)
+        wait_ready(url, proc, log_path)
         yield proc, url
     finally:
         if proc.poll() is None:

@@ -40,6 +40,8 @@ ORDER: dict[str, list[set[str]]] = {
         {"server"},
         {"cli"},
     ],
+    # what a setting's value may look like, then the Settings that checks its values with it
+    "config": [{"values"}, {"settings"}],
     # the question files, then the metrics over them
     "evaluation": [{"questions"}, {"metrics"}],
     # sentences: a text's sentence spans; chrome: line cues of site chrome; repetition: lines

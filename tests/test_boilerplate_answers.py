@@ -11,7 +11,6 @@ Date:2025-04-07" [1], each with confidence 1.00.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import pytest
 from conftest import mscqa_serve
 from mscqa.config import Settings
 from mscqa.indexing import build_index
+from waiting import finished_job
 
 pytestmark = [pytest.mark.slow]
 
@@ -83,16 +83,6 @@ def quoted(body: dict[str, Any]) -> list[str]:
     return [body["answer"], *passages]
 
 
-def wait_job(url: str, job_id: str, timeout: float = 300.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        job = httpx.get(f"{url}/admin/jobs/{job_id}", headers=AUTH, timeout=10).json()
-        if job["state"] in {"done", "failed", "cancelled"}:
-            return job
-        assert time.monotonic() < deadline, job
-        time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def uploaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A real `mscqa serve` whose curator uploaded the original article (.txt) and an HTML page,
@@ -114,7 +104,7 @@ def uploaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
             assert r.status_code == 201, r.text
         r = httpx.post(f"{url}/admin/reindex", headers=AUTH, timeout=30)
         assert r.status_code == 202, r.text
-        assert wait_job(url, r.json()["job_id"])["state"] == "done"
+        assert finished_job(url, r.json()["job_id"], AUTH)["state"] == "done"
         yield url, corpus
 
 

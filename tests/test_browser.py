@@ -22,6 +22,7 @@ from browser import (
     Session,
     _expect,
     _session,
+    answered,
     answered_turn,
     ask,
     assistant_turn,
@@ -36,11 +37,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 def test_answer_with_citation_opens_highlighted_passage(chat: Session) -> None:
     expect = _expect()
-    page = chat.page
-    chat.open()
-    ask(page, ADIPOSE_COLLECTED)
-
-    turn = answered_turn(page, 0)
+    page, turn = answered(chat)
     expect(turn.locator(".answer")).to_contain_text("liposuction")
     expect(page.locator("#send")).to_be_enabled()
 
@@ -65,11 +62,8 @@ def test_answer_with_citation_opens_highlighted_passage(chat: Session) -> None:
 
 def test_follow_up_question_uses_history(chat: Session) -> None:
     expect = _expect()
-    page = chat.page
-    chat.open()
     first = "What are the advantages of adipose mesenchymal stem cells?"
-    ask(page, first)
-    answered_turn(page, 0)
+    page, _ = answered(chat, first)
 
     with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/ask")) as req:
         ask(page, "How are they collected?")
@@ -248,10 +242,7 @@ def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_document_markup_is_shown_as_text(chromium_browser: Any, hostile_server: str) -> None:
     expect = _expect()
     for session in _session(chromium_browser, hostile_server, DESKTOP):
-        page = session.page
-        session.open()
-        ask(page, "Stem cell spam script img link pixel inside?")
-        turn = answered_turn(page, 0)
+        page, turn = answered(session, "Stem cell spam script img link pixel inside?")
         expect(turn.locator(".answer")).to_contain_text("<script>")
         turn.locator(".cite").first.click()
         passage = page.locator("#passage")

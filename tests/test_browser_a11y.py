@@ -8,7 +8,6 @@ colour-contrast rule runs on that real content, so both themes keep text at 4.5:
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +28,7 @@ from browser import (
     axe_violations,
     chromium_browser,
     curator_server,
+    reported,
 )
 
 __all__ = ["chromium_browser", "curator_server"]  # fixtures, used by name
@@ -96,9 +96,13 @@ def test_documents_page(styled: Session) -> None:
     expect = _expect()
     base = styled.base_url
     answer = httpx.post(f"{base}/ask", json={"question": ADIPOSE_COLLECTED}, timeout=60).json()
-    httpx.post(f"{base}/feedback", json={"id": answer["id"], "rating": "down", "comment": "Vague"})
-    httpx.post(f"{base}/ask", json={"question": "Who won the 1998 World Cup?"}, timeout=60)
-    time.sleep(0.8)  # the question log writes within a second
+    rating = {"id": answer["id"], "rating": "down", "comment": "Vague"}
+    assert httpx.post(f"{base}/feedback", json=rating, timeout=30).status_code == 204
+    refused = "Who won the 1998 World Cup?"
+    httpx.post(f"{base}/ask", json={"question": refused}, timeout=60)
+    # the question log writes in its own thread: wait until both lists have what is scanned
+    reported(base, "unanswered", refused)
+    reported(base, "downvoted", ADIPOSE_COLLECTED, lambda g: bool(g["comments"]))
     page = styled.page
     page.goto(f"{base}/documents/view")
     expect(page.locator("#docs-table")).to_be_visible()

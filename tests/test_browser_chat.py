@@ -6,7 +6,6 @@ phone sheet — in headless Chromium against a real `mscqa serve` with the real 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import pytest
 
 from browser import (
     ADIPOSE_COLLECTED,
-    ANSWER_TIMEOUT_MS,
+    AUTH,
     DESKTOP_800,
     PHONE_844,
     TOKEN,
@@ -31,12 +30,14 @@ from browser import (
     chromium_browser,
     curator_server,
     own_mscqa,
+    reported,
+    serving_documents,
 )
+from waiting import finished_job
 
 __all__ = ["chromium_browser", "curator_server"]  # fixtures, used by name
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 FOLLOW_UP = "How are they collected?"
 ADVANTAGES = "What are the advantages of adipose mesenchymal stem cells?"
 OUT_OF_SCOPE = "What is the capital of France?"
@@ -76,10 +77,8 @@ def history_titles(page: Any) -> list[str]:
 
 def test_a_conversation_survives_a_reload(desktop: Session) -> None:
     expect = _expect()
-    page = desktop.page
-    desktop.open()
-    ask(page, ADVANTAGES)
-    first = answered_turn(page, 0).locator(".answer").text_content()
+    page, turn = answered(desktop, ADVANTAGES)
+    first = turn.locator(".answer").text_content()
     ask(page, FOLLOW_UP)
     answered_turn(page, 1)
 
@@ -101,10 +100,7 @@ def test_a_conversation_survives_a_reload(desktop: Session) -> None:
 
 def test_new_conversation_keeps_the_old_one_in_the_list(desktop: Session) -> None:
     expect = _expect()
-    page = desktop.page
-    desktop.open()
-    ask(page, ADVANTAGES)
-    answered_turn(page, 0)
+    page, _ = answered(desktop, ADVANTAGES)
     page.click("#new-conversation")
     expect(page.locator("#conversation .turn")).to_have_count(0)
     expect(page.locator("#welcome")).to_be_visible()
@@ -158,17 +154,14 @@ def test_copy_puts_the_answer_as_markdown_with_markers_and_sources(desktop: Sess
         first = c["sentences"][0]
         url = f"{desktop.base_url}/read/{c['doc_id']}?start={first['start']}&end={first['end']}"
         assert f"<{url}>" in line
-        assert httpx.get(url).status_code == 200
+        assert httpx.get(url, timeout=30).status_code == 200
     desktop.assert_clean()
 
 
 def test_ratings_and_comments_reach_the_curator_report(desktop: Session) -> None:
     expect = _expect()
-    page = desktop.page
-    desktop.open()
     question = "Which country uses umbilical cord MSCs more?"
-    ask(page, question)
-    turn = answered_turn(page, 0)
+    page, turn = answered(desktop, question)
     down = turn.locator(".action-down")
     with page.expect_response(lambda r: r.url.endswith("/feedback")) as resp:
         down.click()
@@ -189,18 +182,9 @@ def test_ratings_and_comments_reach_the_curator_report(desktop: Session) -> None
     page.reload()  # the rating is part of the saved conversation
     expect(page.locator(".action-down").first).to_have_attribute("aria-pressed", "true")
 
-    deadline = time.monotonic() + 10  # the log writes within a second
-    while True:
-        groups = httpx.get(
-            f"{desktop.base_url}/admin/questions?status=downvoted", headers=AUTH
-        ).json()["questions"]
-        match = [g for g in groups if g["question"] == question]
-        # the rating and the comment are two writes: wait for both, not only the first
-        if (match and match[0]["comments"]) or time.monotonic() > deadline:
-            break
-        time.sleep(0.3)
-    assert match and match[0]["comments"], groups
-    assert match[0]["comments"][0]["comment"] == "It should say which country exactly"
+    # the rating and the comment are two writes: wait for both, not only the first
+    group = reported(desktop.base_url, "downvoted", question, lambda g: bool(g["comments"]))
+    assert group["comments"][0]["comment"] == "It should say which country exactly"
     desktop.assert_clean()
 
 
@@ -468,10 +452,7 @@ def test_markers_and_actions_have_44px_touch_targets_on_phones(phone: Session) -
 
 def test_the_conversation_list_is_a_drawer_on_phones(phone: Session) -> None:
     expect = _expect()
-    page = phone.page
-    phone.open()
-    ask(page, ADIPOSE_COLLECTED)
-    answered_turn(page, 0)
+    page, _ = answered(phone)
     expect(page.locator("#history")).to_be_hidden()
     toggle = page.locator("#history-toggle")
     toggle.click()
@@ -515,17 +496,12 @@ def test_the_status_line_follows_rebuilds_and_outages(
 
         # a curator adds a document and rebuilds: the open page notices without a reload
         files = {"file": ("notes.md", b"# Notes\n\nAdipose cells are also called fat cells.\n")}
-        assert httpx.post(f"{url}/admin/documents", files=files, headers=AUTH).status_code == 201
-        job = httpx.post(f"{url}/admin/reindex", headers=AUTH).json()["job_id"]
-        deadline = time.monotonic() + ANSWER_TIMEOUT_MS / 1000
-        while httpx.get(f"{url}/admin/jobs/{job}", headers=AUTH).json()["state"] != "done":
-            assert time.monotonic() < deadline, "the rebuild did not finish"
-            time.sleep(0.3)
-        # the server swaps to the new snapshot shortly after the job is done: wait for that, not
-        # for a fixed time (a fixed sleep was too short on a loaded machine)
-        while httpx.get(f"{url}/health").json().get("index", {}).get("documents") != 2:
-            assert time.monotonic() < deadline, "the server did not swap to the new snapshot"
-            time.sleep(0.1)
+        r = httpx.post(f"{url}/admin/documents", files=files, headers=AUTH, timeout=30)
+        assert r.status_code == 201, r.text
+        job = httpx.post(f"{url}/admin/reindex", headers=AUTH, timeout=30).json()["job_id"]
+        finished = finished_job(url, job, AUTH)
+        assert finished["state"] == "done", finished
+        serving_documents(url, 2)  # the swap comes a moment after the job is done
         page.clock.run_for(16_000)
         expect(status).to_have_text(
             re.compile(r"^Indexed: 2 documents, \d+ passages \(just updated\)$")
@@ -573,8 +549,15 @@ def test_documents_page_lists_what_users_could_not_find(
         f"{curator_server}/ask", json={"question": ADIPOSE_COLLECTED}, timeout=60
     ).json()
     feedback = {"id": wrong["id"], "rating": "down", "comment": "Missing the recovery time"}
-    assert httpx.post(f"{curator_server}/feedback", json=feedback).status_code == 204
-    time.sleep(1.0)  # written within a second
+    assert httpx.post(f"{curator_server}/feedback", json=feedback, timeout=30).status_code == 204
+    # the question log writes in its own thread: wait for what the page must show
+    reported(curator_server, "unanswered", refused.lower(), lambda g: g["count"] >= 2)
+    reported(
+        curator_server,
+        "downvoted",
+        ADIPOSE_COLLECTED,
+        lambda g: "Missing the recovery time" in [c["comment"] for c in g["comments"]],
+    )
 
     for session in _session(chromium_browser, curator_server, DESKTOP_800):
         page = session.page

@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import pytest
 
 from browser import (
     ANSWER_TIMEOUT_MS,
+    AUTH,
     DESKTOP_800,
     TOKEN,
     OwnServer,
@@ -33,6 +33,8 @@ from browser import (
     assistant_turn,
     chromium_browser,
     own_mscqa,
+    reported,
+    serving_documents,
 )
 
 __all__ = ["chromium_browser"]  # fixtures, used by name
@@ -115,7 +117,11 @@ def test_an_unanswered_question_becomes_an_answered_one(
     with page.expect_response(lambda r: r.url.endswith("/feedback")) as resp:
         rated.locator(".feedback-form button[type=submit]").click()
     assert resp.value.status == 204
-    time.sleep(1.2)  # the log writes within a second
+    # the question log writes in its own thread: wait until the report has both
+    reported(server.url, "unanswered", MISSING)
+    reported(
+        server.url, "downvoted", RATED, lambda g: COMMENT in [c["comment"] for c in g["comments"]]
+    )
 
     # 2. the curator sees both next to the upload form, and downloads each as a question file
     use_token(page, server.url)
@@ -161,7 +167,7 @@ def test_an_unanswered_question_becomes_an_answered_one(
     assert row["answered"] is True and row["right"] is True, row
 
     # 6. and the chat answers the user's question from it
-    time.sleep(1.5)  # the server swaps to the new snapshot within a second
+    serving_documents(server.url, 2)  # the swap comes a moment after the rebuild
     desktop.open()
     page.click("#new-conversation")
     ask(page, MISSING)
@@ -204,10 +210,13 @@ def test_the_upload_form_refuses_what_the_server_would_before_sending(
     assert uploads == [], "nothing was sent"
 
     # the server says the same (the page's check is a courtesy, not the guard)
-    auth = {"Authorization": f"Bearer {TOKEN}"}
-    r = httpx.post(f"{server.url}/admin/documents", files={"file": ("big.md", big)}, headers=auth)
+    r = httpx.post(
+        f"{server.url}/admin/documents", files={"file": ("big.md", big)}, headers=AUTH, timeout=30
+    )
     assert r.status_code == 413 and f"{MAX_UPLOAD_MB} MB" in r.json()["detail"]
-    r = httpx.post(f"{server.url}/admin/documents", files={"file": ("x.exe", b"MZ")}, headers=auth)
+    r = httpx.post(
+        f"{server.url}/admin/documents", files={"file": ("x.exe", b"MZ")}, headers=AUTH, timeout=30
+    )
     assert r.status_code == 415
 
     page.set_input_files(

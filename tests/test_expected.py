@@ -59,29 +59,52 @@ def test_untyped_questions(question: str) -> None:
     assert expected_type(question) is None
 
 
-def test_each_type_needs_its_figure_or_name() -> None:
-    money = expected_type("How much does it cost?")
-    assert money and satisfies(money, "It costs $3,000 per dose.")
-    assert not satisfies(money, "The high price limits its use.")
-    year = expected_type("When was it approved?")
-    assert year and satisfies(year, "It was approved in 2012.")
-    assert satisfies(year, "Follow-up lasted 36 months.")
-    assert not satisfies(year, "The FDA has approved it.")
-    count = expected_type("How many patients were treated?")
-    assert count and satisfies(count, "30 patients were treated.")
-    assert satisfies(count, "Twelve patients (ten males) started CPAP.")
-    assert satisfies(count, "We enrolled patients (n = 23).")
-    assert not satisfies(count, "Patients improved.")
-    place = expected_type("Which country has approved it?")
-    assert place and satisfies(place, "At present, Japan has approved it.")
-    assert satisfies(place, "Japan has approved it.")
-    assert not satisfies(place, "It has been approved for use.")
-    person = expected_type("Who developed the technique?")
-    assert person and satisfies(person, "It was pioneered by the Enterprise Institute (SMART).")
-    assert not satisfies(person, "It was developed recently.")
-    quantity = expected_type("What percentage improved?")
-    assert quantity and satisfies(quantity, "Pain fell in 61 patients (9%).")
-    assert not satisfies(quantity, "Pain fell in most patients.")
+@pytest.mark.parametrize(
+    ("question", "met", "unmet"),
+    [
+        (
+            "How much does it cost?",
+            ["It costs $3,000 per dose."],
+            ["The high price limits its use."],
+        ),
+        (
+            "When was it approved?",
+            ["It was approved in 2012.", "Follow-up lasted 36 months."],
+            ["The FDA has approved it."],
+        ),
+        (
+            "How many patients were treated?",
+            [
+                "30 patients were treated.",
+                "Twelve patients (ten males) started CPAP.",
+                "We enrolled patients (n = 23).",
+            ],
+            ["Patients improved."],
+        ),
+        (
+            "Which country has approved it?",
+            ["At present, Japan has approved it.", "Japan has approved it."],
+            ["It has been approved for use."],
+        ),
+        (
+            "Who developed the technique?",
+            ["It was pioneered by the Enterprise Institute (SMART)."],
+            ["It was developed recently."],
+        ),
+        (
+            "What percentage improved?",
+            ["Pain fell in 61 patients (9%)."],
+            ["Pain fell in most patients."],
+        ),
+    ],
+)
+def test_each_type_needs_its_figure_or_name(
+    question: str, met: list[str], unmet: list[str]
+) -> None:
+    wanted = expected_type(question)
+    assert wanted is not None
+    assert [s for s in met if not satisfies(wanted, s)] == []
+    assert [s for s in unmet if satisfies(wanted, s)] == []
 
 
 def test_a_count_is_of_the_counted_noun_phrase() -> None:

@@ -16,13 +16,14 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import ROOT, free_port
+from conftest import ROOT, free_port, wait_ready
 from mscqa.config import Settings
 from mscqa.embedding import HashingEmbedder
 from mscqa.indexing import build_index
 from mscqa.server import create_app
 from mscqa.service import QAService
 from pgcluster import PgCluster
+from waiting import finished_job, wait_until
 
 
 def test_a_database_restart_mid_traffic_is_a_clear_503_then_answers_again(
@@ -43,8 +44,9 @@ def test_a_database_restart_mid_traffic_is_a_clear_503_then_answers_again(
     statuses: list[tuple[float, int, str]] = []
     stop = threading.Event()
     with TestClient(create_app(settings, service)) as client:
-        while client.get("/health").status_code != 200:
-            time.sleep(0.05)
+        wait_until(
+            "the index to load", lambda: client.get("/health").status_code, lambda s: s == 200
+        )
 
         def ask(n: int) -> None:
             i = 0
@@ -58,11 +60,17 @@ def test_a_database_restart_mid_traffic_is_a_clear_503_then_answers_again(
         threads = [threading.Thread(target=ask, args=(n,)) for n in range(2)]
         for t in threads:
             t.start()
+
+        def since(start: float) -> list[int]:
+            return [s for t0, s, _ in statuses if t0 > start]
+
+        # each phase lasts until it has what the checks below judge (fixed sleeps were a race
+        # on a loaded machine): answers before the outage, a 503 during it, answers after it
         try:
-            time.sleep(0.5)
+            wait_until("answers before the outage", lambda: since(0.0), lambda a: len(a) >= 5)
             down = time.monotonic()
             pg_cluster.stop()
-            time.sleep(1.5)
+            wait_until("a 503 during the outage", lambda: since(down), lambda a: 503 in a)
             health_down = client.get("/health")
             pg_cluster.start()
             up = time.monotonic()
@@ -71,7 +79,7 @@ def test_a_database_restart_mid_traffic_is_a_clear_503_then_answers_again(
                     break
                 time.sleep(0.05)
             recovered = time.monotonic()
-            time.sleep(1.5)
+            wait_until("answers after the outage", lambda: since(recovered), lambda a: len(a) >= 5)
         finally:
             stop.set()
             for t in threads:
@@ -129,7 +137,7 @@ def test_two_replicas_on_one_database_swap_within_2s_with_no_failed_ask(
     try:
         a, b = (url for url, _ in replicas)
         for url, proc in replicas:
-            wait_ready(url, proc)
+            wait_ready(url, proc, proc.log_path)  # type: ignore[attr-defined]
         old = httpx.get(f"{b}/health").json()["index"]["version"]
         results: list[tuple[str, int | str]] = []
         stop = threading.Event()
@@ -159,12 +167,7 @@ def test_two_replicas_on_one_database_swap_within_2s_with_no_failed_ask(
             )
             assert up.status_code == 201, up.text
             job = httpx.post(f"{a}/admin/reindex", headers=auth).json()["job_id"]
-            deadline = time.monotonic() + 120
-            while (state := httpx.get(f"{a}/admin/jobs/{job}", headers=auth).json())[
-                "state"
-            ] not in ("done", "failed"):
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
+            state = finished_job(a, job, auth, timeout=120)
             done = time.monotonic()
             assert state["state"] == "done", state
             new = state["version"]
@@ -209,18 +212,3 @@ def start_server(env: dict[str, str], log_path: Path) -> tuple[str, subprocess.P
     log.close()
     proc.log_path = log_path  # type: ignore[attr-defined]
     return f"http://127.0.0.1:{port}", proc
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"mscqa serve exited: {proc.log_path.read_text()[-3000:]}")  # type: ignore[attr-defined]
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("mscqa serve did not become ready within 120 s")
-        time.sleep(0.2)

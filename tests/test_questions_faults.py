@@ -23,6 +23,7 @@ from mscqa.server.questions import log as qlog_module
 from mscqa.server.questions import writer as qlog_writer
 from mscqa.server.questions.log import DB_FILE
 from mscqa.service import QAService
+from waiting import wait_until
 
 
 def _integrity(db: Path) -> str:
@@ -66,7 +67,14 @@ def test_kill_9_mid_traffic_loses_at_most_a_second_and_never_corrupts(
         threads = [threading.Thread(target=traffic, args=(i,)) for i in range(3)]
         for t in threads:
             t.start()
-        time.sleep(5.0)
+        # enough traffic to judge, however slow the machine (a fixed 5 s gave fewer than 20
+        # answers a second old on a loaded one): then the kill, mid-traffic
+        wait_until(
+            "over 20 answers given over a second ago",
+            lambda: sum(at < time.monotonic() - 1.0 for at, _ in answered),
+            lambda n: n > 20,
+            timeout=180,
+        )
         killed_at = time.monotonic()
         proc.kill()  # SIGKILL: no shutdown, no final flush
         proc.wait(timeout=10)

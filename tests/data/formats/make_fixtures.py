@@ -143,22 +143,23 @@ def make_paper_pdf(path: Path) -> None:
         writer.write(fh)
 
 
-def make_encrypted_pdf(path: Path) -> None:
+def _encrypted_pdf(path: Path, user_password: str) -> None:
     writer = PdfWriter()
     _text_page(writer, _pdf_pages()[0])
-    # RC4 needs no optional crypto dependency in pypdf; the reader must still refuse it.
-    writer.encrypt(user_password="secret", owner_password="owner", algorithm="RC4-128")
+    # RC4 needs no optional crypto dependency in pypdf
+    writer.encrypt(user_password=user_password, owner_password="owner", algorithm="RC4-128")
     with path.open("wb") as fh:
         writer.write(fh)
+
+
+def make_encrypted_pdf(path: Path) -> None:
+    """Encrypted with a user password: the reader must refuse it."""
+    _encrypted_pdf(path, user_password="secret")
 
 
 def make_owner_only_pdf(path: Path) -> None:
     """Encrypted with an owner password only (empty user password): readable by anyone."""
-    writer = PdfWriter()
-    _text_page(writer, _pdf_pages()[0])
-    writer.encrypt(user_password="", owner_password="owner", algorithm="RC4-128")
-    with path.open("wb") as fh:
-        writer.write(fh)
+    _encrypted_pdf(path, user_password="")
 
 
 def make_image_only_pdf(path: Path) -> None:

@@ -1,15 +1,16 @@
-"""The one ``Settings`` object. Built once at the edge (CLI, app factory) and passed down."""
+"""The one ``Settings`` object: its fields, each with a default and a one-line description.
+What a value may look like is in ``values``."""
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import warnings
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from mscqa.config import values
 
 
 class Settings(BaseSettings):
@@ -117,7 +118,7 @@ class Settings(BaseSettings):
     keep_snapshots: int = Field(3, ge=1, description="Index snapshots kept for rollback.")
     log_level: str = Field("INFO", description="Log level for the CLI and server.")
     web_dir: Path = Field(
-        Path(__file__).resolve().parents[2] / "web",
+        Path(__file__).resolve().parents[3] / "web",
         description="Folder with the chat page's templates/ and static/.",
     )
     reload_interval: float = Field(
@@ -239,58 +240,23 @@ class Settings(BaseSettings):
     @field_validator("log_level")
     @classmethod
     def _check_level(cls, value: str) -> str:
-        levels = {"DEBUG", "INFO", "WARNING", "ERROR"}
-        if value.upper() not in levels:
-            raise ValueError(f"MSCQA_LOG_LEVEL must be one of {sorted(levels)}, got {value!r}")
-        return value.upper()
+        return values.log_level(value)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _check_origins(cls, value: object) -> list[str]:
-        if isinstance(value, str):
-            text = value.strip()
-            try:
-                value = json.loads(text) if text.startswith("[") else text.split(",")
-            except ValueError as exc:
-                raise ValueError(f"MSCQA_CORS_ORIGINS is not a valid JSON list: {exc}") from None
-        if not isinstance(value, list | tuple):
-            raise ValueError("MSCQA_CORS_ORIGINS must be a comma-separated list or a JSON list")
-        origins = [str(v).strip().rstrip("/") for v in value if str(v).strip()]
-        for origin in origins:
-            if origin != "*" and not origin.startswith(("http://", "https://")):
-                raise ValueError(
-                    f"MSCQA_CORS_ORIGINS entries must look like https://host[:port], got {origin!r}"
-                )
-        return origins
+        return values.origins(value)
 
     @field_validator("forwarded_allow_ips", mode="before")
     @classmethod
     def _check_proxies(cls, value: object) -> list[str]:
-        if isinstance(value, str):
-            value = value.split(",")
-        if not isinstance(value, list | tuple):
-            raise ValueError("MSCQA_FORWARDED_ALLOW_IPS must be a comma-separated list")
-        proxies = [str(v).strip() for v in value if str(v).strip()]
-        for proxy in proxies:
-            if proxy == "*":
-                continue
-            try:
-                ipaddress.ip_network(proxy, strict=False)
-            except ValueError:
-                raise ValueError(
-                    f"MSCQA_FORWARDED_ALLOW_IPS entries must be IP addresses, networks or *, "
-                    f"got {proxy!r}"
-                ) from None
-        return proxies
+        return values.proxies(value)
 
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value().strip():
-            return None  # empty: the folder index, as when unset
-        if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
-            raise ValueError("MSCQA_DATABASE_URL must start with postgresql:// (or postgres://)")
-        return value
+        url = None if value is None else values.database_url(value.get_secret_value())
+        return None if url is None else value
 
     @field_validator("admin_token", "api_key", "metrics_token")
     @classmethod
@@ -302,9 +268,4 @@ class Settings(BaseSettings):
     @field_validator("public_url")
     @classmethod
     def _check_public_url(cls, value: str) -> str:
-        url = value.strip().rstrip("/")
-        if url and (not url.startswith(("http://", "https://")) or "?" in url or "#" in url):
-            raise ValueError(
-                f"MSCQA_PUBLIC_URL must look like https://host[:port][/path], got {value!r}"
-            )
-        return url
+        return values.public_url(value)
