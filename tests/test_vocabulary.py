@@ -130,3 +130,18 @@ def test_groups_are_lower_case_and_disjoint() -> None:
             assert form == form.lower()
             assert form not in seen, form
             seen.add(form)
+
+
+def test_a_command_coordinated_with_another_is_a_part_of_its_own() -> None:
+    from mscqa.retrieval.questions import question_parts
+
+    def parts(question: str) -> list[set[str]]:
+        terms = Vocabulary(tokenize, ()).terms(tokenize(question), lambda t: 1.0)
+        return [{t for i in p for t in terms[i].forms[0]} for p in question_parts(question, terms)]
+
+    # "Explain X and name Y" asks two things; "name" itself is no subject of either
+    assert parts("Explain graft rejection and name the product cleared for it.") == [
+        set(tokenize("graft rejection")),
+        set(tokenize("product cleared")),
+    ]
+    assert parts("Which product is cleared for graft rejection?") == []

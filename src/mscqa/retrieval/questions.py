@@ -26,7 +26,8 @@ _TITLE_LOWER = frozenset(
 )
 _TITLE_WORDS = 4  # fewer capitalised words than this do not tell a title from names
 # Where a compound question splits: another question mark, a semicolon, or "and"/a comma
-# followed by a new question word ("..., and how is it collected?").
+# followed by a new question word ("..., and how is it collected?") or "and" followed by a
+# command ("Explain X and name Y").
 _QUESTION_WORD = (
     r"(?:what|how|which|why|where|who|whom|whose|when|is|are|was|were|does|do|did|can|could|"
     r"has|have|had|should|will|would)\b"
@@ -34,8 +35,12 @@ _QUESTION_WORD = (
 # a word in more than this share of the passages is the corpus's common ground, not a subject
 SUBJECT_MAX_DF = 0.3
 _QUESTION_TOKENS = frozenset(t for w in QUESTION_WORDS for t in tokenize(w))
+# an ask can also be a command coordinated with another one ("Explain X and name Y")
+_COMMAND = r"(?:explain|describe|name|list|give|say|define|outline|summari[sz]e)\b"
 _PARTS = re.compile(
-    rf"\?\s+|;\s*|,?\s+(?:and|but|or)\s+(?={_QUESTION_WORD})|,\s+(?={_QUESTION_WORD})", re.I
+    rf"\?\s+|;\s*|,?\s+(?:and|but|or)\s+(?={_QUESTION_WORD}|{_COMMAND})"
+    rf"|,\s+(?={_QUESTION_WORD})",
+    re.I,
 )
 
 

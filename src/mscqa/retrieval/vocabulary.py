@@ -59,6 +59,7 @@ QUESTION_WORDS = frozenset(
         *("might", "must", "will", "has", "have", "had", "is", "are", "was", "were", "be"),
         *("been", "being", "am", "tell", "me", "please", "about", "any", "here", "there"),
         *("know", "explain", "describe", "give", "show", "anything", "something", "thing"),
+        *("name", "list", "define", "outline", "say"),
         *("things", "also", "just", "really", "much", "many", "some", "get", "got", "i"),
         *("my", "you", "your", "we", "our", "us", "it", "its", "they", "their", "them"),
     ]
