@@ -12,7 +12,8 @@ constructor and policy arguments (`QAService(policy=..., retrieval=...)`, no mon
   the hand-written vocabulary (`vocabulary=False`), or both;
 - subject-less follow-ups (`subjects=False`: only the older anaphora rules make a follow-up);
 - the model's whole words are no typos (`known_words=False`: the speller may turn "healing"
-  into the corpus's "heralding");
+  into the corpus's "heralding"), nor an English dictionary's (`dictionary_words=False`:
+  "myeloma" may become a PubMed abstract's "myoma");
 - sentences that refer back (`continuations=False`: "The technology doubles the yield." is no
   longer found by the words of the sentence before it, which named the technology);
 - a follow-up's conversation words (`context_terms=False`: the sentences of "How painful is
@@ -55,6 +56,7 @@ ROWS: dict[str, dict[str, Any]] = {
     "- both vocabularies": {"retrieval": {"abbreviations": False, "vocabulary": False}},
     "- subject-less follow-ups": {"retrieval": {"subjects": False}},
     "- the model's words are no typos": {"retrieval": {"known_words": False}},
+    "- a dictionary's words are no typos": {"retrieval": {"dictionary_words": False}},
     "- sentences that refer back": {"retrieval": {"continuations": False}},
     "- a follow-up's conversation words": {"retrieval": {"context_terms": False}},
     "- answer units": {"policy": {"units": False}},

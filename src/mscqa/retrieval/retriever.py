@@ -19,7 +19,7 @@ from mscqa.index.lexical import tokenize
 from mscqa.retrieval.fusion import FUSION_MODES, fuse
 from mscqa.retrieval.questions import NAME, in_title_case, question_parts, subject_tokens
 from mscqa.retrieval.sentences import SentenceScorer
-from mscqa.retrieval.spelling import Speller, model_words
+from mscqa.retrieval.spelling import Speller, english_words, model_words
 from mscqa.retrieval.vocabulary import SYNONYM_GROUPS, Term, Vocabulary
 from mscqa.types import Hit, Retrieval, Unreadable
 
@@ -44,6 +44,7 @@ class Retriever:
         document_passages: int = 8,
         subjects: bool = True,
         known_words: bool = True,
+        dictionary_words: bool = True,
         continuations: bool = True,
         context_terms: bool = True,
     ) -> None:
@@ -51,6 +52,7 @@ class Retriever:
         documents define) and ``document_passages`` (more passages of the best document whose
         sentences are scored) and ``subjects`` (a short question that names no subject is a
         follow-up) and ``known_words`` (the model's whole words are no typos) and
+        ``dictionary_words`` (nor are an English dictionary's words) and
         ``continuations`` (a sentence that refers back to the one before it is found by that
         one's words too) and ``context_terms`` (a follow-up's sentences are also scored by the
         words of its conversation) can be switched off for the ablation
@@ -94,6 +96,7 @@ class Retriever:
             stats.words,
             abbreviations=[a.short for a in snapshot.abbreviations] if abbreviations else (),
             known=model_words(embedder) if known_words else frozenset(),
+            dictionary=english_words() if dictionary_words else frozenset(),
         )
 
     def search(self, query: str, k: int, *, question: str | None = None) -> Retrieval:
