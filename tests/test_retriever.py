@@ -233,3 +233,34 @@ def test_a_follow_up_is_also_scored_by_its_conversation_words(snapshot, fake_emb
     assert off.search(query, 3, question=question).terms == tuple(t.weight for t in own)
     # a question that stands alone is scored by its own words only
     assert retriever.search(question, 3).terms == tuple(t.weight for t in own)
+
+
+def test_a_sentence_using_a_defined_abbreviation_holds_its_long_forms_words(
+    tmp_path, fake_embedder
+) -> None:
+    corpus = write_corpus(
+        tmp_path / "c",
+        {
+            "bm.md": "# Marrow\n\nBone marrow mesenchymal stem cells (BM-MSCs) repair tissue. "
+            "Collecting BM-MSCs is painful.\n",
+            # another document uses the short form without defining it: nothing to spell out
+            "other.md": "# Other\n\nCollecting BM-MSCs is painful, they say.\n",
+        },
+    )
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "i", _env_file=None)
+    build_index(settings, fake_embedder)
+    snap = load_current(settings.index_dir)
+    question = "Is collecting marrow painful?"
+
+    def holds_marrow(retriever: Retriever) -> dict[str, bool]:
+        marrow = next(i for i, t in enumerate(retriever.terms(question)) if "marrow" in t.forms[0])
+        return {
+            s.chunk.text[s.start - s.chunk.start : s.end - s.chunk.start]: marrow in s.found
+            for s in retriever.search(question, 2).sentences
+        }
+
+    on = holds_marrow(Retriever(snap, fake_embedder, vocabulary=False))
+    assert on["Collecting BM-MSCs is painful."] is True
+    assert on["Collecting BM-MSCs is painful, they say."] is False
+    off = holds_marrow(Retriever(snap, fake_embedder, vocabulary=False, abbreviations=False))
+    assert off["Collecting BM-MSCs is painful."] is False

@@ -72,7 +72,9 @@ class Retriever:
         # abstract's answer often sits in another section than the passage that matched best
         self.document_passages = document_passages
         stats = snapshot.term_stats()
-        self.sentences = SentenceScorer(snapshot, continuations=continuations)
+        self.sentences = SentenceScorer(
+            snapshot, continuations=continuations, abbreviations=abbreviations
+        )
         n = max(1, stats.passages)
         self._idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in stats.df.items()}
         self._unknown_idf = math.log(1 + (n + 0.5) / 0.5)
