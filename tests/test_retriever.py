@@ -264,3 +264,20 @@ def test_a_sentence_using_a_defined_abbreviation_holds_its_long_forms_words(
     assert on["Collecting BM-MSCs is painful, they say."] is False
     off = holds_marrow(Retriever(snap, fake_embedder, vocabulary=False, abbreviations=False))
     assert off["Collecting BM-MSCs is painful."] is False
+
+
+def test_an_acronym_nobody_defines_is_found_by_the_phrase_it_abbreviates(
+    tmp_path, fake_embedder
+) -> None:
+    corpus = write_corpus(
+        tmp_path / "c",
+        {"gv.md": "# Transplants\n\nDonor T cells cause graft-versus-host disease in patients.\n"},
+    )
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "i", _env_file=None)
+    build_index(settings, fake_embedder)
+    snap = load_current(settings.index_dir)
+    question = "What causes GVHD?"
+    on = Retriever(snap, fake_embedder, vocabulary=False).search(question, 1)
+    off = Retriever(snap, fake_embedder, vocabulary=False, initials=False).search(question, 1)
+    assert off.unknown_names == ("GVHD",) and on.unknown_names == ()
+    assert max(s.lexical for s in on.sentences) > max(s.lexical for s in off.sentences)

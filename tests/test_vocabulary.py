@@ -145,3 +145,19 @@ def test_a_command_coordinated_with_another_is_a_part_of_its_own() -> None:
         set(tokenize("product cleared")),
     ]
     assert parts("Which product is cleared for graft rejection?") == []
+
+
+def test_an_acronym_is_spelt_out_by_the_one_phrase_whose_initials_spell_it() -> None:
+    from mscqa.retrieval.questions import spelt_out
+
+    texts = [
+        "It treats graft-versus-host disease and systemic lupus erythematosus.",
+        "The Food and Drug Administration approved it. It was observed after surgery.",
+    ]
+    assert spelt_out("GVHD", texts) == "graft-versus-host disease"
+    assert spelt_out("SLE", texts) == "systemic lupus erythematosus"
+    assert spelt_out("FDA", texts) == "Food and Drug Administration"  # small words passed over
+    assert spelt_out("XYZ", texts) is None
+    assert spelt_out("OA", texts) is None  # two letters spell too much ("observed after")
+    # two different phrases: which one is meant is not known
+    assert spelt_out("SLE", [*texts, "Some long example."]) is None

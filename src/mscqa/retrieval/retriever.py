@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -17,7 +17,14 @@ from mscqa.embedding.embedder import Embedder
 from mscqa.index import IndexSnapshot
 from mscqa.index.lexical import tokenize
 from mscqa.retrieval.fusion import FUSION_MODES, fuse
-from mscqa.retrieval.questions import NAME, in_title_case, question_parts, subject_tokens
+from mscqa.retrieval.questions import (
+    ACRONYM,
+    NAME,
+    in_title_case,
+    question_parts,
+    spelt_out,
+    subject_tokens,
+)
 from mscqa.retrieval.sentences import SentenceScorer
 from mscqa.retrieval.spelling import Speller, english_words, model_words
 from mscqa.retrieval.vocabulary import SYNONYM_GROUPS, Term, Vocabulary
@@ -47,6 +54,7 @@ class Retriever:
         dictionary_words: bool = True,
         continuations: bool = True,
         context_terms: bool = True,
+        initials: bool = True,
     ) -> None:
         """``vocabulary`` (the hand-written domain groups), ``abbreviations`` (the ones the
         documents define) and ``document_passages`` (more passages of the best document whose
@@ -55,7 +63,8 @@ class Retriever:
         ``dictionary_words`` (nor are an English dictionary's words) and
         ``continuations`` (a sentence that refers back to the one before it is found by that
         one's words too) and ``context_terms`` (a follow-up's sentences are also scored by the
-        words of its conversation) can be switched off for the ablation
+        words of its conversation) and ``initials`` (an acronym no one defines is found by the
+        retrieved passages' phrase whose initials spell it) can be switched off for the ablation
         (bench/quality/ablation.py)."""
         if fusion not in FUSION_MODES:
             raise ValueError(f"fusion must be one of {FUSION_MODES}, got {fusion!r}")
@@ -90,6 +99,7 @@ class Retriever:
             row += count
         self.subjects = subjects
         self.context_terms = context_terms
+        self.initials = initials
         self._subjects = subject_tokens(snapshot, stats.passages, stats.df)
         self._unreadable: dict[str, list[Unreadable]] = {}
         for part in snapshot.unreadable:
@@ -150,14 +160,15 @@ class Retriever:
             Hit(r, chunk, float(fused[at[r]]), float(dense_u[at[r]]), float(lexical[at[r]]))
             for r, chunk in zip(order, snap.chunks_at(order), strict=True)
         )
-        own_terms = self.terms(question)
-        ctx_terms = self.terms(query)
+        more = self._document_rows(hits, {r: float(fused[i]) for r, i in at.items()})
+        spelt = self._spelt_out(question, hits, more)
+        own_terms = self.terms(question, spelt)
+        ctx_terms = self.terms(query, spelt)
         q_terms = own_terms + (
             self._context_terms(own_terms, ctx_terms) if query != question else []
         )
         top_tokens = set().union(*(snap.chunk_tokens(h.row) for h in hits[:3])) if hits else set()
         top_dense = float(dense_u.max()) if len(universe) else 0.0
-        more = self._document_rows(hits, {r: float(fused[i]) for r, i in at.items()})
         return Retrieval(
             query=query,
             hits=hits,
@@ -166,7 +177,9 @@ class Retriever:
             coverage=self._share(ctx_terms, top_tokens),
             known=self._share(ctx_terms, self._idf.keys()),
             corrected=question,
-            unknown_names=self.unknown_names(question),
+            unknown_names=tuple(
+                n for n in self.unknown_names(question) if tuple(tokenize(n)) not in spelt
+            ),
             terms=tuple(t.weight for t in q_terms),
             parts=question_parts(question, q_terms),
             unreadable=self._unreadable_parts(hits, q_terms),
@@ -244,9 +257,44 @@ class Retriever:
             for other in self.vocabulary.equivalents(form)
         )
 
-    def terms(self, text: str) -> list[Term]:
-        """The question's terms (words, and phrases the vocabulary knows), idf-weighted."""
-        return self.vocabulary.terms(tokenize(text), self._idf_of)
+    def terms(
+        self, text: str, spelt: Mapping[tuple[str, ...], frozenset[str]] | None = None
+    ) -> list[Term]:
+        """The question's terms (words, and phrases the vocabulary knows), idf-weighted; an
+        acronym of ``spelt`` (``_spelt_out``) is also found by its long form's words."""
+        terms = self.vocabulary.terms(tokenize(text), self._idf_of)
+        if not spelt:
+            return terms
+        return [
+            Term(t.weight, (*t.forms, spelt[key]))
+            if (key := tuple(sorted(t.forms[0]))) in spelt
+            else t
+            for t in terms
+        ]
+
+    def _spelt_out(
+        self, question: str, hits: Sequence[Hit], more: Sequence[tuple[int, float]]
+    ) -> dict[tuple[str, ...], frozenset[str]]:
+        """The question's acronyms that neither the corpus nor the vocabulary knows, each with
+        the words of the one phrase of the retrieved passages whose initials spell it
+        (``questions.spelt_out``: "GVHD" where they say "graft-versus-host disease")."""
+        if not self.initials:
+            return {}
+        asked = [
+            a
+            for a in dict.fromkeys(ACRONYM.findall(question))
+            if (key := tuple(tokenize(a))) and not self._known(list(key))
+        ]
+        if not asked:
+            return {}
+        texts = [h.chunk.text for h in hits]
+        texts += [c.text for c in self.snapshot.chunks_at([r for r, _ in more])]
+        out = {}
+        for a in asked:
+            phrase = spelt_out(a, texts)
+            if phrase and (words := frozenset(tokenize(phrase))):
+                out[tuple(tokenize(a))] = words
+        return out
 
     def _unreadable_parts(
         self, hits: Sequence[Hit], terms: list[Term]
