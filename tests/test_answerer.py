@@ -260,7 +260,7 @@ def test_a_part_gets_its_own_piece_when_the_best_one_answers_another_part() -> N
     ]
 
 
-def test_a_pieces_section_heading_counts_towards_a_part() -> None:
+def test_a_pieces_section_heading_counts_towards_a_part_when_it_refers_back() -> None:
     # "What do BM-MSCs do for tissue, and why expand them?": under the heading "BM-MSCs",
     # "It repairs tissue." holds the first part (terms 0-1) with its heading's term 0; another
     # sentence holds only term 1 of it
@@ -273,6 +273,16 @@ def test_a_pieces_section_heading_counts_towards_a_part() -> None:
     r = retrieval([expand, loose, repairs], terms=(1.0,) * 3, parts=parts)
     out = answer("q", r, policy(margin=0.1, gain=1.0, max_sentences=2))
     assert [q for q, _ in parse(out.text)] == [text_of(expand), text_of(repairs)]
+    # a sentence that names its own subject does not take the heading's: under "The three
+    # kinds of MSCs", "Cells repair tissue." is about no kind in particular
+    chunk = make_chunk(
+        "p.md", 0, "BM-MSCs must be expanded. Cells repair tissue.", section="BM-MSCs"
+    )
+    expand = sent(chunk, 0, 0.9, found=frozenset({0, 2}))
+    general = dataclasses.replace(sent(chunk, 1, 0.7, found=frozenset({1})), heading=frozenset({0}))
+    r = retrieval([expand, loose, general], terms=(1.0,) * 3, parts=parts)
+    out = answer("q", r, policy(margin=0.1, gain=1.0, max_sentences=2))
+    assert [q for q, _ in parse(out.text)] == [text_of(expand)]
 
 
 def test_a_part_that_asks_for_no_figure_is_answered_without_one() -> None:

@@ -205,8 +205,11 @@ def _part_pieces(every: Ranked, question: Question, floor: float) -> Ranked:
 
     A part's candidates are the pieces scoring at least ``floor`` that hold, within
     ``PART_TOLERANCE``, the most of its terms (more than half of them; a part no piece holds
-    so much of gets none). A piece's section heading counts as part of it: in "Adipose MSCs
-    (AD-MSCs)" the sentence "It is extracted through liposuction." holds "adipose MSCs". The
+    so much of gets none). The section heading of a piece that opens by referring back counts
+    as part of it (``_held``): under "Bone marrow MSCs (BM-MSCs)" the sentence "It also ...
+    helps repair damaged tissues" holds "BM-MSCs"; a sentence naming its own subject does not
+    take the heading's (under "The characteristics of bone marrow, fat and cord MSCs" a
+    sentence about all three is not about bone marrow ones). The
     parts are then given their pieces together, as many distinct pieces as there are parts
     when the candidates allow it, the best-ranked ones among those: in "How do BM-MSCs treat
     Parkinson's disease and what did the trial find?" the trial sentence names BM-MSCs and
@@ -218,7 +221,7 @@ def _part_pieces(every: Ranked, question: Question, floor: float) -> Ranked:
     pool = [r for r in every if r[0] >= floor][:PART_POOL]
     options: list[list[int]] = []
     for part in question.parts:
-        shares = [question.share(r[1].found | r[1].members[0].heading, part) for r in pool]
+        shares = [question.share(_held(r[1]), part) for r in pool]
         most = max(shares, default=0.0)
         if most <= 0.5:
             options.append([-1])
@@ -259,3 +262,13 @@ def _words(text: str) -> set[str]:
 
 def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
+
+
+_REFERS = re.compile(r"\s*(?:it|its|they|their|them|this|these|such)\b", re.I)
+
+
+def _held(unit: Unit) -> frozenset[int]:
+    """The terms a piece holds, its section heading's too when it opens by referring back."""
+    if _REFERS.match(unit.text):
+        return unit.found | unit.members[0].heading
+    return unit.found
