@@ -161,3 +161,12 @@ def test_an_acronym_is_spelt_out_by_the_one_phrase_whose_initials_spell_it() -> 
     assert spelt_out("OA", texts) is None  # two letters spell too much ("observed after")
     # two different phrases: which one is meant is not known
     assert spelt_out("SLE", [*texts, "Some long example."]) is None
+
+
+def test_an_acronym_is_a_word_of_capitals_not_a_piece_of_a_hyphenated_name() -> None:
+    from mscqa.retrieval.questions import ACRONYM
+
+    assert ACRONYM.findall("Is GVHD or SLEs treated by CAR-T, IL-1 or anti-TNF drugs?") == [
+        "GVHD",
+        "SLE",
+    ]

@@ -85,8 +85,9 @@ def subject_tokens(snapshot: IndexSnapshot, passages: int, df: dict[str, int]) -
     return frozenset(w for w in words if df.get(w, 0) <= common and w not in _QUESTION_TOKENS)
 
 
-# An acronym in a question: three to six capitals (a plural "s" aside), "GVHD", "SLE", "CARs"
-ACRONYM = re.compile(r"\b([A-Z]{3,6})s?\b")
+# An acronym in a question: three to six capitals (a plural "s" aside), "GVHD", "SLE", "CARs";
+# not a piece of a hyphenated name ("CAR-T", "IL-1"), which its initials do not spell
+ACRONYM = re.compile(r"(?<![\w-])([A-Z]{3,6})s?(?![\w-])")
 _LONG_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
 # the small words an acronym's letters skip ("Food and Drug Administration" is FDA)
 _SKIPPED = frozenset(["of", "and", "the", "for", "in", "on", "to", "with", "a", "an", "by"])
