@@ -30,8 +30,8 @@ from mscqa.types import Answer, Chunk, Citation, Retrieval, Unreadable
 NOT_FOUND = "I couldn't find that in the documents."
 
 _WORD = re.compile(r"\w+")
-# a compound question's open part gets, among the pieces holding within this share of the most
-# of its terms, the best ranked one (dev: 2 compound questions more right, none lost)
+# a compound question's part gets, among the pieces holding within this share of the most of
+# its terms, the best ranked one (dev: 2 compound questions more right, none lost)
 PART_TOLERANCE = 0.1
 PART_POOL = 12  # a part's piece is among the best-ranked ones
 
@@ -209,11 +209,12 @@ def _part_pieces(every: Ranked, question: Question, floor: float) -> Ranked:
     as part of it (``_held``): under "Bone marrow MSCs (BM-MSCs)" the sentence "It also ...
     helps repair damaged tissues" holds "BM-MSCs"; a sentence naming its own subject does not
     take the heading's (under "The characteristics of bone marrow, fat and cord MSCs" a
-    sentence about all three is not about bone marrow ones). The
-    parts are then given their pieces together, as many distinct pieces as there are parts
-    when the candidates allow it, the best-ranked ones among those: in "How do BM-MSCs treat
-    Parkinson's disease and what did the trial find?" the trial sentence names BM-MSCs and
-    Parkinson's disease too, but it answers the second part, and the first part gets the
+    sentence about all three is not about bone marrow ones).
+
+    The parts are then given their pieces together, as many distinct pieces as there are
+    parts when the candidates allow it, the best-ranked ones among those: in "How do BM-MSCs
+    treat Parkinson's disease and what did the trial find?" the trial sentence names BM-MSCs
+    and Parkinson's disease too, but it answers the second part, and the first part gets the
     sentence about how they treat it instead of leaning on the trial's.
     """
     if not question.parts:
@@ -227,7 +228,7 @@ def _part_pieces(every: Ranked, question: Question, floor: float) -> Ranked:
             options.append([-1])
             continue
         options.append([i for i, s in enumerate(shares) if s >= most - PART_TOLERANCE][:4])
-    best: tuple[int, float] | None = None
+    best: tuple[int, int] | None = None
     choice: tuple[int, ...] = ()
     for combo in itertools.product(*options):
         taken = [i for i in combo if i >= 0]
