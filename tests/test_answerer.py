@@ -238,6 +238,53 @@ def test_an_open_part_gets_the_piece_holding_most_of_it() -> None:
     assert [q for q, _ in parse(out.text)] == [text_of(first), text_of(most)]
 
 
+def test_a_part_gets_its_own_piece_when_the_best_one_answers_another_part() -> None:
+    # "How do BM-MSCs treat Parkinson's disease, and what did the trial find?": the trial
+    # sentence (best) names BM-MSCs and Parkinson's too (terms 0-1), but it is there for the
+    # second part (terms 2-3); the sentence holding the first part as fully joins for it
+    chunk = make_chunk(
+        "p.md",
+        0,
+        "A trial of BM-MSCs in Parkinson's found gains. BM-MSCs repair neurons in Parkinson's.",
+    )
+    trial = sent(chunk, 0, 0.9, found=frozenset({0, 1, 2, 3}))
+    how = sent(chunk, 1, 0.7, found=frozenset({0, 1}))
+    parts = (frozenset({0, 1}), frozenset({2, 3}))
+    r = retrieval([trial, how], terms=(1.0,) * 4, parts=parts)
+    out = answer("q", r, policy(margin=0.1, gain=1.0))
+    assert [q for q, _ in parse(out.text)] == [text_of(trial), text_of(how)]
+    # a question of one part: the trial sentence holds it all and stands alone
+    single = retrieval([trial, how], terms=(1.0,) * 4)
+    assert [q for q, _ in parse(answer("q", single, policy(margin=0.1, gain=1.0)).text)] == [
+        text_of(trial)
+    ]
+
+
+def test_a_pieces_section_heading_counts_towards_a_part_when_it_refers_back() -> None:
+    # "What do BM-MSCs do for tissue, and why expand them?": under the heading "BM-MSCs",
+    # "It repairs tissue." holds the first part (terms 0-1) with its heading's term 0; another
+    # sentence holds only term 1 of it
+    chunk = make_chunk("p.md", 0, "BM-MSCs must be expanded. It repairs tissue.", section="BM-MSCs")
+    other = make_chunk("q.md", 0, "Tissue is repaired by many cells.")
+    expand = sent(chunk, 0, 0.9, found=frozenset({0, 2}))
+    repairs = dataclasses.replace(sent(chunk, 1, 0.7, found=frozenset({1})), heading=frozenset({0}))
+    loose = sent(other, 0, 0.8, found=frozenset({1}))
+    parts = (frozenset({0, 1}), frozenset({2}))
+    r = retrieval([expand, loose, repairs], terms=(1.0,) * 3, parts=parts)
+    out = answer("q", r, policy(margin=0.1, gain=1.0, max_sentences=2))
+    assert [q for q, _ in parse(out.text)] == [text_of(expand), text_of(repairs)]
+    # a sentence that names its own subject does not take the heading's: under "The three
+    # kinds of MSCs", "Cells repair tissue." is about no kind in particular
+    chunk = make_chunk(
+        "p.md", 0, "BM-MSCs must be expanded. Cells repair tissue.", section="BM-MSCs"
+    )
+    expand = sent(chunk, 0, 0.9, found=frozenset({0, 2}))
+    general = dataclasses.replace(sent(chunk, 1, 0.7, found=frozenset({1})), heading=frozenset({0}))
+    r = retrieval([expand, loose, general], terms=(1.0,) * 3, parts=parts)
+    out = answer("q", r, policy(margin=0.1, gain=1.0, max_sentences=2))
+    assert [q for q, _ in parse(out.text)] == [text_of(expand)]
+
+
 def test_a_part_that_asks_for_no_figure_is_answered_without_one() -> None:
     # "Which country has approved it, and are products approved in China?": the place is asked
     # in the first part; the piece answering the second gives none and still joins

@@ -160,6 +160,8 @@ LIBRARIES: dict[str, set[str]] = {
     "index.pgstore": {"psycopg_pool"},
     "index.backends": {"pydantic"},
     "retrieval": {"numpy"},
+    # an English dictionary's words: which question words are words, not typos (the speller)
+    "retrieval.spelling": {"spellchecker"},
     "answer": set(),
     # the ISO 3166 country names: which capitalised words name a place (answer types)
     "answer.expected": {"pycountry"},

@@ -94,7 +94,8 @@ def test_unknown_names(snapshot, fake_embedder) -> None:
         "Medicines",
         "Agency",
     )
-    assert retriever.unknown_names("Did the FDA approve Prochymal?") == ()
+    # the corpus writes "Food and Drug Administration" out: the retrieved passages spell FDA
+    assert retriever.search("Did the FDA approve Prochymal?", 3).unknown_names == ()
     assert retriever.unknown_names("What is GVHD?") == ()  # GVHD is a synonym of the corpus's term
 
 
@@ -253,3 +254,51 @@ def test_a_passage_s_undefined_abbreviation_holds_the_question_s_words(
 
     assert held(Retriever(snap, fake_embedder)) == pytest.approx(1.0)
     assert held(Retriever(snap, fake_embedder, acronyms=False)) < 0.5
+
+
+def test_a_sentence_using_a_defined_abbreviation_holds_its_long_forms_words(
+    tmp_path, fake_embedder
+) -> None:
+    corpus = write_corpus(
+        tmp_path / "c",
+        {
+            "bm.md": "# Marrow\n\nBone marrow mesenchymal stem cells (BM-MSCs) repair tissue. "
+            "Collecting BM-MSCs is painful.\n",
+            # another document uses the short form without defining it: nothing to spell out
+            "other.md": "# Other\n\nCollecting BM-MSCs is painful, they say.\n",
+        },
+    )
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "i", _env_file=None)
+    build_index(settings, fake_embedder)
+    snap = load_current(settings.index_dir)
+    question = "Is collecting marrow painful?"
+
+    def holds_marrow(retriever: Retriever) -> dict[str, bool]:
+        marrow = next(i for i, t in enumerate(retriever.terms(question)) if "marrow" in t.forms[0])
+        return {
+            s.chunk.text[s.start - s.chunk.start : s.end - s.chunk.start]: marrow in s.found
+            for s in retriever.search(question, 2).sentences
+        }
+
+    on = holds_marrow(Retriever(snap, fake_embedder, vocabulary=False))
+    assert on["Collecting BM-MSCs is painful."] is True
+    assert on["Collecting BM-MSCs is painful, they say."] is False
+    off = holds_marrow(Retriever(snap, fake_embedder, vocabulary=False, abbreviations=False))
+    assert off["Collecting BM-MSCs is painful."] is False
+
+
+def test_an_acronym_nobody_defines_is_found_by_the_phrase_it_abbreviates(
+    tmp_path, fake_embedder
+) -> None:
+    corpus = write_corpus(
+        tmp_path / "c",
+        {"gv.md": "# Transplants\n\nDonor T cells cause graft-versus-host disease in patients.\n"},
+    )
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "i", _env_file=None)
+    build_index(settings, fake_embedder)
+    snap = load_current(settings.index_dir)
+    question = "What causes GVHD?"
+    on = Retriever(snap, fake_embedder, vocabulary=False).search(question, 1)
+    off = Retriever(snap, fake_embedder, vocabulary=False, initials=False).search(question, 1)
+    assert off.unknown_names == ("GVHD",) and on.unknown_names == ()
+    assert max(s.lexical for s in on.sentences) > max(s.lexical for s in off.sentences)

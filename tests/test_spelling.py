@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mscqa.retrieval.spelling import Speller, model_words
+from mscqa.retrieval.spelling import Speller, english_words, model_words
 
 CORPUS = [
     "Graft versus host disease is treated with bone marrow mesenchymal stem cells.",
@@ -129,3 +129,18 @@ def test_model_words_are_the_tokenizers_whole_words(tmp_path: Path) -> None:
     assert model_words(Folder()) == frozenset({"healing", "teens"})
     assert model_words(Named()) == frozenset()
     assert model_words(object()) == frozenset()
+
+
+def test_a_dictionary_word_is_no_typo_though_the_corpus_never_uses_it() -> None:
+    corpus = ["A myoma was removed laparoscopically."]
+    assert Speller.from_texts(corpus).suggest("myeloma") == "myoma"  # without the dictionary
+    speller = Speller(Speller.from_texts(corpus).vocabulary, dictionary={"myeloma"})
+    assert speller.suggest("myeloma") is None
+    assert speller.correct("CAR-T in multiple myeloma") == "CAR-T in multiple myeloma"
+    assert speller.suggest("myomaa") == "myoma"  # a word of no dictionary is still corrected
+
+
+def test_the_english_dictionary_holds_medical_words_and_no_common_misspellings() -> None:
+    words = english_words()
+    assert all(w in words for w in ("myeloma", "anaesthetic", "rescuers", "pricey", "arthritic"))
+    assert not any(w in words for w in ("diseese", "umbilcal", "mesenchimal", "recieve"))

@@ -130,3 +130,43 @@ def test_groups_are_lower_case_and_disjoint() -> None:
             assert form == form.lower()
             assert form not in seen, form
             seen.add(form)
+
+
+def test_a_command_coordinated_with_another_is_a_part_of_its_own() -> None:
+    from mscqa.retrieval.questions import question_parts
+
+    def parts(question: str) -> list[set[str]]:
+        terms = Vocabulary(tokenize, ()).terms(tokenize(question), lambda t: 1.0)
+        return [{t for i in p for t in terms[i].forms[0]} for p in question_parts(question, terms)]
+
+    # "Explain X and name Y" asks two things; "name" itself is no subject of either
+    assert parts("Explain graft rejection and name the product cleared for it.") == [
+        set(tokenize("graft rejection")),
+        set(tokenize("product cleared")),
+    ]
+    assert parts("Which product is cleared for graft rejection?") == []
+
+
+def test_an_acronym_is_spelt_out_by_the_one_phrase_whose_initials_spell_it() -> None:
+    from mscqa.retrieval.questions import spelt_out
+
+    texts = [
+        "It treats graft-versus-host disease and systemic lupus erythematosus.",
+        "The Food and Drug Administration approved it. It was observed after surgery.",
+    ]
+    assert spelt_out("GVHD", texts) == "graft-versus-host disease"
+    assert spelt_out("SLE", texts) == "systemic lupus erythematosus"
+    assert spelt_out("FDA", texts) == "Food and Drug Administration"  # small words passed over
+    assert spelt_out("XYZ", texts) is None
+    assert spelt_out("OA", texts) is None  # two letters spell too much ("observed after")
+    # two different phrases: which one is meant is not known
+    assert spelt_out("SLE", [*texts, "Some long example."]) is None
+
+
+def test_an_acronym_is_a_word_of_capitals_not_a_piece_of_a_hyphenated_name() -> None:
+    from mscqa.retrieval.questions import ACRONYM
+
+    assert ACRONYM.findall("Is GVHD or SLEs treated by CAR-T, IL-1 or anti-TNF drugs?") == [
+        "GVHD",
+        "SLE",
+    ]

@@ -8,11 +8,15 @@ constructor and policy arguments (`QAService(policy=..., retrieval=...)`, no mon
 
 - document passages: the best document's other passages are no longer scored
   (`Retriever(document_passages=0)`);
-- mined abbreviations (`abbreviations=False`: also their variants, "BMSCs" for "BM-MSCs"),
-  the hand-written vocabulary (`vocabulary=False`), or both;
+- mined abbreviations (`abbreviations=False`: also their variants, "BMSCs" for "BM-MSCs", and
+  the long form's words in a sentence using the short one), the hand-written vocabulary
+  (`vocabulary=False`), or both; acronyms no document defines spelt out by the retrieved
+  passages' phrase with their initials (`initials=False`, "GVHD": "graft-versus-host disease"),
+  with the hand vocabulary on and off;
 - subject-less follow-ups (`subjects=False`: only the older anaphora rules make a follow-up);
 - the model's whole words are no typos (`known_words=False`: the speller may turn "healing"
-  into the corpus's "heralding");
+  into the corpus's "heralding"), nor an English dictionary's (`dictionary_words=False`:
+  "myeloma" may become a PubMed abstract's "myoma");
 - sentences that refer back (`continuations=False`: "The technology doubles the yield." is no
   longer found by the words of the sentence before it, which named the technology);
 - a follow-up's conversation words (`context_terms=False`: the sentences of "How painful is
@@ -58,8 +62,13 @@ ROWS: dict[str, dict[str, Any]] = {
     "- mined abbreviations": {"retrieval": {"abbreviations": False}},
     "- hand-written vocabulary": {"retrieval": {"vocabulary": False}},
     "- both vocabularies": {"retrieval": {"abbreviations": False, "vocabulary": False}},
+    "- acronyms spelt out by initials": {"retrieval": {"initials": False}},
+    "- acronyms spelt out, hand vocabulary off": {
+        "retrieval": {"initials": False, "vocabulary": False}
+    },
     "- subject-less follow-ups": {"retrieval": {"subjects": False}},
     "- the model's words are no typos": {"retrieval": {"known_words": False}},
+    "- a dictionary's words are no typos": {"retrieval": {"dictionary_words": False}},
     "- sentences that refer back": {"retrieval": {"continuations": False}},
     "- a follow-up's conversation words": {"retrieval": {"context_terms": False}},
     "- undefined abbreviations": {"retrieval": {"acronyms": False}},

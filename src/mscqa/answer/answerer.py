@@ -10,6 +10,7 @@ word of its own into an answer other than the ``[n]`` markers.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,9 +30,10 @@ from mscqa.types import Answer, Chunk, Citation, Retrieval, Unreadable
 NOT_FOUND = "I couldn't find that in the documents."
 
 _WORD = re.compile(r"\w+")
-# a compound question's open part gets, among the pieces holding within this share of the most
-# of its terms, the best ranked one (dev: 2 compound questions more right, none lost)
+# a compound question's part gets, among the pieces holding within this share of the most of
+# its terms, the best ranked one (dev: 2 compound questions more right, none lost)
 PART_TOLERANCE = 0.1
+PART_POOL = 12  # a part's piece is among the best-ranked ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,28 +171,19 @@ def _choose(ranked: Ranked, question: Question, policy: AnswerPolicy) -> Ranked:
     covered = set(ranked[0][1].found)
     seen = [_words(ranked[0][1].text)]
     best = ranked[0][0]
-    # A compound question ("What is X, and how is Y done?"): each part the pieces so far leave
-    # open gets the piece that holds the most of it, if that one answers the question too.
-    # It is drawn from every piece, not only those giving the figure the question asks for:
+    # A compound question ("What is X, and how is Y done?"): each part gets a piece of its own,
+    # the one that holds the most of that part's terms, if that one answers the question too.
+    # They are drawn from every piece, not only those giving the figure the question asks for:
     # "Which country ..., and are any products approved in China?" asks for a place in its
     # first part only.
-    for part in question.parts:
+    for pick in _part_pieces(every, question, best - policy.further):
         if len(chosen) == policy.max_sentences:
             break
-        have = max(question.share(frozenset(covered), part), 0.5)
-        holding = [
-            (question.share(unit.found, part), (p, unit, feats))
-            for p, unit, feats in every
-            if p >= best - policy.further
-            and not any(_overlaps(unit, u) for _, u, _ in chosen)
-            and question.share(unit.found, part) > have
-        ]
-        if holding:
-            most = max(share for share, _ in holding)
-            pick = next(r for share, r in holding if share >= most - PART_TOLERANCE)
-            chosen.append(pick)
-            covered |= pick[1].found
-            seen.append(_words(pick[1].text))
+        if any(_overlaps(pick[1], u) for _, u, _ in chosen):
+            continue
+        chosen.append(pick)
+        covered |= pick[1].found
+        seen.append(_words(pick[1].text))
     for p, unit, feats in ranked[1:]:
         if len(chosen) == policy.max_sentences or p < best - policy.further:
             break
@@ -205,6 +198,44 @@ def _choose(ranked: Ranked, question: Question, policy: AnswerPolicy) -> Ranked:
             covered |= unit.found
             seen.append(words)
     return chosen
+
+
+def _part_pieces(every: Ranked, question: Question, floor: float) -> Ranked:
+    """One piece for each part of a compound question, in the parts' order.
+
+    A part's candidates are the pieces scoring at least ``floor`` that hold, within
+    ``PART_TOLERANCE``, the most of its terms (more than half of them; a part no piece holds
+    so much of gets none). The section heading of a piece that opens by referring back counts
+    as part of it (``_held``): under "Bone marrow MSCs (BM-MSCs)" the sentence "It also ...
+    helps repair damaged tissues" holds "BM-MSCs"; a sentence naming its own subject does not
+    take the heading's (under "The characteristics of bone marrow, fat and cord MSCs" a
+    sentence about all three is not about bone marrow ones).
+
+    The parts are then given their pieces together, as many distinct pieces as there are
+    parts when the candidates allow it, the best-ranked ones among those: in "How do BM-MSCs
+    treat Parkinson's disease and what did the trial find?" the trial sentence names BM-MSCs
+    and Parkinson's disease too, but it answers the second part, and the first part gets the
+    sentence about how they treat it instead of leaning on the trial's.
+    """
+    if not question.parts:
+        return []
+    pool = [r for r in every if r[0] >= floor][:PART_POOL]
+    options: list[list[int]] = []
+    for part in question.parts:
+        shares = [question.share(_held(r[1]), part) for r in pool]
+        most = max(shares, default=0.0)
+        if most <= 0.5:
+            options.append([-1])
+            continue
+        options.append([i for i, s in enumerate(shares) if s >= most - PART_TOLERANCE][:4])
+    best: tuple[int, int] | None = None
+    choice: tuple[int, ...] = ()
+    for combo in itertools.product(*options):
+        taken = [i for i in combo if i >= 0]
+        key = (len(set(taken)), -sum(taken))  # more distinct pieces, then better-ranked ones
+        if best is None or key > best:
+            best, choice = key, combo
+    return [pool[i] for i in dict.fromkeys(i for i in choice if i >= 0)]
 
 
 def _unnamed_country(retrieval: Retrieval) -> bool:
@@ -232,3 +263,13 @@ def _words(text: str) -> set[str]:
 
 def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
+
+
+_REFERS = re.compile(r"\s*(?:it|its|they|their|them|this|these|such)\b", re.I)
+
+
+def _held(unit: Unit) -> frozenset[int]:
+    """The terms a piece holds, its section heading's too when it opens by referring back."""
+    if _REFERS.match(unit.text):
+        return unit.found | unit.members[0].heading
+    return unit.found

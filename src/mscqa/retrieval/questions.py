@@ -26,7 +26,8 @@ _TITLE_LOWER = frozenset(
 )
 _TITLE_WORDS = 4  # fewer capitalised words than this do not tell a title from names
 # Where a compound question splits: another question mark, a semicolon, or "and"/a comma
-# followed by a new question word ("..., and how is it collected?").
+# followed by a new question word ("..., and how is it collected?") or "and" followed by a
+# command ("Explain X and name Y").
 _QUESTION_WORD = (
     r"(?:what|how|which|why|where|who|whom|whose|when|is|are|was|were|does|do|did|can|could|"
     r"has|have|had|should|will|would)\b"
@@ -34,8 +35,12 @@ _QUESTION_WORD = (
 # a word in more than this share of the passages is the corpus's common ground, not a subject
 SUBJECT_MAX_DF = 0.3
 _QUESTION_TOKENS = frozenset(t for w in QUESTION_WORDS for t in tokenize(w))
+# an ask can also be a command coordinated with another one ("Explain X and name Y")
+_COMMAND = r"(?:explain|describe|name|list|give|say|define|outline|summari[sz]e)\b"
 _PARTS = re.compile(
-    rf"\?\s+|;\s*|,?\s+(?:and|but|or)\s+(?={_QUESTION_WORD})|,\s+(?={_QUESTION_WORD})", re.I
+    rf"\?\s+|;\s*|,?\s+(?:and|but|or)\s+(?={_QUESTION_WORD}|{_COMMAND})"
+    rf"|,\s+(?={_QUESTION_WORD})",
+    re.I,
 )
 
 
@@ -78,3 +83,38 @@ def subject_tokens(snapshot: IndexSnapshot, passages: int, df: dict[str, int]) -
             words.update(tokenize(section.title))
     common = SUBJECT_MAX_DF * max(1, passages)
     return frozenset(w for w in words if df.get(w, 0) <= common and w not in _QUESTION_TOKENS)
+
+
+# An acronym in a question: three to six capitals (a plural "s" aside), "GVHD", "SLE", "CARs";
+# not a piece of a hyphenated name ("CAR-T", "IL-1"), which its initials do not spell
+ACRONYM = re.compile(r"(?<![\w-])([A-Z]{3,6})s?(?![\w-])")
+_LONG_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
+# the small words an acronym's letters skip ("Food and Drug Administration" is FDA)
+_SKIPPED = frozenset(["of", "and", "the", "for", "in", "on", "to", "with", "a", "an", "by"])
+
+
+def spelt_out(acronym: str, texts: list[str]) -> str | None:
+    """The phrase of ``texts`` whose words' initials spell ``acronym``, if exactly one does
+    ("graft-versus-host disease" for "GVHD", "systemic lupus erythematosus" for "SLE"):
+    the long form of an abbreviation the text never defines, written out where it is used.
+
+    Words are split at hyphens, the small words of ``_SKIPPED`` are passed over, and every
+    word spelling a letter has three letters or more. Several different phrases, or none:
+    None. Two letters spell too many phrases ("OA": "observed after"), so an acronym has
+    three or more."""
+    letters = acronym.lower()
+    if not 3 <= len(letters) <= 6:
+        return None
+    shortest = 3
+    found: dict[str, str] = {}
+    for text in texts:
+        words = [m for m in _LONG_WORD.finditer(text) if m.group(0).lower() not in _SKIPPED]
+        initials = "".join(m.group(0)[0].lower() for m in words)
+        at = initials.find(letters)
+        while at >= 0:
+            run = words[at : at + len(letters)]
+            if all(len(m.group(0)) >= shortest for m in run):
+                phrase = text[run[0].start() : run[-1].end()]
+                found.setdefault(" ".join(tokenize(phrase)), phrase)
+            at = initials.find(letters, at + 1)
+    return next(iter(found.values())) if len(found) == 1 else None

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -18,9 +18,16 @@ from mscqa.index import IndexSnapshot
 from mscqa.index.lexical import tokenize
 from mscqa.retrieval.acronyms import initials, with_initials
 from mscqa.retrieval.fusion import FUSION_MODES, fuse
-from mscqa.retrieval.questions import NAME, in_title_case, question_parts, subject_tokens
+from mscqa.retrieval.questions import (
+    ACRONYM,
+    NAME,
+    in_title_case,
+    question_parts,
+    spelt_out,
+    subject_tokens,
+)
 from mscqa.retrieval.sentences import SentenceScorer
-from mscqa.retrieval.spelling import Speller, model_words
+from mscqa.retrieval.spelling import Speller, english_words, model_words
 from mscqa.retrieval.vocabulary import SYNONYM_GROUPS, Term, Vocabulary
 from mscqa.types import Hit, Retrieval, Unreadable
 
@@ -45,18 +52,23 @@ class Retriever:
         document_passages: int = 8,
         subjects: bool = True,
         known_words: bool = True,
+        dictionary_words: bool = True,
         continuations: bool = True,
         context_terms: bool = True,
+        initials: bool = True,
         acronyms: bool = True,
     ) -> None:
         """``vocabulary`` (the hand-written domain groups), ``abbreviations`` (the ones the
         documents define) and ``document_passages`` (more passages of the best document whose
         sentences are scored) and ``subjects`` (a short question that names no subject is a
         follow-up) and ``known_words`` (the model's whole words are no typos) and
+        ``dictionary_words`` (nor are an English dictionary's words) and
         ``continuations`` (a sentence that refers back to the one before it is found by that
         one's words too) and ``context_terms`` (a follow-up's sentences are also scored by the
-        words of its conversation) can be switched off for the ablation
-        (bench/quality/ablation.py)."""
+        words of its conversation) and ``initials`` (an acronym no one defines is found by the
+        retrieved passages' phrase whose initials spell it) and ``acronyms`` (the reverse: a run
+        of the question's words is found by the undefined short form a passage uses for it,
+        ``retrieval.acronyms``) can be switched off for the ablation (bench/quality/ablation.py)."""
         if fusion not in FUSION_MODES:
             raise ValueError(f"fusion must be one of {FUSION_MODES}, got {fusion!r}")
         if not 0.0 <= alpha <= 1.0:
@@ -72,7 +84,9 @@ class Retriever:
         # abstract's answer often sits in another section than the passage that matched best
         self.document_passages = document_passages
         stats = snapshot.term_stats()
-        self.sentences = SentenceScorer(snapshot, continuations=continuations)
+        self.sentences = SentenceScorer(
+            snapshot, continuations=continuations, abbreviations=abbreviations
+        )
         n = max(1, stats.passages)
         self._idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in stats.df.items()}
         self._unknown_idf = math.log(1 + (n + 0.5) / 0.5)
@@ -88,6 +102,7 @@ class Retriever:
             row += count
         self.subjects = subjects
         self.context_terms = context_terms
+        self.initials = initials
         self._subjects = subject_tokens(snapshot, stats.passages, stats.df)
         self._unreadable: dict[str, list[Unreadable]] = {}
         for part in snapshot.unreadable:
@@ -97,6 +112,7 @@ class Retriever:
             stats.words,
             abbreviations=[a.short for a in snapshot.abbreviations] if abbreviations else (),
             known=ordinary if known_words else frozenset(),
+            dictionary=english_words() if dictionary_words else frozenset(),
         )
         self.acronyms = acronyms
         self._ordinary = ordinary
@@ -156,11 +172,12 @@ class Retriever:
             for r, chunk in zip(order, snap.chunks_at(order), strict=True)
         )
         more = self._document_rows(hits, {r: float(fused[i]) for r, i in at.items()})
+        spelt = self._spelt_out(question, hits, more)
         tokens = tokenize(question)
-        own_terms = self.vocabulary.terms(tokens, self._idf_of)  # self.terms(question)
+        own_terms = self.terms(question, spelt, tokens)
         if self.acronyms:
             own_terms = self._with_acronyms(tokens, own_terms, hits, more)
-        ctx_terms = self.terms(query)
+        ctx_terms = self.terms(query, spelt)
         q_terms = own_terms + (
             self._context_terms(own_terms, ctx_terms) if query != question else []
         )
@@ -174,7 +191,9 @@ class Retriever:
             coverage=self._share(ctx_terms, top_tokens),
             known=self._share(ctx_terms, self._idf.keys()),
             corrected=question,
-            unknown_names=self.unknown_names(question),
+            unknown_names=tuple(
+                n for n in self.unknown_names(question) if tuple(tokenize(n)) not in spelt
+            ),
             terms=tuple(t.weight for t in q_terms),
             parts=question_parts(question, q_terms),
             unreadable=self._unreadable_parts(hits, q_terms),
@@ -271,9 +290,48 @@ class Retriever:
             for other in self.vocabulary.equivalents(form)
         )
 
-    def terms(self, text: str) -> list[Term]:
-        """The question's terms (words, and phrases the vocabulary knows), idf-weighted."""
-        return self.vocabulary.terms(tokenize(text), self._idf_of)
+    def terms(
+        self,
+        text: str,
+        spelt: Mapping[tuple[str, ...], frozenset[str]] | None = None,
+        tokens: list[str] | None = None,
+    ) -> list[Term]:
+        """The question's terms (words, and phrases the vocabulary knows), idf-weighted; an
+        acronym of ``spelt`` (``_spelt_out``) is also found by its long form's words.
+        ``tokens``: ``text`` already tokenised."""
+        terms = self.vocabulary.terms(tokenize(text) if tokens is None else tokens, self._idf_of)
+        if not spelt:
+            return terms
+        return [
+            Term(t.weight, (*t.forms, spelt[key]))
+            if (key := tuple(sorted(t.forms[0]))) in spelt
+            else t
+            for t in terms
+        ]
+
+    def _spelt_out(
+        self, question: str, hits: Sequence[Hit], more: Sequence[tuple[int, float]]
+    ) -> dict[tuple[str, ...], frozenset[str]]:
+        """The question's acronyms that neither the corpus nor the vocabulary knows, each with
+        the words of the one phrase of the retrieved passages whose initials spell it
+        (``questions.spelt_out``: "GVHD" where they say "graft-versus-host disease")."""
+        if not self.initials:
+            return {}
+        asked = [
+            a
+            for a in dict.fromkeys(ACRONYM.findall(question))
+            if (key := tuple(tokenize(a))) and not self._known(list(key))
+        ]
+        if not asked:
+            return {}
+        texts = [h.chunk.text for h in hits]
+        texts += [c.text for c in self.snapshot.chunks_at([r for r, _ in more])]
+        out = {}
+        for a in asked:
+            phrase = spelt_out(a, texts)
+            if phrase and (words := frozenset(tokenize(phrase))):
+                out[tuple(tokenize(a))] = words
+        return out
 
     def _unreadable_parts(
         self, hits: Sequence[Hit], terms: list[Term]

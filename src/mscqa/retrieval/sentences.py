@@ -22,11 +22,21 @@ from mscqa.types import Chunk, Hit, ScoredSentence
 class SentenceScorer:
     """Scores the sentences of passages against a question. Safe to share between threads."""
 
-    def __init__(self, snapshot: IndexSnapshot, *, continuations: bool = True) -> None:
+    def __init__(
+        self, snapshot: IndexSnapshot, *, continuations: bool = True, abbreviations: bool = True
+    ) -> None:
         """``continuations``: a sentence that refers back to the one before it ("The
-        technology doubles the yield.") is found by that one's words too (``continues``)."""
+        technology doubles the yield.") is found by that one's words too (``continues``).
+        ``abbreviations``: a sentence that uses an abbreviation its document defines holds the
+        words of the long form too ("BM-MSCs have disadvantages." is found by "marrow")."""
         self.snapshot = snapshot
         self.continuations = continuations
+        # doc_id -> [(short form's tokens, long form's tokens)]
+        self._defined: dict[str, list[tuple[frozenset[str], frozenset[str]]]] = {}
+        for d in snapshot.abbreviations if abbreviations else ():
+            short, long = frozenset(tokenize(d.short)), frozenset(tokenize(d.long))
+            if short and long - short:
+                self._defined.setdefault(d.doc_id, []).append((short, long))
         # each chunk's sentences as token sets, made the first time the chunk is a hit
         self.sentence_tokens: dict[int, list[frozenset[str]]] = {}
         self._section_tokens: dict[str | None, frozenset[str]] = {}
@@ -123,8 +133,19 @@ class SentenceScorer:
             chunk = self.snapshot.chunks_at([row])[0]
             text, at = chunk.text, chunk.start  # chunk.text is its document's text[start:end]
             tokens = [frozenset(tokenize(text[a - at : b - at])) for a, b in chunk.sentences]
+            defined = self._defined.get(chunk.doc_id)
+            if defined:
+                tokens = [_spelt_out(words, defined) for words in tokens]
             self.sentence_tokens[row] = tokens  # a racing thread computes the same list
         return tokens
+
+
+def _spelt_out(
+    words: frozenset[str], defined: list[tuple[frozenset[str], frozenset[str]]]
+) -> frozenset[str]:
+    """``words`` with the long forms' words of the abbreviations among them."""
+    extra = [long for short, long in defined if short <= words]
+    return words.union(*extra) if extra else words
 
 
 # A sentence that opens with a pronoun, or with "the/this/such ..." and a noun the sentence before

@@ -6,7 +6,9 @@ out-of-domain words ("iPSCs", "football") pass through unchanged.
 
 A word the model's own tokenizer holds as a whole word ("healing", "teens", "watching") is a
 word, not a typo, even where the corpus never uses it: it is left alone (``known``), so it is
-not turned into a corpus word that looks like it ("heralding", "trees", "wasting").
+not turned into a corpus word that looks like it ("heralding", "trees", "wasting"). So is a word
+of an English dictionary (``english_words``: pyspellchecker's word list, 160k words with the
+medical and scientific ones the tokenizer splits into pieces: "myeloma" is not "myoma").
 
 Abbreviations are written many ways: "BMSCs" for a document's "BM-MSCs", "AD-MSC" for
 "ADMSCs". A question word with two or more capitals that the corpus does not use is rewritten to
@@ -21,7 +23,7 @@ import functools
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -72,19 +74,34 @@ def model_words(embedder: Any) -> frozenset[str]:
     return _tokenizer_words(Path(folder) / "tokenizer.json")
 
 
+@functools.lru_cache(maxsize=1)
+def english_words() -> Container[str]:
+    """The words of pyspellchecker's English dictionary (lower case), read once per process
+    (~0.6 s, ~30 MB); none when the package is missing. A list of real words, not a model: it only
+    says that a word exists, so that a word the corpus does not use is not "corrected" into
+    one it does."""
+    try:
+        from spellchecker import SpellChecker
+    except ImportError:  # pragma: no cover - a dependency; an install without it spells less
+        return frozenset()
+    return SpellChecker(language="en", distance=1).word_frequency.dictionary.keys()
+
+
 class Speller:
     def __init__(
         self,
         words: Iterable[str],
         cutoff: float = 0.8,
         abbreviations: Iterable[str] = (),
-        known: frozenset[str] = frozenset(),
+        known: Container[str] = frozenset(),
+        dictionary: Container[str] = frozenset(),
     ) -> None:
         if not 0.0 < cutoff <= 1.0:
             raise ValueError(f"cutoff must be in (0, 1], got {cutoff}")
         self.cutoff = cutoff
         self.vocabulary = frozenset(w.lower() for w in words)
         self.known = known  # words that are words (the model's), whatever the corpus uses
+        self.dictionary = dictionary  # and those of a dictionary (``english_words``)
         self._by_initial: dict[str, list[str]] = defaultdict(list)
         for word in sorted(self.vocabulary):
             if len(word) >= 4:
@@ -109,7 +126,9 @@ class Speller:
 
     def _find_closest(self, word: str) -> str | None:
         lower = word.lower()
-        if lower in self.vocabulary or lower in self.known or len(lower) < 4:
+        if len(lower) < 4 or lower in self.vocabulary or lower in self.known:
+            return None
+        if lower in self.dictionary:
             return None
         pool = [w for w in self._by_initial.get(lower[0], ()) if abs(len(w) - len(lower)) <= 2]
         match = difflib.get_close_matches(lower, pool, n=1, cutoff=self.cutoff)
