@@ -21,7 +21,7 @@ from mscqa.answer.confidence import (
     features,
     passage_countries,
 )
-from mscqa.answer.expected import country_code, places, satisfies
+from mscqa.answer.expected import STRICT_KINDS, country_code, places, satisfies
 from mscqa.answer.ranker import RANKER_WEIGHTS, Question, Unit, rank
 from mscqa.answer.unreadable import unreadable_parts
 from mscqa.types import Answer, Chunk, Citation, Retrieval, Unreadable
@@ -159,10 +159,13 @@ def _choose(ranked: Ranked, question: Question, policy: AnswerPolicy) -> Ranked:
             for r in ranked
             if r[0] >= best - policy.margin and satisfies(question.kind, r[1].text)
         ]
-        if giving or policy.strict_types:
+        if giving or policy.strict_types or question.kind[0] in STRICT_KINDS:
             ranked = giving
         # else: no piece gives it; the answer stands, and the confidence model, which sees
-        # that (``type_missing``), decides whether it is an answer at all
+        # that (``type_missing``), decides whether it is an answer at all. A price, a dose, a
+        # date, a length of time or a maker (``STRICT_KINDS``) that no piece gives is not in
+        # the documents, however close the pieces' topic: "How much does Prochymal cost?"
+        # over a sentence about its approval is refused.
         if not ranked:
             return []
     chosen = [ranked[0]]
