@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Collection, Sequence
 
@@ -20,6 +21,7 @@ from mscqa.retrieval.fusion import FUSION_MODES, fuse
 from mscqa.retrieval.questions import NAME, in_title_case, question_parts, subject_tokens
 from mscqa.retrieval.sentences import SentenceScorer
 from mscqa.retrieval.spelling import Speller, model_words
+from mscqa.retrieval.subject import prefixes, unknown_subject
 from mscqa.retrieval.vocabulary import SYNONYM_GROUPS, Term, Vocabulary
 from mscqa.types import Hit, Retrieval, Unreadable
 
@@ -162,6 +164,9 @@ class Retriever:
             known=self._share(ctx_terms, self._idf.keys()),
             corrected=question,
             unknown_names=self.unknown_names(question),
+            unknown_subject=unknown_subject(
+                question, self._idf.__contains__, lambda: self._prefixes, self.speller.known
+            ),
             terms=tuple(t.weight for t in q_terms),
             parts=question_parts(question, q_terms),
             unreadable=self._unreadable_parts(hits, q_terms),
@@ -226,6 +231,11 @@ class Retriever:
             if tokens and not self._known(tokens):
                 out.append(word)
         return tuple(out)
+
+    @functools.cached_property
+    def _prefixes(self) -> frozenset[str]:
+        """The corpus tokens' first letters (``retrieval.subject``), built on first use."""
+        return prefixes(self._idf.keys())
 
     def _known(self, tokens: list[str]) -> bool:
         """Whether the corpus uses any of ``tokens``, or a form the vocabulary equates with
