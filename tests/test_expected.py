@@ -242,3 +242,19 @@ def test_a_maker_is_an_organisation_not_any_name() -> None:
     # who developed or pioneered a technique is still a person or an institute
     developed = "Who developed the technique?"
     assert expected_type(developed) == ("person", developed)
+
+
+def test_a_time_asked_with_when_may_be_relative_to_now() -> None:
+    when = expected_type("When was the technique reported?")
+    assert when == ("year", None)
+    assert satisfies(when, "Biomedical technology recently reported on the technique.")
+    assert satisfies(when, "At present, Japan has approved it.")
+    assert not satisfies(when, "The FDA has approved Prochymal for GVHD.")
+
+
+def test_a_funder_is_named_as_one() -> None:
+    funder = expected_type("Who funded the SMART research?")
+    assert funder == ("funder", None)
+    assert satisfies(funder, "The study was funded by the National Research Foundation.")
+    assert satisfies(funder, "It was supported in part by a grant from the NIH.")
+    assert not satisfies(funder, "The technique was pioneered by the institute (SMART).")

@@ -27,6 +27,14 @@ _HAS_TIME = re.compile(
     r"weeks?|months?|years?|decades?)\b",
     re.IGNORECASE,
 )
+# "When did ...?" is answered by a time in any form, one relative to now too ("recently
+# reported", "at present"), but not by a sentence that gives none
+_RELATIVE_TIME = re.compile(
+    r"\b(recently|currently|presently|nowadays|today|yesterday|to date|so far|ago|"
+    r"at present|at the moment|last (year|month|week|decade)|(this|next) (year|month|week)|"
+    r"in the (1[89]|20)\d0s)\b",
+    re.IGNORECASE,
+)
 _HAS_MONEY = re.compile(
     r"[$€£¥]\s?\d|\b\d[\d,.]*\s?(?:dollars?|usd|euros?|eur|yuan|rmb|yen|pounds?|won|gbp)\b",
     re.IGNORECASE,
@@ -94,6 +102,17 @@ _MAKER_Q = re.compile(
     r"supplies|supplied|distributes|distributed)\b|"
     r"\b(which|what) (company|companies|manufacturers?|firms?|makers?|drugmakers?|"
     r"pharmaceutical compan(y|ies)|biotech compan(y|ies))\b",
+    re.I,
+)
+# "Who funded the research?": a funder is named as one ("funded by", "a grant from")
+_FUNDER_Q = re.compile(
+    r"\bwho (funded|funds|sponsored|sponsors|financed|finances|paid for|pays for|backed)\b|"
+    r"\b(which|what) (funders?|sponsors?|funding (bod(y|ies)|agenc(y|ies)|sources?))\b",
+    re.I,
+)
+_FUNDING = re.compile(
+    r"\b(?:funded|sponsored|financed|supported|paid for|backed)\s+(?:in part\s+|partly\s+)?by\b|"
+    r"\b(?:grants?|funding|funder|funders|sponsors?|sponsorship|foundation)\b",
     re.I,
 )
 _ORGANISATION = re.compile(
@@ -193,14 +212,15 @@ _PERSON_Q = re.compile(
 
 KINDS = (
     *("year", "date", "duration", "money", "dose", "name", "count", "percent", "quantity"),
-    *("place", "maker", "person"),
+    *("place", "maker", "funder", "person"),
 )
 # Kinds whose absence from every piece good enough to quote means the documents do not answer:
-# a price without a currency amount, a dose without a dose, a date without a date, a length of
-# time without one (or with only a time saved), a maker without an organisation. The other
+# a price without a currency amount, a dose without a dose, a date or a time ("when did ...?")
+# without one, a length of time without one (or with only a time saved), a maker without an
+# organisation, a funder without a word of funding. The other
 # kinds are asked in words that also fit answers without the figure ("how many cells you can
 # get" -> "limited"), so for them a missing figure is evidence for the confidence model.
-STRICT_KINDS = frozenset({"money", "dose", "date", "duration", "maker"})
+STRICT_KINDS = frozenset({"money", "dose", "year", "date", "duration", "maker", "funder"})
 
 
 def expected_type(question: str) -> tuple[str, str | None] | None:
@@ -208,7 +228,7 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
 
     Types: ``year`` (a time: "when did ...?"), ``date`` (a year, month or day), ``duration``
     (a length of time; detail ``"difference"`` when the question asks for a time gained),
-    ``money``, ``dose``, ``maker`` (an organisation), ``count`` (detail = the counted
+    ``money``, ``dose``, ``maker`` (an organisation), ``funder``, ``count`` (detail = the counted
     noun), ``percent`` (a share of a whole), ``quantity``, ``place``, ``person`` (a person or
     organisation), ``name`` (detail = the question, whose own words do not count as the name).
     """
@@ -246,6 +266,8 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
         return ("place", None)
     if _MAKER_Q.search(question):
         return ("maker", None)
+    if _FUNDER_Q.search(question):
+        return ("funder", None)
     if _PERSON_Q.search(question):
         return ("person", question)
     return None
@@ -255,7 +277,7 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
     """Whether ``sentence`` contains a figure or name of the expected kind."""
     name, detail = kind
     if name == "year":
-        return bool(_HAS_TIME.search(sentence))
+        return bool(_HAS_TIME.search(sentence) or _RELATIVE_TIME.search(sentence))
     if name == "date":
         return bool(_HAS_DATE.search(sentence))
     if name == "duration":
@@ -265,6 +287,8 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
         )
     if name == "maker":
         return bool(_ORGANISATION.search(sentence))
+    if name == "funder":
+        return bool(_FUNDING.search(sentence))
     if name == "money":
         return bool(_HAS_MONEY.search(sentence))
     if name == "dose":
