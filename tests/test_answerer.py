@@ -273,8 +273,11 @@ def test_a_price_or_a_maker_no_piece_gives_is_refused_whatever_the_confidence() 
         "When did the FDA approve Prochymal?",
     ):
         assert not answer(question, pieces, trusting).answered, question
-    # a question without a strict kind is answered from the same pieces
+    # a question without a strict kind is answered from the same pieces, and with
+    # ``strict_kinds=False`` (the ablation) the confidence model alone weighs the missing price
     assert answer("Has the FDA approved Prochymal?", pieces, trusting).answered
+    weighed = dataclasses.replace(trusting, strict_kinds=False)
+    assert answer("How much does Prochymal cost?", pieces, weighed).answered
 
 
 def test_a_question_asking_for_a_figure_needs_a_piece_that_gives_one() -> None:
