@@ -17,6 +17,9 @@ from mscqa.retrieval.subject import prefixes, subject, unknown_subject
         ("What response rates does CAR-T cell therapy achieve?", "CAR-T"),
         ("Does the new vaccine work?", "new"),
         ("Thoracic aneurysm repair: is reimplantation of arteries useful?", "reimplantation"),
+        # a property of something: the something
+        ("What are the common side effects of the mpox vaccine?", "mpox"),
+        ("What is the usual dose of semaglutide for weight loss?", "semaglutide"),
     ],
 )
 def test_the_subject_follows_the_auxiliary_of_the_question_clause(question: str, word: str) -> None:

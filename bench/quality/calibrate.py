@@ -118,8 +118,9 @@ def fit_on_top(
     cases: Sequence[Case], answers: Mapping[int, Answer], l2: float, names: Sequence[str]
 ) -> dict[str, float]:
     """The weights of ``names`` over every question, the shipped model held fixed as an
-    offset and its bias kept: a new piece of evidence, weighed by what it adds."""
-    base = dict(CONFIDENCE_WEIGHTS)
+    offset and its bias kept: a new piece of evidence, weighed by what it adds (a shipped
+    weight of one of ``names`` is left out of the offset: it is what is refitted)."""
+    base = {k: w for k, w in CONFIDENCE_WEIGHTS.items() if k not in names}
     metas = [answers[id(c)].meta for c in cases]
     offset = np.array([_logit(m, base) for m in metas])
     x = np.array([[m.get(f, 0.0) for f in names] for m in metas])

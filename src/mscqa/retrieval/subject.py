@@ -12,7 +12,9 @@ subject of their question clause.
 The subject is read from the question's form alone: the clause after a title's last separator
 (":", " - ", "--", ";"), which starts with an auxiliary verb ("is", "does", "can", ...), perhaps
 after a question word and a few words ("how much does", "what response rates does"), then an
-optional determiner; the next word is the subject unless it is a pronoun. It is *unknown* when
+optional determiner; the next word is the subject unless it is a pronoun. A question about a
+property of something ("What are the side effects of the mpox vaccine?") is about the
+complement of its "of" or "for". It is *unknown* when
 the corpus has no token of it, no word sharing its first six letters (so "simplification" is a
 form of the corpus's "simplified", not a new name), and the embedding model's tokenizer has no
 such whole word (ordinary language such as "rugby" rather than a name); parts of a hyphenated or
@@ -39,6 +41,13 @@ _DETERMINER = r"(?:the|a|an|any|some|all|its|their|his|her|our|my|your|this|that
 _LEADING_SUBJECT = re.compile(
     rf"^\s*(?:{_WH}(?:\s+[\w'-]+){{0,3}}?\s+)?{_AUX}\s+(?:{_DETERMINER}\s+)?([\w'-]+)", re.I
 )
+# "What are the common side effects of the mpox vaccine?": a question about a property of
+# something asks about that something, the complement of the property's "of"
+_PROPERTY_OF = re.compile(
+    rf"^\s*(?:what|which)\s+(?:is|are|was|were)\s+(?:the\s+)?(?:[\w'-]+\s+){{1,3}}?"
+    rf"(?:of|for)\s+(?:{_DETERMINER}\s+)?([\w'-]+)",
+    re.I,
+)
 _PRONOUNS = frozenset(
     [
         *("we", "it", "they", "there", "this", "that", "these", "those", "you", "i", "he"),
@@ -54,7 +63,7 @@ def subject(question: str) -> str | None:
     """The subject word of ``question``'s question clause, or ``None`` (no auxiliary-led
     clause, or its subject is a pronoun)."""
     for clause in reversed(_SEPARATOR.split(question)):
-        found = _LEADING_SUBJECT.match(clause.strip())
+        found = _PROPERTY_OF.match(clause.strip()) or _LEADING_SUBJECT.match(clause.strip())
         if found:
             word = found.group(1)
             return None if word.lower() in _PRONOUNS else word
