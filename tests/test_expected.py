@@ -32,6 +32,8 @@ from mscqa.answer.expected import (
         ("How long does processing take?", "duration"),
         ("Who makes Prochymal?", "maker"),
         ("Which company manufactures the product?", "maker"),
+        ("Who is the manufacturer of Prochymal?", "maker"),
+        ("What is the total processing time with the new technique?", "duration"),
         ("Which country uses more cord MSCs?", "place"),
         ("Who developed the technique?", "person"),
         ("Which journal reported the study?", "person"),

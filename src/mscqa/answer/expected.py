@@ -64,7 +64,7 @@ _HAS_DATE = re.compile(
 # long is the needle?", of something else)
 _DURATION_Q = re.compile(
     r"\bhow long\b(?! ago)|"
-    r"\b(what|which)(?: is|'s| are| was| were)? the (?:\w+ )?(?:time|duration|period)\b",
+    r"\b(what|which)(?: is|'s| are| was| were)? the (?:\w+ ){0,3}?(?:time|duration|period)\b",
     re.I,
 )
 _UNIT_OF_TIME = (
@@ -101,7 +101,8 @@ _MAKER_Q = re.compile(
     r"\bwho (makes|made|manufactures|manufactured|produces|produced|sells|sold|markets|marketed|"
     r"supplies|supplied|distributes|distributed)\b|"
     r"\b(which|what) (company|companies|manufacturers?|firms?|makers?|drugmakers?|"
-    r"pharmaceutical compan(y|ies)|biotech compan(y|ies))\b",
+    r"pharmaceutical compan(y|ies)|biotech compan(y|ies))\b|"
+    r"\b(manufacturer|maker|producer|supplier|distributor|vendor|seller)s? of\b",
     re.I,
 )
 # "Who funded the research?": a funder is named as one ("funded by", "a grant from")
