@@ -20,6 +20,10 @@ from mscqa.retrieval.subject import prefixes, subject, unknown_subject
         # a property of something: the something
         ("What are the common side effects of the mpox vaccine?", "mpox"),
         ("What is the usual dose of semaglutide for weight loss?", "semaglutide"),
+        # "there" and "it" stand for what follows
+        ("Is there evidence that lecanemab slows decline?", "lecanemab"),
+        ("Are there any studies of nirmatrelvir in COVID-19?", "nirmatrelvir"),
+        ("Is it safe to take semaglutide during pregnancy?", "semaglutide"),
     ],
 )
 def test_the_subject_follows_the_auxiliary_of_the_question_clause(question: str, word: str) -> None:
@@ -33,6 +37,8 @@ def test_the_subject_follows_the_auxiliary_of_the_question_clause(question: str,
         "Telemedicine and type 1 diabetes: is it sufficient to improve glycaemic control?",
         "Actinobaculum schaalii, a cause of urinary tract infections in children?",
         "Can we ease the financial burden of colonoscopy?",  # a pronoun
+        "Adjuvant radiation of stage III thymoma: is it necessary?",
+        "Is there a favorable subset of patients with prostate cancer?",
     ],
 )
 def test_no_subject_in_a_topic_part_or_a_pronoun(question: str) -> None:

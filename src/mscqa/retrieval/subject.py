@@ -48,6 +48,18 @@ _PROPERTY_OF = re.compile(
     rf"(?:of|for)\s+(?:{_DETERMINER}\s+)?([\w'-]+)",
     re.I,
 )
+# "Is there evidence that X ...?", "Is it safe to take X ...?": the "there" or "it" stands for
+# what follows, whose first word is the subject
+_EXPLETIVE = re.compile(
+    rf"^\s*(?:(?:is|are|was|were)\s+there|does\s+it|do\s+they)\s+(?:any\s+|some\s+|a\s+|an\s+)?"
+    r"(?:(?:good\s+|strong\s+|clinical\s+|scientific\s+)?(?:evidence|data|proof|research|"
+    r"studies|trials?|role|benefit|link|association|place|need)\s+"
+    r"(?:that|for|of|on|about|between|with|to)\s+)"
+    rf"(?:{_DETERMINER}\s+)?([\w'-]+)|"
+    r"^\s*(?:is|was)\s+it\s+(?:\w+\s+){1,2}?to\s+(?:take|use|give|combine|start|get|have|"
+    rf"prescribe|mix)\s+(?:{_DETERMINER}\s+)?([\w'-]+)",
+    re.I,
+)
 _PRONOUNS = frozenset(
     [
         *("we", "it", "they", "there", "this", "that", "these", "those", "you", "i", "he"),
@@ -63,7 +75,11 @@ def subject(question: str) -> str | None:
     """The subject word of ``question``'s question clause, or ``None`` (no auxiliary-led
     clause, or its subject is a pronoun)."""
     for clause in reversed(_SEPARATOR.split(question)):
-        found = _PROPERTY_OF.match(clause.strip()) or _LEADING_SUBJECT.match(clause.strip())
+        text = clause.strip()
+        found = _EXPLETIVE.match(text)
+        if found:
+            return found.group(1) or found.group(2)
+        found = _PROPERTY_OF.match(text) or _LEADING_SUBJECT.match(text)
         if found:
             word = found.group(1)
             return None if word.lower() in _PRONOUNS else word
