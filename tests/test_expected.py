@@ -241,6 +241,10 @@ def test_a_maker_is_an_organisation_not_any_name() -> None:
     assert satisfies(maker, "Prochymal is made by Osiris, a Maryland company.")
     assert satisfies(maker, "Osiris Therapeutics developed Prochymal.")
     assert satisfies(maker, "Prochymal was developed by Osiris.")
+    # the organisation that did it, whatever kind it is ("which company pioneered ...?")
+    pioneer = expected_type("Which company pioneered the technique?")
+    assert pioneer == ("maker", None)
+    assert satisfies(pioneer, "A technique pioneered by the Enterprise Institute (SMART).")
     # who developed or pioneered a technique is still a person or an institute
     developed = "Who developed the technique?"
     assert expected_type(developed) == ("person", developed)

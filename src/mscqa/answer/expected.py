@@ -119,9 +119,11 @@ _FUNDING = re.compile(
 _ORGANISATION = re.compile(
     r"\b[A-Z][\w&.-]*\s+(?:Inc|Ltd|LLC|Corp|Corporation|Co|GmbH|AG|S\.?A|plc|Pharma|"
     r"Pharmaceuticals?|Therapeutics|Biotech|Biotechnology|Biosciences?|Biologics|Biomedical|"
-    r"Laborator(?:y|ies)|Labs|Holdings|Medical|Healthcare)\b|"
+    r"Laborator(?:y|ies)|Labs|Holdings|Medical|Healthcare|Institute|University|Cent(?:er|re)|"
+    r"College|Academy)\b|"
     r"\b(?:made|manufactured|produced|marketed|developed|sold|supplied|distributed|owned|"
-    r"licensed)\s+by\s+(?:the\s+)?(?:company\s+|firm\s+)?[A-Z]|"
+    r"licensed|pioneered|invented|created|designed|founded|launched|introduced)\s+by\s+"
+    r"(?:the\s+)?(?:company\s+|firm\s+)?[A-Z]|"
     r"\b(?:company|companies|manufacturer|firm|maker|drugmaker)\s*,?\s+(?:called\s+|named\s+)?[A-Z]|"
     r"\b[A-Z][\w&.-]+(?:'s)?\s+(?:company|manufacturer|firm)\b",
 )
