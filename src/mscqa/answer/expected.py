@@ -68,12 +68,14 @@ _DURATION_Q = re.compile(
     re.I,
 )
 _UNIT_OF_TIME = (
-    r"(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|nights?|weeks?|months?|years?|decades?)"
+    r"(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|h|days?|nights?|weeks?|wks?|months?|mos?|"
+    r"years?|yrs?|decades?)"
 )
 _UNIT_OF_LENGTH = r"(?:mm|cm|m|km|millimet(?:er|re)s?|centimet(?:er|re)s?|met(?:er|re)s?|kilomet(?:er|re)s?|inch(?:es)?|feet|foot|miles?)"  # noqa: E501
 _DURATION = re.compile(
     rf"\b{_NUMBER}(?:\s*(?:-|to|and|or)\s*{_NUMBER})?[\s-]*(?:{_UNIT_OF_TIME}|{_UNIT_OF_LENGTH})\b"
-    r"|\bovernight\b|\bsame day\b",
+    r"|\bovernight\b|\bsame day\b|"
+    rf"\b(?:an?|several|few|many)\s+(?:few\s+)?{_UNIT_OF_TIME}\b",
     re.IGNORECASE,
 )
 # a duration said as a difference: "reduces the time by 20 minutes", "saves 2 hours", "3 days
