@@ -267,3 +267,14 @@ def test_a_funder_is_named_as_one() -> None:
     assert satisfies(funder, "The study was funded by the National Research Foundation.")
     assert satisfies(funder, "It was supported in part by a grant from the NIH.")
     assert not satisfies(funder, "The technique was pioneered by the institute (SMART).")
+
+
+def test_a_dose_is_any_dose_unit_not_any_number() -> None:
+    dose = expected_type("What radiation dose was delivered?")
+    assert dose == ("dose", None)
+    assert satisfies(dose, "Patients received 50 Gy in 25 fractions.")
+    assert satisfies(dose, "Infiltration with 0.5% bupivacaine was used.")
+    assert not satisfies(dose, "Clearance of eczema was reported by 11% of patients.")
+    assert satisfies(dose, "Two puffs of salbutamol were given.")
+    assert satisfies(dose, "They took 500 \u03bcg daily.")
+    assert not satisfies(dose, "Thirty patients were treated for 36 months.")

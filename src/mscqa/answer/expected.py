@@ -39,8 +39,13 @@ _HAS_MONEY = re.compile(
     r"[$€£¥]\s?\d|\b\d[\d,.]*\s?(?:dollars?|usd|euros?|eur|yuan|rmb|yen|pounds?|won|gbp)\b",
     re.IGNORECASE,
 )
+# a dose: an amount of a drug (mg, µg, IU, mmol, mL, tablets, puffs), of radiation (Gy, mSv,
+# MBq) or of cells, or a concentration ("0.5% bupivacaine", not "11% of patients")
 _HAS_DOSE = re.compile(
-    rf"\b{_NUMBER}\s?(?:x\s?10\S*\s?)?(?:mg|ml|µg|ug|mcg|g|kg|iu|units?|cells?|million cells)\b",
+    rf"\b{_NUMBER}\s?(?:x\s?10\S*\s?)?(?:mg|ml|µg|\u03bcg|ug|mcg|ng|g|kg|l|dl|iu|u|units?|"
+    r"mmol|µmol|\u03bcmol|nmol|meq|gy|cgy|msv|sv|mbq|gbq|mci|tablets?|capsules?|puffs?|drops?|"
+    r"cells?|million cells)\b|"
+    r"\b\d*[.,]\d+\s?%\s+(?!of\b|in\b|and\b|or\b|to\b|vs\b|versus\b|were\b|was\b)[a-z]",
     re.IGNORECASE,
 )
 
