@@ -278,3 +278,11 @@ def test_a_dose_is_any_dose_unit_not_any_number() -> None:
     assert satisfies(dose, "Two puffs of salbutamol were given.")
     assert satisfies(dose, "They took 500 \u03bcg daily.")
     assert not satisfies(dose, "Thirty patients were treated for 36 months.")
+
+
+def test_a_price_is_a_currency_amount_in_any_of_its_forms() -> None:
+    money = expected_type("How much does the treatment cost?")
+    assert satisfies(money, "The mean cost was USD 1,250 per patient.")
+    assert satisfies(money, "It costs 3.5 million euros a year.")
+    assert satisfies(money, "Each course costs 12,000 rupees.")
+    assert not satisfies(money, "The treatment is costly for 30 patients.")

@@ -35,8 +35,11 @@ _RELATIVE_TIME = re.compile(
     r"in the (1[89]|20)\d0s)\b",
     re.IGNORECASE,
 )
+_CURRENCY_CODES = r"(?:usd|eur|gbp|cad|aud|nzd|chf|jpy|cny|rmb|inr|krw|sek|nok|dkk|brl|zar)"
 _HAS_MONEY = re.compile(
-    r"[$€£¥]\s?\d|\b\d[\d,.]*\s?(?:dollars?|usd|euros?|eur|yuan|rmb|yen|pounds?|won|gbp)\b",
+    r"[$€£¥₹₩]\s?\d|\b\d[\d,.]*\s?(?:million\s+|billion\s+|thousand\s+)?(?:dollars?|euros?|"
+    rf"yuan|yen|pounds?|won|rupees?|francs?|kronor|krona|kroner|{_CURRENCY_CODES})\b|"
+    rf"\b{_CURRENCY_CODES}\s?\d",
     re.IGNORECASE,
 )
 # a dose: an amount of a drug (mg, µg, IU, mmol, mL, tablets, puffs), of radiation (Gy, mSv,
