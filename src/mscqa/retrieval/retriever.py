@@ -165,7 +165,7 @@ class Retriever:
             corrected=question,
             unknown_names=self.unknown_names(question),
             unknown_subject=unknown_subject(
-                question, self._idf.__contains__, lambda: self._prefixes, self.speller.known
+                question, lambda t: self._known([t]), lambda: self._prefixes, self.speller.known
             ),
             terms=tuple(t.weight for t in q_terms),
             parts=question_parts(question, q_terms),
