@@ -61,6 +61,8 @@ def test_a_subject_the_corpus_never_names_is_unknown() -> None:
     assert unknown("Is simplification of the method safe?") == ""
     assert unknown("Does rugby cause concussion?", frozenset({"rugby"})) == ""
     assert unknown("Does rugby cause concussion?") == "rugby"
+    # two corpus words typed as one are no name
+    assert unknown("Is insulinglucose lower in type 2 diabetes?") == ""
     # each part of a hyphenated subject; a short part alone is no name
     assert unknown("Does psilocybin-assisted therapy help?") == "psilocybin"
     assert unknown("Is a CAR-T better?") == ""

@@ -16,8 +16,9 @@ optional determiner; the next word is the subject unless it is a pronoun. A ques
 property of something ("What are the side effects of the mpox vaccine?") is about the
 complement of its "of" or "for". It is *unknown* when
 the corpus has no token of it, no word sharing its first six letters (so "simplification" is a
-form of the corpus's "simplified", not a new name), and the embedding model's tokenizer has no
-such whole word (ordinary language such as "rugby" rather than a name); parts of a hyphenated or
+form of the corpus's "simplified", not a new name), it does not start with a corpus word (two
+words typed as one, "umbilicalcord"), and the embedding model's tokenizer has no such whole word
+(ordinary language such as "rugby" rather than a name); parts of a hyphenated or
 slashed word ("psilocybin-assisted") are read one by one.
 """
 
@@ -111,7 +112,17 @@ def unknown_subject(
         if len(part) < MIN_LENGTH or not tokens or any(corpus_has(t) for t in tokens):
             continue
         low = part.lower()
-        if low in model_words or low[:PREFIX] in corpus_prefixes():
+        if (
+            low in model_words
+            or low[:PREFIX] in corpus_prefixes()
+            or _run_together(low, corpus_has)
+        ):
             continue
         return part
     return ""
+
+
+def _run_together(word: str, corpus_has: Callable[[str], bool]) -> bool:
+    """Whether ``word`` starts with a corpus word of four letters or more and goes on: two
+    words typed as one ("umbilicalcord", "stemcells") are no new name."""
+    return any(corpus_has(word[:i]) for i in range(MIN_LENGTH, len(word) - 1))
