@@ -34,11 +34,11 @@ CONFIDENCE_WEIGHTS: dict[str, float] = {
     "type_missing": -3.474,
     "unknown_name": -2.959,
     # fitted on top of the weights above (held fixed), with k-fold cross-validation on the dev
-    # questions: `bench.quality.calibrate --on-top unknown_subject` (l2 0.3, 2026-12-02). PubMed
-    # dev out of fold: out of scope refused 0.18 -> 0.73, in scope refused 0.0 -> 0.0; fitted on
-    # the older dev sets only and scored on pubmed.dev2: out of scope 0.25 -> 0.63, in scope 0.0;
-    # the article's figures unchanged (the feature is 0 over one document).
-    "unknown_subject": -3.69,
+    # questions: `bench.quality.calibrate --on-top unknown_subject` (l2 0.3, 2026-12-02). Out of
+    # fold: PubMed out of scope refused 0.18 -> 0.75, the article's 0.84 -> 0.86, in scope
+    # refused unchanged (0.0, 0.007); fitted on the older dev sets only and scored on
+    # pubmed.dev2: out of scope 0.25 -> 0.78, in scope 0.0.
+    "unknown_subject": -3.83,
 }
 
 # Not shipped (lead, 2026-12-02 06:25): with these weights a clear answer over a small
@@ -82,6 +82,11 @@ def features(retrieval: Retrieval, chosen: Ranked | None = None) -> dict[str, fl
         # a capitalised name the corpus never uses ("European Medicines Agency", "iPSCs")
         "unknown_name": float(bool(unknown_names(retrieval))),
         **document_margin(retrieval),
+        # the question's subject is a word no document uses, nor a form of one, nor a whole
+        # word of the model's ("Does lecanemab slow ...?", "How are embryonic stem cells
+        # obtained?" over the article; ``retrieval.subject``). Dev: 10 of 15 PubMed questions
+        # out of scope and 3 of the article's 64, none of 404 in scope; PubMedQA 1 of 1000.
+        "unknown_subject": float(bool(retrieval.unknown_subject)),
     }
     if chosen:
         found = frozenset().union(*(u.found for _, u, _ in chosen))
@@ -121,11 +126,10 @@ def document_margin(retrieval: Retrieval) -> dict[str, float]:
     ``documents`` is 1 when the passages retrieved come from more than one document, and
     ``doc_margin`` the best passage's cosine minus the best one of another document, in units
     of 0.2 (clamped to [-1, 2]), ``unseen_share`` how much of the question's term weight is on
-    words that no document uses, ``unknown_subject`` whether the question's subject is one of
-    them. Over a single document all four are 0: nothing to compare.
+    words that no document uses. Over a single document all three are 0: nothing to compare.
     PubMed dev: the margin's median is 0.16 for questions in scope and 0.03 for the others.
     """
-    none = {"documents": 0.0, "doc_margin": 0.0, "unseen_share": 0.0, "unknown_subject": 0.0}
+    none = {"documents": 0.0, "doc_margin": 0.0, "unseen_share": 0.0}
     hits = retrieval.hits
     if not hits:
         return none
@@ -144,11 +148,6 @@ def document_margin(retrieval: Retrieval) -> dict[str, float]:
         # paraphrase often does, so there only ``known`` weighs it. In units of 0.4 of the
         # question's term weight, at most 1.
         "unseen_share": min(1.0, (1.0 - retrieval.known) / 0.4),
-        # the question's subject is a word no document uses, nor a form of one ("Does
-        # lecanemab slow ...?", ``retrieval.subject``): PubMed dev, 7 of 15 questions out of
-        # scope and none of 115 in scope; PubMedQA, 1 of 1000 titles. Over one document a
-        # paraphrase's subject often is a word the document lacks ("Does harvesting ...?")
-        "unknown_subject": float(bool(retrieval.unknown_subject)),
     }
 
 
