@@ -305,6 +305,28 @@ def test_a_piece_that_adds_the_missing_terms_joins() -> None:
     assert len(parse(answer("q", r, policy(margin=1.0, gain=0.6)).text)) == 1
 
 
+def test_a_price_or_a_maker_no_piece_gives_is_refused_whatever_the_confidence() -> None:
+    chunk = make_chunk(
+        "p.md",
+        0,
+        "The U.S. Food and Drug Administration (FDA) has approved Prochymal for GVHD. "
+        "Its high price limits its use.",
+    )
+    pieces = retrieval([sent(chunk, 0, 0.95), sent(chunk, 1, 0.9)])
+    trusting = AnswerPolicy(min_confidence=0.0)
+    for question in (
+        "How much does Prochymal cost?",
+        "Which company makes Prochymal?",
+        "When did the FDA approve Prochymal?",
+    ):
+        assert not answer(question, pieces, trusting).answered, question
+    # a question without a strict kind is answered from the same pieces, and with
+    # ``strict_kinds=False`` (the ablation) the confidence model alone weighs the missing price
+    assert answer("Has the FDA approved Prochymal?", pieces, trusting).answered
+    weighed = dataclasses.replace(trusting, strict_kinds=False)
+    assert answer("How much does Prochymal cost?", pieces, weighed).answered
+
+
 def test_a_question_asking_for_a_figure_needs_a_piece_that_gives_one() -> None:
     question = "In which year did Japan approve it?"
     chunk = make_chunk("y.md", 0, "Japan approved it in 2015. It is made of fat cells.")
@@ -312,16 +334,20 @@ def test_a_question_asking_for_a_figure_needs_a_piece_that_gives_one() -> None:
     out = answer(question, retrieval(with_year), policy())
     assert parse(out.text)[0][0] == "Japan approved it in 2015."  # the one that gives it
     no_year = retrieval([sent(CHUNK_A, 2, 0.9)])
-    assert not answer(question, no_year, policy(strict_types=True)).answered
+    # a date is a strict kind (``STRICT_KINDS``): no piece gives one, no answer
+    assert not answer(question, no_year, policy()).answered
+    assert not answer("When did Japan approve it?", no_year, policy()).answered  # a time, too
+    when = "How many products has Japan approved?"  # a count: not a strict kind
+    assert not answer(when, no_year, policy(strict_types=True)).answered
     # by default a missing figure is evidence for the confidence model, not a refusal rule
-    soft = answer(question, no_year, policy())
+    soft = answer(when, no_year, policy())
     assert soft.answered and soft.meta["type_missing"] == 1.0
     shipped = AnswerPolicy(min_confidence=0.0)
     assert (
-        answer(question, no_year, shipped).confidence
+        answer(when, no_year, shipped).confidence
         < answer("Has Japan approved it?", no_year, shipped).confidence
     )
-    assert answer(question, no_year, policy(types=False)).meta["type_missing"] == 0.0
+    assert answer(when, no_year, policy(types=False)).meta["type_missing"] == 0.0
 
 
 def test_a_question_about_a_country_no_document_names_is_not_answered() -> None:

@@ -89,7 +89,7 @@ ORDER: dict[str, list[set[str]]] = {
         {"backends"},
     ],
     "retrieval": [
-        {"fusion", "spelling", "vocabulary", "conversation"},
+        {"fusion", "spelling", "vocabulary", "conversation", "subject"},
         {"questions", "sentences", "acronyms"},
         {"retriever"},
     ],

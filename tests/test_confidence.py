@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from mscqa.answer import CONFIDENCE_WEIGHTS, confidence, features
@@ -60,3 +62,13 @@ def test_a_single_document_keeps_the_confidence_it_had() -> None:
     assert confidence(features(one), CONFIDENCE_WEIGHTS | COLLECTION_WEIGHTS) == confidence(
         features(one), without
     )
+
+
+def test_a_subject_no_document_names_lowers_the_confidence() -> None:
+    # "Is tirzepatide better than insulin?" over abstracts about insulin, none about tirzepatide
+    for doc in ("b", "a"):  # over several documents or over one
+        hits = [Hit(0, chunk("a"), 1.0, 0.6, 2.0), Hit(1, chunk(doc), 0.9, 0.5, 1.0)]
+        plain = found(hits)
+        unnamed = dataclasses.replace(plain, unknown_subject="tirzepatide")
+        assert features(unnamed)["unknown_subject"] == 1.0
+        assert confidence(features(unnamed)) < confidence(features(plain))

@@ -22,14 +22,18 @@ from mscqa.answer.expected import (
         ("What's the average cost of one treatment?", "money"),
         ("What is the typical price in Japan?", "money"),
         ("When was Prochymal approved?", "year"),
-        ("In which year did the FDA approve it?", "year"),
+        ("In which year did the FDA approve it?", "date"),
         ("How many eligible cases were analysed?", "count"),
         ("What share of radiographs did the model get right?", "percent"),
         ("What percentage of children were missing from the register?", "percent"),
         ("By what percentage did blood loss rise?", "percent"),
         ("What was the mean age of the patients?", "quantity"),
         ("What was the sample size of the study?", "count"),
-        ("How long does processing take?", "quantity"),
+        ("How long does processing take?", "duration"),
+        ("Who makes Prochymal?", "maker"),
+        ("Which company manufactures the product?", "maker"),
+        ("Who is the manufacturer of Prochymal?", "maker"),
+        ("What is the total processing time with the new technique?", "duration"),
         ("Which country uses more cord MSCs?", "place"),
         ("Who developed the technique?", "person"),
         ("Which journal reported the study?", "person"),
@@ -212,7 +216,7 @@ def test_how_far_along_asks_for_progress_not_a_distance() -> None:
 
 def test_a_time_asked_for_needs_a_time() -> None:
     recovery = expected_type("What is the recovery time after liposuction?")
-    assert recovery == ("year", None)
+    assert recovery == ("duration", None)
     assert satisfies(recovery, "Most patients recover within two weeks.")
     assert not satisfies(recovery, "Fat is extracted through liposuction.")
 
@@ -224,3 +228,84 @@ def test_a_place_is_a_country_or_a_name_after_a_word_of_place() -> None:
     assert satisfies(city, "It was first approved in South Korea.")
     # a name that is no place: an organisation
     assert not satisfies(city, "It was pioneered by the Enterprise Management Institute (SMART).")
+
+
+def test_a_date_asked_for_needs_a_date_not_a_length_of_time() -> None:
+    year = expected_type("In which year did the FDA approve Prochymal?")
+    assert year == ("date", None)
+    assert satisfies(year, "The FDA approved Prochymal in May 2012.")
+    assert satisfies(year, "It was approved on 17/05/2012.")
+    assert not satisfies(year, "No side effects were seen after 36 months of follow-up.")
+    # "when ...?" is answered by a time in any form, a follow-up's length too
+    assert satisfies(expected_type("When were side effects checked?"), "after 36 months")
+
+
+def test_a_whole_duration_is_not_answered_by_a_time_saved() -> None:
+    whole = expected_type("How long does the SMART processing take?")
+    assert whole == ("duration", None)
+    saved = "It reduces the processing time of stem cells by 20 minutes compared with others."
+    assert not satisfies(whole, saved)
+    assert not satisfies(whole, "The new method saves two hours.")
+    assert not satisfies(whole, "Sorting is 3 days shorter than culture.")
+    assert satisfies(whole, "Processing takes about 40 minutes.")
+    assert satisfies(whole, "Patients were followed for 36 months.")
+    assert satisfies(whole, "Drains were removed after 48 h.")
+    assert satisfies(whole, "The mean follow-up was 5.2 yrs (range 2-9).")
+    assert satisfies(whole, "Recovery takes a few weeks.")
+    assert not satisfies(whole, "Processing is fast and simple.")
+    # asked as a difference, a difference answers it
+    gained = expected_type("How long does it take compared with the old method?")
+    assert gained == ("duration", "difference")
+    assert satisfies(gained, saved)
+
+
+def test_a_maker_is_an_organisation_not_any_name() -> None:
+    maker = expected_type("Which company makes Prochymal?")
+    assert maker == ("maker", None)
+    regulator = "The U.S. Food and Drug Administration (FDA) has approved Prochymal for GVHD."
+    assert not satisfies(maker, regulator)
+    assert satisfies(maker, "Prochymal is made by Osiris, a Maryland company.")
+    assert satisfies(maker, "Osiris Therapeutics developed Prochymal.")
+    assert satisfies(maker, "Prochymal was developed by Osiris.")
+    # the organisation that did it, whatever kind it is ("which company pioneered ...?")
+    pioneer = expected_type("Which company pioneered the technique?")
+    assert pioneer == ("maker", None)
+    assert satisfies(pioneer, "A technique pioneered by the Enterprise Institute (SMART).")
+    # who developed or pioneered a technique is still a person or an institute
+    developed = "Who developed the technique?"
+    assert expected_type(developed) == ("person", developed)
+
+
+def test_a_time_asked_with_when_may_be_relative_to_now() -> None:
+    when = expected_type("When was the technique reported?")
+    assert when == ("year", None)
+    assert satisfies(when, "Biomedical technology recently reported on the technique.")
+    assert satisfies(when, "At present, Japan has approved it.")
+    assert not satisfies(when, "The FDA has approved Prochymal for GVHD.")
+
+
+def test_a_funder_is_named_as_one() -> None:
+    funder = expected_type("Who funded the SMART research?")
+    assert funder == ("funder", None)
+    assert satisfies(funder, "The study was funded by the National Research Foundation.")
+    assert satisfies(funder, "It was supported in part by a grant from the NIH.")
+    assert not satisfies(funder, "The technique was pioneered by the institute (SMART).")
+
+
+def test_a_dose_is_any_dose_unit_not_any_number() -> None:
+    dose = expected_type("What radiation dose was delivered?")
+    assert dose == ("dose", None)
+    assert satisfies(dose, "Patients received 50 Gy in 25 fractions.")
+    assert satisfies(dose, "Infiltration with 0.5% bupivacaine was used.")
+    assert not satisfies(dose, "Clearance of eczema was reported by 11% of patients.")
+    assert satisfies(dose, "Two puffs of salbutamol were given.")
+    assert satisfies(dose, "They took 500 \u03bcg daily.")
+    assert not satisfies(dose, "Thirty patients were treated for 36 months.")
+
+
+def test_a_price_is_a_currency_amount_in_any_of_its_forms() -> None:
+    money = expected_type("How much does the treatment cost?")
+    assert satisfies(money, "The mean cost was USD 1,250 per patient.")
+    assert satisfies(money, "It costs 3.5 million euros a year.")
+    assert satisfies(money, "Each course costs 12,000 rupees.")
+    assert not satisfies(money, "The treatment is costly for 30 patients.")

@@ -99,6 +99,16 @@ def test_unknown_names(snapshot, fake_embedder) -> None:
     assert retriever.unknown_names("What is GVHD?") == ()  # GVHD is a synonym of the corpus's term
 
 
+def test_a_subject_the_corpus_never_names_reaches_the_answerer(snapshot, fake_embedder) -> None:
+    retriever = Retriever(snapshot, fake_embedder)
+    assert retriever.search("Is tirzepatide better than Prochymal?", 3).unknown_subject == (
+        "tirzepatide"
+    )
+    assert retriever.search("Is Prochymal approved?", 3).unknown_subject == ""
+    # a form the vocabulary equates with the corpus's term is no unknown subject
+    assert retriever.search("What is the main cause of GVHD?", 3).unknown_subject == ""
+
+
 def test_a_title_capitalises_words_not_names(snapshot, fake_embedder) -> None:
     # a question written as a title (PubMedQA's often are) capitalises every word: "Thing" is
     # no name there; a word capitalised otherwise than a title would ("XYZQ") still is one

@@ -24,12 +24,14 @@ constructor and policy arguments (`QAService(policy=..., retrieval=...)`, no mon
 - undefined abbreviations (`acronyms=False`: a retrieved passage's "CBCT" no longer holds the
   question's "cone beam computed tomography", `mscqa.retrieval.acronyms`);
 - answer units (`AnswerPolicy(units=False)`: single sentences), compound questions
-  (`parts=False`), answer types (`types=False`, or as a hard rule: `strict_types=True`),
+  (`parts=False`), answer types (`types=False`, or as a hard rule: `strict_types=True`; the
+  kinds refused when no piece gives them, `strict_kinds=False`),
   unreadable parts (`unreadable=False`); the ranker without its cost for a unit outside the
   best passage's document (`other_document`), without its cost for a sentence stating a
   study's aim (`aim`), or without giving back half of a passage's gap to the best passage
   within the best document (`behind_in_document`), or without the section roles of structured
   texts (`in_results`, `in_methods`, `in_background`: `mscqa.answer.roles`); the confidence
+  without its weight for a question whose subject no document names (`unknown_subject`), or
   without what a collection of documents adds, not shipped (`COLLECTION_WEIGHTS`:
   `answer.confidence.document_margin`);
 - the hand-set ranker (shipped) against the learned one (`bench.quality.ranker`), both with no
@@ -75,6 +77,7 @@ ROWS: dict[str, dict[str, Any]] = {
     "- answer units": {"policy": {"units": False}},
     "- compound questions": {"policy": {"parts": False}},
     "- answer types": {"policy": {"types": False}},
+    "- strict answer kinds (price, dose, time, maker, funder)": {"policy": {"strict_kinds": False}},
     "answer types as a hard rule": {"policy": {"strict_types": True}},
     "- unreadable parts": {"policy": {"unreadable": False}},
     "- countries no document names": {"policy": {"places": False}},
@@ -89,6 +92,11 @@ ROWS: dict[str, dict[str, Any]] = {
     },
     "- section roles of structured texts": {
         "policy": {"ranker": {k: w for k, w in RANKER_WEIGHTS.items() if k not in _ROLES}}
+    },
+    "- a subject no document names": {
+        "policy": {
+            "confidence": {k: w for k, w in CONFIDENCE_WEIGHTS.items() if k != "unknown_subject"}
+        }
     },
     "+ what a collection of documents adds to the confidence (not shipped)": {
         "policy": {"confidence": CONFIDENCE_WEIGHTS | COLLECTION_WEIGHTS}

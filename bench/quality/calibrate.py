@@ -26,7 +26,9 @@ written later by someone else, as the test split was): the closest a dev run get
 questions nobody tuned for". ``--features`` fits another feature list (default
 ``FEATURES``); ``--collection`` fits only what a collection of documents adds
 (``COLLECTION``), the shipped weights held fixed, as the shipped ``documents``,
-``doc_margin`` and ``unseen_share`` weights were (``--l2 1``).
+``doc_margin`` and ``unseen_share`` weights were (``--l2 1``); ``--on-top FEATURE ...`` fits
+only those features' weights over every question, the shipped weights (bias too) held fixed, as
+``unknown_subject``'s was.
 """
 
 from __future__ import annotations
@@ -112,6 +114,22 @@ def fit_collection(
     return base | {"documents": round(float(w[0]), 3)} | added
 
 
+def fit_on_top(
+    cases: Sequence[Case], answers: Mapping[int, Answer], l2: float, names: Sequence[str]
+) -> dict[str, float]:
+    """The weights of ``names`` over every question, the shipped model held fixed as an
+    offset and its bias kept: a new piece of evidence, weighed by what it adds (a shipped
+    weight of one of ``names`` is left out of the offset: it is what is refitted)."""
+    base = {k: w for k, w in CONFIDENCE_WEIGHTS.items() if k not in names}
+    metas = [answers[id(c)].meta for c in cases]
+    offset = np.array([_logit(m, base) for m in metas])
+    x = np.array([[m.get(f, 0.0) for f in names] for m in metas])
+    y = np.array([0.0 if c.item.expect_abstain else 1.0 for c in cases])
+    w = fit_logistic(x, y, l2=l2, offset=offset, intercept=False)
+    added = {k: v for k, v in as_weights(w, names, 3).items() if k != "bias"}
+    return base | added
+
+
 def _logit(meta: Mapping[str, float], weights: Mapping[str, float]) -> float:
     return weights["bias"] + sum(w * meta[k] for k, w in weights.items() if k != "bias")
 
@@ -121,6 +139,8 @@ def fitter(
 ) -> Callable[[Sequence[Case]], dict[str, float]]:
     if args.collection:
         return lambda train: fit_collection(train, answers, args.l2)
+    if args.on_top:
+        return lambda train: fit_on_top(train, answers, args.l2, args.on_top)
     return lambda train: fit(train, answers, args.l2, args.features)
 
 
@@ -228,6 +248,13 @@ def main(argv: list[str] | None = None) -> int:
         "--collection",
         action="store_true",
         help="fit only what a collection of documents adds, on top of the shipped weights",
+    )
+    ap.add_argument(
+        "--on-top",
+        nargs="*",
+        default=[],
+        metavar="FEATURE",
+        help="fit only these features' weights, on top of the shipped weights (kept)",
     )
     args = ap.parse_args(argv)
     cases = dev_cases()

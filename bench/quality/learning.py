@@ -76,16 +76,18 @@ def fit_logistic(
     iters: int = 60,
     sample_weight: np.ndarray | None = None,
     offset: np.ndarray | None = None,
+    intercept: bool = True,
 ) -> np.ndarray:
     """L2-regularised logistic regression by Newton's method: ``[bias, w_1, ..., w_n]``.
     The bias is not regularised. ``offset``: a fixed log-odds per row added to ``x @ w`` (the
-    logit of a model the new weights sit on top of)."""
-    xb = np.hstack([np.ones((len(x), 1)), x])
+    logit of a model the new weights sit on top of); ``intercept=False`` keeps the bias at 0
+    (weights added to a model whose bias stays)."""
+    xb = np.hstack([np.ones((len(x), 1)) if intercept else np.zeros((len(x), 1)), x])
     sw = np.ones(len(x)) if sample_weight is None else sample_weight
     base = np.zeros(len(x)) if offset is None else offset
     w = np.zeros(xb.shape[1])
     reg = l2 * np.eye(len(w))
-    reg[0, 0] = 0.0
+    reg[0, 0] = 0.0 if intercept else 1.0
     for _ in range(iters):
         p = 1 / (1 + np.exp(-np.clip(xb @ w + base, -50, 50)))
         grad = xb.T @ (sw * (p - y)) + reg @ w

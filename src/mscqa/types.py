@@ -154,6 +154,8 @@ class Retrieval:
     known: float  # idf-weighted share of the question's words that occur anywhere in the corpus
     corrected: str  # the question after spelling correction
     unknown_names: tuple[str, ...] = ()  # capitalised question words the corpus never uses
+    # the question's subject when it names something the corpus never does (retrieval.subject)
+    unknown_subject: str = ""
     terms: tuple[float, ...] = ()  # the question's terms' weights (``ScoredSentence.found``)
     parts: tuple[frozenset[int], ...] = ()  # terms of each sub-question of a compound question
     # unreadable parts of the hits' documents, each with the share of the question's terms its

@@ -22,7 +22,7 @@ from mscqa.answer.confidence import (
     features,
     passage_countries,
 )
-from mscqa.answer.expected import country_code, places, satisfies
+from mscqa.answer.expected import STRICT_KINDS, country_code, places, satisfies
 from mscqa.answer.ranker import RANKER_WEIGHTS, Question, Unit, rank
 from mscqa.answer.unreadable import unreadable_parts
 from mscqa.types import Answer, Chunk, Citation, Retrieval, Unreadable
@@ -45,9 +45,10 @@ class AnswerPolicy:
     adds at least ``gain`` of the question's term weight that the pieces before it did not hold
     (the other half of "X, and Y?"). ``units=False`` quotes single sentences, ``types=False``
     drops the answer-type check (``strict_types`` refuses when no piece gives the asked kind;
-    by default the confidence model weighs that), ``parts=False`` the compound questions and
-    ``unreadable=False`` the unreadable parts and ``places=False`` the refusal of questions about a
-    country no document names (for the ablation); ``ranker`` and
+    by default the confidence model weighs that, except for ``STRICT_KINDS``, a price, a dose,
+    a time or a maker, which ``strict_kinds=False`` weighs too), ``parts=False`` the compound
+    questions and ``unreadable=False`` the unreadable parts and ``places=False`` the refusal of
+    questions about a country no document names (for the ablation); ``ranker`` and
     ``confidence`` are the two models' weights.
     """
 
@@ -60,6 +61,7 @@ class AnswerPolicy:
     units: bool = True
     types: bool = True
     strict_types: bool = False
+    strict_kinds: bool = True
     parts: bool = True
     unreadable: bool = True
     places: bool = True
@@ -161,10 +163,14 @@ def _choose(ranked: Ranked, question: Question, policy: AnswerPolicy) -> Ranked:
             for r in ranked
             if r[0] >= best - policy.margin and satisfies(question.kind, r[1].text)
         ]
-        if giving or policy.strict_types:
+        strict = policy.strict_kinds and question.kind[0] in STRICT_KINDS
+        if giving or policy.strict_types or strict:
             ranked = giving
         # else: no piece gives it; the answer stands, and the confidence model, which sees
-        # that (``type_missing``), decides whether it is an answer at all
+        # that (``type_missing``), decides whether it is an answer at all. A price, a dose, a
+        # date, a length of time or a maker (``STRICT_KINDS``) that no piece gives is not in
+        # the documents, however close the pieces' topic: "How much does Prochymal cost?"
+        # over a sentence about its approval is refused.
         if not ranked:
             return []
     chosen = [ranked[0]]

@@ -27,12 +27,28 @@ _HAS_TIME = re.compile(
     r"weeks?|months?|years?|decades?)\b",
     re.IGNORECASE,
 )
-_HAS_MONEY = re.compile(
-    r"[$€£¥]\s?\d|\b\d[\d,.]*\s?(?:dollars?|usd|euros?|eur|yuan|rmb|yen|pounds?|won|gbp)\b",
+# "When did ...?" is answered by a time in any form, one relative to now too ("recently
+# reported", "at present"), but not by a sentence that gives none
+_RELATIVE_TIME = re.compile(
+    r"\b(recently|currently|presently|nowadays|today|yesterday|to date|so far|ago|"
+    r"at present|at the moment|last (year|month|week|decade)|(this|next) (year|month|week)|"
+    r"in the (1[89]|20)\d0s)\b",
     re.IGNORECASE,
 )
+_CURRENCY_CODES = r"(?:usd|eur|gbp|cad|aud|nzd|chf|jpy|cny|rmb|inr|krw|sek|nok|dkk|brl|zar)"
+_HAS_MONEY = re.compile(
+    r"[$€£¥₹₩]\s?\d|\b\d[\d,.]*\s?(?:million\s+|billion\s+|thousand\s+)?(?:dollars?|euros?|"
+    rf"yuan|yen|pounds?|won|rupees?|francs?|kronor|krona|kroner|{_CURRENCY_CODES})\b|"
+    rf"\b{_CURRENCY_CODES}\s?\d",
+    re.IGNORECASE,
+)
+# a dose: an amount of a drug (mg, µg, IU, mmol, mL, tablets, puffs), of radiation (Gy, mSv,
+# MBq) or of cells, or a concentration ("0.5% bupivacaine", not "11% of patients")
 _HAS_DOSE = re.compile(
-    rf"\b{_NUMBER}\s?(?:x\s?10\S*\s?)?(?:mg|ml|µg|ug|mcg|g|kg|iu|units?|cells?|million cells)\b",
+    rf"\b{_NUMBER}\s?(?:x\s?10\S*\s?)?(?:mg|ml|µg|\u03bcg|ug|mcg|ng|g|kg|l|dl|iu|u|units?|"
+    r"mmol|µmol|\u03bcmol|nmol|meq|gy|cgy|msv|sv|mbq|gbq|mci|tablets?|capsules?|puffs?|drops?|"
+    r"cells?|million cells)\b|"
+    r"\b\d*[.,]\d+\s?%\s+(?!of\b|in\b|and\b|or\b|to\b|vs\b|versus\b|were\b|was\b)[a-z]",
     re.IGNORECASE,
 )
 
@@ -43,10 +59,83 @@ _QUOTED = re.compile(r"[\"\u201c][^\"\u201d]{2,80}[\"\u201d]")
 # a capitalised word or an abbreviation inside a sentence (not its first word)
 _PROPER = re.compile(r"(?<=[a-z0-9,;:()] )(?:[A-Z][A-Za-z0-9-]+|[A-Z]\.(?:[A-Z]\.)+)")
 _YEAR_Q = re.compile(
-    r"\b(which|what) (year|date|month)\b|\bwhen (did|was|were|will|has|had)\b|\bsince when\b|"
-    r"\bhow long ago\b|"
-    r"\b(what|which)(?: is|'s| are| was| were)? the (?:\w+ )?(?:time|duration|period)\b",
+    r"\bwhen (did|was|were|will|has|had)\b|\bsince when\b|\bhow long ago\b",
     re.I,
+)
+# "In which year ...?" asks for a date: a year, a month or a day, not "after 36 months"
+_DATE_Q = re.compile(r"\b(which|what) (year|date|month|day)\b", re.I)
+_HAS_DATE = re.compile(
+    rf"\b(1[89]\d\d|20\d\d)\b|\b({_MONTHS})\b|\b\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}\b",
+    re.IGNORECASE,
+)
+# "How long does processing take?", "What is the recovery time?": a length of time (or, "how
+# long is the needle?", of something else)
+_DURATION_Q = re.compile(
+    r"\bhow long\b(?! ago)|"
+    r"\b(what|which)(?: is|'s| are| was| were)? the (?:\w+ ){0,3}?(?:time|duration|period)\b",
+    re.I,
+)
+_UNIT_OF_TIME = (
+    r"(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|h|days?|nights?|weeks?|wks?|months?|mos?|"
+    r"years?|yrs?|decades?)"
+)
+_UNIT_OF_LENGTH = r"(?:mm|cm|m|km|millimet(?:er|re)s?|centimet(?:er|re)s?|met(?:er|re)s?|kilomet(?:er|re)s?|inch(?:es)?|feet|foot|miles?)"  # noqa: E501
+_DURATION = re.compile(
+    rf"\b{_NUMBER}(?:\s*(?:-|to|and|or)\s*{_NUMBER})?[\s-]*(?:{_UNIT_OF_TIME}|{_UNIT_OF_LENGTH})\b"
+    r"|\bovernight\b|\bsame day\b|"
+    rf"\b(?:an?|several|few|many)\s+(?:few\s+)?{_UNIT_OF_TIME}\b",
+    re.IGNORECASE,
+)
+# a duration said as a difference: "reduces the time by 20 minutes", "saves 2 hours", "3 days
+# shorter": it tells how much time a change gains, not how long the thing takes
+_DIFFERENCE_BEFORE = re.compile(
+    r"\b(?:by|saves?|saved|saving|cuts?|shortens?|shortened|gains?|gained)\s+(?:about\s+|around\s+|"
+    r"nearly\s+|almost\s+|up to\s+|more than\s+|over\s+|at least\s+)?$",
+    re.I,
+)
+_DIFFERENCE_AFTER = re.compile(
+    r"^\s*(?:faster|shorter|less|fewer|earlier|sooner|quicker|longer|more|saved|"
+    r"(?:of\s+)?(?:time\s+)?sav(?:ed|ings?))\b",
+    re.I,
+)
+# a question that itself asks for a difference ("How much time does it save?", "How long
+# does it take compared with the old way?") is answered by one
+_ASKS_DIFFERENCE = re.compile(
+    r"\b(sav(e|es|ed|ing)|shorten\w*|reduc\w*|faster|quicker|slower|shorter|longer|less|more|"
+    r"differ\w*|compar\w*|than|gain\w*|cut)\b",
+    re.I,
+)
+# "Who makes Prochymal?", "Which company manufactures it?": a maker is an organisation, named
+# as one ("Osiris Therapeutics", "Mesoblast Ltd") or as the one something is made by
+_MAKER_Q = re.compile(
+    r"\bwho (makes|made|manufactures|manufactured|produces|produced|sells|sold|markets|marketed|"
+    r"supplies|supplied|distributes|distributed)\b|"
+    r"\b(which|what) (company|companies|manufacturers?|firms?|makers?|drugmakers?|"
+    r"pharmaceutical compan(y|ies)|biotech compan(y|ies))\b|"
+    r"\b(manufacturer|maker|producer|supplier|distributor|vendor|seller)s? of\b",
+    re.I,
+)
+# "Who funded the research?": a funder is named as one ("funded by", "a grant from")
+_FUNDER_Q = re.compile(
+    r"\bwho (funded|funds|sponsored|sponsors|financed|finances|paid for|pays for|backed)\b|"
+    r"\b(which|what) (funders?|sponsors?|funding (bod(y|ies)|agenc(y|ies)|sources?))\b",
+    re.I,
+)
+_FUNDING = re.compile(
+    r"\b(?:funded|sponsored|financed|supported|paid for|backed)\s+(?:in part\s+|partly\s+)?by\b|"
+    r"\b(?:grants?|funding|funder|funders|sponsors?|sponsorship|foundation)\b",
+    re.I,
+)
+_ORGANISATION = re.compile(
+    r"\b[A-Z][\w&.-]*\s+(?:Inc|Ltd|LLC|Corp|Corporation|Co|GmbH|AG|S\.?A|plc|Pharma|"
+    r"Pharmaceuticals?|Therapeutics|Biotech|Biotechnology|Biosciences?|Biologics|Biomedical|"
+    r"Laborator(?:y|ies)|Labs|Holdings|Medical|Healthcare|Institute|University|Cent(?:er|re)|"
+    r"College|Academy)\b|"
+    r"\b(?:made|manufactured|produced|marketed|developed|sold|supplied|distributed|owned|"
+    r"licensed|pioneered|invented|created|designed|founded|launched|introduced)\s+by\s+"
+    r"(?:the\s+)?(?:company\s+|firm\s+)?[A-Z]|"
+    r"\b(?:company|companies|manufacturer|firm|maker|drugmaker)\s*,?\s+(?:called\s+|named\s+)?[A-Z]|"
+    r"\b[A-Z][\w&.-]+(?:'s)?\s+(?:company|manufacturer|firm)\b",
 )
 _MONEY_Q = re.compile(
     r"\bhow much (does|do|did|will|would|is|are|was|were|should|could|can)\b.*"
@@ -134,16 +223,30 @@ _PERSON_Q = re.compile(
     re.I,
 )
 
-KINDS = ("year", "money", "dose", "name", "count", "percent", "quantity", "place", "person")
+KINDS = (
+    *("year", "date", "duration", "money", "dose", "name", "count", "percent", "quantity"),
+    *("place", "maker", "funder", "person"),
+)
+# Kinds whose absence from every piece good enough to quote means the documents do not answer:
+# a price without a currency amount, a dose without a dose, a date or a time ("when did ...?")
+# without one, a length of time without one (or with only a time saved), a maker without an
+# organisation, a funder without a word of funding. The other
+# kinds are asked in words that also fit answers without the figure ("how many cells you can
+# get" -> "limited"), so for them a missing figure is evidence for the confidence model.
+STRICT_KINDS = frozenset({"money", "dose", "year", "date", "duration", "maker", "funder"})
 
 
 def expected_type(question: str) -> tuple[str, str | None] | None:
     """``(type, detail)`` for questions asking for a figure or a name, else ``None``.
 
-    Types: ``year`` (a date or time), ``money``, ``dose``, ``count`` (detail = the counted
+    Types: ``year`` (a time: "when did ...?"), ``date`` (a year, month or day), ``duration``
+    (a length of time; detail ``"difference"`` when the question asks for a time gained),
+    ``money``, ``dose``, ``maker`` (an organisation), ``funder``, ``count`` (detail = the counted
     noun), ``percent`` (a share of a whole), ``quantity``, ``place``, ``person`` (a person or
     organisation), ``name`` (detail = the question, whose own words do not count as the name).
     """
+    if _DATE_Q.search(question):
+        return ("date", None)
     if _YEAR_Q.search(question):
         return ("year", None)
     if _MONEY_Q.search(question):
@@ -166,11 +269,18 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
         return ("count", " ".join(words))
     if _PERCENT_Q.search(question):
         return ("percent", None)
+    if _DURATION_Q.search(question):
+        # detail "difference" when the question asks how much time something gains
+        return ("duration", "difference" if _ASKS_DIFFERENCE.search(question) else None)
     if _QUANTITY_Q.search(question):
         much = _HOW_MUCH_NOUN.search(question)
         return ("quantity", much.group(1).lower() if much else None)
     if _PLACE_Q.search(question):
         return ("place", None)
+    if _MAKER_Q.search(question):
+        return ("maker", None)
+    if _FUNDER_Q.search(question):
+        return ("funder", None)
     if _PERSON_Q.search(question):
         return ("person", question)
     return None
@@ -180,7 +290,18 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
     """Whether ``sentence`` contains a figure or name of the expected kind."""
     name, detail = kind
     if name == "year":
-        return bool(_HAS_TIME.search(sentence))
+        return bool(_HAS_TIME.search(sentence) or _RELATIVE_TIME.search(sentence))
+    if name == "date":
+        return bool(_HAS_DATE.search(sentence))
+    if name == "duration":
+        return any(
+            detail == "difference" or not _is_difference(sentence, m.start(), m.end())
+            for m in _DURATION.finditer(sentence)
+        )
+    if name == "maker":
+        return bool(_ORGANISATION.search(sentence))
+    if name == "funder":
+        return bool(_FUNDING.search(sentence))
     if name == "money":
         return bool(_HAS_MONEY.search(sentence))
     if name == "dose":
@@ -208,6 +329,15 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
     if detail and re.search(rf"\b{_DEGREE}\s+(?:\w+\s+)?{re.escape(detail[:5])}", sentence, re.I):
         return True  # "how much trauma ...?" -> "almost no trauma": an amount said in words
     return bool(_HAS_NUMBER.search(sentence))
+
+
+def _is_difference(sentence: str, start: int, end: int) -> bool:
+    """Whether the duration at ``sentence[start:end]`` is said as a time gained or lost ("by 20
+    minutes", "saves two hours", "3 days shorter") rather than as how long something lasts."""
+    return bool(
+        _DIFFERENCE_BEFORE.search(sentence[max(0, start - 40) : start])
+        or _DIFFERENCE_AFTER.match(sentence[end : end + 30])
+    )
 
 
 def _new_names(sentence: str, question: str | None, *, skip_places: bool) -> list[str]:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Collection, Mapping, Sequence
 
@@ -28,6 +29,7 @@ from mscqa.retrieval.questions import (
 )
 from mscqa.retrieval.sentences import SentenceScorer
 from mscqa.retrieval.spelling import Speller, english_words, model_words
+from mscqa.retrieval.subject import prefixes, unknown_subject
 from mscqa.retrieval.vocabulary import SYNONYM_GROUPS, Term, Vocabulary
 from mscqa.types import Hit, Retrieval, Unreadable
 
@@ -194,6 +196,12 @@ class Retriever:
             unknown_names=tuple(
                 n for n in self.unknown_names(question) if tuple(tokenize(n)) not in spelt
             ),
+            unknown_subject=unknown_subject(
+                question,
+                lambda t: self._known([t]) or (t,) in spelt,
+                lambda: self._prefixes,
+                self.speller.known,
+            ),
             terms=tuple(t.weight for t in q_terms),
             parts=question_parts(question, q_terms),
             unreadable=self._unreadable_parts(hits, q_terms),
@@ -277,6 +285,11 @@ class Retriever:
             if tokens and not self._known(tokens):
                 out.append(word)
         return tuple(out)
+
+    @functools.cached_property
+    def _prefixes(self) -> frozenset[str]:
+        """The corpus tokens' first letters (``retrieval.subject``), built on first use."""
+        return prefixes(self._idf.keys())
 
     def _known(self, tokens: list[str]) -> bool:
         """Whether the corpus uses any of ``tokens``, or a form the vocabulary equates with
