@@ -43,3 +43,18 @@ def test_a_short_form_no_retrieved_passage_uses_is_not_looked_for() -> None:
     assert initials(tokenize(QUESTION), {"cavit"}.__contains__, set(), {}) == []
     terms = _terms(QUESTION)
     assert with_initials(terms, []) is terms
+
+
+def test_a_short_form_ending_in_s_is_matched_as_the_passage_s_stemmed_token() -> None:
+    # "ALS" and "ARDS" are the tokens "al" and "ard" once stemmed, as the passages' words are
+    for question, passage, short in (
+        ("How fast does amyotrophic lateral sclerosis progress?", "ALS patients declined.", "al"),
+        (
+            "Is neutrophil migration lower in acute respiratory distress syndrome?",
+            "Migration was lower in ARDS.",
+            "ard",
+        ),
+    ):
+        found = initials(tokenize(question), set(tokenize(passage)).__contains__, set(), {})
+        assert {s for s, _ in found} == {short}
+        assert max(len(run) for _, run in found) == (4 if short == "ard" else 3)  # syndrome too

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 
+from mscqa.index.lexical import tokenize
 from mscqa.retrieval.vocabulary import Term
 
 MIN_WORDS = 3
@@ -36,19 +37,25 @@ def initials(
     """``(short form, the run's tokens)`` for every run of ``tokens`` whose initials are a word
     the retrieved passages use (``present``) that is no ``ordinary`` word, no token of the
     question, and not ``defined`` (short token -> its long forms' token tuples) as anything but
-    this run.
+    this run. The short form is compared as the passages' tokens are, stemmed: "ALS" is the
+    token "al", "ARDS" "ard".
 
     >>> words = {"cbct", "exam"}
-    >>> initials(["cone", "beam", "comput", "tomographi", "exam"], words.__contains__, set(), {})
-    [('cbct', frozenset({'beam', 'comput', 'cone', 'tomographi'}))]
+    >>> [(short, sorted(run)) for short, run in initials(
+    ...     ["cone", "beam", "comput", "tomographi", "exam"], words.__contains__, set(), {})]
+    [('cbct', ['beam', 'comput', 'cone', 'tomographi'])]
     """
     asked = set(tokens)
     out: list[tuple[str, frozenset[str]]] = []
     for i in range(len(tokens)):
         for j in range(i + MIN_WORDS, min(len(tokens), i + MAX_WORDS) + 1):
             run = tuple(tokens[i:j])
-            short = "".join(t[0] for t in run)
-            if short in asked or short in ordinary or not present(short):
+            letters = "".join(t[0] for t in run)
+            stemmed = tokenize(letters)
+            if len(stemmed) != 1 or letters in ordinary:
+                continue
+            short = stemmed[0]
+            if short in asked or not present(short):
                 continue
             longs = defined.get(short)
             if longs and run not in longs:
