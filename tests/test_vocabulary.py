@@ -147,6 +147,21 @@ def test_a_command_coordinated_with_another_is_a_part_of_its_own() -> None:
     assert parts("Which product is cleared for graft rejection?") == []
 
 
+def test_a_repeated_part_is_one_part_and_a_question_has_at_most_max_parts() -> None:
+    from mscqa.retrieval.questions import MAX_PARTS, question_parts
+
+    def parts(question: str) -> tuple[frozenset[int], ...]:
+        terms = Vocabulary(tokenize, ()).terms(tokenize(question), lambda t: 1.0)
+        return question_parts(question, terms)
+
+    # the answerer weighs every part's candidates together (a product over the parts): a
+    # hostile "What are MSCs? " * 30 must not make that product 4 ** 30
+    assert parts("What are MSCs? " * 30) == ()
+    assert len(parts("What are MSCs? What is GVHD? " * 30)) == 2
+    many = " ".join(f"What is word{i}?" for i in range(30))
+    assert len(parts(many)) == MAX_PARTS
+
+
 def test_an_acronym_is_spelt_out_by_the_one_phrase_whose_initials_spell_it() -> None:
     from mscqa.retrieval.questions import spelt_out
 

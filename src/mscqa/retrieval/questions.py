@@ -36,6 +36,8 @@ _QUESTION_WORD = (
 SUBJECT_MAX_DF = 0.3
 _QUESTION_TOKENS = frozenset(t for w in QUESTION_WORDS for t in tokenize(w))
 # an ask can also be a command coordinated with another one ("Explain X and name Y")
+# the most parts of a compound question that get a piece each
+MAX_PARTS = 4
 _COMMAND = r"(?:explain|describe|name|list|give|say|define|outline|summari[sz]e)\b"
 _PARTS = re.compile(
     rf"\?\s+|;\s*|,?\s+(?:and|but|or)\s+(?={_QUESTION_WORD}|{_COMMAND})"
@@ -46,16 +48,20 @@ _PARTS = re.compile(
 
 def question_parts(question: str, terms: list[Term]) -> tuple[frozenset[int], ...]:
     """The terms of each sub-question of a compound question ("What is X, and how is Y
-    done?"), as indices of ``terms``; empty for a question of one part."""
+    done?"), as indices of ``terms``; empty for a question of one part. A part repeated is one
+    part, and only the first ``MAX_PARTS`` count: an answer quotes a few pieces, and the
+    answerer weighs its parts' candidates together (a product over the parts)."""
     pieces = [p for p in _PARTS.split(question) if p and p.strip()]
     if len(pieces) < 2:
         return ()
-    out = []
+    out: dict[frozenset[int], None] = {}
     for piece in pieces:
         words = set(tokenize(piece))
         idx = frozenset(i for i, t in enumerate(terms) if words & t.forms[0])
         if idx:
-            out.append(idx)
+            out[idx] = None
+            if len(out) == MAX_PARTS:
+                break
     return tuple(out) if len(out) > 1 else ()
 
 
