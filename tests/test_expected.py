@@ -111,6 +111,21 @@ def test_each_type_needs_its_figure_or_name(
     assert [s for s in unmet if satisfies(wanted, s)] == []
 
 
+@pytest.mark.parametrize(
+    "hostile",
+    [",".join(str(i % 10) for i in range(5000)), "1." * 5000, "A." * 5000, "A-" * 5000],
+)
+def test_a_hostile_run_of_digits_or_capitals_is_read_once(hostile: str) -> None:
+    # each figure pattern starts only where a run of digits (or a name) starts: a 10k
+    # character "1,2,3,..." made every pattern quadratic (seconds a sentence); now linear, and
+    # the answers are those of the structured figure "1,234.5"
+    for question in ("How much does it cost?", "Who makes it?", "What dose was given?"):
+        wanted = expected_type(question)
+        assert wanted is not None
+        satisfies(wanted, hostile)
+    assert satisfies(expected_type("How much does it cost?"), "It costs 1,250.50 dollars.")
+
+
 def test_a_count_is_of_the_counted_noun_phrase() -> None:
     cases = expected_type("How many eligible cases were analysed?")
     assert cases == ("count", "eligible cases")
@@ -236,6 +251,9 @@ def test_a_date_asked_for_needs_a_date_not_a_length_of_time() -> None:
     assert satisfies(year, "The FDA approved Prochymal in May 2012.")
     assert satisfies(year, "It was approved on 17/05/2012.")
     assert not satisfies(year, "No side effects were seen after 36 months of follow-up.")
+    # "which day/month ...?" may ask for "postoperative day 3": no date is required
+    assert expected_type("On which day after surgery did pain peak?") != ("date", None)
+    assert expected_type("In which month of pregnancy is it given?") != ("date", None)
     # "when ...?" is answered by a time in any form, a follow-up's length too
     assert satisfies(expected_type("When were side effects checked?"), "after 36 months")
 
@@ -252,6 +270,9 @@ def test_a_whole_duration_is_not_answered_by_a_time_saved() -> None:
     assert satisfies(whole, "Drains were removed after 48 h.")
     assert satisfies(whole, "The mean follow-up was 5.2 yrs (range 2-9).")
     assert satisfies(whole, "Recovery takes a few weeks.")
+    assert satisfies(whole, "Recovery takes a couple of weeks.")
+    assert satisfies(whole, "MSCs have been studied for decades.")
+    assert satisfies(whole, "MSCs have been studied since 1970.")
     assert not satisfies(whole, "Processing is fast and simple.")
     # asked as a difference, a difference answers it
     gained = expected_type("How long does it take compared with the old method?")

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 import pycountry
 
-_NUMBER = r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half|double|doubles|twice|triple|triples)"  # noqa: E501
+_NUMBER = r"(?:(?<![\d,.])\d+(?:[,.]\d+)*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half|double|doubles|twice|triple|triples)"  # noqa: E501
 _HAS_NUMBER = re.compile(rf"\b{_NUMBER}\b|\d", re.IGNORECASE)
 _HAS_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
@@ -37,7 +37,7 @@ _RELATIVE_TIME = re.compile(
 )
 _CURRENCY_CODES = r"(?:usd|eur|gbp|cad|aud|nzd|chf|jpy|cny|rmb|inr|krw|sek|nok|dkk|brl|zar)"
 _HAS_MONEY = re.compile(
-    r"[$€£¥₹₩]\s?\d|\b\d[\d,.]*\s?(?:million\s+|billion\s+|thousand\s+)?(?:dollars?|euros?|"
+    r"[$€£¥₹₩]\s?\d|\b(?<![\d,.])\d+(?:[,.]\d+)*\s?(?:million\s+|billion\s+|thousand\s+)?(?:dollars?|euros?|"
     rf"yuan|yen|pounds?|won|rupees?|francs?|kronor|krona|kroner|{_CURRENCY_CODES})\b|"
     rf"\b{_CURRENCY_CODES}\s?\d",
     re.IGNORECASE,
@@ -63,7 +63,8 @@ _YEAR_Q = re.compile(
     re.I,
 )
 # "In which year ...?" asks for a date: a year, a month or a day, not "after 36 months"
-_DATE_Q = re.compile(r"\b(which|what) (year|date|month|day)\b", re.I)
+# ("which day"/"which month" may ask for "postoperative day 3", "the third month": no date)
+_DATE_Q = re.compile(r"\b(which|what) (year|date)\b", re.I)
 _HAS_DATE = re.compile(
     rf"\b(1[89]\d\d|20\d\d)\b|\b({_MONTHS})\b|\b\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}\b",
     re.IGNORECASE,
@@ -82,8 +83,9 @@ _UNIT_OF_TIME = (
 _UNIT_OF_LENGTH = r"(?:mm|cm|m|km|millimet(?:er|re)s?|centimet(?:er|re)s?|met(?:er|re)s?|kilomet(?:er|re)s?|inch(?:es)?|feet|foot|miles?)"  # noqa: E501
 _DURATION = re.compile(
     rf"\b{_NUMBER}(?:\s*(?:-|to|and|or)\s*{_NUMBER})?[\s-]*(?:{_UNIT_OF_TIME}|{_UNIT_OF_LENGTH})\b"
-    r"|\bovernight\b|\bsame day\b|"
-    rf"\b(?:an?|several|few|many)\s+(?:few\s+)?{_UNIT_OF_TIME}\b",
+    r"|\bovernight\b|\bsame day\b|\bsince (?:1[89]\d\d|20\d\d)\b|"
+    rf"\bfor (?:{_UNIT_OF_TIME})\b|"
+    rf"\b(?:an?|several|few|many)\s+(?:few\s+|couple\s+of\s+)?{_UNIT_OF_TIME}\b",
     re.IGNORECASE,
 )
 # a duration said as a difference: "reduces the time by 20 minutes", "saves 2 hours", "3 days
@@ -127,7 +129,7 @@ _FUNDING = re.compile(
     re.I,
 )
 _ORGANISATION = re.compile(
-    r"\b[A-Z][\w&.-]*\s+(?:Inc|Ltd|LLC|Corp|Corporation|Co|GmbH|AG|S\.?A|plc|Pharma|"
+    r"(?<![\w&.-])[A-Z][\w&.-]*\s+(?:Inc|Ltd|LLC|Corp|Corporation|Co|GmbH|AG|S\.?A|plc|Pharma|"
     r"Pharmaceuticals?|Therapeutics|Biotech|Biotechnology|Biosciences?|Biologics|Biomedical|"
     r"Laborator(?:y|ies)|Labs|Holdings|Medical|Healthcare|Institute|University|Cent(?:er|re)|"
     r"College|Academy)\b|"
@@ -135,7 +137,7 @@ _ORGANISATION = re.compile(
     r"licensed|pioneered|invented|created|designed|founded|launched|introduced)\s+by\s+"
     r"(?:the\s+)?(?:company\s+|firm\s+)?[A-Z]|"
     r"\b(?:company|companies|manufacturer|firm|maker|drugmaker)\s*,?\s+(?:called\s+|named\s+)?[A-Z]|"
-    r"\b[A-Z][\w&.-]+(?:'s)?\s+(?:company|manufacturer|firm)\b",
+    r"(?<![\w&.-])[A-Z][\w&.-]+(?:'s)?\s+(?:company|manufacturer|firm)\b",
 )
 _MONEY_Q = re.compile(
     r"\bhow much (does|do|did|will|would|is|are|was|were|should|could|can)\b.*"
@@ -181,7 +183,7 @@ _PERCENT_Q = re.compile(
 )
 _HAS_PERCENT = re.compile(
     r"%|\bper ?cent\b|\b(half|halves|thirds?|quarters?|fifths?|tenths?)\b|"
-    r"\b\d[\d,]* (of|out of) (the |all )?\d[\d,]*\b|\b(one|1) in \d+",
+    r"\b(?<![\d,])\d+(?:,\d+)* (of|out of) (the |all )?\d+(?:,\d+)*\b|\b(one|1) in \d+",
     re.I,
 )
 _QUANTITY_Q = re.compile(
