@@ -64,58 +64,58 @@ def draw(pmids: list[str]) -> dict[str, list[str]]:
     return {"dev": sorted(order[:DEV_ABSTRACTS]), "test": sorted(order[DEV_ABSTRACTS:])}
 
 
+# The later draws, in order: (name, seed, count, file); each takes ids no earlier draw took.
+LATER = (
+    ("dev2", DEV2_SEED, DEV2_COUNT, DRAW2_FILE),
+    ("test2", TEST2_SEED, TEST2_COUNT, DRAW3_FILE),
+    ("test3", TEST3_SEED, TEST3_COUNT, DRAW4_FILE),
+    ("test4", TEST4_SEED, TEST4_COUNT, DRAW5_FILE),
+)
+
+
+def draw_later(pmids: list[str], name: str) -> dict[str, list[str]]:
+    """``{name: [...]}``: the later draw ``name`` of ``LATER``, its count of ids from the sorted
+    ``pmids`` that neither ``draw`` nor any later draw before it took."""
+    taken = {p for ids in draw(pmids).values() for p in ids}
+    for later, seed, count, _ in LATER:
+        rest = sorted(set(pmids) - taken)
+        ids = sorted(random.Random(seed).sample(rest, count))
+        if later == name:
+            return {name: ids}
+        taken |= set(ids)
+    raise ValueError(f"no later draw named {name!r}")
+
+
 def draw_dev2(pmids: list[str]) -> dict[str, list[str]]:
     """``{"dev2": [...]}``: ``DEV2_COUNT`` ids of ``pmids`` that ``draw`` did not take."""
-    taken = {p for ids in draw(pmids).values() for p in ids}
-    rest = sorted(set(pmids) - taken)
-    return {"dev2": sorted(random.Random(DEV2_SEED).sample(rest, DEV2_COUNT))}
+    return draw_later(pmids, "dev2")
 
 
 def draw_test2(pmids: list[str]) -> dict[str, list[str]]:
     """``{"test2": [...]}``: ``TEST2_COUNT`` ids of ``pmids`` neither earlier draw took."""
-    taken = {p for ids in draw(pmids).values() for p in ids} | set(draw_dev2(pmids)["dev2"])
-    rest = sorted(set(pmids) - taken)
-    return {"test2": sorted(random.Random(TEST2_SEED).sample(rest, TEST2_COUNT))}
+    return draw_later(pmids, "test2")
 
 
 def draw_test3(pmids: list[str]) -> dict[str, list[str]]:
     """``{"test3": [...]}``: ``TEST3_COUNT`` ids of ``pmids`` no earlier draw took."""
-    taken = {p for ids in draw(pmids).values() for p in ids} | set(draw_dev2(pmids)["dev2"])
-    taken |= set(draw_test2(pmids)["test2"])
-    rest = sorted(set(pmids) - taken)
-    return {"test3": sorted(random.Random(TEST3_SEED).sample(rest, TEST3_COUNT))}
+    return draw_later(pmids, "test3")
 
 
 def draw_test4(pmids: list[str]) -> dict[str, list[str]]:
     """``{"test4": [...]}``: ``TEST4_COUNT`` ids of ``pmids`` no earlier draw took."""
-    taken = {p for ids in draw(pmids).values() for p in ids} | set(draw_dev2(pmids)["dev2"])
-    taken |= set(draw_test2(pmids)["test2"]) | set(draw_test3(pmids)["test3"])
-    rest = sorted(set(pmids) - taken)
-    return {"test4": sorted(random.Random(TEST4_SEED).sample(rest, TEST4_COUNT))}
+    return draw_later(pmids, "test4")
 
 
 def main(argv: list[str]) -> int:
     pmids = list(json.loads(DATA.read_text(encoding="utf-8")))
     source = "shared/bench/pubmedqa/ori_pqal.json"
-    if "--test4" in argv:
-        excludes = f"{DRAW_FILE.name} {DRAW2_FILE.name} {DRAW3_FILE.name} {DRAW4_FILE.name}"
-        result = {"seed": TEST4_SEED, "source": source, "excludes": excludes}
-        result.update(draw_test4(pmids))
-        target = DRAW5_FILE
-    elif "--test3" in argv:
-        excludes = f"{DRAW_FILE.name} {DRAW2_FILE.name} {DRAW3_FILE.name}"
-        result = {"seed": TEST3_SEED, "source": source, "excludes": excludes}
-        result.update(draw_test3(pmids))
-        target = DRAW4_FILE
-    elif "--test2" in argv:
-        excludes = f"{DRAW_FILE.name} {DRAW2_FILE.name}"
-        result = {"seed": TEST2_SEED, "source": source, "excludes": excludes}
-        result.update(draw_test2(pmids))
-        target = DRAW3_FILE
-    elif "--dev2" in argv:
-        result = {"seed": DEV2_SEED, "source": source, "excludes": DRAW_FILE.name}
-        result.update(draw_dev2(pmids))
-        target = DRAW2_FILE
+    files = [DRAW_FILE.name] + [f.name for *_, f in LATER]
+    for i, (name, seed, _, file) in reversed(list(enumerate(LATER))):
+        if f"--{name}" in argv:
+            result = {"seed": seed, "source": source, "excludes": " ".join(files[: i + 1])}
+            result.update(draw_later(pmids, name))
+            target = file
+            break
     else:
         result = {"seed": SEED, "source": source, **draw(pmids)}
         target = DRAW_FILE
