@@ -13,6 +13,15 @@ from mscqa.indexing import build_index
 from mscqa.retrieval.retriever import Retriever
 
 
+def _snapshot(tmp_path, embedder: HashingEmbedder, docs: dict[str, str]):
+    """The snapshot ``build_index`` makes of a corpus of ``docs`` (name -> text)."""
+    settings = Settings(
+        corpus_dir=write_corpus(tmp_path / "c", docs), index_dir=tmp_path / "i", _env_file=None
+    )
+    build_index(settings, embedder)
+    return load_current(settings.index_dir)
+
+
 @pytest.fixture
 def snapshot(tiny_settings: Settings, fake_embedder: HashingEmbedder):
     build_index(tiny_settings, fake_embedder)
@@ -249,13 +258,11 @@ def test_a_follow_up_is_also_scored_by_its_conversation_words(snapshot, fake_emb
 def test_a_passage_s_undefined_abbreviation_holds_the_question_s_words(
     tmp_path, fake_embedder
 ) -> None:
-    corpus = write_corpus(
-        tmp_path / "c",
+    snap = _snapshot(
+        tmp_path,
+        fake_embedder,
         {"scan.md": "# Scan\n\nCavitation was seen on CBCT scans of 40 teeth.\n"},
     )
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "i", _env_file=None)
-    build_index(settings, fake_embedder)
-    snap = load_current(settings.index_dir)
     question = "Is cavitation seen in cone beam computed tomography?"
 
     def held(retriever: Retriever) -> float:
@@ -269,8 +276,9 @@ def test_a_passage_s_undefined_abbreviation_holds_the_question_s_words(
 def test_a_sentence_using_a_defined_abbreviation_holds_its_long_forms_words(
     tmp_path, fake_embedder
 ) -> None:
-    corpus = write_corpus(
-        tmp_path / "c",
+    snap = _snapshot(
+        tmp_path,
+        fake_embedder,
         {
             "bm.md": "# Marrow\n\nBone marrow mesenchymal stem cells (BM-MSCs) repair tissue. "
             "Collecting BM-MSCs is painful.\n",
@@ -278,9 +286,6 @@ def test_a_sentence_using_a_defined_abbreviation_holds_its_long_forms_words(
             "other.md": "# Other\n\nCollecting BM-MSCs is painful, they say.\n",
         },
     )
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "i", _env_file=None)
-    build_index(settings, fake_embedder)
-    snap = load_current(settings.index_dir)
     question = "Is collecting marrow painful?"
 
     def holds_marrow(retriever: Retriever) -> dict[str, bool]:
@@ -300,13 +305,11 @@ def test_a_sentence_using_a_defined_abbreviation_holds_its_long_forms_words(
 def test_an_acronym_nobody_defines_is_found_by_the_phrase_it_abbreviates(
     tmp_path, fake_embedder
 ) -> None:
-    corpus = write_corpus(
-        tmp_path / "c",
+    snap = _snapshot(
+        tmp_path,
+        fake_embedder,
         {"gv.md": "# Transplants\n\nDonor T cells cause graft-versus-host disease in patients.\n"},
     )
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "i", _env_file=None)
-    build_index(settings, fake_embedder)
-    snap = load_current(settings.index_dir)
     question = "What causes GVHD?"
     on = Retriever(snap, fake_embedder, vocabulary=False).search(question, 1)
     off = Retriever(snap, fake_embedder, vocabulary=False, initials=False).search(question, 1)
