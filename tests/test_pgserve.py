@@ -106,11 +106,12 @@ def test_a_database_restart_mid_traffic_is_a_clear_503_then_answers_again(
 
 
 @pytest.mark.slow
-def test_two_replicas_on_one_database_swap_within_2s_with_no_failed_ask(
+def test_two_replicas_on_one_database_both_serve_the_new_build_with_no_failed_ask(
     pg_url: str, tmp_path: Path, tiny_corpus: Path, real_service: QAService
 ) -> None:
-    """Replica A takes an upload and reindexes; replica B serves the new snapshot within 2 s,
-    while clients alternating between them see no failed /ask."""
+    """Replica A takes an upload and reindexes; replica B comes to serve the new snapshot by
+    itself, while clients alternating between them see no failed /ask. (How soon B swaps is a
+    figure, not a test: ``bench/perf/replicas.py`` measures it beside A's own swap.)"""
     index_dir = tmp_path / "index"
     index_dir.mkdir()
     # this machine's ONNX export of the model, made once by the session's real index
@@ -168,14 +169,16 @@ def test_two_replicas_on_one_database_swap_within_2s_with_no_failed_ask(
             assert up.status_code == 201, up.text
             job = httpx.post(f"{a}/admin/reindex", headers=auth).json()["job_id"]
             state = finished_job(a, job, auth, timeout=120)
-            done = time.monotonic()
             assert state["state"] == "done", state
             new = state["version"]
-            while httpx.get(f"{b}/health").json()["index"]["version"] != new:
-                assert time.monotonic() - done < 5, "replica B did not swap"
-                time.sleep(0.02)
-            lag = time.monotonic() - done
-            time.sleep(0.5)
+            wait_until(
+                "replica B to serve A's new build",
+                lambda: httpx.get(f"{b}/health").json()["index"]["version"],
+                lambda v: v == new,
+            )
+            swapped = len(results)
+            # traffic goes on across the swap: both replicas answer on the new build too
+            wait_until("asks after the swap", lambda: len(results), lambda n: n >= swapped + 10)
         finally:
             stop.set()
             for t in threads:
@@ -191,7 +194,6 @@ def test_two_replicas_on_one_database_swap_within_2s_with_no_failed_ask(
                 proc.kill()
                 proc.wait()
     assert new != old
-    assert lag < 2.0, f"B served the new snapshot {lag:.2f} s after A's reindex finished"
     failed = [r for r in results if r[1] != 200]
     assert failed == [] and len(results) > 20, (failed[:5], len(results))
     assert {url for url, _ in results} == {a, b}
