@@ -5,8 +5,8 @@ verbatim in its document, out-of-scope PubMedQA questions really unanswerable by
 test question repeating a dev one, no dev2 question repeating or nearly repeating any other file's,
 and ``split.py`` reproducing the files it makes. The checker is also fed broken records, so a rule
 that stopped firing would show. The dev tooling (``mscqa.evaluation``, ``bench.quality.report``
-and through it ``bench.quality.learning``) must read the dev2 files as dev and the test2, test3 and
-test4 files as test, held back from every run but the one that asks for them (and then each set on
+and through it ``bench.quality.learning``) must read the dev2 files as dev and the test2 to test5
+files as test, held back from every run but the one that asks for them (and then each set on
 its own, never pooled); no fitting code reads a test file.
 """
 
@@ -53,15 +53,16 @@ def files() -> dict[str, list[dict[str, Any]]]:
     return loaded
 
 
-PARTS = ("dev", "test", "dev2", "test2", "test3", "test4")
+PARTS = ("dev", "test", "dev2", "test2", "test3", "test4", "test5")
 ARTICLE_FILES = [f"article.{part}.jsonl" for part in PARTS]
 PUBMED_FILES = [f"pubmed.{part}.jsonl" for part in PARTS]
-HELD_BACK = ("test2", "test3", "test4")
+HELD_BACK = ("test2", "test3", "test4", "test5")
 # Each held-back set, its id prefix, and the later part written before it (its near-repeat foil).
 LATER_SETS = [
     ("test2", "au", "dev2", "ae"),
     ("test3", "av", "test2", "au"),
     ("test4", "aw", "test3", "av"),
+    ("test5", "ay", "test4", "aw"),
 ]
 
 
@@ -114,6 +115,7 @@ def test_later_test_files_are_test_and_held_back(monkeypatch: pytest.MonkeyPatch
         "article.test2.jsonl",
         "pubmed.test3.jsonl",
         "article.test4.jsonl",
+        "pubmed.test5.jsonl",
     ):
         assert is_test_file(Path(name)) and split_of(Path(name)) == "test"
     for name in ("article.dev2.jsonl", "devset.jsonl", "heldout.jsonl", "a.testing.jsonl"):
@@ -121,6 +123,7 @@ def test_later_test_files_are_test_and_held_back(monkeypatch: pytest.MonkeyPatch
     assert report.held_back(Path("article.test2.jsonl")) == "test2"
     assert report.held_back(Path("pubmed.test3.jsonl")) == "test3"
     assert report.held_back(Path("article.test4.jsonl")) == "test4"
+    assert report.held_back(Path("pubmed.test5.jsonl")) == "test5"
     for name in ("article.test.jsonl", "article.dev2.jsonl", "a.test3.json", "devset.jsonl"):
         assert report.held_back(Path(name)) is None
     sets = report.question_sets()
@@ -148,7 +151,7 @@ def test_later_test_files_are_test_and_held_back(monkeypatch: pytest.MonkeyPatch
 
 
 def test_held_back_sets_are_reported_each_on_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``--split test --held-back`` gives test2, test3 and test4 their own columns (never one
+    """``--split test --held-back`` gives test2 to test5 their own columns (never one
     pooled figure); ``--held-back test3`` and ``--test2`` one set; an ordinary run none of them."""
     monkeypatch.syspath_prepend(str(EVAL.parents[2]))
     from bench.quality import report
@@ -162,6 +165,7 @@ def test_held_back_sets_are_reported_each_on_its_own(monkeypatch: pytest.MonkeyP
     assert parts("--split", "test", "--held-back") == list(HELD_BACK)
     assert parts("--split", "test", "--held-back", "test3") == ["test3"]
     assert parts("--split", "test", "--held-back", "test4") == ["test4"]
+    assert parts("--split", "test", "--held-back", "test5") == ["test5"]
     assert parts("--split", "test", "--test2") == ["test2"]
     assert parts("--split", "dev") == []
     with pytest.raises(SystemExit):
@@ -213,7 +217,9 @@ def test_no_fitting_code_reads_a_test_file(monkeypatch: pytest.MonkeyPatch) -> N
         for item in load_questions(path)
     }
     assert len(test_ids) >= 186 + 95 + len(HELD_BACK) * (110 + 55)
-    assert {"au-001", "pu-001", "av-001", "pv-001", "aw-001", "pw-001"} <= test_ids
+    assert {"au-001", "pu-001", "av-001", "pv-001", "aw-001", "pw-001", "ay-001", "py-001"} <= (
+        test_ids
+    )
     assert not test_ids & {c.item.id for c in cases}
     seen = {(c.item.source, c.item.id) for c in cases}
     assert ("article.dev2", "ae-001") in seen and ("pubmed.dev2", "pe-001") in seen
@@ -251,7 +257,12 @@ def test_pubmed_draw_is_the_seeded_draw() -> None:
     committed5 = json.loads((EVAL / "pubmed.draw5.json").read_text(encoding="utf-8"))
     assert draw.draw_test4(pmids) == {"test4": committed5["test4"]}
     assert committed5["seed"] == draw.TEST4_SEED and len(committed5["test4"]) == draw.TEST4_COUNT
-    assert set(committed5["test4"]).isdisjoint(earlier + committed3["test2"] + committed4["test3"])
+    earlier += committed3["test2"] + committed4["test3"]
+    assert set(committed5["test4"]).isdisjoint(earlier)
+    committed6 = json.loads((EVAL / "pubmed.draw6.json").read_text(encoding="utf-8"))
+    assert draw.draw_test5(pmids) == {"test5": committed6["test5"]}
+    assert committed6["seed"] == draw.TEST5_SEED and len(committed6["test5"]) == draw.TEST5_COUNT
+    assert set(committed6["test5"]).isdisjoint(earlier + committed5["test4"])
 
 
 # The checker itself: each rule fires on a record that breaks it.
@@ -350,6 +361,8 @@ def test_checker_reports_dev2_repeats_near_repeats_and_unknown_kinds(ctx) -> Non
     assert any("pubmed.draw4.json" in p for p in check.set_problems({}, [], overlap4))
     overlap5 = {**ctx.draw, "test4": [ctx.draw["test3"][0]]}
     assert any("pubmed.draw5.json" in p for p in check.set_problems({}, [], overlap5))
+    overlap6 = {**ctx.draw, "test5": [ctx.draw["test4"][0]]}
+    assert any("pubmed.draw6.json" in p for p in check.set_problems({}, [], overlap6))
 
 
 @pytest.mark.parametrize(("part", "prefix", "before", "before_prefix"), LATER_SETS)

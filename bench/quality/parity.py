@@ -49,6 +49,7 @@ SETS = {
         ("article.test2", DATA / "eval" / "article.test2.jsonl", "test"),
         ("article.test3", DATA / "eval" / "article.test3.jsonl", "test"),
         ("article.test4", DATA / "eval" / "article.test4.jsonl", "test"),
+        ("article.test5", DATA / "eval" / "article.test5.jsonl", "test"),
     ],
     "pubmed": [
         ("pubmed.dev", DATA / "eval" / "pubmed.dev.jsonl", "dev"),
@@ -57,6 +58,7 @@ SETS = {
         ("pubmed.test2", DATA / "eval" / "pubmed.test2.jsonl", "test"),
         ("pubmed.test3", DATA / "eval" / "pubmed.test3.jsonl", "test"),
         ("pubmed.test4", DATA / "eval" / "pubmed.test4.jsonl", "test"),
+        ("pubmed.test5", DATA / "eval" / "pubmed.test5.jsonl", "test"),
     ],
 }
 

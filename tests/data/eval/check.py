@@ -1,18 +1,19 @@
 """Validate the frozen question sets (stdlib only): ``python3 tests/data/eval/check.py``.
 
-Checks every record of ``article.{dev,test,dev2,test2,test3,test4}.jsonl`` and
-``pubmed.{dev,test,dev2,test2,test3,test4}.jsonl``:
+Checks every record of ``article.{dev,test,dev2,test2,test3,test4,test5}.jsonl`` and
+``pubmed.{dev,test,dev2,test2,test3,test4,test5}.jsonl``:
 valid JSON, unique ids with the file's prefix, only known fields and kinds, in-scope records carry
 gold phrases and each phrase occurs (case-insensitive, whitespace-normalised) in its document — the
 article's body, or the ``CONTEXTS`` of the ``gold_doc`` abstract, which must be one drawn for that
 file (``pubmed.draw.json`` for dev/test, ``pubmed.draw2.json`` for dev2, ``pubmed.draw3.json`` for
-test2, ``pubmed.draw4.json`` for test3, ``pubmed.draw5.json`` for test4); assistant turns of a
+test2, ``pubmed.draw4.json`` for test3, ``pubmed.draw5.json`` for test4, ``pubmed.draw6.json``
+for test5); assistant turns of a
 history quote the article verbatim; out-of-scope PubMedQA questions name key terms that occur in
 none of the 1000 abstracts. Across files: no question repeats or nearly repeats another file's
 (the old ``devset.jsonl``/``heldout.jsonl`` included), both splits hold every kind and so does each
-``dev2``, ``test2``, ``test3`` and ``test4`` file, the dev2 abstracts are none of the 40 drawn
-before, the test2 ones none of the 60, the test3 ones none of the 75 and the test4 ones none of the
-90, the article test split has at least
+``dev2``, ``test2``, ``test3``, ``test4`` and ``test5`` file, the dev2 abstracts are none of the 40
+drawn before, the test2 ones none of the 60, the test3 ones none of the 75, the test4 ones none of
+the 90 and the test5 ones none of the 105, the article test split has at least
 160 questions, and ``split.py`` reproduces the files it makes.
 
 The ``dev2`` files (written on 2026-12-02, see README.md) are dev: more questions in the test
@@ -21,8 +22,8 @@ split's styles to tune on. They are not made by ``split.py``; the test files sta
 The ``test2`` files (written on 2026-12-02, blind: see README.md) are a second frozen **test** set,
 over abstracts of a third draw; like dev2 they must not repeat or nearly repeat any other file.
 The ``test3`` files (written on 2026-12-02, blind, in session 4) are a third frozen test set over a
-fourth draw, under the same rules, and the ``test4`` files (blind, in session 5) a fourth one over
-a fifth draw.
+fourth draw, under the same rules, the ``test4`` files (blind, in session 5) a fourth one over
+a fifth draw, and the ``test5`` files (blind, in session 7) a fifth one over a sixth draw.
 """
 
 from __future__ import annotations
@@ -53,13 +54,16 @@ FILES = {
     "pubmed.test3.jsonl": ("pubmed", "test3", "pv"),
     "article.test4.jsonl": ("article", "test4", "aw"),
     "pubmed.test4.jsonl": ("pubmed", "test4", "pw"),
+    "article.test5.jsonl": ("article", "test5", "ay"),
+    "pubmed.test5.jsonl": ("pubmed", "test5", "py"),
 }
 # The second field is the file's part: the draw a PubMedQA gold_doc must come from. dev2 is dev
 # (tuned on), written later than the dev/test split and over abstracts of its own; test2 is a second
 # frozen test set (never tuned on), written later still, over abstracts of a third draw; test3 a
-# third one (session 4), over a fourth draw; test4 a fourth one (session 5), over a fifth draw.
+# third one (session 4), over a fourth draw; test4 a fourth one (session 5), over a fifth draw;
+# test5 a fifth one (session 7), over a sixth draw.
 # The parts written after the split: checked against every other file.
-LATER = ("dev2", "test2", "test3", "test4")
+LATER = ("dev2", "test2", "test3", "test4", "test5")
 KINDS = {
     "article": {
         "fact", "paraphrase", "keyword", "yesno", "comparison", "list", "spread", "abbreviation",
@@ -283,6 +287,7 @@ def set_problems(
         ("test2", "pubmed.draw3.json"),
         ("test3", "pubmed.draw4.json"),
         ("test4", "pubmed.draw5.json"),
+        ("test5", "pubmed.draw6.json"),
     )
     for part, draw_file in later_draws:
         overlap = set(draw.get(part, [])) & before
@@ -296,7 +301,7 @@ def set_problems(
 
 
 def _near_repeats(files: dict[str, list[Record]], old: dict[str, str]) -> list[str]:
-    """A question of a later file (dev2, test2, test3, test4) that nearly repeats one of any other
+    """A question of a later file (dev2, test2, ..., test5) that nearly repeats one of any other
     file (ids only: the other question's text is not shown, so a test question is not read by
     whoever fixes it)."""
     out = []
@@ -319,7 +324,8 @@ def _near_repeats(files: dict[str, list[Record]], old: dict[str, str]) -> list[s
 
 def load_context(shared: Path | None = PUBMEDQA) -> Context:
     draw = json.loads((HERE / "pubmed.draw.json").read_text(encoding="utf-8"))
-    # pubmed.draw2.json holds the dev2 draw, draw3 test2's, draw4 test3's, draw5 test4's
+    # pubmed.draw2.json holds the dev2 draw, draw3 test2's, draw4 test3's, draw5 test4's, draw6
+    # test5's
     later: dict[str, dict[str, list[str]]] = {}
     for n, part in enumerate(LATER, 2):
         draw_file = HERE / f"pubmed.draw{n}.json"

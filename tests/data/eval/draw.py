@@ -6,6 +6,7 @@
     python3 tests/data/eval/draw.py --test2 --write # (re)write pubmed.draw3.json
     python3 tests/data/eval/draw.py --test3 --write # (re)write pubmed.draw4.json
     python3 tests/data/eval/draw.py --test4 --write # (re)write pubmed.draw5.json
+    python3 tests/data/eval/draw.py --test5 --write # (re)write pubmed.draw6.json
 
 The draw is ``random.Random(SEED).sample`` of the 1000 PubMed ids in sorted order, then a second
 seeded shuffle of those 40 ids puts the first ``DEV_ABSTRACTS`` into dev and the rest into test, so
@@ -26,6 +27,10 @@ The test3 draw (2026-12-02, for the third frozen test set ``pubmed.test3.jsonl``
 The test4 draw (2026-12-02, session 5, for the fourth frozen test set ``pubmed.test4.jsonl``) is
 ``random.Random(TEST4_SEED).sample`` of ``TEST4_COUNT`` ids from the sorted ids drawn by none of
 ``draw``, ``draw_dev2``, ``draw_test2`` and ``draw_test3``.
+
+The test5 draw (2026-12-04, session 7, for the fifth frozen test set ``pubmed.test5.jsonl``) is
+``random.Random(TEST5_SEED).sample`` of ``TEST5_COUNT`` ids from the sorted ids drawn by none of
+``draw``, ``draw_dev2``, ``draw_test2``, ``draw_test3`` and ``draw_test4``.
 """
 
 from __future__ import annotations
@@ -53,6 +58,9 @@ DRAW4_FILE = HERE / "pubmed.draw4.json"
 TEST4_SEED = 20261205
 TEST4_COUNT = 15
 DRAW5_FILE = HERE / "pubmed.draw5.json"
+TEST5_SEED = 20261206
+TEST5_COUNT = 15
+DRAW6_FILE = HERE / "pubmed.draw6.json"
 
 
 def draw(pmids: list[str]) -> dict[str, list[str]]:
@@ -70,6 +78,7 @@ LATER = (
     ("test2", TEST2_SEED, TEST2_COUNT, DRAW3_FILE),
     ("test3", TEST3_SEED, TEST3_COUNT, DRAW4_FILE),
     ("test4", TEST4_SEED, TEST4_COUNT, DRAW5_FILE),
+    ("test5", TEST5_SEED, TEST5_COUNT, DRAW6_FILE),
 )
 
 
@@ -104,6 +113,11 @@ def draw_test3(pmids: list[str]) -> dict[str, list[str]]:
 def draw_test4(pmids: list[str]) -> dict[str, list[str]]:
     """``{"test4": [...]}``: ``TEST4_COUNT`` ids of ``pmids`` no earlier draw took."""
     return draw_later(pmids, "test4")
+
+
+def draw_test5(pmids: list[str]) -> dict[str, list[str]]:
+    """``{"test5": [...]}``: ``TEST5_COUNT`` ids of ``pmids`` no earlier draw took."""
+    return draw_later(pmids, "test5")
 
 
 def main(argv: list[str]) -> int:
