@@ -2,12 +2,12 @@
 
 The same rules as ``python3 tests/data/eval/check.py``: every record valid, every gold phrase
 verbatim in its document, out-of-scope PubMedQA questions really unanswerable by any abstract, no
-test question repeating a dev one, no dev2 question repeating or nearly repeating any other file's,
-and ``split.py`` reproducing the files it makes. The checker is also fed broken records, so a rule
-that stopped firing would show. The dev tooling (``mscqa.evaluation``, ``bench.quality.report``
-and through it ``bench.quality.learning``) must read the dev2 files as dev and the test2 to test5
-files as test, held back from every run but the one that asks for them (and then each set on
-its own, never pooled); no fitting code reads a test file.
+test question repeating a dev one, no dev2 or dev3 question repeating or nearly repeating any
+other file's, and ``split.py`` reproducing the files it makes. The checker is also fed broken
+records, so a rule that stopped firing would show. The dev tooling (``mscqa.evaluation``,
+``bench.quality.report`` and through it ``bench.quality.learning``) must read the dev2 and dev3
+files as dev and the test2 to test5 files as test, held back from every run but the one that asks
+for them (and then each set on its own, never pooled); no fitting code reads a test file.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def files() -> dict[str, list[dict[str, Any]]]:
 
 
 PARTS = ("dev", "test", "dev2", "test2", "test3", "test4", "test5")
-ARTICLE_FILES = [f"article.{part}.jsonl" for part in PARTS]
+ARTICLE_FILES = [*(f"article.{part}.jsonl" for part in PARTS), "article.dev3.jsonl"]
 PUBMED_FILES = [f"pubmed.{part}.jsonl" for part in PARTS]
 HELD_BACK = ("test2", "test3", "test4", "test5")
 # Each held-back set, its id prefix, and the later part written before it (its near-repeat foil).
@@ -84,24 +84,27 @@ def test_sets_are_apart_sized_and_hold_every_kind(files, ctx) -> None:
     assert any(r.get("expect_unreadable") for r in files["article.test.jsonl"])
     assert len(files["article.dev2.jsonl"]) >= 150
     assert len(files["pubmed.dev2.jsonl"]) >= 80
+    assert len(files["article.dev3.jsonl"]) >= 110
+    assert any(r.get("expect_unreadable") for r in files["article.dev3.jsonl"])
     for part in HELD_BACK:
         assert len(files[f"article.{part}.jsonl"]) >= 110
         assert any(r.get("expect_unreadable") for r in files[f"article.{part}.jsonl"])
         assert len(files[f"pubmed.{part}.jsonl"]) >= 55
 
 
-def test_dev_tooling_reads_the_dev2_files_as_dev(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dev_tooling_reads_the_dev2_and_dev3_files_as_dev(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(EVAL.parents[2]))  # the repository root holds bench/
     from bench.quality import report
 
     from mscqa.evaluation import load_questions, question_files
 
     sets = report.question_sets()
-    for corpus in ("article", "pubmed"):
-        dev2 = EVAL / f"{corpus}.dev2.jsonl"
-        assert dev2 in question_files(sets[corpus], "dev")
-        assert dev2 not in question_files(sets[corpus], "test")
-        assert {item.split for item in load_questions(dev2)} == {"dev"}
+    for corpus, part in (("article", "dev2"), ("pubmed", "dev2"), ("article", "dev3")):
+        dev = EVAL / f"{corpus}.{part}.jsonl"
+        assert dev in question_files(sets[corpus], "dev")
+        assert dev not in question_files(sets[corpus], "test")
+        assert report.held_back(dev) is None
+        assert {item.split for item in load_questions(dev)} == {"dev"}
 
 
 def test_later_test_files_are_test_and_held_back(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,7 +121,13 @@ def test_later_test_files_are_test_and_held_back(monkeypatch: pytest.MonkeyPatch
         "pubmed.test5.jsonl",
     ):
         assert is_test_file(Path(name)) and split_of(Path(name)) == "test"
-    for name in ("article.dev2.jsonl", "devset.jsonl", "heldout.jsonl", "a.testing.jsonl"):
+    for name in (
+        "article.dev2.jsonl",
+        "article.dev3.jsonl",
+        "devset.jsonl",
+        "heldout.jsonl",
+        "a.testing.jsonl",
+    ):
         assert not is_test_file(Path(name)) and split_of(Path(name)) == "dev"
     assert report.held_back(Path("article.test2.jsonl")) == "test2"
     assert report.held_back(Path("pubmed.test3.jsonl")) == "test3"

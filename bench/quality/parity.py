@@ -50,6 +50,7 @@ SETS = {
         ("article.test3", DATA / "eval" / "article.test3.jsonl", "test"),
         ("article.test4", DATA / "eval" / "article.test4.jsonl", "test"),
         ("article.test5", DATA / "eval" / "article.test5.jsonl", "test"),
+        ("article.dev3", DATA / "eval" / "article.dev3.jsonl", "dev"),
     ],
     "pubmed": [
         ("pubmed.dev", DATA / "eval" / "pubmed.dev.jsonl", "dev"),

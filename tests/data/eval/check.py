@@ -1,6 +1,6 @@
 """Validate the frozen question sets (stdlib only): ``python3 tests/data/eval/check.py``.
 
-Checks every record of ``article.{dev,test,dev2,test2,test3,test4,test5}.jsonl`` and
+Checks every record of ``article.{dev,test,dev2,test2,test3,test4,test5,dev3}.jsonl`` and
 ``pubmed.{dev,test,dev2,test2,test3,test4,test5}.jsonl``:
 valid JSON, unique ids with the file's prefix, only known fields and kinds, in-scope records carry
 gold phrases and each phrase occurs (case-insensitive, whitespace-normalised) in its document — the
@@ -24,6 +24,8 @@ over abstracts of a third draw; like dev2 they must not repeat or nearly repeat 
 The ``test3`` files (written on 2026-12-02, blind, in session 4) are a third frozen test set over a
 fourth draw, under the same rules, the ``test4`` files (blind, in session 5) a fourth one over
 a fifth draw, and the ``test5`` files (blind, in session 7) a fifth one over a sixth draw.
+``article.dev3.jsonl`` (2026-12-04) is dev again, written the blind sets' way (no PubMedQA part):
+like the other later files it must not repeat or nearly repeat any other file.
 """
 
 from __future__ import annotations
@@ -56,14 +58,17 @@ FILES = {
     "pubmed.test4.jsonl": ("pubmed", "test4", "pw"),
     "article.test5.jsonl": ("article", "test5", "ay"),
     "pubmed.test5.jsonl": ("pubmed", "test5", "py"),
+    "article.dev3.jsonl": ("article", "dev3", "ax"),
 }
 # The second field is the file's part: the draw a PubMedQA gold_doc must come from. dev2 is dev
 # (tuned on), written later than the dev/test split and over abstracts of its own; test2 is a second
 # frozen test set (never tuned on), written later still, over abstracts of a third draw; test3 a
 # third one (session 4), over a fourth draw; test4 a fourth one (session 5), over a fifth draw;
 # test5 a fifth one (session 7), over a sixth draw.
+# dev3 is dev again (session 7), article only, no draw of its own.
 # The parts written after the split: checked against every other file.
-LATER = ("dev2", "test2", "test3", "test4", "test5")
+LATER = ("dev2", "test2", "test3", "test4", "test5", "dev3")
+DRAWN = ("dev2", "test2", "test3", "test4", "test5")  # the later parts with a PubMedQA draw
 KINDS = {
     "article": {
         "fact", "paraphrase", "keyword", "yesno", "comparison", "list", "spread", "abbreviation",
@@ -327,7 +332,7 @@ def load_context(shared: Path | None = PUBMEDQA) -> Context:
     # pubmed.draw2.json holds the dev2 draw, draw3 test2's, draw4 test3's, draw5 test4's, draw6
     # test5's
     later: dict[str, dict[str, list[str]]] = {}
-    for n, part in enumerate(LATER, 2):
+    for n, part in enumerate(DRAWN, 2):
         draw_file = HERE / f"pubmed.draw{n}.json"
         if draw_file.is_file():
             later[part] = json.loads(draw_file.read_text(encoding="utf-8"))
@@ -338,7 +343,7 @@ def load_context(shared: Path | None = PUBMEDQA) -> Context:
     draws = {
         "dev": draw["dev"],
         "test": draw["test"],
-        **{part: later.get(part, {}).get(part, []) for part in LATER},
+        **{part: later.get(part, {}).get(part, []) for part in DRAWN},
     }
     return Context(article=article, docs=docs, draw=draws)
 
