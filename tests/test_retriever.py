@@ -108,6 +108,36 @@ def test_unknown_names(snapshot, fake_embedder) -> None:
     assert retriever.unknown_names("What is GVHD?") == ()  # GVHD is a synonym of the corpus's term
 
 
+def test_sentence_openers_and_the_pronoun_i_are_no_names(snapshot, fake_embedder) -> None:
+    # a capital that opens a later sentence, or the pronoun "I", marks no name: a patient's
+    # two-sentence question is not about something called "Do"
+    retriever = Retriever(snapshot, fake_embedder)
+    assert retriever.unknown_names("My sister has lupus. Do they use stem cells for it?") == ()
+    assert retriever.unknown_names("I've read about liposuction; is it painful?") == ()
+    assert retriever.unknown_names("Is it painful, I'm asking?") == ()
+    # a name that opens a later sentence is still a name
+    assert retriever.unknown_names("I read about it. Is it sold by Mesoblast?") == ("Mesoblast",)
+
+
+def test_a_name_is_known_in_the_corpus_s_other_spelling(tmp_path, fake_embedder) -> None:
+    snap = _snapshot(
+        tmp_path,
+        fake_embedder,
+        {
+            "a.md": "# Cytokines\n\nThe cells lower interleukin-1 (IL-1) in the joint.\n",
+            "b.md": "# Approvals\n\nThe United States approved one product.\n",
+        },
+    )
+    retriever = Retriever(snap, fake_embedder)
+    # one short form spelt without its hyphen: the corpus defines "IL-1", never "IL-6"
+    assert retriever.unknown_names("Do the cells lower IL1?") == ()
+    assert retriever.unknown_names("Do the cells lower IL6?") == ("IL6",)
+    # a country the corpus names in another form, whichever passages the question retrieves
+    assert retriever.unknown_names("Which product did the US approve?") == ()
+    assert retriever.unknown_names("Which product did the USA approve?") == ()
+    assert retriever.unknown_names("Which product did India approve?") == ("India",)
+
+
 def test_a_subject_the_corpus_never_names_reaches_the_answerer(snapshot, fake_embedder) -> None:
     retriever = Retriever(snapshot, fake_embedder)
     assert retriever.search("Is tirzepatide better than Prochymal?", 3).unknown_subject == (

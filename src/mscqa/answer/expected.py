@@ -407,6 +407,20 @@ def _country_forms() -> dict[str, str]:
     return out
 
 
+def country_forms(code: str) -> tuple[str, ...]:
+    """Every form of the name of the country with alpha-2 ``code`` (``_country_forms``):
+    "US" -> "United States", "United States of America", "USA", "U.S.", ..."""
+    return _forms_by_code().get(code, ())
+
+
+@functools.cache
+def _forms_by_code() -> dict[str, tuple[str, ...]]:
+    table: dict[str, list[str]] = {}
+    for form, code in _country_forms().items():
+        table.setdefault(code, []).append(form)
+    return {code: tuple(forms) for code, forms in table.items()}
+
+
 @functools.cache
 def _codes() -> dict[str, str]:
     """``_country_forms`` without a trailing dot ("U.S"), plus the two-letter codes themselves

@@ -15,6 +15,36 @@ from mscqa.index.lexical import tokenize
 from mscqa.retrieval.vocabulary import QUESTION_WORDS, Term
 
 NAME = re.compile(r"\b[A-Za-z]*[A-Z][A-Za-z0-9'-]*")
+# What makes a capitalised word no name: the pronoun "I" ("I've", "I'm"), and a sentence's
+# first word, the question's own or one after a full stop, colon or question mark before it
+# ("My sister has lupus. Do they ...?": "Do" is no name)
+_PRONOUN_I = re.compile(r"I(?:'[a-z]{1,2})?$")
+_SENTENCE_END = re.compile(r"(?:^|[.?!:;])[\s\"'(\[]*$")
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+def capitalised_words(question: str) -> list[tuple[str, bool]]:
+    """The question's capitalised words (``NAME``) each with whether it opens a sentence, less
+    the pronoun "I" and its contractions (capitalised wherever they stand).
+
+    >>> capitalised_words("My sister has lupus. Do MSCs help? I've read so.")
+    [('My', True), ('Do', True), ('MSCs', False)]
+    """
+    out = []
+    for m in NAME.finditer(question):
+        word = m.group()
+        if _PRONOUN_I.match(word):
+            continue
+        out.append((word, bool(_SENTENCE_END.search(question, 0, m.start()))))
+    return out
+
+
+def squashed(name: str) -> str:
+    """``name`` in lower case with letters and digits only, so that the spellings of one short
+    form meet: "IL-1", "IL1" and "il 1" are all ``"il1"``."""
+    return _NOT_ALNUM.sub("", name.lower())
+
+
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 # the short words a title leaves in lower case ("Outcome Feedback within Emergency Medicine")
 _TITLE_LOWER = frozenset(

@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
+from mscqa.answer.expected import country_code, country_forms
 from mscqa.embedding.embedder import Embedder
 from mscqa.index import IndexSnapshot
 from mscqa.index.lexical import tokenize
@@ -22,9 +23,11 @@ from mscqa.retrieval.fusion import FUSION_MODES, fuse
 from mscqa.retrieval.questions import (
     ACRONYM,
     NAME,
+    capitalised_words,
     in_title_case,
     question_parts,
     spelt_out,
+    squashed,
     subject_tokens,
 )
 from mscqa.retrieval.sentences import SentenceScorer
@@ -275,16 +278,35 @@ class Retriever:
         capitalises it ("HIV1", "iPSCs", "Lloyd-Davies") is a name: "Are We Measuring the Same
         Thing?" names no "Thing".
         """
-        words = NAME.findall(question)
         titled = in_title_case(question)
         out = []
-        for i, word in enumerate(words):
-            if (i == 0 or titled) and word[1:].islower():
+        for word, first in capitalised_words(question):
+            if (first or titled) and word[1:].islower():
                 continue  # an ordinary capitalised first word, or any word of a title
             tokens = tokenize(word)
-            if tokens and not self._known(tokens):
-                out.append(word)
+            if not tokens or self._known(tokens) or self._named_country(word):
+                continue
+            if squashed(word) in self._defined_shorts:
+                continue  # "IL1" where a document defines "IL-1"
+            out.append(word)
         return tuple(out)
+
+    @functools.cached_property
+    def _defined_shorts(self) -> frozenset[str]:
+        """The short forms the documents define, letters and digits only ("IL-1" -> "il1"),
+        built on first use: the tokenizer drops a lone digit, so only these tell "IL1" (the
+        corpus's "IL-1") from "IL6" (which it never names)."""
+        return frozenset(squashed(a.short) for a in self.snapshot.abbreviations)
+
+    def _named_country(self, word: str) -> bool:
+        """Whether ``word`` names a country (``expected.country_code``) that the corpus names
+        in some form: "US" where the documents say "United States" (every word of the form
+        is a corpus word) is no unknown name, whatever passages this question retrieves."""
+        code = country_code(word)
+        if code is None:
+            return False
+        forms = (tokenize(form) for form in country_forms(code))
+        return any(form and all(t in self._idf for t in form) for form in forms)
 
     @functools.cached_property
     def _prefixes(self) -> frozenset[str]:
