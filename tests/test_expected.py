@@ -275,6 +275,10 @@ def test_a_whole_duration_is_not_answered_by_a_time_saved() -> None:
     assert satisfies(whole, "MSCs have been studied since 1970.")
     assert not satisfies(whole, "Processing is fast and simple.")
     # asked as a difference, a difference answers it
+    # the unit of time named, a misspelt "does" ("dose") asks for no dose
+    assert expected_type("how much time dose the new methd save") == ("duration", "difference")
+    assert expected_type("How many hours does sorting take?") == ("duration", None)
+    assert expected_type("What dose of Prochymal is given?") == ("dose", None)
     gained = expected_type("How long does it take compared with the old method?")
     assert gained == ("duration", "difference")
     assert satisfies(gained, saved)

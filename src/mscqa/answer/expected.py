@@ -72,7 +72,7 @@ _HAS_DATE = re.compile(
 # "How long does processing take?", "What is the recovery time?": a length of time (or, "how
 # long is the needle?", of something else)
 _DURATION_Q = re.compile(
-    r"\bhow long\b(?! ago)|"
+    r"\bhow long\b(?! ago)|\bhow much time\b|"
     r"\b(what|which)(?: is|'s| are| was| were)? the (?:\w+ ){0,3}?(?:time|duration|period)\b",
     re.I,
 )
@@ -150,6 +150,8 @@ _MONEY_Q = re.compile(
     r"\bin (us )?dollars\b|\bwhat does (it|this|that|the \w+|a \w+) cost\b",
     re.I,
 )
+# a question that names the unit of time it asks for, before any other kind's word
+_TIME_ASKED = re.compile(r"\bhow (much time|many (minutes|hours|days|weeks|months))\b", re.I)
 _DOSE_Q = re.compile(r"\b(what|which|how much|how many)\b.*\bdos(e|es|age|ing)\b", re.I)
 _COUNT_Q = re.compile(r"\bhow many ((?:[a-z-]+\s+)?[a-z-]+)", re.I)
 # words that end the counted noun phrase ("how many eligible cases *were* ...")
@@ -253,6 +255,10 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
         return ("year", None)
     if _MONEY_Q.search(question):
         return ("money", None)
+    if _TIME_ASKED.search(question):
+        # the asked unit is named: "how much time dose it save" (a misspelt "does") asks for a
+        # time, not a dose
+        return ("duration", "difference" if _ASKS_DIFFERENCE.search(question) else None)
     if _DOSE_Q.search(question):
         return ("dose", None)
     if _NAME_Q.search(question) and not _LIST_REQUEST.match(question):
