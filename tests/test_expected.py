@@ -258,6 +258,39 @@ def test_a_date_asked_for_needs_a_date_not_a_length_of_time() -> None:
     assert satisfies(expected_type("When were side effects checked?"), "after 36 months")
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What does a course of Prochymal cost in the US?",
+        "What do clinics charge for fat stem cell injections?",
+        "What would a patient pay for Prochymal?",
+        "How much is one treatment of Prochymal?",
+        "How much would it set me back?",
+        "What is the going rate for MSC therapy in Japan?",
+        "Could you tell me the cost of umbilical cord MSC treatment?",
+        "What is Prochymal priced at?",
+        "What price does Prochymal sell for?",
+        "What did the FDA-approved product cost per dose?",
+    ],
+)
+def test_a_price_asked_in_other_words_is_money(question: str) -> None:
+    assert expected_type(question) == ("money", None)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How much is the yield increased?",
+        "How much is a single injection reduced?",
+        "What did the trial pay attention to?",
+        "Is cost a barrier?",
+        "How much is known about safety?",
+    ],
+)
+def test_an_amount_or_a_word_of_paying_is_no_price(question: str) -> None:
+    assert expected_type(question) != ("money", None)
+
+
 def test_a_whole_duration_is_not_answered_by_a_time_saved() -> None:
     whole = expected_type("How long does the SMART processing take?")
     assert whole == ("duration", None)

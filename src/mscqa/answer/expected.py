@@ -147,7 +147,16 @@ _MONEY_Q = re.compile(
     r"(price|cost|fee|charge)s?\b(?![- ]effective)|"
     r"\b(what|how) about (the|its|their) (price|cost|fee)s?\b|"
     r"\b(price|cost|fee)s? (of|for)\b.*\b(dollars?|euros?|yuan|usd)\b|\bexchange rate\b|"
-    r"\bin (us )?dollars\b|\bwhat does (it|this|that|the \w+|a \w+) cost\b",
+    r"\bin (us )?dollars\b|\bwhat does (it|this|that|the \w+|a \w+) cost\b|"
+    # the price asked of a thing in other words: "what does one course of X cost?", "what do
+    # clinics charge for ...?", "what would a patient pay?", "how much is one treatment?",
+    # "the going rate", "tell me the cost of ...", "what is X priced at?"
+    r"\bwhat (does|do|did|would|will|might) (?:[\w-]+ ){1,6}?(cost|charge|pay(?! attention))\b|"
+    r"\bhow much (is|are|was|were) (a|an|one|each|per|single)\b(?: [\w-]+){1,5}?"
+    r"(?<!ed)\s*\?*\s*$|"
+    r"\bset (me|you|us|them|patients?) back\b|\bgoing rate\b|\bpriced at\b|"
+    r"\b(tell|know|give) (me |us )?(the |its |their )(price|cost|fee)s?\b|"
+    r"\bwhat price\b",
     re.I,
 )
 # a question that names the unit of time it asks for, before any other kind's word
