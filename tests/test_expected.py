@@ -284,6 +284,7 @@ def test_a_price_asked_in_other_words_is_money(question: str) -> None:
         "How much is a single injection reduced?",
         "What did the trial pay attention to?",
         "Is cost a barrier?",
+        "Do family physicians know the costs of medical care?",  # PubMedQA's: a yes/no
         "How much is known about safety?",
     ],
 )

@@ -155,7 +155,8 @@ _MONEY_Q = re.compile(
     r"\bhow much (is|are|was|were) (a|an|one|each|per|single)\b(?: [\w-]+){1,5}?"
     r"(?<!ed)\s*\?*\s*$|"
     r"\bset (me|you|us|them|patients?) back\b|\bgoing rate\b|\bpriced at\b|"
-    r"\b(tell|know|give) (me |us )?(the |its |their )(price|cost|fee)s?\b|"
+    r"\b(tell|give) (me|us) (the |its |their )?(price|cost|fee)s?\b|"
+    r"\b(do|does) (you|anyone) know (the |its |their )(price|cost|fee)s?\b|"
     r"\bwhat price\b",
     re.I,
 )
