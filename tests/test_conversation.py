@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mscqa.retrieval.conversation import contextualize, is_follow_up
+from mscqa.retrieval.conversation import contextualize, is_follow_up, with_conversation
 from mscqa.types import Turn
 
 FOLLOW_UPS = [
@@ -61,3 +61,20 @@ def test_no_usable_history() -> None:
     assert contextualize("And in China?", only_assistant) == "And in China?"
     blank_user = [Turn("user", "   ")]
     assert contextualize("And in China?", blank_user) == "And in China?"
+
+
+def test_with_conversation_reads_any_question_after_the_user_turns() -> None:
+    history = [
+        Turn("user", "What is GVHD?"),
+        Turn("assistant", "GVDH is a serious inflammatory disease. [1]"),
+        Turn("user", "Explain it simply."),
+        Turn("user", "What causes it?"),
+    ]
+    # a question that reads as standing alone still gets the other reading, last two user turns
+    assert with_conversation("Who approved Prochymal?", history) == (
+        "Explain it simply. What causes it? Who approved Prochymal?"
+    )
+    assert with_conversation("Who approved Prochymal?", history[:2], max_user_turns=1) == (
+        "What is GVHD? Who approved Prochymal?"
+    )
+    assert with_conversation("Who approved Prochymal?", [Turn("assistant", "Hi. [1]")]) == ""

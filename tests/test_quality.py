@@ -193,6 +193,19 @@ def test_follow_up_uses_history(real_service: QAService) -> None:
     assert "liposuction" in a.text
 
 
+def test_a_question_naming_its_own_subject_may_still_lean_on_the_conversation(
+    real_service: QAService,
+) -> None:
+    # read alone it names a subject ("the US", "a treatment") and is hardly sure of anything;
+    # read after the conversation's question on GVHD it finds the approval for GVHD
+    history = [Turn("user", "Explain graft versus host disease to me.")]
+    question = "Who in the US gave the green light to a treatment?"
+    alone = real_service.ask(question)
+    a = real_service.ask(question, history=history)
+    assert a.answered and a.confidence > alone.confidence
+    assert "Food and Drug Administration" in a.text
+
+
 def test_umbilical_cord_country_answer_first_sentence(real_service: QAService) -> None:
     a = real_service.ask("Which country uses umbilical cord MSCs more?")
     assert a.answered

@@ -139,3 +139,13 @@ def context_turns(
         return []
     previous = [t.content for t in history if t.role == "user" and t.content.strip()]
     return previous[-max_user_turns:]
+
+
+def with_conversation(question: str, history: Sequence[Turn], max_user_turns: int = 2) -> str:
+    """``question`` after the conversation's last ``max_user_turns`` user turns, whether or not
+    it reads as a follow-up ("" when there are none): the other reading of a question that
+    names a subject of its own but may still lean on the turns before it."""
+    previous = [t.content for t in history if t.role == "user" and t.content.strip()]
+    if not previous:
+        return ""
+    return " ".join([*previous[-max_user_turns:], question])

@@ -30,7 +30,7 @@ from mscqa.embedding.sentence_transformer import SentenceTransformerEmbedder
 from mscqa.errors import InvalidQuestion, NotFound
 from mscqa.index import SnapshotStore
 from mscqa.index.backends import open_store
-from mscqa.retrieval.conversation import contextualize
+from mscqa.retrieval.conversation import contextualize, with_conversation
 from mscqa.retrieval.retriever import Retrieval
 from mscqa.service.live import LiveSnapshot, Serving
 from mscqa.types import Answer, Document, Hit, Turn
@@ -174,7 +174,20 @@ class QAService:
         # question itself, so "How are they collected?" quotes the collection sentence.
         found = live.retriever.search(query, max(k, 5), question=question)
         retrieval = dataclasses.replace(found, hits=found.hits[:k])
-        return retrieval, self.compose(question, retrieval)
+        composed = self.compose(question, retrieval)
+        alone = query == question and with_conversation(question, history)
+        if alone and not composed.answered:
+            # Read as standing alone ("Who in the US approved a treatment?" after a question on
+            # GVHD names a subject of its own) it found nothing sure; it may still lean on the
+            # conversation: read after the earlier user turns, the answer that reading is sure
+            # of is given. A standalone question that is answered is never read otherwise, so
+            # history does not change its answer.
+            other = live.retriever.search(alone, max(k, 5), question=question)
+            other = dataclasses.replace(other, hits=other.hits[:k])
+            answered = self.compose(question, other)
+            if answered.answered:
+                return other, answered
+        return retrieval, composed
 
     def compose(
         self, question: str, retrieval: Retrieval, policy: AnswerPolicy | None = None
