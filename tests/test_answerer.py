@@ -445,6 +445,24 @@ def test_a_pointer_to_a_table_names_the_unreadable_part() -> None:
     assert listing.unreadable == (TABLE,)
 
 
+def test_which_things_asked_for_over_a_pointer_to_a_table_is_the_unreadable_part() -> None:
+    # "Which products has South Korea approved?" asks for the products themselves, a list: the
+    # quoted announcement's completion is the table, so the answer says it could not be read
+    sentences = [sent(POINTER, 0, 0.6), sent(POINTER, 1, 0.9)]
+    r = retrieval(sentences, HITS, unreadable=((TABLE, 0.2),))
+    for question in ("Which products has South Korea approved?", "What drugs did Japan approve?"):
+        out = answer(question, r, policy())
+        assert not out.answered and out.unreadable == (TABLE,), question
+    # a plural that asks for a figure or a name of another kind keeps the announcement's quote
+    # ("which countries": it names them)
+    places = answer("Which countries does the article take as examples?", r, policy())
+    assert places.unreadable == (TABLE,)
+    assert Question.of("Which countries does it use?", r).listing is False
+    assert Question.of("Which products has Korea approved?", r).listing
+    assert not Question.of("What does this mean?", r).listing
+    assert not Question.of("What analysis was done?", r).listing
+
+
 def test_a_part_that_matches_better_than_any_text_makes_the_answer_say_so() -> None:
     sentences = [sent(POINTER, 0, 0.9, found=frozenset({0}))]
     matches = retrieval(sentences, HITS, terms=(1.0, 1.0, 1.0), unreadable=((TABLE, 0.9),))

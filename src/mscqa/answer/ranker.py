@@ -94,6 +94,14 @@ _LIST_Q = re.compile(
     r"ways|effects|parts|components|groups|substances|factors)\b)",
     re.IGNORECASE,
 )
+# "Which products has South Korea approved?", "What drugs did they test?": a plural noun asked
+# for with "which"/"what" asks for the things themselves, a list, when it asks for no figure or
+# name of another kind (``Question.of``: "which countries" asks for places)
+_PLURAL_Q = re.compile(
+    r"\b(?:what|which)\s+(?:[\w-]+\s+){0,3}?[a-z-]*[a-z-][^siu\W]s\s+"
+    r"(?:has|have|had|did|do|does|are|were|is|was|can|could|will|would)\b",
+    re.IGNORECASE,
+)
 _PICTURE_Q = re.compile(
     r"\b(tables?|figures?|images?|charts?|pictures?|diagrams?|graphs?|photos?)\b", re.I
 )
@@ -117,7 +125,7 @@ class Question:
         kind = expected_type(question)
         return cls(
             kind,
-            bool(_LIST_Q.search(question)),
+            bool(_LIST_Q.search(question) or (kind is None and _PLURAL_Q.search(question))),
             retrieval.terms,
             retrieval.parts,
             bool(_PICTURE_Q.search(question)),
