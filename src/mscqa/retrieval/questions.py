@@ -46,6 +46,45 @@ _PARTS = re.compile(
 )
 
 
+# Words that point at the documents in general ("according to the text", "in the article",
+# "what does the passage say ..."): every passage is in "the article", so they are no content
+# words, but they count as terms that no sentence holds and pull the question's vector toward
+# passages that mention an article. A named part of it ("according to the closing note") is
+# content and stays.
+_DOCUMENT = (
+    r"(?:text|texts|article|articles|document|documents|passage|passages|paper|report|source|"
+    r"sources|author|authors|writer|editor)"
+)
+_FILLER = re.compile(
+    rf"\b(?:according to|based on|as (?:stated|said|mentioned|described|reported|written) in|"
+    rf"in|from|within)\s+(?:the|this|these|your|those)\s+(?:given\s+|provided\s+)?{_DOCUMENT}"
+    rf"(?:\s+(?:provided|given|above|below|here))?\b\s*,?|"
+    rf"\b(?:does|do|did)\s+(?:the|this)\s+{_DOCUMENT}\s+(?:say|says|mention|state|tell|claim|"
+    rf"suggest|report|describe|explain)\b|"
+    rf"\b(?:that|which)\s+(?:the|this)\s+{_DOCUMENT}\s+(?:mentions|says|states|describes|"
+    rf"lists|gives|reports)\b",
+    re.I,
+)
+
+
+def drop_filler(question: str) -> str:
+    """``question`` without the phrases that point at the documents in general ("according
+    to the text", "in the article", "what does the passage say ..."), so that they do not count
+    as words to match; the question itself when nothing else would be left.
+
+    >>> drop_filler("According to the article, how are fat MSCs collected?")
+    'how are fat MSCs collected?'
+    >>> drop_filler("What does the text say about the risks?")
+    'What about the risks?'
+    """
+    stripped = _FILLER.sub(" ", question)
+    if stripped == question:
+        return question
+    stripped = re.sub(r"\s{2,}", " ", stripped).strip(" ,")
+    stripped = re.sub(r"\s+([?.,!])", r"\1", stripped)
+    return stripped if _WORD.search(stripped) else question
+
+
 def question_parts(question: str, terms: list[Term]) -> tuple[frozenset[int], ...]:
     """The terms of each sub-question of a compound question ("What is X, and how is Y
     done?"), as indices of ``terms``; empty for a question of one part. A part repeated is one

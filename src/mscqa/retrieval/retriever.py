@@ -22,6 +22,7 @@ from mscqa.retrieval.fusion import FUSION_MODES, fuse
 from mscqa.retrieval.questions import (
     ACRONYM,
     NAME,
+    drop_filler,
     in_title_case,
     question_parts,
     spelt_out,
@@ -130,8 +131,13 @@ class Retriever:
         ``query`` may carry conversation context; ``question`` (default: ``query``) is what the
         answer's sentences must answer.
         """
-        corrected = self.speller.correct(query)
-        question = self.speller.correct(question) if question and question != query else corrected
+        # "according to the text", "in the article": no words to match (``drop_filler``)
+        corrected = drop_filler(self.speller.correct(query))
+        question = (
+            drop_filler(self.speller.correct(question))
+            if question and question != query
+            else corrected
+        )
         query = corrected
         snap = self.snapshot
         n = len(snap.chunks)
