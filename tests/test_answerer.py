@@ -422,6 +422,37 @@ def test_answer_is_deterministic() -> None:
     assert answer("q", r) == answer("q", r)
 
 
+def test_a_harm_stated_about_another_subject_does_not_answer_a_question_about_harm() -> None:
+    # "What are the side effects of Prochymal?" over a sentence about a Parkinson's trial that
+    # saw none: a statement of harm, about another subject; refused. The same sentence under a
+    # passage that names Prochymal answers.
+    trial = make_chunk(
+        "t.md", 0, "Prochymal is approved for GVHD. The trial saw no side effects.", section="T"
+    )
+    other = make_chunk("o.md", 0, "A Parkinson's trial saw no side effects in 36 months.")
+    q = "What are the side effects of Prochymal?"
+    # term 0: "side effects", term 1: "Prochymal" (the subject)
+    elsewhere = dataclasses.replace(
+        retrieval([sent(other, 0, 0.9, found=frozenset({0}))], [Hit(0, other, 0.9, 0.9, 1.0)]),
+        terms=(1.0, 1.0),
+        subject_terms=frozenset({1}),
+    )
+    assert not answer(q, elsewhere, policy()).answered
+    same = dataclasses.replace(
+        retrieval(
+            [sent(trial, 0, 0.5, found=frozenset({1})), sent(trial, 1, 0.9, found=frozenset({0}))],
+            [Hit(0, trial, 0.9, 0.9, 1.0)],
+        ),
+        terms=(1.0, 1.0),
+        subject_terms=frozenset({1}),
+    )
+    out = answer(q, same, policy())
+    assert out.answered and "no side effects" in out.text
+    # without a subject ("Is it safe?") any statement of harm or safety answers
+    unnamed = dataclasses.replace(elsewhere, subject_terms=frozenset())
+    assert answer("Were there side effects?", unnamed, policy()).answered
+
+
 # --- unreadable parts ---------------------------------------------------------------------------
 
 POINTER = make_chunk(

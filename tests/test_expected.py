@@ -388,3 +388,28 @@ def test_how_much_more_needs_a_difference() -> None:
         "duration",
         "difference",
     )
+
+
+def test_a_question_about_harm_needs_a_statement_of_harm_or_safety() -> None:
+    for question in (
+        "Does Prochymal cause side effects?",
+        "Is it dangerous?",
+        "What are the risks of liposuction?",
+        "Are there any risks?",
+        "Were there complications?",
+        "Is vaping less harmful than smoking?",
+    ):
+        assert expected_type(question) == ("harm", None), question
+    harm = ("harm", None)
+    assert satisfies(harm, "No significant side effects were observed after 36 months.")
+    assert satisfies(harm, "The treatment was safe and well tolerated.")
+    assert satisfies(harm, "Two patients had wound infections.")
+    assert not satisfies(harm, "Prochymal is approved for graft-versus-host disease.")
+    # a study of safety, the risk of an outcome (a rate answers it), a complication described
+    for question in (
+        "Have the early-stage safety and efficacy studies been finished?",
+        "What is the risk of recurrence after surgery?",
+        "Is obesity a risk factor for stroke?",
+        "My doctor warned me about a complication where the donor's cells attack me; what is it?",
+    ):
+        assert expected_type(question) != ("harm", None), question

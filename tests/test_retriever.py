@@ -135,6 +135,13 @@ def test_words_pointing_at_the_documents_are_no_terms(snapshot, fake_embedder) -
     assert retriever.search("According to the text?", 3).corrected == "According to the text?"
 
 
+def test_the_subject_s_terms_reach_the_answerer(snapshot, fake_embedder) -> None:
+    found = Retriever(snapshot, fake_embedder).search("What are the side effects of Prochymal?", 3)
+    # the terms in the question's order: "side", "effects", "prochymal"
+    assert len(found.terms) == 3 and found.subject_terms == {2}
+    assert Retriever(snapshot, fake_embedder).search("Is it safe?", 3).subject_terms == set()
+
+
 def test_a_title_capitalises_words_not_names(snapshot, fake_embedder) -> None:
     # a question written as a title (PubMedQA's often are) capitalises every word: "Thing" is
     # no name there; a word capitalised otherwise than a title would ("XYZQ") still is one

@@ -161,6 +161,9 @@ class Retrieval:
     # unreadable parts of the hits' documents, each with the share of the question's terms its
     # heading (and the heading before it) holds
     unreadable: tuple[tuple[Unreadable, float], ...] = ()
+    # which of ``terms`` name the question's subject ("Prochymal" of "What are the side effects
+    # of Prochymal?"; ``retrieval.subject``), empty when its form names none
+    subject_terms: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
         # sequences given as lists are stored as tuples, so nobody can change them in place

@@ -271,6 +271,28 @@ _HUMAN = re.compile(
     r"\b[A-Z][a-z]+\s+[A-Z][a-z]+(?:\s+and\s+(?:(?:his|her|their)\s+)?(?:colleagues|co-?workers)|"
     r"'s\s+(?:team|group|lab))\b"
 )
+# "Does X cause side effects?", "Is it dangerous?", "What are the risks of liposuction?": a
+# question about harm or safety, answered by a sentence that states one (an adverse event, a
+# risk, a complication, its absence, or that something is safe), not by one about the same
+# subject that says nothing of harm (the ranker also asks that it be about the question's own
+# subject: ``ranker.unit_features``)
+_HARM_Q = re.compile(
+    r"\bside[- ]effects?\b|\badverse (?:effects?|events?|reactions?|outcomes?)\b|"
+    r"\b(?:safe|unsafe|dangerous|harmful|risky|toxic|hazardous)\b|"
+    # the risks of something, not "the risk of" an outcome, which a rate answers
+    r"\b(?:risks|dangers|harms|hazards|complications)(?:\s+(?:of|from|with|in|for|are|were|do)\b|"
+    r"\s*\?)|"
+    r"\bcause[sd]?\s+(?:any\s+)?(?:harm|damage|cancer|tumou?rs?|problems?)\b",
+    re.I,
+)
+_HARM = re.compile(
+    r"\b(?:side[- ]effects?|adverse|safe|safely|safety|unsafe|harm\w*|danger\w*|risks?|risky|"
+    r"toxic\w*|complications?|tolera\w*|morbidity|mortality|deaths?|died|fatal\w*|injur\w*|"
+    r"damag\w*|infections?|tumou?r\w*|cancers?|carcinogen\w*|malignan\w*|rejection|pain\w*|"
+    r"bleeding|ha?emorrhag\w*|hazard\w*|contraindicat\w*|trauma\w*|discomfort|"
+    r"(?:allergic\s+)?reactions?)\b",
+    re.I,
+)
 _PLACE_Q = re.compile(
     r"\b(which|what|in which|in what) (countr(y|ies)|cit(y|ies)|regions?|states?|continents?|"
     r"nations?|places?|locations?|hospitals?)\b",
@@ -288,17 +310,18 @@ _PERSON_Q = re.compile(
 
 KINDS = (
     *("year", "date", "duration", "money", "dose", "name", "count", "percent", "quantity"),
-    *("place", "maker", "funder", "person", "human", "difference"),
+    *("place", "maker", "funder", "person", "human", "difference", "harm"),
 )
 # Kinds whose absence from every piece good enough to quote means the documents do not answer:
 # a price without a currency amount, a dose without a dose, a date or a time ("when did ...?")
 # without one, a length of time without one (or with only a time saved), a maker without an
 # organisation, a funder without a word of funding, a leader or a scientist without a person's
-# name, a difference without two figures or one stated as a difference. The other
+# name, a difference without two figures or one stated as a difference, a question about harm
+# or safety without a sentence that states one about its subject. The other
 # kinds are asked in words that also fit answers without the figure ("how many cells you can
 # get" -> "limited"), so for them a missing figure is evidence for the confidence model.
 STRICT_KINDS = frozenset(
-    {"money", "dose", "year", "date", "duration", "maker", "funder", "human", "difference"}
+    {"money", "dose", "year", "date", "duration", "maker", "funder", "human", "difference", "harm"}
 )
 
 
@@ -311,7 +334,8 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
     one stated as a difference: "how many more ...?"), ``count`` (detail = the counted noun),
     ``percent`` (a share of a whole), ``quantity``, ``place``, ``human`` (a person's name: "who
     led ...?", "which scientist ...?"), ``person`` (a person or organisation), ``name`` (detail =
-    the question, whose own words do not count as the name).
+    the question, whose own words do not count as the name), ``harm`` (a statement of harm or
+    safety: "does it cause side effects?", "is it dangerous?").
     """
     if _DATE_Q.search(question):
         return ("date", None)
@@ -355,6 +379,8 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
         return ("funder", None)
     if _PERSON_Q.search(question):
         return ("person", question)
+    if _HARM_Q.search(question):
+        return ("harm", None)
     return None
 
 
@@ -372,6 +398,8 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
         )
     if name == "maker":
         return bool(_ORGANISATION.search(sentence))
+    if name == "harm":
+        return bool(_HARM.search(sentence))
     if name == "human":
         return bool(_HUMAN.search(sentence))
     if name == "difference":

@@ -119,6 +119,7 @@ class Question:
     pictured: bool = False  # it asks for a table, figure or image
     aim: bool = False  # it asks for a study's aim (``units.asks_aim``)
     method: bool = False  # it asks how something was done (``roles.asks_method``)
+    subject: frozenset[int] = frozenset()  # the terms naming its subject (``Retrieval``)
 
     @classmethod
     def of(cls, question: str, retrieval: Retrieval) -> Question:
@@ -131,6 +132,7 @@ class Question:
             bool(_PICTURE_Q.search(question)),
             asks_aim(question),
             kind is None and asks_method(question),  # a figure is a finding
+            retrieval.subject_terms,
         )
 
     def share(self, found: frozenset[int], of: frozenset[int] | None = None) -> float:
@@ -198,8 +200,14 @@ def units(retrieval: Retrieval, grouped: bool = True) -> list[Unit]:
     return out
 
 
-def unit_features(unit: Unit, question: Question, top_doc: str | None) -> dict[str, float]:
-    """The evidence ``unit`` answers ``question`` (all in [0, 1] or {0, 1})."""
+def unit_features(
+    unit: Unit,
+    question: Question,
+    top_doc: str | None,
+    passage: frozenset[int] = frozenset(),
+) -> dict[str, float]:
+    """The evidence ``unit`` answers ``question`` (all in [0, 1] or {0, 1}); ``passage``: the
+    question's terms that the unit's passage holds (its scored sentences')."""
     members = unit.members
     # A pointer ("BM-MSCs also have obvious disadvantages.") is close to every question about
     # its topic and says nothing; the unit is as close as the sentences that carry content.
@@ -207,6 +215,11 @@ def unit_features(unit: Unit, question: Question, top_doc: str | None) -> dict[s
     dense = [s.dense for s in content]
     text = unit.text
     kind_ok = question.kind is not None and satisfies(question.kind, text)
+    if kind_ok and question.kind is not None and question.kind[0] == "harm" and question.subject:
+        # a harm stated about another subject does not answer: "What are the side effects of
+        # Prochymal?" over "no significant side effects were seen in the Parkinson's trial"
+        # (the subject named in the unit, its heading, or its passage)
+        kind_ok = bool(question.subject & (unit.found | members[0].heading | passage))
     role = section_role(unit.chunk.section)
     items = len(_ENUMERATION.findall(text))
     return {
@@ -252,8 +265,13 @@ def rank(
     document order)."""
     top_doc = retrieval.hits[0].chunk.doc_id if retrieval.hits else None
     scored = []
+    held: dict[str, frozenset[int]] = {}
+    if question.subject and question.kind is not None and question.kind[0] == "harm":
+        for s in retrieval.sentences:
+            cid = s.chunk.chunk_id
+            held[cid] = held.get(cid, frozenset()) | s.found
     for unit in units(retrieval, grouped):
-        feats = unit_features(unit, question, top_doc)
+        feats = unit_features(unit, question, top_doc, held.get(unit.chunk.chunk_id, frozenset()))
         scored.append((score(feats, weights), unit, feats))
     within = {k: weights[k] for k in WITHIN_DOCUMENT if weights.get(k)}
     if within:

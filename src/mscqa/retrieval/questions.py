@@ -9,9 +9,11 @@ capitalised names in a question (``NAME``), where a compound question splits int
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from mscqa.index import IndexSnapshot
 from mscqa.index.lexical import tokenize
+from mscqa.retrieval.subject import subject
 from mscqa.retrieval.vocabulary import QUESTION_WORDS, Term
 
 NAME = re.compile(r"\b[A-Za-z]*[A-Z][A-Za-z0-9'-]*")
@@ -83,6 +85,16 @@ def drop_filler(question: str) -> str:
     stripped = re.sub(r"\s{2,}", " ", stripped).strip(" ,")
     stripped = re.sub(r"\s+([?.,!])", r"\1", stripped)
     return stripped if _WORD.search(stripped) else question
+
+
+def subject_terms(question: str, terms: Sequence[Term]) -> frozenset[int]:
+    """The indices of ``terms`` (the question's) that hold its subject word (``subject``): a
+    word, or a phrase one of whose forms has the word ("MSC" in "MSC products")."""
+    word = subject(question)
+    if not word:
+        return frozenset()
+    tokens = set(tokenize(word))
+    return frozenset(i for i, t in enumerate(terms) if any(tokens & form for form in t.forms))
 
 
 def question_parts(question: str, terms: list[Term]) -> tuple[frozenset[int], ...]:

@@ -26,6 +26,7 @@ from mscqa.retrieval.questions import (
     in_title_case,
     question_parts,
     spelt_out,
+    subject_terms,
     subject_tokens,
 )
 from mscqa.retrieval.sentences import SentenceScorer
@@ -211,6 +212,7 @@ class Retriever:
             terms=tuple(t.weight for t in q_terms),
             parts=question_parts(question, q_terms),
             unreadable=self._unreadable_parts(hits, q_terms),
+            subject_terms=subject_terms(question, own_terms),
         )
 
     def _context_terms(self, own: list[Term], context: list[Term]) -> list[Term]:
