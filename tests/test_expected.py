@@ -342,7 +342,8 @@ def test_a_date_asked_for_by_name_needs_a_date() -> None:
         assert asked == ("date", None), question
         assert satisfies(asked, "Canada approved Prochymal in May 2012.")
         assert not satisfies(asked, "Prochymal is approved for graft-versus-host disease.")
-    # "to date", "out of date", "date back" ask for no date
+    # "to date", "out of date", "date back", a year as a variable ask for no date
+    assert expected_type("Is year of surgery a predictor of outcome?") is None
     assert expected_type("Is the article up to date?") is None
     assert expected_type("Which trials have been published to date?") is None
 

@@ -65,10 +65,11 @@ _YEAR_Q = re.compile(
 # "In which year ...?" asks for a date: a year, a month or a day, not "after 36 months"
 # ("which day"/"which month" may ask for "postoperative day 3", "the third month": no date)
 # "What is the approval date?", "the date of approval", "the year of its approval": a date
-# asked for by name, not "to date", "out of date" or "date back"
+# asked for by name, not "to date", "out of date" or "date back", nor "is year of surgery a
+# predictor ...?" (a year as a variable)
 _DATE_Q = re.compile(
     r"\b(which|what) (year|date)\b|(?<!to )(?<!to-)(?<!of )\bdates?\b(?!\s+back)|"
-    r"\byear of\b",
+    r"\b(?:the|what|which) year of\b",
     re.I,
 )
 _HAS_DATE = re.compile(
