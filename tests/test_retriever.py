@@ -224,6 +224,16 @@ def test_abbreviations_defined_in_a_document_expand_questions(defining, fake_emb
     assert gvhd in long_form.found
 
 
+def test_the_defined_abbreviations_a_question_uses_reach_the_answerer(
+    defining, fake_embedder
+) -> None:
+    retriever = Retriever(defining, fake_embedder)
+    pair = ("GVHD", "Graft-versus-host disease")
+    assert retriever.search("What causes GVHD?", 3).defined == (pair,)
+    assert retriever.search("What causes graft-versus-host disease?", 3).defined == (pair,)
+    assert retriever.search("How is fat collected?", 3).defined == ()
+
+
 def test_the_best_documents_other_passages_are_scored_too(defining, fake_embedder) -> None:
     result = Retriever(defining, fake_embedder, per_document=1).search("graft disease", 1)
     (hit,) = result.hits

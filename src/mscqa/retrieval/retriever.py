@@ -120,6 +120,13 @@ class Retriever:
         )
         self.acronyms = acronyms
         self._ordinary = ordinary
+        # each defined abbreviation's two forms as token runs, by their first token
+        # (``_definitions``)
+        self._forms: dict[str, list[tuple[tuple[str, ...], tuple[str, str]]]] = {}
+        for a in snapshot.abbreviations:
+            for form in (tuple(tokenize(a.short)), tuple(tokenize(a.long))):
+                if form:
+                    self._forms.setdefault(form[0], []).append((form, (a.short, a.long)))
         self._defined: dict[str, set[tuple[str, ...]]] = {}
         for a in snapshot.abbreviations:
             short = tokenize(a.short)
@@ -213,7 +220,18 @@ class Retriever:
             parts=question_parts(question, q_terms),
             unreadable=self._unreadable_parts(hits, q_terms),
             subject_terms=subject_terms(question, own_terms),
+            defined=self._definitions(tokens),
         )
+
+    def _definitions(self, tokens: Sequence[str]) -> tuple[tuple[str, str], ...]:
+        """The abbreviations the documents define whose short or long form the question's
+        ``tokens`` hold, as ``(short, long)``, in order of use, without repeats."""
+        out: dict[tuple[str, str], None] = {}
+        for i, token in enumerate(tokens):
+            for form, pair in self._forms.get(token, ()):
+                if tuple(tokens[i : i + len(form)]) == form:
+                    out[pair] = None
+        return tuple(out)
 
     def _context_terms(self, own: list[Term], context: list[Term]) -> list[Term]:
         """The terms of a follow-up's conversation that the question itself does not use, at
