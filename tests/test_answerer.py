@@ -453,6 +453,31 @@ def test_a_harm_stated_about_another_subject_does_not_answer_a_question_about_ha
     assert answer("Were there side effects?", unnamed, policy()).answered
 
 
+def test_a_harm_stated_anywhere_in_a_structured_report_answers_a_question_about_harm() -> None:
+    # "Is laparoscopic adrenalectomy safe?" over an abstract: its results give the outcomes
+    # ("The mean blood loss was 182 mL.") and another section states the harm; the whole
+    # report is about the one study, whose results need not name its subject again
+    results = make_chunk("r.md", 1, "The mean blood loss was 182 mL.", section="RESULTS")
+    harms = make_chunk("r.md", 2, "No complications occurred.", offset=300, section="CONCLUSIONS")
+    hits = [Hit(0, results, 0.9, 0.9, 1.0), Hit(1, harms, 0.5, 0.5, 0.5)]
+    found = dataclasses.replace(
+        retrieval([sent(results, 0, 0.9, found=frozenset({0})), sent(harms, 0, 0.2)], hits),
+        terms=(1.0, 1.0),
+        subject_terms=frozenset({1}),  # "laparoscopic": named in neither section
+    )
+    out = answer("Is laparoscopic adrenalectomy safe?", found, policy())
+    assert out.answered and "blood loss" in out.text
+    # the same passages under topic headings are about different things: refused
+    topical = dataclasses.replace(
+        found,
+        sentences=tuple(
+            dataclasses.replace(s, chunk=dataclasses.replace(s.chunk, section="Adrenal masses"))
+            for s in found.sentences
+        ),
+    )
+    assert not answer("Is laparoscopic adrenalectomy safe?", topical, policy()).answered
+
+
 # --- unreadable parts ---------------------------------------------------------------------------
 
 POINTER = make_chunk(
