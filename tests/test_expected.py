@@ -405,6 +405,7 @@ def test_a_question_about_harm_needs_a_statement_of_harm_or_safety() -> None:
     assert satisfies(harm, "No significant side effects were observed after 36 months.")
     assert satisfies(harm, "The treatment was safe and well tolerated.")
     assert satisfies(harm, "Two patients had wound infections.")
+    assert satisfies(harm, "Histology revealed aggravated findings of chronic radiodermatitis.")
     assert not satisfies(harm, "Prochymal is approved for graft-versus-host disease.")
     # a study of safety, the risk of an outcome (a rate answers it), a complication described
     for question in (

@@ -290,7 +290,8 @@ _HARM = re.compile(
     r"\b(?:side[- ]effects?|adverse|safe|safely|safety|unsafe|harm\w*|danger\w*|risks?|risky|"
     r"toxic\w*|complications?|tolera\w*|morbidity|mortality|deaths?|died|fatal\w*|injur\w*|"
     r"damag\w*|infections?|tumou?r\w*|cancers?|carcinogen\w*|malignan\w*|rejection|pain\w*|"
-    r"bleeding|ha?emorrhag\w*|hazard\w*|contraindicat\w*|trauma\w*|discomfort|"
+    r"bleeding|ha?emorrhag\w*|hazard\w*|contraindicat\w*|trauma\w*|discomfort|worsen\w*|"
+    r"aggravat\w*|exacerbat\w*|deteriorat\w*|"
     r"(?:allergic\s+)?reactions?)\b",
     re.I,
 )
