@@ -422,6 +422,62 @@ def test_answer_is_deterministic() -> None:
     assert answer("q", r) == answer("q", r)
 
 
+def test_a_harm_stated_about_another_subject_does_not_answer_a_question_about_harm() -> None:
+    # "What are the side effects of Prochymal?" over a sentence about a Parkinson's trial that
+    # saw none: a statement of harm, about another subject; refused. The same sentence under a
+    # passage that names Prochymal answers.
+    trial = make_chunk(
+        "t.md", 0, "Prochymal is approved for GVHD. The trial saw no side effects.", section="T"
+    )
+    other = make_chunk("o.md", 0, "A Parkinson's trial saw no side effects in 36 months.")
+    q = "What are the side effects of Prochymal?"
+    # term 0: "side effects", term 1: "Prochymal" (the subject)
+    elsewhere = dataclasses.replace(
+        retrieval([sent(other, 0, 0.9, found=frozenset({0}))], [Hit(0, other, 0.9, 0.9, 1.0)]),
+        terms=(1.0, 1.0),
+        subject_terms=frozenset({1}),
+    )
+    assert not answer(q, elsewhere, policy()).answered
+    same = dataclasses.replace(
+        retrieval(
+            [sent(trial, 0, 0.5, found=frozenset({1})), sent(trial, 1, 0.9, found=frozenset({0}))],
+            [Hit(0, trial, 0.9, 0.9, 1.0)],
+        ),
+        terms=(1.0, 1.0),
+        subject_terms=frozenset({1}),
+    )
+    out = answer(q, same, policy())
+    assert out.answered and "no side effects" in out.text
+    # without a subject ("Is it safe?") any statement of harm or safety answers
+    unnamed = dataclasses.replace(elsewhere, subject_terms=frozenset())
+    assert answer("Were there side effects?", unnamed, policy()).answered
+
+
+def test_a_harm_stated_anywhere_in_a_structured_report_answers_a_question_about_harm() -> None:
+    # "Is laparoscopic adrenalectomy safe?" over an abstract: its results give the outcomes
+    # ("The mean blood loss was 182 mL.") and another section states the harm; the whole
+    # report is about the one study, whose results need not name its subject again
+    results = make_chunk("r.md", 1, "The mean blood loss was 182 mL.", section="RESULTS")
+    harms = make_chunk("r.md", 2, "No complications occurred.", offset=300, section="CONCLUSIONS")
+    hits = [Hit(0, results, 0.9, 0.9, 1.0), Hit(1, harms, 0.5, 0.5, 0.5)]
+    found = dataclasses.replace(
+        retrieval([sent(results, 0, 0.9, found=frozenset({0})), sent(harms, 0, 0.2)], hits),
+        terms=(1.0, 1.0),
+        subject_terms=frozenset({1}),  # "laparoscopic": named in neither section
+    )
+    out = answer("Is laparoscopic adrenalectomy safe?", found, policy())
+    assert out.answered and "blood loss" in out.text
+    # the same passages under topic headings are about different things: refused
+    topical = dataclasses.replace(
+        found,
+        sentences=tuple(
+            dataclasses.replace(s, chunk=dataclasses.replace(s.chunk, section="Adrenal masses"))
+            for s in found.sentences
+        ),
+    )
+    assert not answer("Is laparoscopic adrenalectomy safe?", topical, policy()).answered
+
+
 # --- unreadable parts ---------------------------------------------------------------------------
 
 POINTER = make_chunk(
@@ -443,6 +499,24 @@ def test_a_pointer_to_a_table_names_the_unreadable_part() -> None:
     listing = answer("List the approved products.", r, policy())
     assert not listing.answered and listing.text == NOT_FOUND
     assert listing.unreadable == (TABLE,)
+
+
+def test_which_things_asked_for_over_a_pointer_to_a_table_is_the_unreadable_part() -> None:
+    # "Which products has South Korea approved?" asks for the products themselves, a list: the
+    # quoted announcement's completion is the table, so the answer says it could not be read
+    sentences = [sent(POINTER, 0, 0.6), sent(POINTER, 1, 0.9)]
+    r = retrieval(sentences, HITS, unreadable=((TABLE, 0.2),))
+    for question in ("Which products has South Korea approved?", "What drugs did Japan approve?"):
+        out = answer(question, r, policy())
+        assert not out.answered and out.unreadable == (TABLE,), question
+    # a plural that asks for a figure or a name of another kind keeps the announcement's quote
+    # ("which countries": it names them)
+    places = answer("Which countries does the article take as examples?", r, policy())
+    assert places.unreadable == (TABLE,)
+    assert Question.of("Which countries does it use?", r).listing is False
+    assert Question.of("Which products has Korea approved?", r).listing
+    assert not Question.of("What does this mean?", r).listing
+    assert not Question.of("What analysis was done?", r).listing
 
 
 def test_a_part_that_matches_better_than_any_text_makes_the_answer_say_so() -> None:

@@ -72,3 +72,28 @@ def test_a_subject_no_document_names_lowers_the_confidence() -> None:
         unnamed = dataclasses.replace(plain, unknown_subject="tirzepatide")
         assert features(unnamed)["unknown_subject"] == 1.0
         assert confidence(features(unnamed)) < confidence(features(plain))
+
+
+def test_a_passage_defining_the_question_s_abbreviation_is_a_feature() -> None:
+    from mscqa.answer.confidence import defines
+    from mscqa.answer.ranker import Unit
+    from mscqa.types import ScoredSentence
+
+    def quoted(text: str, section: str = "S") -> list[tuple[float, Unit, dict[str, float]]]:
+        c = dataclasses.replace(chunk("a", text), section=section)
+        s = ScoredSentence(0, 1.0, c, 0, len(text), 0.9, 0.9, 1.0)
+        return [(1.0, Unit((s,), True, 0.0, 0), {})]
+
+    asked = dataclasses.replace(
+        found([]), defined=(("BM-MSCs", "bone marrow mesenchymal stem cells"),)
+    )
+    text = "Bone marrow mesenchymal stem cells (BM-MSCs) are the most studied."
+    assert defines(asked, quoted(text)) == 1.0  # in any case
+    mined = "Among them, bone marrow mesenchymal stem cells\n(BM-MSCs) are the most studied."
+    assert defines(asked, quoted(mined)) == 1.0  # a line break is a space
+    assert defines(asked, quoted("BM-MSCs are the most studied.")) == 0.0  # used, not defined
+    # the definition in the section's heading over the passage
+    heading = "1. Bone marrow: bone marrow mesenchymal stem cells (BM-MSCs)"
+    assert defines(asked, quoted("They are the most studied.", heading)) == 1.0
+    # a question that uses no defined abbreviation
+    assert defines(found([]), quoted(mined)) == 0.0

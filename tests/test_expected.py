@@ -368,3 +368,88 @@ def test_a_price_is_a_currency_amount_in_any_of_its_forms() -> None:
     assert satisfies(money, "It costs 3.5 million euros a year.")
     assert satisfies(money, "Each course costs 12,000 rupees.")
     assert not satisfies(money, "The treatment is costly for 30 patients.")
+
+
+def test_a_date_asked_for_by_name_needs_a_date() -> None:
+    for question in (
+        "What is the approval date of Prochymal?",
+        "Approval date?",
+        "What was the year of its approval?",
+    ):
+        asked = expected_type(question)
+        assert asked == ("date", None), question
+        assert satisfies(asked, "Canada approved Prochymal in May 2012.")
+        assert not satisfies(asked, "Prochymal is approved for graft-versus-host disease.")
+    # "to date", "out of date", "date back", a year as a variable ask for no date
+    assert expected_type("Is year of surgery a predictor of outcome?") is None
+    assert expected_type("Is the article up to date?") is None
+    assert expected_type("Which trials have been published to date?") is None
+
+
+def test_who_led_needs_a_person_not_an_organisation() -> None:
+    led = expected_type("Who led the research team?")
+    assert led == ("human", None)
+    assert expected_type("Which scientist first described MSCs?") == ("human", None)
+    institute = "A technique pioneered by the Intelligent Enterprise Management Institute (SMART)."
+    assert not satisfies(led, institute)
+    assert not satisfies(led, "It was approved by the U.S. Food and Drug Administration.")
+    assert not satisfies(led, "The trial was led by Osiris Therapeutics.")
+    assert satisfies(led, "The team was led by Dr. Chen of the institute.")
+    assert satisfies(led, "Friedenstein et al. first described the cells.")
+    assert satisfies(led, "A. J. Friedenstein first described the cells.")
+    assert satisfies(led, "The study, led by Arnold Caplan, named them.")
+    assert satisfies(led, "Arnold Caplan and colleagues named them.")
+    # a plural profession may ask for a kind of people, not a name
+    assert expected_type("Which doctors use them most?") is None
+    # who developed a technique is still a person or an institute
+    developed = "Who developed the technique?"
+    assert expected_type(developed) == ("person", developed)
+
+
+def test_how_much_more_needs_a_difference() -> None:
+    for question in (
+        "How many more patients improved with MSCs?",
+        "How much bigger is the yield?",
+        "How much quicker is preparing the cells with the new approach than the old way?",
+        "How much longer does the old method take?",
+    ):
+        assert expected_type(question) == ("difference", None), question
+    more = ("difference", None)
+    assert satisfies(more, "It reduces the processing time by 20 minutes.")
+    assert satisfies(more, "The new method doubles the yield.")
+    assert satisfies(more, "Yield rose from 12 to 30 million cells.")
+    assert satisfies(more, "A 3-fold increase in yield.")
+    assert satisfies(more, "Twelve more patients improved.")
+    assert not satisfies(more, "A total of 30 patients were treated.")
+    assert not satisfies(more, "The new method is faster and cheaper.")
+    # "how long ... compared with" stays a length of time, a difference answering it
+    assert expected_type("How long does it take compared with the old method?") == (
+        "duration",
+        "difference",
+    )
+
+
+def test_a_question_about_harm_needs_a_statement_of_harm_or_safety() -> None:
+    for question in (
+        "Does Prochymal cause side effects?",
+        "Is it dangerous?",
+        "What are the risks of liposuction?",
+        "Are there any risks?",
+        "Were there complications?",
+        "Is vaping less harmful than smoking?",
+    ):
+        assert expected_type(question) == ("harm", None), question
+    harm = ("harm", None)
+    assert satisfies(harm, "No significant side effects were observed after 36 months.")
+    assert satisfies(harm, "The treatment was safe and well tolerated.")
+    assert satisfies(harm, "Two patients had wound infections.")
+    assert satisfies(harm, "Histology revealed aggravated findings of chronic radiodermatitis.")
+    assert not satisfies(harm, "Prochymal is approved for graft-versus-host disease.")
+    # a study of safety, the risk of an outcome (a rate answers it), a complication described
+    for question in (
+        "Have the early-stage safety and efficacy studies been finished?",
+        "What is the risk of recurrence after surgery?",
+        "Is obesity a risk factor for stroke?",
+        "My doctor warned me about a complication where the donor's cells attack me; what is it?",
+    ):
+        assert expected_type(question) != ("harm", None), question

@@ -148,6 +148,30 @@ def test_a_subject_the_corpus_never_names_reaches_the_answerer(snapshot, fake_em
     assert retriever.search("What is the main cause of GVHD?", 3).unknown_subject == ""
 
 
+def test_words_pointing_at_the_documents_are_no_terms(snapshot, fake_embedder) -> None:
+    # "according to the article", "in the text": every passage is in the article, so those
+    # words are no content to match; the question's own terms are those of its content
+    retriever = Retriever(snapshot, fake_embedder)
+    plain = retriever.search("How is liposuction done?", 3)
+    padded = retriever.search("According to the article, how is liposuction done in the text?", 3)
+    assert padded.terms == plain.terms
+    assert padded.corrected == "how is liposuction done?"
+    assert padded.known == plain.known and padded.coverage == plain.coverage
+    said = retriever.search("What does the document say about liposuction?", 3)
+    assert said.terms == retriever.search("What about liposuction?", 3).terms
+    # a named part of the document is content ("according to the closing note")
+    assert "note" in retriever.search("According to the closing note, what is it?", 3).corrected
+    # nothing else left: the question as asked
+    assert retriever.search("According to the text?", 3).corrected == "According to the text?"
+
+
+def test_the_subject_s_terms_reach_the_answerer(snapshot, fake_embedder) -> None:
+    found = Retriever(snapshot, fake_embedder).search("What are the side effects of Prochymal?", 3)
+    # the terms in the question's order: "side", "effects", "prochymal"
+    assert len(found.terms) == 3 and found.subject_terms == {2}
+    assert Retriever(snapshot, fake_embedder).search("Is it safe?", 3).subject_terms == set()
+
+
 def test_a_title_capitalises_words_not_names(snapshot, fake_embedder) -> None:
     # a question written as a title (PubMedQA's often are) capitalises every word: "Thing" is
     # no name there; a word capitalised otherwise than a title would ("XYZQ") still is one
@@ -228,6 +252,16 @@ def test_abbreviations_defined_in_a_document_expand_questions(defining, fake_emb
     terms = retriever.terms("GVHD patients marrow cells")
     gvhd = next(i for i, t in enumerate(terms) if len(t.forms) > 1)
     assert gvhd in long_form.found
+
+
+def test_the_defined_abbreviations_a_question_uses_reach_the_answerer(
+    defining, fake_embedder
+) -> None:
+    retriever = Retriever(defining, fake_embedder)
+    pair = ("GVHD", "Graft-versus-host disease")
+    assert retriever.search("What causes GVHD?", 3).defined == (pair,)
+    assert retriever.search("What causes graft-versus-host disease?", 3).defined == (pair,)
+    assert retriever.search("How is fat collected?", 3).defined == ()
 
 
 def test_the_best_documents_other_passages_are_scored_too(defining, fake_embedder) -> None:

@@ -80,3 +80,17 @@ def test_the_prefixes_are_asked_for_only_when_a_subject_is_unseen() -> None:
     have = set(CORPUS)
     assert unknown_subject("Is insulin safe?", have.__contains__, corpus_prefixes) == ""
     assert not asked
+
+
+def test_the_subject_s_terms_are_those_holding_its_word() -> None:
+    from mscqa.retrieval.questions import subject_terms
+    from mscqa.retrieval.vocabulary import Term
+
+    def term(*forms: str) -> Term:
+        return Term(1.0, tuple(frozenset(tokenize(f)) for f in forms))
+
+    terms = [term("side"), term("effects"), term("Prochymal")]
+    assert subject_terms("What are the side effects of Prochymal?", terms) == {2}
+    phrase = [term("MSC", "mesenchymal stem cells"), term("safe")]
+    assert subject_terms("Are mesenchymal stem cells safe?", phrase) == {0}
+    assert subject_terms("Is it safe?", phrase) == frozenset()  # a pronoun names no subject

@@ -161,10 +161,18 @@ class Retrieval:
     # unreadable parts of the hits' documents, each with the share of the question's terms its
     # heading (and the heading before it) holds
     unreadable: tuple[tuple[Unreadable, float], ...] = ()
+    # which of ``terms`` name the question's subject ("Prochymal" of "What are the side effects
+    # of Prochymal?"; ``retrieval.subject``), empty when its form names none
+    subject_terms: frozenset[int] = frozenset()
+    # the abbreviations the documents define that the question uses, in either form, as
+    # ``(short, long)`` ("BM-MSCs", "bone marrow mesenchymal stem cells")
+    defined: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         # sequences given as lists are stored as tuples, so nobody can change them in place
-        for name in ("hits", "sentences", "unknown_names", "terms", "parts", "unreadable"):
+        for name in (
+            *("hits", "sentences", "unknown_names", "terms", "parts", "unreadable", "defined"),
+        ):
             value = getattr(self, name)
             if not isinstance(value, tuple):
                 object.__setattr__(self, name, tuple(value))

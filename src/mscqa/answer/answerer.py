@@ -22,7 +22,7 @@ from mscqa.answer.confidence import (
     features,
     passage_countries,
 )
-from mscqa.answer.expected import STRICT_KINDS, country_code, places, satisfies
+from mscqa.answer.expected import STRICT_KINDS, country_code, places
 from mscqa.answer.ranker import RANKER_WEIGHTS, Question, Unit, rank
 from mscqa.answer.unreadable import unreadable_parts
 from mscqa.types import Answer, Chunk, Citation, Retrieval, Unreadable
@@ -158,11 +158,7 @@ def _choose(ranked: Ranked, question: Question, policy: AnswerPolicy) -> Ranked:
         # The question asks for a figure (a year, an amount, a count...): among the pieces
         # good enough to quote, only those that give one can answer it.
         best = ranked[0][0]
-        giving = [
-            r
-            for r in ranked
-            if r[0] >= best - policy.margin and satisfies(question.kind, r[1].text)
-        ]
+        giving = [r for r in ranked if r[0] >= best - policy.margin and r[2]["type_ok"]]
         strict = policy.strict_kinds and question.kind[0] in STRICT_KINDS
         if giving or policy.strict_types or strict:
             ranked = giving

@@ -41,6 +41,18 @@ CONFIDENCE_WEIGHTS: dict[str, float] = {
     "unknown_subject": -3.83,
 }
 
+# ``defines`` (a quoted piece's passage or heading defines an abbreviation the question uses:
+# ``defines``) is in every answer's ``meta`` but has no weight: fitted on top of the weights
+# above, `bench.quality.calibrate --on-top defines --seeds 5 --holdout article.dev2 pubmed.dev2`
+# (2026-12-04), its weight came out 0.87 and the out-of-fold Brier score worse than the shipped
+# weights' on all dev questions (0.0219 -> 0.0223 +- 0.0002 over 5 shuffles: the article's
+# 0.0245 -> 0.0237, PubMed's 0.0149 -> 0.0185, whose out of scope refused fell 0.80 -> 0.76);
+# fitted without the two newer sets and scored on them, article.dev2 0.0303 -> 0.0282 but
+# pubmed.dev2 0.0119 -> 0.0125. It fires on a few dev questions out of scope too ("What was
+# the sample size of the bone marrow MSC Parkinson's study?" cites the passage defining
+# BM-MSCs): a passage that names the subject both ways is about it, which the other features
+# already see, not evidence that it answers.
+
 # Not shipped (lead, 2026-12-02 06:25): with these weights a clear answer over a small
 # collection was refused ("What kind of product is Prochymal?" over the .txt article plus a
 # one-line welcome.md: 0.46, tests/test_boilerplate_answers.py), because ``unseen_share`` weighs
@@ -96,7 +108,27 @@ def features(retrieval: Retrieval, chosen: Ranked | None = None) -> dict[str, fl
         feats["answer_dense"] = max(f["dense"] for _, _, f in chosen)
         feats["type_ok"] = chosen[0][2]["type_ok"]
         feats["type_missing"] = chosen[0][2]["type_missing"]
+        feats["defines"] = defines(retrieval, chosen)
     return feats
+
+
+def defines(retrieval: Retrieval, chosen: Ranked) -> float:
+    """1 when a quoted piece's passage defines an abbreviation the question uses, in either
+    form ("bone marrow mesenchymal stem cells (BM-MSCs)" for a question about BM-MSCs or about
+    bone marrow MSCs): a passage that introduces the very thing asked about, by both of its
+    names (the abbreviations are the documents' own, ``ingest.abbreviations``), else 0."""
+    if not retrieval.defined:
+        return 0.0
+    # the passage's text and its section's heading ("1. Bone marrow mesenchymal stem cells
+    # (BM-MSCs)" over the sentences about them)
+    passages = {u.chunk.chunk_id: f"{u.chunk.section or ''}\n{u.chunk.text}" for _, u, _ in chosen}
+    pairs = [(short.lower(), long.lower()) for short, long in retrieval.defined]
+    for text in passages.values():
+        flat = " ".join(text.lower().split())  # as mined: words joined by one space
+        for short, long in pairs:
+            if f"{long} ({short}" in flat or f"{short} ({long}" in flat:
+                return 1.0
+    return 0.0
 
 
 def unknown_names(retrieval: Retrieval) -> tuple[str, ...]:

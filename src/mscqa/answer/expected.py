@@ -64,7 +64,14 @@ _YEAR_Q = re.compile(
 )
 # "In which year ...?" asks for a date: a year, a month or a day, not "after 36 months"
 # ("which day"/"which month" may ask for "postoperative day 3", "the third month": no date)
-_DATE_Q = re.compile(r"\b(which|what) (year|date)\b", re.I)
+# "What is the approval date?", "the date of approval", "the year of its approval": a date
+# asked for by name, not "to date", "out of date" or "date back", nor "is year of surgery a
+# predictor ...?" (a year as a variable)
+_DATE_Q = re.compile(
+    r"\b(which|what) (year|date)\b|(?<!to )(?<!to-)(?<!of )\bdates?\b(?!\s+back)|"
+    r"\b(?:the|what|which) year of\b",
+    re.I,
+)
 _HAS_DATE = re.compile(
     rf"\b(1[89]\d\d|20\d\d)\b|\b({_MONTHS})\b|\b\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}\b",
     re.IGNORECASE,
@@ -222,6 +229,84 @@ _DEGREE = (
     r"(?:no|little|less|least|more|most|much|minimal|minor|great|greater|small|smaller|large|"
     r"larger|significant|considerable|mild|severe|reduced|increased|lower|higher)"
 )
+# "How many more patients ...?", "How much bigger is the yield?", "How much quicker is it than
+# the old way?": a difference, answered by two figures to compare or by one stated as a
+# difference ("by 20 minutes", "3-fold", "doubles", "12 more patients")
+_COMPARATIVE = (
+    r"(?:more|less|fewer|bigger|larger|smaller|higher|lower|greater|faster|slower|quicker|"
+    r"longer|shorter|better|worse|cheaper|older|younger|heavier|lighter|earlier|later)"
+)
+# ("how much more painful is it?" asks for a degree, which words can state: no difference)
+_DIFFERENCE_Q = re.compile(
+    rf"\bhow many (?:more|fewer|less)\b|\bhow much (?!more\b|less\b){_COMPARATIVE}\b|"
+    r"\bhow much (?:more|less)\b(?!\s+[a-z]+(?:ful|ous|ive|ant|ent|able|ible|al|ic|y)\b)",
+    re.I,
+)
+_FIGURE = re.compile(r"(?<![\w.,])\d+(?:[,.]\d+)*")
+_STATED_DIFFERENCE = re.compile(
+    rf"\bby\s+(?:about\s+|around\s+|nearly\s+|almost\s+|up to\s+|over\s+)?{_NUMBER}\b|"
+    rf"\b{_NUMBER}\s*(?:-\s*)?(?:fold|times|x)\b|"
+    r"\b(?:twice|double[sd]?|doubling|triple[sd]?|tripling|halve[sd]?|halving)\b|"
+    rf"\b{_NUMBER}\s*%?\s+(?:\w+\s+){{0,2}}?{_COMPARATIVE}\b",
+    re.I,
+)
+# "Who led the research team?", "Which scientist discovered it?": a person, not an
+# organisation ("the Intelligent Enterprise Management Institute" leads no team)
+_HUMAN_Q = re.compile(
+    r"\bwho (led|leads|headed|heads|directed|directs|supervised|supervises|authored)\b|"
+    # (a plural of a profession may ask for a kind of people: "which doctors use them?")
+    r"\b(which|what) (scientists?|researchers?|investigators?|professors?|authors?|inventors?|"
+    r"leaders?|doctor|physician|surgeon|clinician|biologist|chemist|person)\b",
+    re.I,
+)
+_ROLE = (
+    r"(?:scientists?|researchers?|investigators?|professors?|doctors?|physicians?|surgeons?|"
+    r"authors?|inventors?|biologists?|chemists?|clinicians?|leaders?|colleagues|"
+    r"(?:led|headed|directed|supervised|authored|written) by)"
+)
+_ORG_WORD = (
+    r"(?:Inc|Ltd|LLC|Corp|Corporation|Co|GmbH|AG|plc|Pharma|Pharmaceuticals?|Therapeutics|"
+    r"Biotech|Biotechnology|Biosciences?|Biologics|Biomedical|Laborator(?:y|ies)|Labs|Holdings|"
+    r"Medical|Healthcare|Institute|University|Cent(?:er|re)|College|Academy|Hospital|Group|"
+    r"Foundation|Society|Association|Agency|Administration|Council|Ministry|Department)"
+)
+# a person's name by its form: a title ("Dr. Chen", "Professor Caplan"), a citation ("Smith et
+# al."), initials before a surname ("A. J. Friedenstein"), a name after a word for a person or
+# after "led by" ("researcher Arnold Caplan") that no organisation's word follows, or a name
+# with "and colleagues", "'s team"
+_HUMAN = re.compile(
+    r"\b(?:Dr|Prof|Professor|Mr|Mrs|Ms|Sir|Dame)\.?\s+[A-Z][a-z]|"
+    r"\b[A-Z][a-z]+(?:-[A-Z][a-z]+)?(?:\s+and\s+[A-Z][a-z]+)?,?\s+et\s+al\b|"
+    r"(?<![\w.])(?!U\.\s?[SK]\.|E\.\s?U\.)[A-Z]\.\s?(?:[A-Z]\.\s?)*[A-Z][a-z]{2,}|"
+    rf"\b{_ROLE}\s+(?:named\s+|called\s+)?(?:(?!{_ORG_WORD}\b)[A-Z][a-z]+\s+)?"
+    rf"(?!{_ORG_WORD}\b)[A-Z][a-z]+\b"
+    rf"(?!\s+(?:[A-Z][a-z]+\s+)*{_ORG_WORD}\b)|"
+    r"\b[A-Z][a-z]+\s+[A-Z][a-z]+(?:\s+and\s+(?:(?:his|her|their)\s+)?(?:colleagues|co-?workers)|"
+    r"'s\s+(?:team|group|lab))\b"
+)
+# "Does X cause side effects?", "Is it dangerous?", "What are the risks of liposuction?": a
+# question about harm or safety, answered by a sentence that states one (an adverse event, a
+# risk, a complication, its absence, or that something is safe), not by one about the same
+# subject that says nothing of harm (the ranker also asks that it be about the question's own
+# subject: ``ranker.unit_features``)
+_HARM_Q = re.compile(
+    r"\bside[- ]effects?\b|\badverse (?:effects?|events?|reactions?|outcomes?)\b|"
+    r"\b(?:safe|unsafe|dangerous|harmful|risky|toxic|hazardous)\b|"
+    # the risks of something, not "the risk of" an outcome, which a rate answers
+    r"\b(?:risks|dangers|harms|hazards|complications)(?:\s+(?:of|from|with|in|for|are|were|do)\b|"
+    r"\s*\?)|"
+    r"\bcause[sd]?\s+(?:any\s+)?(?:harm|damage|cancer|tumou?rs?|problems?)\b",
+    re.I,
+)
+_HARM = re.compile(
+    r"\b(?:side[- ]effects?|adverse|safe|safely|safety|unsafe|harm\w*|danger\w*|risks?|risky|"
+    r"toxic\w*|complications?|tolera\w*|morbidity|mortality|deaths?|died|fatal\w*|injur\w*|"
+    r"damag\w*|infections?|tumou?r\w*|cancers?|carcinogen\w*|malignan\w*|rejection|pain\w*|"
+    r"bleeding|ha?emorrhag\w*|hazard\w*|contraindicat\w*|trauma\w*|discomfort|worsen\w*|"
+    r"aggravat\w*|exacerbat\w*|deteriorat\w*|"
+    r"(?:allergic\s+)?reactions?)\b",
+    re.I,
+)
 _PLACE_Q = re.compile(
     r"\b(which|what|in which|in what) (countr(y|ies)|cit(y|ies)|regions?|states?|continents?|"
     r"nations?|places?|locations?|hospitals?)\b",
@@ -239,15 +324,19 @@ _PERSON_Q = re.compile(
 
 KINDS = (
     *("year", "date", "duration", "money", "dose", "name", "count", "percent", "quantity"),
-    *("place", "maker", "funder", "person"),
+    *("place", "maker", "funder", "person", "human", "difference", "harm"),
 )
 # Kinds whose absence from every piece good enough to quote means the documents do not answer:
 # a price without a currency amount, a dose without a dose, a date or a time ("when did ...?")
 # without one, a length of time without one (or with only a time saved), a maker without an
-# organisation, a funder without a word of funding. The other
+# organisation, a funder without a word of funding, a leader or a scientist without a person's
+# name, a difference without two figures or one stated as a difference, a question about harm
+# or safety without a sentence that states one about its subject. The other
 # kinds are asked in words that also fit answers without the figure ("how many cells you can
 # get" -> "limited"), so for them a missing figure is evidence for the confidence model.
-STRICT_KINDS = frozenset({"money", "dose", "year", "date", "duration", "maker", "funder"})
+STRICT_KINDS = frozenset(
+    {"money", "dose", "year", "date", "duration", "maker", "funder", "human", "difference", "harm"}
+)
 
 
 def expected_type(question: str) -> tuple[str, str | None] | None:
@@ -255,9 +344,12 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
 
     Types: ``year`` (a time: "when did ...?"), ``date`` (a year, month or day), ``duration``
     (a length of time; detail ``"difference"`` when the question asks for a time gained),
-    ``money``, ``dose``, ``maker`` (an organisation), ``funder``, ``count`` (detail = the counted
-    noun), ``percent`` (a share of a whole), ``quantity``, ``place``, ``person`` (a person or
-    organisation), ``name`` (detail = the question, whose own words do not count as the name).
+    ``money``, ``dose``, ``maker`` (an organisation), ``funder``, ``difference`` (two figures or
+    one stated as a difference: "how many more ...?"), ``count`` (detail = the counted noun),
+    ``percent`` (a share of a whole), ``quantity``, ``place``, ``human`` (a person's name: "who
+    led ...?", "which scientist ...?"), ``person`` (a person or organisation), ``name`` (detail =
+    the question, whose own words do not count as the name), ``harm`` (a statement of harm or
+    safety: "does it cause side effects?", "is it dangerous?").
     """
     if _DATE_Q.search(question):
         return ("date", None)
@@ -273,6 +365,8 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
         return ("dose", None)
     if _NAME_Q.search(question) and not _LIST_REQUEST.match(question):
         return ("name", question)
+    if _DIFFERENCE_Q.search(question) and not _DURATION_Q.search(question):
+        return ("difference", None)
     if _SAMPLE_Q.search(question):
         # the size of a study's sample is a count of the people (or cases) in it
         return ("count", _SAMPLE_UNITS)
@@ -295,12 +389,16 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
         return ("quantity", much.group(1).lower() if much else None)
     if _PLACE_Q.search(question):
         return ("place", None)
+    if _HUMAN_Q.search(question):
+        return ("human", None)
     if _MAKER_Q.search(question):
         return ("maker", None)
     if _FUNDER_Q.search(question):
         return ("funder", None)
     if _PERSON_Q.search(question):
         return ("person", question)
+    if _HARM_Q.search(question):
+        return ("harm", None)
     return None
 
 
@@ -318,6 +416,12 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
         )
     if name == "maker":
         return bool(_ORGANISATION.search(sentence))
+    if name == "harm":
+        return bool(_HARM.search(sentence))
+    if name == "human":
+        return bool(_HUMAN.search(sentence))
+    if name == "difference":
+        return bool(_STATED_DIFFERENCE.search(sentence) or len(set(_FIGURE.findall(sentence))) >= 2)
     if name == "funder":
         return bool(_FUNDING.search(sentence))
     if name == "money":

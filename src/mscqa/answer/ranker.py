@@ -94,6 +94,14 @@ _LIST_Q = re.compile(
     r"ways|effects|parts|components|groups|substances|factors)\b)",
     re.IGNORECASE,
 )
+# "Which products has South Korea approved?", "What drugs did they test?": a plural noun asked
+# for with "which"/"what" asks for the things themselves, a list, when it asks for no figure or
+# name of another kind (``Question.of``: "which countries" asks for places)
+_PLURAL_Q = re.compile(
+    r"\b(?:what|which)\s+(?:[\w-]+\s+){0,3}?[a-z-]*[a-z-][^siu\W]s\s+"
+    r"(?:has|have|had|did|do|does|are|were|is|was|can|could|will|would)\b",
+    re.IGNORECASE,
+)
 _PICTURE_Q = re.compile(
     r"\b(tables?|figures?|images?|charts?|pictures?|diagrams?|graphs?|photos?)\b", re.I
 )
@@ -111,18 +119,20 @@ class Question:
     pictured: bool = False  # it asks for a table, figure or image
     aim: bool = False  # it asks for a study's aim (``units.asks_aim``)
     method: bool = False  # it asks how something was done (``roles.asks_method``)
+    subject: frozenset[int] = frozenset()  # the terms naming its subject (``Retrieval``)
 
     @classmethod
     def of(cls, question: str, retrieval: Retrieval) -> Question:
         kind = expected_type(question)
         return cls(
             kind,
-            bool(_LIST_Q.search(question)),
+            bool(_LIST_Q.search(question) or (kind is None and _PLURAL_Q.search(question))),
             retrieval.terms,
             retrieval.parts,
             bool(_PICTURE_Q.search(question)),
             asks_aim(question),
             kind is None and asks_method(question),  # a figure is a finding
+            retrieval.subject_terms,
         )
 
     def share(self, found: frozenset[int], of: frozenset[int] | None = None) -> float:
@@ -190,15 +200,42 @@ def units(retrieval: Retrieval, grouped: bool = True) -> list[Unit]:
     return out
 
 
-def unit_features(unit: Unit, question: Question, top_doc: str | None) -> dict[str, float]:
-    """The evidence ``unit`` answers ``question`` (all in [0, 1] or {0, 1})."""
+def unit_features(
+    unit: Unit,
+    question: Question,
+    top_doc: str | None,
+    passage: frozenset[int] = frozenset(),
+    passage_kind: bool = False,
+) -> dict[str, float]:
+    """The evidence ``unit`` answers ``question`` (all in [0, 1] or {0, 1}); ``passage``: the
+    question's terms that the unit's passage holds (its scored sentences'; a structured
+    report's whole document, ``_topic``), ``passage_kind``: whether that passage gives the kind
+    of answer a question about harm asks for."""
     members = unit.members
     # A pointer ("BM-MSCs also have obvious disadvantages.") is close to every question about
     # its topic and says nothing; the unit is as close as the sentences that carry content.
     content = [s for s in members if not is_pointer(_text(s))] or list(members)
     dense = [s.dense for s in content]
     text = unit.text
-    kind_ok = question.kind is not None and satisfies(question.kind, text)
+    if question.kind is not None and question.kind[0] == "harm":
+        # A question about harm or safety is answered from a passage that states one, about
+        # the question's own subject (named in the unit, its heading, or its passage, a
+        # structured report's whole document): not
+        # from "no significant side effects were seen in the Parkinson's trial" for "What are
+        # the side effects of Prochymal?". The passage, not the unit: an abstract that
+        # answers "Is laparoscopic adrenalectomy safe?" says so in its results, whose best
+        # sentence may give the outcomes without a word of harm.
+        # A structured report's sections are about the one study its document reports, whose
+        # subject retrieval found: there the statement is enough (the word read as the
+        # subject is often a modifier its abstract never repeats: "delayed" of "Will delayed
+        # surgery increase the complications?").
+        kind_ok = passage_kind and (
+            not question.subject
+            or _topic(unit.chunk) == unit.chunk.doc_id
+            or bool(question.subject & (unit.found | members[0].heading | passage))
+        )
+    else:
+        kind_ok = question.kind is not None and satisfies(question.kind, text)
     role = section_role(unit.chunk.section)
     items = len(_ENUMERATION.findall(text))
     return {
@@ -244,14 +281,38 @@ def rank(
     document order)."""
     top_doc = retrieval.hits[0].chunk.doc_id if retrieval.hits else None
     scored = []
+    held: dict[str, frozenset[int]] = {}
+    states: dict[str, bool] = {}
+    if question.kind is not None and question.kind[0] == "harm":
+        # per topic: the question's terms its scored sentences hold, and whether it (or its
+        # heading) states a harm or safety
+        seen: set[str] = set()
+        for s in retrieval.sentences:
+            key = _topic(s.chunk)
+            held[key] = held.get(key, frozenset()) | s.found
+            if s.chunk.chunk_id not in seen:
+                seen.add(s.chunk.chunk_id)
+                text = f"{s.chunk.section or ''}\n{s.chunk.text}"
+                states[key] = states.get(key, False) or satisfies(question.kind, text)
     for unit in units(retrieval, grouped):
-        feats = unit_features(unit, question, top_doc)
+        key = _topic(unit.chunk)
+        feats = unit_features(
+            unit, question, top_doc, held.get(key, frozenset()), states.get(key, False)
+        )
         scored.append((score(feats, weights), unit, feats))
     within = {k: weights[k] for k in WITHIN_DOCUMENT if weights.get(k)}
     if within:
         scored = _within_documents(scored, within)
     scored.sort(key=lambda t: (-t[0], t[1].members[0].chunk_rank, t[1].start))
     return scored
+
+
+def _topic(chunk: Chunk) -> str:
+    """What a passage's sentences are about together: its document when its section is a part
+    of a structured report (``roles.section_role``: an abstract's background, methods and
+    results are about one study, which its results need not name again), else the passage
+    itself (a topic heading's sections are about different things)."""
+    return chunk.doc_id if section_role(chunk.section) else chunk.chunk_id
 
 
 def _within_documents(

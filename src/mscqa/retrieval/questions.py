@@ -9,9 +9,11 @@ capitalised names in a question (``NAME``), where a compound question splits int
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from mscqa.index import IndexSnapshot
 from mscqa.index.lexical import tokenize
+from mscqa.retrieval.subject import subject
 from mscqa.retrieval.vocabulary import QUESTION_WORDS, Term
 
 NAME = re.compile(r"\b[A-Za-z]*[A-Z][A-Za-z0-9'-]*")
@@ -74,6 +76,55 @@ _PARTS = re.compile(
     rf"|,\s+(?={_QUESTION_WORD})",
     re.I,
 )
+
+
+# Words that point at the documents in general ("according to the text", "in the article",
+# "what does the passage say ..."): every passage is in "the article", so they are no content
+# words, but they count as terms that no sentence holds and pull the question's vector toward
+# passages that mention an article. A named part of it ("according to the closing note") is
+# content and stays.
+_DOCUMENT = (
+    r"(?:text|texts|article|articles|document|documents|passage|passages|paper|report|source|"
+    r"sources|author|authors|writer|editor)"
+)
+_FILLER = re.compile(
+    rf"\b(?:according to|based on|as (?:stated|said|mentioned|described|reported|written) in|"
+    rf"in|from|within)\s+(?:the|this|these|your|those)\s+(?:given\s+|provided\s+)?{_DOCUMENT}"
+    rf"(?:\s+(?:provided|given|above|below|here))?\b\s*,?|"
+    rf"\b(?:does|do|did)\s+(?:the|this)\s+{_DOCUMENT}\s+(?:say|says|mention|state|tell|claim|"
+    rf"suggest|report|describe|explain)\b|"
+    rf"\b(?:that|which)\s+(?:the|this)\s+{_DOCUMENT}\s+(?:mentions|says|states|describes|"
+    rf"lists|gives|reports)\b",
+    re.I,
+)
+
+
+def drop_filler(question: str) -> str:
+    """``question`` without the phrases that point at the documents in general ("according
+    to the text", "in the article", "what does the passage say ..."), so that they do not count
+    as words to match; the question itself when nothing else would be left.
+
+    >>> drop_filler("According to the article, how are fat MSCs collected?")
+    'how are fat MSCs collected?'
+    >>> drop_filler("What does the text say about the risks?")
+    'What about the risks?'
+    """
+    stripped = _FILLER.sub(" ", question)
+    if stripped == question:
+        return question
+    stripped = re.sub(r"\s{2,}", " ", stripped).strip(" ,")
+    stripped = re.sub(r"\s+([?.,!])", r"\1", stripped)
+    return stripped if _WORD.search(stripped) else question
+
+
+def subject_terms(question: str, terms: Sequence[Term]) -> frozenset[int]:
+    """The indices of ``terms`` (the question's) that hold its subject word (``subject``): a
+    word, or a phrase one of whose forms has the word ("MSC" in "MSC products")."""
+    word = subject(question)
+    if not word:
+        return frozenset()
+    tokens = set(tokenize(word))
+    return frozenset(i for i, t in enumerate(terms) if any(tokens & form for form in t.forms))
 
 
 def question_parts(question: str, terms: list[Term]) -> tuple[frozenset[int], ...]:

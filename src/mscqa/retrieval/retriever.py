@@ -24,10 +24,12 @@ from mscqa.retrieval.questions import (
     ACRONYM,
     NAME,
     capitalised_words,
+    drop_filler,
     in_title_case,
     question_parts,
     spelt_out,
     squashed,
+    subject_terms,
     subject_tokens,
 )
 from mscqa.retrieval.sentences import SentenceScorer
@@ -121,6 +123,13 @@ class Retriever:
         )
         self.acronyms = acronyms
         self._ordinary = ordinary
+        # each defined abbreviation's two forms as token runs, by their first token
+        # (``_definitions``)
+        self._forms: dict[str, list[tuple[tuple[str, ...], tuple[str, str]]]] = {}
+        for a in snapshot.abbreviations:
+            for form in (tuple(tokenize(a.short)), tuple(tokenize(a.long))):
+                if form:
+                    self._forms.setdefault(form[0], []).append((form, (a.short, a.long)))
         self._defined: dict[str, set[tuple[str, ...]]] = {}
         for a in snapshot.abbreviations:
             short = tokenize(a.short)
@@ -133,8 +142,13 @@ class Retriever:
         ``query`` may carry conversation context; ``question`` (default: ``query``) is what the
         answer's sentences must answer.
         """
-        corrected = self.speller.correct(query)
-        question = self.speller.correct(question) if question and question != query else corrected
+        # "according to the text", "in the article": no words to match (``drop_filler``)
+        corrected = drop_filler(self.speller.correct(query))
+        question = (
+            drop_filler(self.speller.correct(question))
+            if question and question != query
+            else corrected
+        )
         query = corrected
         snap = self.snapshot
         n = len(snap.chunks)
@@ -208,7 +222,19 @@ class Retriever:
             terms=tuple(t.weight for t in q_terms),
             parts=question_parts(question, q_terms),
             unreadable=self._unreadable_parts(hits, q_terms),
+            subject_terms=subject_terms(question, own_terms),
+            defined=self._definitions(tokens),
         )
+
+    def _definitions(self, tokens: Sequence[str]) -> tuple[tuple[str, str], ...]:
+        """The abbreviations the documents define whose short or long form the question's
+        ``tokens`` hold, as ``(short, long)``, in order of use, without repeats."""
+        out: dict[tuple[str, str], None] = {}
+        for i, token in enumerate(tokens):
+            for form, pair in self._forms.get(token, ()):
+                if tuple(tokens[i : i + len(form)]) == form:
+                    out[pair] = None
+        return tuple(out)
 
     def _context_terms(self, own: list[Term], context: list[Term]) -> list[Term]:
         """The terms of a follow-up's conversation that the question itself does not use, at
