@@ -89,6 +89,7 @@ ORDER: dict[str, list[set[str]]] = {
         {"backends"},
     ],
     "retrieval": [
+        {"runtogether"},
         {"fusion", "spelling", "vocabulary", "conversation", "subject"},
         {"questions", "sentences", "acronyms"},
         {"retriever"},
