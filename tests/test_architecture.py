@@ -91,7 +91,7 @@ ORDER: dict[str, list[set[str]]] = {
     "retrieval": [
         {"runtogether"},
         {"fusion", "spelling", "vocabulary", "conversation", "subject"},
-        {"questions", "sentences", "acronyms"},
+        {"questions", "sentences", "acronyms", "sides"},
         {"retriever"},
     ],
     # live: the serving snapshot and its hot swap; qa: questions and the catalogue over it
@@ -99,7 +99,7 @@ ORDER: dict[str, list[set[str]]] = {
     "answer": [
         {"cache", "expected", "units", "roles"},
         {"ranker"},
-        {"confidence"},
+        {"confidence", "sides"},
         {"unreadable"},
         {"answerer"},
     ],

@@ -24,6 +24,7 @@ from mscqa.answer.confidence import (
 )
 from mscqa.answer.expected import STRICT_KINDS, country_code, places, satisfies
 from mscqa.answer.ranker import RANKER_WEIGHTS, Question, Unit, rank
+from mscqa.answer.sides import side_pieces
 from mscqa.answer.unreadable import unreadable_parts
 from mscqa.types import Answer, Chunk, Citation, Retrieval, Unreadable
 
@@ -47,7 +48,8 @@ class AnswerPolicy:
     drops the answer-type check (``strict_types`` refuses when no piece gives the asked kind;
     by default the confidence model weighs that, except for ``STRICT_KINDS``, a price, a dose,
     a time or a maker, which ``strict_kinds=False`` weighs too), ``parts=False`` the compound
-    questions and ``unreadable=False`` the unreadable parts and ``places=False`` the refusal of
+    questions, ``sides=False`` the comparisons' side pieces, ``unreadable=False`` the
+    unreadable parts and ``places=False`` the refusal of
     questions about a country no document names (for the ablation); ``ranker`` and
     ``confidence`` are the two models' weights.
     """
@@ -63,6 +65,7 @@ class AnswerPolicy:
     strict_types: bool = False
     strict_kinds: bool = True
     parts: bool = True
+    sides: bool = True
     unreadable: bool = True
     places: bool = True
     ranker: Mapping[str, float] = field(default_factory=lambda: RANKER_WEIGHTS)
@@ -190,6 +193,14 @@ def _choose(ranked: Ranked, question: Question, policy: AnswerPolicy) -> Ranked:
         chosen.append(pick)
         covered |= pick[1].found
         seen.append(_words(pick[1].text))
+    if policy.sides:
+        # "A vs B: which ...?": a side no piece so far speaks of gets one (``answer.sides``)
+        for pick in side_pieces(every, chosen, question, best - policy.further):
+            if len(chosen) == policy.max_sentences:
+                break
+            chosen.append(pick)
+            covered |= pick[1].found
+            seen.append(_words(pick[1].text))
     for p, unit, feats in ranked[1:]:
         if len(chosen) == policy.max_sentences or p < best - policy.further:
             break

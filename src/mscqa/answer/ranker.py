@@ -111,6 +111,7 @@ class Question:
     pictured: bool = False  # it asks for a table, figure or image
     aim: bool = False  # it asks for a study's aim (``units.asks_aim``)
     method: bool = False  # it asks how something was done (``roles.asks_method``)
+    sides: tuple[frozenset[int], ...] = ()  # the terms of each side it compares
 
     @classmethod
     def of(cls, question: str, retrieval: Retrieval) -> Question:
@@ -123,6 +124,7 @@ class Question:
             bool(_PICTURE_Q.search(question)),
             asks_aim(question),
             kind is None and asks_method(question),  # a figure is a finding
+            retrieval.sides,
         )
 
     def share(self, found: frozenset[int], of: frozenset[int] | None = None) -> float:

@@ -28,6 +28,7 @@ from mscqa.retrieval.questions import (
     subject_tokens,
 )
 from mscqa.retrieval.sentences import SentenceScorer
+from mscqa.retrieval.sides import side_parts
 from mscqa.retrieval.spelling import Speller, english_words, model_words
 from mscqa.retrieval.subject import prefixes, unknown_subject
 from mscqa.retrieval.vocabulary import SYNONYM_GROUPS, Term, Vocabulary
@@ -204,6 +205,7 @@ class Retriever:
             ),
             terms=tuple(t.weight for t in q_terms),
             parts=question_parts(question, q_terms),
+            sides=side_parts(question, q_terms),
             unreadable=self._unreadable_parts(hits, q_terms),
         )
 
