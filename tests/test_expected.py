@@ -132,6 +132,11 @@ def test_a_count_is_of_the_counted_noun_phrase() -> None:
     assert satisfies(cases, "In all, 1,204 cases were analysed.")
     assert satisfies(cases, "We found 212 eligible patients.")
     assert not satisfies(cases, "Eligible cases were analysed.")
+    # the phrase runs to its head noun, however many words come before it
+    rectal = expected_type("In how many primary rectal cancer cases was surgery cancelled?")
+    assert rectal == ("count", "primary rectal cancer cases")
+    assert satisfies(rectal, "In 8 of 46 cases (17 percent), surgery was cancelled.")
+    assert expected_type("How many cells can you get?") == ("count", "cells")
     asthma = expected_type("How many patients with asthma were treated?")
     assert asthma and asthma[0] == "count" and (asthma[1] or "").startswith("patients ")
 

@@ -151,13 +151,19 @@ _MONEY_Q = re.compile(
     re.I,
 )
 _DOSE_Q = re.compile(r"\b(what|which|how much|how many)\b.*\bdos(e|es|age|ing)\b", re.I)
-_COUNT_Q = re.compile(r"\bhow many ((?:[a-z-]+\s+)?[a-z-]+)", re.I)
+# the counted noun phrase runs to its head noun, the last word before a word of
+# ``_PHRASE_END``: "how many primary rectal cancer *cases* was surgery cancelled in?" counts
+# cases, not "primary rectal" things
+_COUNT_Q = re.compile(r"\bhow many ((?:[a-z-]+\s+){0,4}[a-z-]+)", re.I)
 # words that end the counted noun phrase ("how many eligible cases *were* ...")
 _PHRASE_END = frozenset(
     [
         *("a", "an", "and", "are", "as", "at", "by", "did", "do", "does", "for", "from", "had"),
         *("has", "have", "in", "into", "is", "of", "on", "or", "per", "the", "to", "undergoing"),
         *("was", "were", "which", "who", "whose", "will", "with", "within", "would"),
+        *("you", "we", "they", "it", "can", "could", "should", "may", "might", "must", "be"),
+        *("been", "there", "after", "before", "during", "since", "among", "between", "over"),
+        *("under", "than", "that", "this", "these", "those", "when", "where", "while", "if"),
     ]
 )
 _SAMPLE_Q = re.compile(r"\b(sample size|number of (participants|subjects|patients|people))\b", re.I)
@@ -263,8 +269,8 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
     m = _COUNT_Q.search(question)
     if m:
         words = m.group(1).lower().split()
-        if len(words) > 1 and words[1] in _PHRASE_END:
-            words = words[:1]
+        end = next((i for i, w in enumerate(words) if i and w in _PHRASE_END), len(words))
+        words = words[:end]
         if words[-1] in _PEOPLE:
             # its own words ("term newborns") and every word for people
             return ("count", " ".join(dict.fromkeys([*words, *_SAMPLE_UNITS.split()])))
