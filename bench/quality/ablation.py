@@ -77,6 +77,7 @@ ROWS: dict[str, dict[str, Any]] = {
     "- answer units": {"policy": {"units": False}},
     "- compound questions": {"policy": {"parts": False}},
     "- comparison sides": {"policy": {"sides": False}},
+    "- figures further down the best document": {"policy": {"further_figures": False}},
     "- answer types": {"policy": {"types": False}},
     "- strict answer kinds (price, dose, time, maker, funder)": {"policy": {"strict_kinds": False}},
     "answer types as a hard rule": {"policy": {"strict_types": True}},
