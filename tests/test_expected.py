@@ -137,6 +137,12 @@ def test_a_count_is_of_the_counted_noun_phrase() -> None:
     assert rectal == ("count", "primary rectal cancer cases")
     assert satisfies(rectal, "In 8 of 46 cases (17 percent), surgery was cancelled.")
     assert expected_type("How many cells can you get?") == ("count", "cells")
+    # a year of a period and a share count nothing
+    patients = expected_type("How many patients were included?")
+    assert not satisfies(patients, "A study was done between 2000 and 2011 including patients.")
+    assert not satisfies(patients, "It varies between 79 and 84 % in case of instability.")
+    assert satisfies(patients, "Thirty patients were included, 25 men/5 women.")
+    assert satisfies(patients, "We saw 2011 patients.")
     asthma = expected_type("How many patients with asthma were treated?")
     assert asthma and asthma[0] == "count" and (asthma[1] or "").startswith("patients ")
 

@@ -329,14 +329,33 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
     if name == "count":
         # the counted noun phrase (detail: "patients", "eligible cases"): a number before one
         # of its words, or right after it ("patients (n = 23)")
+        # ("between 2000 and 2011 including patients" and "84 % in case of" count nothing:
+        # a year of a period, a share)
         return any(
-            re.search(rf"\b{_NUMBER}\s+(?:\S+\s+){{0,3}}{re.escape(stem)}", sentence, re.I)
+            _counts(sentence, stem)
             or re.search(rf"{re.escape(stem)}\w*[\s:]*\(?(?:n\s*=\s*)?\d", sentence, re.I)
             for stem in {w[:5] for w in (detail or "").split()}
         )
     if detail and re.search(rf"\b{_DEGREE}\s+(?:\w+\s+)?{re.escape(detail[:5])}", sentence, re.I):
         return True  # "how much trauma ...?" -> "almost no trauma": an amount said in words
     return bool(_HAS_NUMBER.search(sentence))
+
+
+# between a count's number and its noun: up to three words, none a share's sign or a joint
+_COUNTED = rf"\b({_NUMBER})\s+((?:(?!%|percent\b|per\b|and\b|to\b)\S+\s+){{0,3}}?)"
+_PERIOD_YEAR = re.compile(r"(?:between|from|since|until|in|during|and|to)\s+$", re.I)
+
+
+def _counts(sentence: str, stem: str) -> bool:
+    """Whether a number in ``sentence`` counts the noun that ``stem`` begins: "30 patients",
+    "Twelve newly diagnosed patients"; not a year of a period ("between 2000 and 2011
+    including patients") nor a share ("84 % in case of")."""
+    for m in re.finditer(_COUNTED + re.escape(stem), sentence, re.I):
+        number = m.group(1)
+        if _HAS_YEAR.fullmatch(number) and _PERIOD_YEAR.search(sentence[: m.start()]):
+            continue
+        return True
+    return False
 
 
 def _is_difference(sentence: str, start: int, end: int) -> bool:
