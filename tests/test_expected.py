@@ -143,6 +143,10 @@ def test_a_count_is_of_the_counted_noun_phrase() -> None:
     assert not satisfies(patients, "It varies between 79 and 84 % in case of instability.")
     assert satisfies(patients, "Thirty patients were included, 25 men/5 women.")
     assert satisfies(patients, "We saw 2011 patients.")
+    # a sample's size as studies write it counts people, not things
+    assert satisfies(patients, "Groups were similar for GM (n = 45) or SM (n = 66).")
+    things = expected_type("How many platelet concentrates were given?")
+    assert not satisfies(things, "Groups were similar for GM (n = 45).")
     asthma = expected_type("How many patients with asthma were treated?")
     assert asthma and asthma[0] == "count" and (asthma[1] or "").startswith("patients ")
 

@@ -331,6 +331,9 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
         # of its words, or right after it ("patients (n = 23)")
         # ("between 2000 and 2011 including patients" and "84 % in case of" count nothing:
         # a year of a period, a share)
+        words = set((detail or "").split())
+        if words & _PEOPLE and _SAMPLE_SIZE.search(sentence):
+            return True  # "the GM (n = 45) or SM (n = 66) groups": a sample's size
         return any(
             _counts(sentence, stem)
             or re.search(rf"{re.escape(stem)}\w*[\s:]*\(?(?:n\s*=\s*)?\d", sentence, re.I)
@@ -343,6 +346,8 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
 
 # between a count's number and its noun: up to three words, none a share's sign or a joint
 _COUNTED = rf"\b({_NUMBER})\s+((?:(?!%|percent\b|per\b|and\b|to\b)\S+\s+){{0,3}}?)"
+# a sample's size as studies write it, "(n = 45)", "n=12": a count of its people
+_SAMPLE_SIZE = re.compile(r"\bn\s*=\s*\d", re.I)
 _PERIOD_YEAR = re.compile(r"(?:between|from|since|until|in|during|and|to)\s+$", re.I)
 
 
