@@ -22,6 +22,7 @@ from mscqa.retrieval.fusion import FUSION_MODES, fuse
 from mscqa.retrieval.questions import (
     ACRONYM,
     NAME,
+    answerable_terms,
     in_title_case,
     question_parts,
     spelt_out,
@@ -184,6 +185,10 @@ class Retriever:
         q_terms = own_terms + (
             self._context_terms(own_terms, ctx_terms) if query != question else []
         )
+        parts = question_parts(question, q_terms)
+        if query == question:
+            # a compound question is judged on the parts the documents hold (questions.py)
+            ctx_terms = answerable_terms(q_terms, parts, lambda t: t.found_in(self._idf.keys()))
         top_tokens = set().union(*(snap.chunk_tokens(h.row) for h in hits[:3])) if hits else set()
         top_dense = float(dense_u.max()) if len(universe) else 0.0
         return Retrieval(
@@ -204,7 +209,7 @@ class Retriever:
                 self.speller.known,
             ),
             terms=tuple(t.weight for t in q_terms),
-            parts=question_parts(question, q_terms),
+            parts=parts,
             sides=side_parts(question, q_terms),
             unreadable=self._unreadable_parts(hits, q_terms),
         )
