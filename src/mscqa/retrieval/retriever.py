@@ -187,8 +187,9 @@ class Retriever:
         )
         parts = question_parts(question, q_terms)
         if query == question:
-            # a compound question is judged on the parts the documents hold (questions.py)
-            ctx_terms = answerable_terms(q_terms, parts, lambda t: t.found_in(self._idf.keys()))
+            # a compound question is judged on the parts the documents hold (questions.py);
+            # its terms are the question's own, as ``parts`` index them
+            ctx_terms = answerable_terms(ctx_terms, parts, lambda t: t.found_in(self._idf.keys()))
         top_tokens = set().union(*(snap.chunk_tokens(h.row) for h in hits[:3])) if hits else set()
         top_dense = float(dense_u.max()) if len(universe) else 0.0
         return Retrieval(
