@@ -100,3 +100,14 @@ def test_a_sentence_naming_neither_side_is_about_its_heading() -> None:
     )
     out = answer("q", r, policy(margin=0.1, gain=1.0))
     assert [q for q, _ in parse(out.text)] == [text_of(cord), text_of(fewer)]
+
+
+def test_passages_holding_a_side_are_looked_for_in_the_best_document() -> None:
+    from mscqa.retrieval.sides import side_rows
+
+    terms = [term("bone", "marrow"), term("fat"), term("pain")]
+    passages = {10: {"fat", "pain"}, 11: {"pain"}, 12: {"bone", "marrow"}, 13: {"fat"}}
+    sides_ = (frozenset({0}), frozenset({1}))
+    # the first passages (in the order given, best first) holding each side, at most limit
+    assert side_rows(sides_, terms, [11, 13, 10, 12], passages.__getitem__, limit=1) == [12, 13]
+    assert side_rows(sides_, terms, [11], passages.__getitem__) == []

@@ -16,6 +16,7 @@ of its own, as it gives each part of a compound question (``questions.question_p
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection, Iterable
 
 from mscqa.index.lexical import tokenize
 from mscqa.retrieval.vocabulary import QUESTION_WORDS, Term
@@ -45,6 +46,7 @@ _BOUNDARY = frozenset(
         *("not", "no", "yes", "then", "there", "is", "are", "it", "they", "their"),
     ]
 )
+SIDE_ROWS = 2  # passages of the best document added for a side, at most
 MAX_SIDE = 5  # words: a longer run is a clause, not the name of one side
 
 
@@ -99,3 +101,27 @@ def side_parts(question: str, terms: list[Term]) -> tuple[frozenset[int], ...]:
     shared = parts[0] & parts[1]
     own = tuple(frozenset(p - shared) for p in parts)
     return own if all(own) else ()
+
+
+def side_rows(
+    sides: tuple[frozenset[int], ...],
+    terms: list[Term],
+    rows: Iterable[int],
+    tokens_of: Callable[[int], Collection[str]],
+    limit: int = SIDE_ROWS,
+) -> list[int]:
+    """Of ``rows`` (the best document's passages not yet scored, best first), the first
+    ``limit`` for each side whose words (``tokens_of``) hold all of that side's terms: a
+    sentence about each side is looked for even where the passage holding it did not rank
+    among those whose sentences are scored."""
+    out: dict[int, None] = {}
+    for side in sides:
+        found = 0
+        for row in rows:
+            if found == limit:
+                break
+            words = tokens_of(row)
+            if all(terms[i].found_in(words) for i in side):
+                out[row] = None
+                found += 1
+    return list(out)
