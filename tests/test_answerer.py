@@ -510,8 +510,11 @@ def test_which_things_asked_for_over_a_pointer_to_a_table_is_the_unreadable_part
         out = answer(question, r, policy())
         assert not out.answered and out.unreadable == (TABLE,), question
     # a plural that asks for a figure or a name of another kind keeps the announcement's quote
-    # ("which countries": it names them)
-    places = answer("Which countries does the article take as examples?", r, policy())
+    # ("which countries": it names them; without a country sentence further down the document
+    # to quote instead, ``further_figures``)
+    places = answer(
+        "Which countries does the article take as examples?", r, policy(further_figures=False)
+    )
     assert places.unreadable == (TABLE,)
     assert Question.of("Which countries does it use?", r).listing is False
     assert Question.of("Which products has Korea approved?", r).listing
@@ -770,3 +773,28 @@ def test_a_section_role_orders_a_documents_own_sentences_not_documents() -> None
         AnswerPolicy(confidence=EVIDENT, max_sentences=1),
     )
     assert out.citations[0].chunk.doc_id == "s.md"
+
+
+def test_a_figure_further_down_the_best_document_answers_a_count() -> None:
+    # "How many patients were started on CPAP?": the best piece names the conditions and gives
+    # no count; one of the same document, too far below to join by margin, gives it
+    chunk = make_chunk(
+        "p.md", 0, "Sleep apnea is common in fibrosis. Twelve patients were included."
+    )
+    other = make_chunk("o.md", 0, "Forty patients were treated elsewhere.")
+    background = sent(chunk, 0, 0.9, found=frozenset({0}))
+    count = sent(chunk, 1, 0.6, found=frozenset({0}))
+    elsewhere = sent(other, 0, 0.7, found=frozenset({0}))
+    question = "How many patients were started on CPAP?"
+    r = retrieval([background, elsewhere, count], terms=(1.0,))
+    out = answer(question, r, policy(margin=1.0, gain=1.0))
+    assert [q for q, _ in parse(out.text)] == [text_of(count)]
+    # the confidence is that of the answer without it; with the rule off, the best piece
+    plain = answer(question, r, policy(margin=1.0, gain=1.0, further_figures=False))
+    assert [q for q, _ in parse(plain.text)] == [text_of(background)]
+    assert out.confidence == plain.confidence
+    # another document's figure answers another study's question
+    r = retrieval([background, elsewhere], terms=(1.0,))
+    assert [q for q, _ in parse(answer(question, r, policy(margin=1.0, gain=1.0)).text)] == [
+        text_of(background)
+    ]

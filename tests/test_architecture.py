@@ -89,8 +89,9 @@ ORDER: dict[str, list[set[str]]] = {
         {"backends"},
     ],
     "retrieval": [
+        {"runtogether"},
         {"fusion", "spelling", "vocabulary", "conversation", "subject"},
-        {"questions", "sentences", "acronyms"},
+        {"questions", "sentences", "acronyms", "sides"},
         {"retriever"},
     ],
     # live: the serving snapshot and its hot swap; qa: questions and the catalogue over it
@@ -98,7 +99,7 @@ ORDER: dict[str, list[set[str]]] = {
     "answer": [
         {"cache", "expected", "units", "roles"},
         {"ranker"},
-        {"confidence"},
+        {"confidence", "sides"},
         {"unreadable"},
         {"answerer"},
     ],

@@ -132,6 +132,21 @@ def test_a_count_is_of_the_counted_noun_phrase() -> None:
     assert satisfies(cases, "In all, 1,204 cases were analysed.")
     assert satisfies(cases, "We found 212 eligible patients.")
     assert not satisfies(cases, "Eligible cases were analysed.")
+    # the phrase runs to its head noun, however many words come before it
+    rectal = expected_type("In how many primary rectal cancer cases was surgery cancelled?")
+    assert rectal == ("count", "primary rectal cancer cases")
+    assert satisfies(rectal, "In 8 of 46 cases (17 percent), surgery was cancelled.")
+    assert expected_type("How many cells can you get?") == ("count", "cells")
+    # a year of a period and a share count nothing
+    patients = expected_type("How many patients were included?")
+    assert not satisfies(patients, "A study was done between 2000 and 2011 including patients.")
+    assert not satisfies(patients, "It varies between 79 and 84 % in case of instability.")
+    assert satisfies(patients, "Thirty patients were included, 25 men/5 women.")
+    assert satisfies(patients, "We saw 2011 patients.")
+    # a sample's size as studies write it counts people, not things
+    assert satisfies(patients, "Groups were similar for GM (n = 45) or SM (n = 66).")
+    things = expected_type("How many platelet concentrates were given?")
+    assert not satisfies(things, "Groups were similar for GM (n = 45).")
     asthma = expected_type("How many patients with asthma were treated?")
     assert asthma and asthma[0] == "count" and (asthma[1] or "").startswith("patients ")
 

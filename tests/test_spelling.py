@@ -144,3 +144,21 @@ def test_the_english_dictionary_holds_medical_words_and_no_common_misspellings()
     words = english_words()
     assert all(w in words for w in ("myeloma", "anaesthetic", "rescuers", "pricey", "arthritic"))
     assert not any(w in words for w in ("diseese", "umbilcal", "mesenchimal", "recieve"))
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("bonemarrow", "bone marrow"),
+        ("Stemcells", "stem cells"),
+        ("umbilicalcord", "umbilical cord"),
+    ],
+)
+def test_two_corpus_words_typed_as_one_are_split(speller: Speller, typed: str, meant: str) -> None:
+    assert speller.correct(f"Where do {typed} come from?") == f"Where do {meant} come from?"
+
+
+def test_a_run_together_word_splits_only_into_corpus_words(speller: Speller) -> None:
+    # "footballcells": "football" is no word of the corpus, so nothing to split it into
+    assert speller.suggest("footballcells") is None
+    assert speller.suggest("hostdisease") == "host disease"

@@ -162,6 +162,26 @@ def test_a_repeated_part_is_one_part_and_a_question_has_at_most_max_parts() -> N
     assert len(parts(many)) == MAX_PARTS
 
 
+def test_a_compound_question_is_judged_on_the_parts_the_documents_hold() -> None:
+    from mscqa.retrieval.questions import answerable_terms, question_parts
+
+    corpus = set(tokenize("Prochymal treats graft versus host disease"))
+    question = "What does Prochymal treat, and what does Zqvex cost?"
+    terms = Vocabulary(tokenize, ()).terms(tokenize(question), lambda t: 1.0)
+    parts = question_parts(question, terms)
+    assert len(parts) == 2
+
+    def known(t: Term) -> bool:
+        return t.found_in(corpus)
+
+    # the second part ("Zqvex", "cost") is in no document: judged on the first part only
+    kept = answerable_terms(terms, parts, known)
+    assert {w for t in kept for w in t.forms[0]} == set(tokenize("Prochymal treat"))
+    # a question of one part, or one none of whose parts the documents hold, stays whole
+    assert answerable_terms(terms, (), known) == terms
+    assert answerable_terms(terms, parts, lambda t: False) == terms
+
+
 def test_an_acronym_is_spelt_out_by_the_one_phrase_whose_initials_spell_it() -> None:
     from mscqa.retrieval.questions import spelt_out
 

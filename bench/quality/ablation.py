@@ -24,11 +24,11 @@ constructor and policy arguments (`QAService(policy=..., retrieval=...)`, no mon
 - undefined abbreviations (`acronyms=False`: a retrieved passage's "CBCT" no longer holds the
   question's "cone beam computed tomography", `mscqa.retrieval.acronyms`);
 - answer units (`AnswerPolicy(units=False)`: single sentences), compound questions
-  (`parts=False`), answer types (`types=False`, or as a hard rule: `strict_types=True`; the
-  kinds refused when no piece gives them, `strict_kinds=False`),
-  unreadable parts (`unreadable=False`); the ranker without its cost for a unit outside the
-  best passage's document (`other_document`), without its cost for a sentence stating a
-  study's aim (`aim`), or without giving back half of a passage's gap to the best passage
+  (`parts=False`), a piece for each side of a comparison (`sides=False`), answer types
+  (`types=False`, or as a hard rule: `strict_types=True`; the kinds refused when no piece gives
+  them, `strict_kinds=False`), unreadable parts (`unreadable=False`); the ranker without its cost
+  for a unit outside the best passage's document (`other_document`), without its cost for a sentence
+  stating a study's aim (`aim`), or without giving back half of a passage's gap to the best passage
   within the best document (`behind_in_document`), or without the section roles of structured
   texts (`in_results`, `in_methods`, `in_background`: `mscqa.answer.roles`); the confidence
   without its weight for a question whose subject no document names (`unknown_subject`), or
@@ -76,6 +76,8 @@ ROWS: dict[str, dict[str, Any]] = {
     "- undefined abbreviations": {"retrieval": {"acronyms": False}},
     "- answer units": {"policy": {"units": False}},
     "- compound questions": {"policy": {"parts": False}},
+    "- comparison sides": {"policy": {"sides": False}},
+    "- figures further down the best document": {"policy": {"further_figures": False}},
     "- answer types": {"policy": {"types": False}},
     "- strict answer kinds (price, dose, time, maker, funder)": {"policy": {"strict_kinds": False}},
     "answer types as a hard rule": {"policy": {"strict_types": True}},

@@ -158,6 +158,7 @@ class Retrieval:
     unknown_subject: str = ""
     terms: tuple[float, ...] = ()  # the question's terms' weights (``ScoredSentence.found``)
     parts: tuple[frozenset[int], ...] = ()  # terms of each sub-question of a compound question
+    sides: tuple[frozenset[int], ...] = ()  # terms of each side of "A vs B", "A or B"
     # unreadable parts of the hits' documents, each with the share of the question's terms its
     # heading (and the heading before it) holds
     unreadable: tuple[tuple[Unreadable, float], ...] = ()
@@ -171,7 +172,8 @@ class Retrieval:
     def __post_init__(self) -> None:
         # sequences given as lists are stored as tuples, so nobody can change them in place
         for name in (
-            *("hits", "sentences", "unknown_names", "terms", "parts", "unreadable", "defined"),
+            *("hits", "sentences", "unknown_names", "terms", "parts", "sides", "unreadable"),
+            "defined",
         ):
             value = getattr(self, name)
             if not isinstance(value, tuple):

@@ -22,8 +22,9 @@ from mscqa.answer.confidence import (
     features,
     passage_countries,
 )
-from mscqa.answer.expected import STRICT_KINDS, country_code, places
+from mscqa.answer.expected import STRICT_KINDS, country_code, places, satisfies
 from mscqa.answer.ranker import RANKER_WEIGHTS, Question, Unit, rank
+from mscqa.answer.sides import side_pieces
 from mscqa.answer.unreadable import unreadable_parts
 from mscqa.types import Answer, Chunk, Citation, Retrieval, Unreadable
 
@@ -47,7 +48,9 @@ class AnswerPolicy:
     drops the answer-type check (``strict_types`` refuses when no piece gives the asked kind;
     by default the confidence model weighs that, except for ``STRICT_KINDS``, a price, a dose,
     a time or a maker, which ``strict_kinds=False`` weighs too), ``parts=False`` the compound
-    questions and ``unreadable=False`` the unreadable parts and ``places=False`` the refusal of
+    questions, ``sides=False`` the comparisons' side pieces, ``further_figures=False`` the figure
+    looked for further down the best document, ``unreadable=False`` the
+    unreadable parts and ``places=False`` the refusal of
     questions about a country no document names (for the ablation); ``ranker`` and
     ``confidence`` are the two models' weights.
     """
@@ -63,6 +66,8 @@ class AnswerPolicy:
     strict_types: bool = False
     strict_kinds: bool = True
     parts: bool = True
+    sides: bool = True
+    further_figures: bool = True
     unreadable: bool = True
     places: bool = True
     ranker: Mapping[str, float] = field(default_factory=lambda: RANKER_WEIGHTS)
@@ -83,11 +88,21 @@ def answer(question: str, retrieval: Retrieval, policy: AnswerPolicy = AnswerPol
     if not policy.parts:
         asked = dataclasses.replace(asked, parts=())
     ranked = rank(retrieval, asked, policy.ranker, policy.units) if retrieval.sentences else []
-    chosen = _choose(ranked, asked, policy)
+    chosen = judged = _choose(ranked, asked, policy, further_figures=False)
+    if (
+        policy.further_figures
+        and asked.kind is not None
+        and chosen
+        and chosen[0][2]["type_missing"]
+    ):
+        # no piece close to the best gives the figure asked for; one further down the best
+        # document may (``_further_figures``). The confidence stays that of the answer without
+        # it: a figure found only there is no more evidence that the documents answer.
+        chosen = _choose(ranked, asked, policy)
     unreadable, outranks = (
         unreadable_parts(chosen, retrieval, asked) if policy.unreadable else ((), False)
     )
-    feats = features(retrieval, chosen)
+    feats = features(retrieval, judged)
     conf = confidence(feats, policy.confidence)
     # "Are MSC products approved in India?" over documents that never name India: whatever
     # they say about other countries, they cannot say anything about that one
@@ -149,8 +164,10 @@ def _abstain(
     )
 
 
-def _choose(ranked: Ranked, question: Question, policy: AnswerPolicy) -> Ranked:
-    """The pieces to quote, best first."""
+def _choose(
+    ranked: Ranked, question: Question, policy: AnswerPolicy, further_figures: bool = True
+) -> Ranked:
+    """The pieces to quote, best first (``further_figures``: see ``_further_figures``)."""
     if not ranked:
         return []
     every = ranked
@@ -160,6 +177,8 @@ def _choose(ranked: Ranked, question: Question, policy: AnswerPolicy) -> Ranked:
         best = ranked[0][0]
         giving = [r for r in ranked if r[0] >= best - policy.margin and r[2]["type_ok"]]
         strict = policy.strict_kinds and question.kind[0] in STRICT_KINDS
+        if further_figures and not giving and not (policy.strict_types or strict):
+            giving = _further_figures(ranked, question, best - policy.further)
         if giving or policy.strict_types or strict:
             ranked = giving
         # else: no piece gives it; the answer stands, and the confidence model, which sees
@@ -186,6 +205,14 @@ def _choose(ranked: Ranked, question: Question, policy: AnswerPolicy) -> Ranked:
         chosen.append(pick)
         covered |= pick[1].found
         seen.append(_words(pick[1].text))
+    if policy.sides:
+        # "A vs B: which ...?": a side no piece so far speaks of gets one (``answer.sides``)
+        for pick in side_pieces(every, chosen, question, best - policy.further):
+            if len(chosen) == policy.max_sentences:
+                break
+            chosen.append(pick)
+            covered |= pick[1].found
+            seen.append(_words(pick[1].text))
     for p, unit, feats in ranked[1:]:
         if len(chosen) == policy.max_sentences or p < best - policy.further:
             break
@@ -200,6 +227,21 @@ def _choose(ranked: Ranked, question: Question, policy: AnswerPolicy) -> Ranked:
             covered |= unit.found
             seen.append(words)
     return chosen
+
+
+def _further_figures(ranked: Ranked, question: Question, floor: float) -> Ranked:
+    """The pieces of the best piece's document scoring at least ``floor`` that give the figure
+    ``question`` asks for, when none within the margin does: "How many patients with IPF and
+    OSA were started on CPAP?" is answered by "Twelve patients ... were included", ranked
+    below a background sentence on the two conditions that gives no count. Only the best
+    piece's document counts: another abstract's figure answers another study's question."""
+    doc = ranked[0][1].chunk.doc_id
+    assert question.kind is not None
+    return [
+        (p, unit, feats)
+        for p, unit, feats in ranked
+        if p >= floor and unit.chunk.doc_id == doc and satisfies(question.kind, unit.text)
+    ]
 
 
 def _part_pieces(every: Ranked, question: Question, floor: float) -> Ranked:

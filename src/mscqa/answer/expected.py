@@ -170,13 +170,19 @@ _MONEY_Q = re.compile(
 # a question that names the unit of time it asks for, before any other kind's word
 _TIME_ASKED = re.compile(r"\bhow (much time|many (minutes|hours|days|weeks|months))\b", re.I)
 _DOSE_Q = re.compile(r"\b(what|which|how much|how many)\b.*\bdos(e|es|age|ing)\b", re.I)
-_COUNT_Q = re.compile(r"\bhow many ((?:[a-z-]+\s+)?[a-z-]+)", re.I)
+# the counted noun phrase runs to its head noun, the last word before a word of
+# ``_PHRASE_END``: "how many primary rectal cancer *cases* was surgery cancelled in?" counts
+# cases, not "primary rectal" things
+_COUNT_Q = re.compile(r"\bhow many ((?:[a-z-]+\s+){0,4}[a-z-]+)", re.I)
 # words that end the counted noun phrase ("how many eligible cases *were* ...")
 _PHRASE_END = frozenset(
     [
         *("a", "an", "and", "are", "as", "at", "by", "did", "do", "does", "for", "from", "had"),
         *("has", "have", "in", "into", "is", "of", "on", "or", "per", "the", "to", "undergoing"),
         *("was", "were", "which", "who", "whose", "will", "with", "within", "would"),
+        *("you", "we", "they", "it", "can", "could", "should", "may", "might", "must", "be"),
+        *("been", "there", "after", "before", "during", "since", "among", "between", "over"),
+        *("under", "than", "that", "this", "these", "those", "when", "where", "while", "if"),
     ]
 )
 _SAMPLE_Q = re.compile(r"\b(sample size|number of (participants|subjects|patients|people))\b", re.I)
@@ -373,8 +379,8 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
     m = _COUNT_Q.search(question)
     if m:
         words = m.group(1).lower().split()
-        if len(words) > 1 and words[1] in _PHRASE_END:
-            words = words[:1]
+        end = next((i for i, w in enumerate(words) if i and w in _PHRASE_END), len(words))
+        words = words[:end]
         if words[-1] in _PEOPLE:
             # its own words ("term newborns") and every word for people
             return ("count", " ".join(dict.fromkeys([*words, *_SAMPLE_UNITS.split()])))
@@ -443,14 +449,38 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
     if name == "count":
         # the counted noun phrase (detail: "patients", "eligible cases"): a number before one
         # of its words, or right after it ("patients (n = 23)")
+        # ("between 2000 and 2011 including patients" and "84 % in case of" count nothing:
+        # a year of a period, a share)
+        words = set((detail or "").split())
+        if words & _PEOPLE and _SAMPLE_SIZE.search(sentence):
+            return True  # "the GM (n = 45) or SM (n = 66) groups": a sample's size
         return any(
-            re.search(rf"\b{_NUMBER}\s+(?:\S+\s+){{0,3}}{re.escape(stem)}", sentence, re.I)
+            _counts(sentence, stem)
             or re.search(rf"{re.escape(stem)}\w*[\s:]*\(?(?:n\s*=\s*)?\d", sentence, re.I)
             for stem in {w[:5] for w in (detail or "").split()}
         )
     if detail and re.search(rf"\b{_DEGREE}\s+(?:\w+\s+)?{re.escape(detail[:5])}", sentence, re.I):
         return True  # "how much trauma ...?" -> "almost no trauma": an amount said in words
     return bool(_HAS_NUMBER.search(sentence))
+
+
+# between a count's number and its noun: up to three words, none a share's sign or a joint
+_COUNTED = rf"\b({_NUMBER})\s+((?:(?!%|percent\b|per\b|and\b|to\b)\S+\s+){{0,3}}?)"
+# a sample's size as studies write it, "(n = 45)", "n=12": a count of its people
+_SAMPLE_SIZE = re.compile(r"\bn\s*=\s*\d", re.I)
+_PERIOD_YEAR = re.compile(r"(?:between|from|since|until|in|during|and|to)\s+$", re.I)
+
+
+def _counts(sentence: str, stem: str) -> bool:
+    """Whether a number in ``sentence`` counts the noun that ``stem`` begins: "30 patients",
+    "Twelve newly diagnosed patients"; not a year of a period ("between 2000 and 2011
+    including patients") nor a share ("84 % in case of")."""
+    for m in re.finditer(_COUNTED + re.escape(stem), sentence, re.I):
+        number = m.group(1)
+        if _HAS_YEAR.fullmatch(number) and _PERIOD_YEAR.search(sentence[: m.start()]):
+            continue
+        return True
+    return False
 
 
 def _is_difference(sentence: str, start: int, end: int) -> bool:

@@ -120,6 +120,7 @@ class Question:
     aim: bool = False  # it asks for a study's aim (``units.asks_aim``)
     method: bool = False  # it asks how something was done (``roles.asks_method``)
     subject: frozenset[int] = frozenset()  # the terms naming its subject (``Retrieval``)
+    sides: tuple[frozenset[int], ...] = ()  # the terms of each side it compares
 
     @classmethod
     def of(cls, question: str, retrieval: Retrieval) -> Question:
@@ -133,6 +134,7 @@ class Question:
             asks_aim(question),
             kind is None and asks_method(question),  # a figure is a finding
             retrieval.subject_terms,
+            retrieval.sides,
         )
 
     def share(self, found: frozenset[int], of: frozenset[int] | None = None) -> float:

@@ -9,7 +9,7 @@ capitalised names in a question (``NAME``), where a compound question splits int
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from mscqa.index import IndexSnapshot
 from mscqa.index.lexical import tokenize
@@ -144,6 +144,34 @@ def question_parts(question: str, terms: list[Term]) -> tuple[frozenset[int], ..
             if len(out) == MAX_PARTS:
                 break
     return tuple(out) if len(out) > 1 else ()
+
+
+# a part of a compound question with less than this share of its term weight in the corpus
+# is about something the documents do not hold
+PART_KNOWN = 0.5
+
+
+def answerable_terms(
+    terms: list[Term], parts: tuple[frozenset[int], ...], known: Callable[[Term], bool]
+) -> list[Term]:
+    """``terms`` without those of the parts of a compound question that the documents do not
+    hold (less than ``PART_KNOWN`` of the part's weight in terms ``known`` says the corpus
+    has): "What is Prochymal, and what does Zqvex cost?" is judged on its first part, so the
+    part no passage can answer neither sinks the answer to the other (the share of the
+    question the corpus knows) nor is padded with a near piece. With no parts, or no part
+    the documents hold, ``terms`` as they are."""
+    if not parts:
+        return terms
+    absent: set[int] = set()
+    for part in parts:
+        total = sum(terms[i].weight for i in part)
+        held = sum(terms[i].weight for i in part if known(terms[i]))
+        if total and held / total < PART_KNOWN:
+            absent |= part
+    kept = set().union(*parts) - absent
+    if not absent or not kept:
+        return terms
+    return [t for i, t in enumerate(terms) if i not in absent or i in kept]
 
 
 def in_title_case(question: str) -> bool:

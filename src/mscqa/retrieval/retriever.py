@@ -23,6 +23,7 @@ from mscqa.retrieval.fusion import FUSION_MODES, fuse
 from mscqa.retrieval.questions import (
     ACRONYM,
     NAME,
+    answerable_terms,
     capitalised_words,
     drop_filler,
     in_title_case,
@@ -33,6 +34,7 @@ from mscqa.retrieval.questions import (
     subject_tokens,
 )
 from mscqa.retrieval.sentences import SentenceScorer
+from mscqa.retrieval.sides import side_parts, side_rows
 from mscqa.retrieval.spelling import Speller, english_words, model_words
 from mscqa.retrieval.subject import prefixes, unknown_subject
 from mscqa.retrieval.vocabulary import SYNONYM_GROUPS, Term, Vocabulary
@@ -200,6 +202,14 @@ class Retriever:
         q_terms = own_terms + (
             self._context_terms(own_terms, ctx_terms) if query != question else []
         )
+        parts = question_parts(question, q_terms)
+        if query == question:
+            # a compound question is judged on the parts the documents hold (questions.py);
+            # its terms are the question's own, as ``parts`` index them
+            ctx_terms = answerable_terms(ctx_terms, parts, lambda t: t.found_in(self._idf.keys()))
+        sides = side_parts(question, q_terms)
+        if sides and hits:
+            more = more + self._side_rows(sides, q_terms, hits, more, fused, at)
         top_tokens = set().union(*(snap.chunk_tokens(h.row) for h in hits[:3])) if hits else set()
         top_dense = float(dense_u.max()) if len(universe) else 0.0
         return Retrieval(
@@ -220,7 +230,8 @@ class Retriever:
                 self.speller.known,
             ),
             terms=tuple(t.weight for t in q_terms),
-            parts=question_parts(question, q_terms),
+            parts=parts,
+            sides=sides,
             unreadable=self._unreadable_parts(hits, q_terms),
             subject_terms=subject_terms(question, own_terms),
             defined=self._definitions(tokens),
@@ -235,6 +246,24 @@ class Retriever:
                 if tuple(tokens[i : i + len(form)]) == form:
                     out[pair] = None
         return tuple(out)
+
+    def _side_rows(
+        self,
+        sides: tuple[frozenset[int], ...],
+        terms: list[Term],
+        hits: Sequence[Hit],
+        more: list[tuple[int, float]],
+        fused: np.ndarray,
+        at: dict[int, int],
+    ) -> list[tuple[int, float]]:
+        """The best document's passages not yet scored that hold a side of a comparison
+        (``sides.side_rows``), with their fused scores (0 for one the search did not score)."""
+        first, count = self._doc_start.get(hits[0].chunk.doc_id, (0, 0))
+        taken = {h.row for h in hits} | {r for r, _ in more}
+        rest = [r for r in range(first, first + count) if r not in taken]
+        rest.sort(key=lambda r: -float(fused[at[r]]) if r in at else 0.0)
+        found = side_rows(sides, terms, rest, self.snapshot.chunk_tokens)
+        return [(r, float(fused[at[r]]) if r in at else 0.0) for r in found]
 
     def _context_terms(self, own: list[Term], context: list[Term]) -> list[Term]:
         """The terms of a follow-up's conversation that the question itself does not use, at

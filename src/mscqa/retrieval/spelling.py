@@ -14,6 +14,9 @@ Abbreviations are written many ways: "BMSCs" for a document's "BM-MSCs", "AD-MSC
 "ADMSCs". A question word with two or more capitals that the corpus does not use is rewritten to
 the one abbreviation the documents define (``abbreviations``) whose letters are the same up to
 one letter more or less, hyphens and a plural "s" aside; with none or several, it stays.
+
+Two corpus words typed as one ("bonemarrow", "stemcells") are written apart
+(``retrieval.runtogether``) before any close word is looked for.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 
 from mscqa.index.lexical import SPELLING_WORD as _WORD
 from mscqa.index.lexical import corpus_words
+from mscqa.retrieval.runtogether import split_run_together
 
 SUGGESTION_CACHE = 8192
 
@@ -130,6 +134,8 @@ class Speller:
             return None
         if lower in self.dictionary:
             return None
+        if joined := split_run_together(lower, self.vocabulary):
+            return joined  # "bonemarrow": two corpus words typed as one
         pool = [w for w in self._by_initial.get(lower[0], ()) if abs(len(w) - len(lower)) <= 2]
         match = difflib.get_close_matches(lower, pool, n=1, cutoff=self.cutoff)
         return match[0] if match else None
