@@ -19,6 +19,9 @@ from collections.abc import Iterable
 import pycountry
 
 _NUMBER = r"(?:(?<![\d,.])\d+(?:[,.]\d+)*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half|double|doubles|twice|triple|triples)"  # noqa: E501
+# a number that counts: not a year (1800-2099), which dates a study rather than counts
+_COUNT = rf"(?!(?:1[89]|20)\d\d\b){_NUMBER}"
+_SAMPLE_SIZE = re.compile(r"\b[nN]\s*=\s*\d")
 _HAS_NUMBER = re.compile(rf"\b{_NUMBER}\b|\d", re.IGNORECASE)
 _HAS_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
@@ -151,15 +154,22 @@ _MONEY_Q = re.compile(
     re.I,
 )
 _DOSE_Q = re.compile(r"\b(what|which|how much|how many)\b.*\bdos(e|es|age|ing)\b", re.I)
-_COUNT_Q = re.compile(r"\bhow many ((?:[a-z-]+\s+)?[a-z-]+)", re.I)
+# "how many <noun phrase>": up to five words, of which the counted noun is the last one before
+# a word that ends the phrase ("how many primary rectal cancer *cases* was surgery ...")
+_COUNT_Q = re.compile(r"\bhow many ((?:[a-z-]+\s+){0,4}[a-z-]+)", re.I)
 # words that end the counted noun phrase ("how many eligible cases *were* ...")
 _PHRASE_END = frozenset(
     [
         *("a", "an", "and", "are", "as", "at", "by", "did", "do", "does", "for", "from", "had"),
         *("has", "have", "in", "into", "is", "of", "on", "or", "per", "the", "to", "undergoing"),
         *("was", "were", "which", "who", "whose", "will", "with", "within", "would"),
+        *("can", "could", "may", "might", "must", "should", "shall", "been", "there", "they"),
+        *("after", "before", "during", "over", "under", "among", "between", "than", "that"),
+        *("we", "it", "you", "he", "she", "this", "these", "those", "when", "where", "if"),
     ]
 )
+_PAST = re.compile(r"^[a-z]{3,}ed$")
+_PARTITIVE = frozenset(["of", "the", "these", "those", "all", "them", "our", "their", "its"])
 _SAMPLE_Q = re.compile(r"\b(sample size|number of (participants|subjects|patients|people))\b", re.I)
 _SAMPLE_UNITS = (
     "patients participants subjects people persons individuals volunteers cases children adults "
@@ -263,12 +273,21 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
     m = _COUNT_Q.search(question)
     if m:
         words = m.group(1).lower().split()
-        if len(words) > 1 and words[1] in _PHRASE_END:
-            words = words[:1]
-        if words[-1] in _PEOPLE:
-            # its own words ("term newborns") and every word for people
-            return ("count", " ".join(dict.fromkeys([*words, *_SAMPLE_UNITS.split()])))
-        return ("count", " ".join(words))
+        while len(words) > 1 and words[0] in _PARTITIVE:
+            words = words[1:]  # "how many of the children ..." counts children
+        # the phrase ends at a word that ends it, or at a verb's past ("children *improved*")
+        end = next(
+            (i for i, w in enumerate(words[1:], 1) if w in _PHRASE_END or _PAST.search(w)),
+            len(words),
+        )
+        # the counted noun is the phrase's head, its last word ("eligible *cases*", "platelet
+        # *concentrates*"): a number before a modifier ("46 patients with primary rectal
+        # cancer" for "how many primary rectal cancer cases ...") counts something else
+        head = words[end - 1]
+        if head in _PEOPLE or head == "cases":
+            # every word for people: a study's cases are its patients, and the reverse
+            return ("count", " ".join(dict.fromkeys([head, *_SAMPLE_UNITS.split()])))
+        return ("count", head)
     if _PERCENT_Q.search(question):
         return ("percent", None)
     if _DURATION_Q.search(question):
@@ -321,12 +340,18 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
         # "at the Mayo Clinic"): not any name, "the Enterprise Institute (SMART)" names no place
         return bool(places(sentence) or _LOCATED.search(sentence))
     if name == "count":
-        # the counted noun phrase (detail: "patients", "eligible cases"): a number before one
-        # of its words, or right after it ("patients (n = 23)")
+        # the counted nouns (detail: "trials", or every word for people): a number before one
+        # of them, or right after it ("patients (n = 23)"); a year counts nothing unless it
+        # stands right before the noun ("between 2000 and 2011 including patients");
+        # a count of people is also a sample size written "(n = 45)"
+        nouns = (detail or "").split()
+        if len(nouns) > 1 and _SAMPLE_SIZE.search(sentence):
+            return True
         return any(
-            re.search(rf"\b{_NUMBER}\s+(?:\S+\s+){{0,3}}{re.escape(stem)}", sentence, re.I)
+            re.search(rf"\b{_COUNT}\s+(?:\S+\s+){{0,3}}{re.escape(stem)}", sentence, re.I)
+            or re.search(rf"\b{_NUMBER}\s+{re.escape(stem)}", sentence, re.I)
             or re.search(rf"{re.escape(stem)}\w*[\s:]*\(?(?:n\s*=\s*)?\d", sentence, re.I)
-            for stem in {w[:5] for w in (detail or "").split()}
+            for stem in {w[:5] for w in nouns}
         )
     if detail and re.search(rf"\b{_DEGREE}\s+(?:\w+\s+)?{re.escape(detail[:5])}", sentence, re.I):
         return True  # "how much trauma ...?" -> "almost no trauma": an amount said in words
