@@ -696,3 +696,24 @@ def test_a_section_role_orders_a_documents_own_sentences_not_documents() -> None
         AnswerPolicy(confidence=EVIDENT, max_sentences=1),
     )
     assert out.citations[0].chunk.doc_id == "s.md"
+
+
+def test_a_documents_piece_giving_the_asked_figure_comes_first_but_is_no_evidence() -> None:
+    # "How many ...?" over an abstract whose background restates the question and whose
+    # methods give the count a little further down: the count is quoted
+    chunk = make_chunk(
+        "c.md", 0, "Sleep apnea is common in lung fibrosis. Twelve patients were started on CPAP."
+    )
+    question = "How many patients with lung fibrosis were started on CPAP?"
+    typed = policy(ranker={**BY_DENSE, "type_ok": 1.5}, confidence={"bias": 0.0})
+    far = retrieval([sent(chunk, 0, 0.70), sent(chunk, 1, 0.58)])
+    out = answer(question, far, typed)
+    assert parse(out.text)[0][0] == "Twelve patients were started on CPAP."
+    # it lies further below the best piece than the margin: no piece good enough gives the
+    # count, which the confidence model reads as before (``type_missing``)
+    assert out.meta["type_missing"] == 1.0
+    near = retrieval([sent(chunk, 0, 0.70), sent(chunk, 1, 0.65)])
+    assert answer(question, near, typed).meta["type_missing"] == 0.0
+    # without the preference the restatement comes first
+    plain = answer(question, far, policy(confidence={"bias": 0.0}))
+    assert parse(plain.text)[0][0] == "Sleep apnea is common in lung fibrosis."

@@ -93,6 +93,9 @@ ROWS: dict[str, dict[str, Any]] = {
     "- section roles of structured texts": {
         "policy": {"ranker": {k: w for k, w in RANKER_WEIGHTS.items() if k not in _ROLES}}
     },
+    "- a document's pieces giving the asked figure first": {
+        "policy": {"ranker": {k: w for k, w in RANKER_WEIGHTS.items() if k != "type_ok"}}
+    },
     "- a subject no document names": {
         "policy": {
             "confidence": {k: w for k, w in CONFIDENCE_WEIGHTS.items() if k != "unknown_subject"}
