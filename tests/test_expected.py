@@ -27,7 +27,8 @@ from mscqa.answer.expected import (
         ("What share of radiographs did the model get right?", "percent"),
         ("What percentage of children were missing from the register?", "percent"),
         ("By what percentage did blood loss rise?", "percent"),
-        ("What was the mean age of the patients?", "quantity"),
+        ("What was the mean age of the patients?", "measure"),
+        ("What mean score did the patients reach?", "quantity"),
         ("What was the sample size of the study?", "count"),
         ("How long does processing take?", "duration"),
         ("Who makes Prochymal?", "maker"),
@@ -343,3 +344,26 @@ def test_a_price_is_a_currency_amount_in_any_of_its_forms() -> None:
     assert satisfies(money, "It costs 3.5 million euros a year.")
     assert satisfies(money, "Each course costs 12,000 rupees.")
     assert not satisfies(money, "The treatment is costly for 30 patients.")
+
+
+def test_a_named_quantity_is_given_in_its_own_unit_or_notation() -> None:
+    volume = expected_type("What mean tidal volume did a two-handed squeeze deliver?")
+    assert volume == ("measure", "volume")
+    assert satisfies(volume, "The mean volumes were 592.84 ml (SD 117.39) and 644.24 ml.")
+    # another figure is not a volume: a correlation, a count of hands
+    assert not satisfies(volume, "Volume by two hands was greater than by one (r = 0.398).")
+    odds = expected_type("What odds ratio for smoking did teens with no restriction have?")
+    assert odds == ("measure", "odds")
+    assert satisfies(odds, "Those with no restriction were more likely to smoke (OR = 3.3).")
+    assert satisfies(odds, "The adjusted odds ratio was 2.1 (95% CI 1.5-2.8).")
+    # "or" is no odds ratio, and odds ratios named without a figure give none
+    assert not satisfies(odds, "Susceptible to or having tried smoking for 3 levels.")
+    assert not satisfies(odds, "A regression yielded odds ratios (ORs) for three levels.")
+    age = expected_type("What was the mean age of the patients?")
+    assert age == ("measure", "age")
+    assert satisfies(age, "Thirty patients were included, mean age 29.8 years.")
+    assert not satisfies(age, "Thirty patients were included.")
+    pressure = expected_type("How high was the systolic blood pressure?")
+    assert pressure and satisfies(pressure, "It rose to 160 mmHg.")
+    # a quantity that names no unit is still any figure
+    assert expected_type("What is the survival rate after two years?") == ("quantity", None)

@@ -235,8 +235,40 @@ _PERSON_Q = re.compile(
     re.I,
 )
 
+# A quantity the question names ("what mean tidal volume", "what odds ratio", "how old")
+# is given in its own unit or notation (``satisfies``): the first such name in the question,
+# in the order it is asked, decides. Units of measurement (SI and the clinical ones) and the
+# notations of epidemiology, not any document's words.
+_MEASURE_Q = re.compile(
+    r"\b(?:(?P<odds>odds ratios?|odds)|(?P<hazard>hazard ratios?)|"
+    r"(?P<risk>relative risks?|risk ratios?)|(?P<correlation>correlation coefficients?)|"
+    r"(?P<volume>volumes?)|(?P<mass>weights?|mass)|"
+    r"(?P<length>lengths?|diameters?|depths?|thickness|distances?|heights?|widths?)|"
+    r"(?P<pressure>pressures?)|(?P<temperature>temperatures?)|(?P<age>ages?|how old))\b",
+    re.I,
+)
+_FIGURE = r"(?<![\w.])\d+(?:[.,]\d+)*"
+_MEASURES = {
+    "odds": re.compile(r"(?:(?-i:\ba?ORs?\b)|odds ratios?)[^.;]{0,40}?\d", re.I),
+    "hazard": re.compile(r"(?:(?-i:\ba?HRs?\b)|hazard ratios?)[^.;]{0,40}?\d", re.I),
+    "risk": re.compile(r"(?:(?-i:\bRRs?\b)|relative risks?|risk ratios?)[^.;]{0,40}?\d", re.I),
+    "correlation": re.compile(r"(?:\b(?:r|rho|ρ)\s*=|correlation coefficient)[^.;]{0,40}?\d", re.I),
+    "volume": re.compile(
+        rf"{_FIGURE}\s*(?:ml|l|dl|cc|µl|\u03bcl|litres?|liters?|millilit(?:er|re)s?|m3)\b", re.I
+    ),
+    "mass": re.compile(rf"{_FIGURE}\s*(?:kg|g|mg|lbs?|pounds?|grams?|kilograms?|%)(?!\w)", re.I),
+    "length": re.compile(rf"{_FIGURE}\s*{_UNIT_OF_LENGTH}\b", re.I),
+    "pressure": re.compile(rf"{_FIGURE}\s*(?:mm\s?Hg|kPa|hPa|cm\s?H2O|mbar|bar|psi)\b", re.I),
+    "temperature": re.compile(rf"{_FIGURE}\s*(?:°\s?[CF]|degrees?\b)", re.I),
+    "age": re.compile(
+        rf"{_FIGURE}\s*(?:-|to)?\s*(?:years?|yrs?|y|months?|mo|weeks?|days?)\b|\baged?\b[^.;]{{0,30}}?\d",
+        re.I,
+    ),
+}
+
 KINDS = (
     *("year", "date", "duration", "money", "dose", "name", "count", "percent", "quantity"),
+    "measure",
     *("place", "maker", "funder", "person"),
 )
 # Kinds whose absence from every piece good enough to quote means the documents do not answer:
@@ -254,7 +286,9 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
     Types: ``year`` (a time: "when did ...?"), ``date`` (a year, month or day), ``duration``
     (a length of time; detail ``"difference"`` when the question asks for a time gained),
     ``money``, ``dose``, ``maker`` (an organisation), ``funder``, ``count`` (detail = the counted
-    noun), ``percent`` (a share of a whole), ``quantity``, ``place``, ``person`` (a person or
+    noun), ``percent`` (a share of a whole), ``measure`` (a quantity the question names, given
+    in its unit or notation; detail = which: ``volume``, ``odds``, ``age``, ...), ``quantity``
+    (any other figure), ``place``, ``person`` (a person or
     organisation), ``name`` (detail = the question, whose own words do not count as the name).
     """
     if _DATE_Q.search(question):
@@ -294,6 +328,11 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
         # detail "difference" when the question asks how much time something gains
         return ("duration", "difference" if _ASKS_DIFFERENCE.search(question) else None)
     if _QUANTITY_Q.search(question):
+        measure = _MEASURE_Q.search(question)
+        if measure:
+            # "What mean tidal volume ...?" is answered by a volume, "what odds ratio ...?"
+            # by an odds ratio: not by any number ("r = 0.398", "three levels")
+            return ("measure", next(k for k, v in measure.groupdict().items() if v))
         much = _HOW_MUCH_NOUN.search(question)
         return ("quantity", much.group(1).lower() if much else None)
     if _PLACE_Q.search(question):
@@ -329,6 +368,8 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
         return bool(_HAS_DOSE.search(sentence))
     if name == "percent":
         return bool(_HAS_PERCENT.search(sentence))
+    if name == "measure":
+        return bool(_MEASURES[detail or ""].search(sentence))
     if name == "name":
         if _QUOTED.search(sentence):
             return True
