@@ -727,6 +727,26 @@ def test_within_the_best_document_a_passage_gap_counts_half() -> None:
     assert picked({"dense": 4.5, "passage": 3.0}) == "d.md#0"  # the gap counts in full
 
 
+def test_within_a_structured_reports_best_document_the_passage_gap_does_not_count() -> None:
+    # the sections of an abstract: which one holds most of the question's words says nothing
+    # about which sentence answers it; under topic headings the gap still counts half
+    def picked(sections: tuple[str, str]) -> str:
+        first = make_chunk("d.md", 0, "Sleep improved in most.", offset=0, section=sections[0])
+        second = make_chunk("d.md", 1, "Sleep improved in 9 of 12.", offset=40, section=sections[1])
+        hits = [Hit(0, first, 1.0, 0.9, 1.0), Hit(1, second, 0.3, 0.3, 1.0)]
+        sentences = [
+            sent(first, 0, 0.60, lexical=0.0),
+            sent(second, 0, 0.65, lexical=0.0, chunk_score=0.3, rank=1),
+        ]
+        weights = {"dense": 4.5, "passage": 3.0, "behind_in_document": 1.5}
+        weights["behind_in_report"] = 1.5
+        out = answer("Did sleep improve?", retrieval(sentences, hits), policy(ranker=weights))
+        return out.citations[0].chunk.chunk_id
+
+    assert picked(("RESULTS", "FINDINGS")) == "d.md#1"
+    assert picked(("Sleep", "Sleep in detail")) == "d.md#0"
+
+
 # --- the role of a section in a structured abstract ---------------------------------------------
 
 METHODS = "Sleep quality was measured with a questionnaire before and after CPAP."
@@ -798,3 +818,24 @@ def test_a_figure_further_down_the_best_document_answers_a_count() -> None:
     assert [q for q, _ in parse(answer(question, r, policy(margin=1.0, gain=1.0)).text)] == [
         text_of(background)
     ]
+
+
+def test_a_documents_piece_giving_the_asked_figure_comes_first_but_is_no_evidence() -> None:
+    # "How many ...?" over an abstract whose background restates the question and whose
+    # methods give the count a little further down: the count is quoted
+    chunk = make_chunk(
+        "c.md", 0, "Sleep apnea is common in lung fibrosis. Twelve patients were started on CPAP."
+    )
+    question = "How many patients with lung fibrosis were started on CPAP?"
+    typed = policy(ranker={**BY_DENSE, "type_ok": 1.5}, confidence={"bias": 0.0})
+    far = retrieval([sent(chunk, 0, 0.70), sent(chunk, 1, 0.58)])
+    out = answer(question, far, typed)
+    assert parse(out.text)[0][0] == "Twelve patients were started on CPAP."
+    # it lies further below the best piece than the margin: no piece good enough gives the
+    # count, which the confidence model reads as before (``type_missing``)
+    assert out.meta["type_missing"] == 1.0
+    near = retrieval([sent(chunk, 0, 0.70), sent(chunk, 1, 0.65)])
+    assert answer(question, near, typed).meta["type_missing"] == 0.0
+    # without the preference (nor a figure looked for further down) the restatement comes first
+    plain = answer(question, far, policy(confidence={"bias": 0.0}, further_figures=False))
+    assert parse(plain.text)[0][0] == "Sleep apnea is common in lung fibrosis."

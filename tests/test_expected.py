@@ -27,7 +27,8 @@ from mscqa.answer.expected import (
         ("What share of radiographs did the model get right?", "percent"),
         ("What percentage of children were missing from the register?", "percent"),
         ("By what percentage did blood loss rise?", "percent"),
-        ("What was the mean age of the patients?", "quantity"),
+        ("What was the mean age of the patients?", "measure"),
+        ("What mean score did the patients reach?", "quantity"),
         ("What was the sample size of the study?", "count"),
         ("How long does processing take?", "duration"),
         ("Who makes Prochymal?", "maker"),
@@ -128,13 +129,13 @@ def test_a_hostile_run_of_digits_or_capitals_is_read_once(hostile: str) -> None:
 
 def test_a_count_is_of_the_counted_noun_phrase() -> None:
     cases = expected_type("How many eligible cases were analysed?")
-    assert cases == ("count", "eligible cases")
+    assert cases and cases[0] == "count" and (cases[1] or "").startswith("cases patients ")
     assert satisfies(cases, "In all, 1,204 cases were analysed.")
     assert satisfies(cases, "We found 212 eligible patients.")
     assert not satisfies(cases, "Eligible cases were analysed.")
     # the phrase runs to its head noun, however many words come before it
     rectal = expected_type("In how many primary rectal cancer cases was surgery cancelled?")
-    assert rectal == ("count", "primary rectal cancer cases")
+    assert rectal and (rectal[1] or "").startswith("cases ")  # cases: a study's people
     assert satisfies(rectal, "In 8 of 46 cases (17 percent), surgery was cancelled.")
     assert expected_type("How many cells can you get?") == ("count", "cells")
     # a year of a period and a share count nothing
@@ -147,6 +148,20 @@ def test_a_count_is_of_the_counted_noun_phrase() -> None:
     assert satisfies(patients, "Groups were similar for GM (n = 45) or SM (n = 66).")
     things = expected_type("How many platelet concentrates were given?")
     assert not satisfies(things, "Groups were similar for GM (n = 45).")
+
+    # the counted noun is the phrase's head: a number before a modifier counts something else
+    rectal = expected_type("In how many primary rectal cancer cases was surgery cancelled?")
+    assert rectal and satisfies(rectal, "Surgery was cancelled in 6 cases (13 percent).")
+    trials = expected_type("How many phase III clinical trials were registered?")
+    assert trials == ("count", "trials")
+    assert not satisfies(trials, "Of 12 centres, several ran phase III clinical studies.")
+    children = expected_type("How many of the children improved?")
+    assert children and (children[1] or "").startswith("children patients ")
+    # a year dates a study and counts nothing; a sample size may be written "(n = 45)"
+    included = expected_type("How many patients were included?")
+    assert included and not satisfies(included, "A study between 2000 and 2011 including patients")
+    assert satisfies(included, "The GM (n = 45) or SM (n = 66) groups were similar.")
+    assert not satisfies(trials, "The GM (n = 45) or SM (n = 66) groups were similar.")
     asthma = expected_type("How many patients with asthma were treated?")
     assert asthma and asthma[0] == "count" and (asthma[1] or "").startswith("patients ")
 
@@ -161,7 +176,7 @@ def test_a_count_of_women_or_newborns_is_answered_by_a_count_of_patients() -> No
     assert newborns and satisfies(newborns, "We genotyped 50 term newborns.")
     # a count of things is of those things; the figure may follow a colon
     platelets = expected_type("On average how many platelet concentrates did patients receive?")
-    assert platelets == ("count", "platelet concentrates")
+    assert platelets == ("count", "concentrates")
     assert satisfies(platelets, "(mean number of platelet concentrates: 2.3 versus 0.7)")
     assert not satisfies(platelets, "Patients received 2.3 more days of care.")
 
@@ -468,3 +483,26 @@ def test_a_question_about_harm_needs_a_statement_of_harm_or_safety() -> None:
         "My doctor warned me about a complication where the donor's cells attack me; what is it?",
     ):
         assert expected_type(question) != ("harm", None), question
+
+
+def test_a_named_quantity_is_given_in_its_own_unit_or_notation() -> None:
+    volume = expected_type("What mean tidal volume did a two-handed squeeze deliver?")
+    assert volume == ("measure", "volume")
+    assert satisfies(volume, "The mean volumes were 592.84 ml (SD 117.39) and 644.24 ml.")
+    # another figure is not a volume: a correlation, a count of hands
+    assert not satisfies(volume, "Volume by two hands was greater than by one (r = 0.398).")
+    odds = expected_type("What odds ratio for smoking did teens with no restriction have?")
+    assert odds == ("measure", "odds")
+    assert satisfies(odds, "Those with no restriction were more likely to smoke (OR = 3.3).")
+    assert satisfies(odds, "The adjusted odds ratio was 2.1 (95% CI 1.5-2.8).")
+    # "or" is no odds ratio, and odds ratios named without a figure give none
+    assert not satisfies(odds, "Susceptible to or having tried smoking for 3 levels.")
+    assert not satisfies(odds, "A regression yielded odds ratios (ORs) for three levels.")
+    age = expected_type("What was the mean age of the patients?")
+    assert age == ("measure", "age")
+    assert satisfies(age, "Thirty patients were included, mean age 29.8 years.")
+    assert not satisfies(age, "Thirty patients were included.")
+    pressure = expected_type("How high was the systolic blood pressure?")
+    assert pressure and satisfies(pressure, "It rose to 160 mmHg.")
+    # a quantity that names no unit is still any figure
+    assert expected_type("What is the survival rate after two years?") == ("quantity", None)

@@ -92,8 +92,14 @@ ROWS: dict[str, dict[str, Any]] = {
     "- passage gap halved in the best document": {
         "policy": {"ranker": {k: w for k, w in RANKER_WEIGHTS.items() if k != "behind_in_document"}}
     },
+    "- no passage gap in a structured report's best document": {
+        "policy": {"ranker": {k: w for k, w in RANKER_WEIGHTS.items() if k != "behind_in_report"}}
+    },
     "- section roles of structured texts": {
         "policy": {"ranker": {k: w for k, w in RANKER_WEIGHTS.items() if k not in _ROLES}}
+    },
+    "- a document's pieces giving the asked figure first": {
+        "policy": {"ranker": {k: w for k, w in RANKER_WEIGHTS.items() if k != "type_ok"}}
     },
     "- a subject no document names": {
         "policy": {

@@ -171,12 +171,24 @@ def _choose(
     if not ranked:
         return []
     every = ranked
+    missing = False
     if question.kind is not None:
         # The question asks for a figure (a year, an amount, a count...): among the pieces
-        # good enough to quote, only those that give one can answer it.
-        best = ranked[0][0]
-        giving = [r for r in ranked if r[0] >= best - policy.margin and r[2]["type_ok"]]
+        # good enough to quote, only those that give one can answer it. Good enough is judged
+        # without the ranker's preference for a document's pieces that give it (``type_ok``,
+        # ``ranker.WITHIN_DOCUMENT``), which orders the pieces but is no evidence that any
+        # of them answers: a piece far below the best that gives a figure is no reason to
+        # quote a figure (the confidence model reads ``type_missing`` for that).
+        bonus = policy.ranker.get("type_ok", 0.0)
+        untyped = [r[0] - bonus * r[2]["type_ok"] for r in ranked]
+        best = max(untyped)
+        giving = [
+            r
+            for r, u in zip(ranked, untyped, strict=True)
+            if u >= best - policy.margin and r[2]["type_ok"]  # it gives one (``satisfies``)
+        ]
         strict = policy.strict_kinds and question.kind[0] in STRICT_KINDS
+        missing = not giving
         if further_figures and not giving and not (policy.strict_types or strict):
             giving = _further_figures(ranked, question, best - policy.further)
         if giving or policy.strict_types or strict:
@@ -188,7 +200,11 @@ def _choose(
         # over a sentence about its approval is refused.
         if not ranked:
             return []
-    chosen = [ranked[0]]
+    first = ranked[0]
+    if missing:
+        # none good enough gives the figure, whichever piece the ranker's preference put first
+        first = (first[0], first[1], {**first[2], "type_ok": 0.0, "type_missing": 1.0})
+    chosen = [first]
     covered = set(ranked[0][1].found)
     seen = [_words(ranked[0][1].text)]
     best = ranked[0][0]

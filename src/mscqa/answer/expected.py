@@ -19,6 +19,9 @@ from collections.abc import Iterable
 import pycountry
 
 _NUMBER = r"(?:(?<![\d,.])\d+(?:[,.]\d+)*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half|double|doubles|twice|triple|triples)"  # noqa: E501
+# a number that counts: not a year (1800-2099), which dates a study rather than counts
+_COUNT = rf"(?!(?:1[89]|20)\d\d\b){_NUMBER}"
+_SAMPLE_SIZE = re.compile(r"\b[nN]\s*=\s*\d")
 _HAS_NUMBER = re.compile(rf"\b{_NUMBER}\b|\d", re.IGNORECASE)
 _HAS_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
@@ -170,9 +173,8 @@ _MONEY_Q = re.compile(
 # a question that names the unit of time it asks for, before any other kind's word
 _TIME_ASKED = re.compile(r"\bhow (much time|many (minutes|hours|days|weeks|months))\b", re.I)
 _DOSE_Q = re.compile(r"\b(what|which|how much|how many)\b.*\bdos(e|es|age|ing)\b", re.I)
-# the counted noun phrase runs to its head noun, the last word before a word of
-# ``_PHRASE_END``: "how many primary rectal cancer *cases* was surgery cancelled in?" counts
-# cases, not "primary rectal" things
+# "how many <noun phrase>": up to five words, of which the counted noun is the last one before
+# a word that ends the phrase ("how many primary rectal cancer *cases* was surgery ...")
 _COUNT_Q = re.compile(r"\bhow many ((?:[a-z-]+\s+){0,4}[a-z-]+)", re.I)
 # words that end the counted noun phrase ("how many eligible cases *were* ...")
 _PHRASE_END = frozenset(
@@ -183,8 +185,11 @@ _PHRASE_END = frozenset(
         *("you", "we", "they", "it", "can", "could", "should", "may", "might", "must", "be"),
         *("been", "there", "after", "before", "during", "since", "among", "between", "over"),
         *("under", "than", "that", "this", "these", "those", "when", "where", "while", "if"),
+        *("shall", "he", "she"),
     ]
 )
+_PAST = re.compile(r"^[a-z]{3,}ed$")
+_PARTITIVE = frozenset(["of", "the", "these", "those", "all", "them", "our", "their", "its"])
 _SAMPLE_Q = re.compile(r"\b(sample size|number of (participants|subjects|patients|people))\b", re.I)
 _SAMPLE_UNITS = (
     "patients participants subjects people persons individuals volunteers cases children adults "
@@ -328,8 +333,41 @@ _PERSON_Q = re.compile(
     re.I,
 )
 
+# A quantity the question names ("what mean tidal volume", "what odds ratio", "how old")
+# is given in its own unit or notation (``satisfies``): the first such name in the question,
+# in the order it is asked, decides. Units of measurement (SI and the clinical ones) and the
+# notations of epidemiology, not any document's words.
+_MEASURE_Q = re.compile(
+    r"\b(?:(?P<odds>odds ratios?|odds)|(?P<hazard>hazard ratios?)|"
+    r"(?P<risk>relative risks?|risk ratios?)|(?P<correlation>correlation coefficients?)|"
+    r"(?P<volume>volumes?)|(?P<mass>weights?|mass)|"
+    r"(?P<length>lengths?|diameters?|depths?|thickness|distances?|heights?|widths?)|"
+    r"(?P<pressure>pressures?)|(?P<temperature>temperatures?)|(?P<age>ages?|how old))\b",
+    re.I,
+)
+_AMOUNT = r"(?<![\w.])\d+(?:[.,]\d+)*"
+_MEASURES = {
+    "odds": re.compile(r"(?:(?-i:\ba?ORs?\b)|odds ratios?)[^.;]{0,40}?\d", re.I),
+    "hazard": re.compile(r"(?:(?-i:\ba?HRs?\b)|hazard ratios?)[^.;]{0,40}?\d", re.I),
+    "risk": re.compile(r"(?:(?-i:\bRRs?\b)|relative risks?|risk ratios?)[^.;]{0,40}?\d", re.I),
+    "correlation": re.compile(r"(?:\b(?:r|rho|ρ)\s*=|correlation coefficient)[^.;]{0,40}?\d", re.I),
+    "volume": re.compile(
+        rf"{_AMOUNT}\s*(?:ml|l|dl|cc|µl|\u03bcl|litres?|liters?|millilit(?:er|re)s?|m3)\b",
+        re.I,
+    ),
+    "mass": re.compile(rf"{_AMOUNT}\s*(?:kg|g|mg|lbs?|pounds?|grams?|kilograms?|%)(?!\w)", re.I),
+    "length": re.compile(rf"{_AMOUNT}\s*{_UNIT_OF_LENGTH}\b", re.I),
+    "pressure": re.compile(rf"{_AMOUNT}\s*(?:mm\s?Hg|kPa|hPa|cm\s?H2O|mbar|bar|psi)\b", re.I),
+    "temperature": re.compile(rf"{_AMOUNT}\s*(?:°\s?[CF]|degrees?\b)", re.I),
+    "age": re.compile(
+        rf"{_AMOUNT}\s*(?:-|to)?\s*(?:years?|yrs?|y|months?|mo|weeks?|days?)\b|\baged?\b[^.;]{{0,30}}?\d",
+        re.I,
+    ),
+}
+
 KINDS = (
     *("year", "date", "duration", "money", "dose", "name", "count", "percent", "quantity"),
+    "measure",
     *("place", "maker", "funder", "person", "human", "difference", "harm"),
 )
 # Kinds whose absence from every piece good enough to quote means the documents do not answer:
@@ -352,10 +390,12 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
     (a length of time; detail ``"difference"`` when the question asks for a time gained),
     ``money``, ``dose``, ``maker`` (an organisation), ``funder``, ``difference`` (two figures or
     one stated as a difference: "how many more ...?"), ``count`` (detail = the counted noun),
-    ``percent`` (a share of a whole), ``quantity``, ``place``, ``human`` (a person's name: "who
-    led ...?", "which scientist ...?"), ``person`` (a person or organisation), ``name`` (detail =
-    the question, whose own words do not count as the name), ``harm`` (a statement of harm or
-    safety: "does it cause side effects?", "is it dangerous?").
+    ``percent`` (a share of a whole), ``measure`` (a quantity the question names, given in its
+    unit or notation; detail = which: ``volume``, ``odds``, ``age``, ...), ``quantity`` (any
+    other figure), ``place``, ``human`` (a person's name: "who led ...?", "which scientist
+    ...?"), ``person`` (a person or organisation), ``name`` (detail = the question, whose own
+    words do not count as the name), ``harm`` (a statement of harm or safety: "does it cause
+    side effects?", "is it dangerous?").
     """
     if _DATE_Q.search(question):
         return ("date", None)
@@ -379,18 +419,32 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
     m = _COUNT_Q.search(question)
     if m:
         words = m.group(1).lower().split()
-        end = next((i for i, w in enumerate(words) if i and w in _PHRASE_END), len(words))
-        words = words[:end]
-        if words[-1] in _PEOPLE:
-            # its own words ("term newborns") and every word for people
-            return ("count", " ".join(dict.fromkeys([*words, *_SAMPLE_UNITS.split()])))
-        return ("count", " ".join(words))
+        while len(words) > 1 and words[0] in _PARTITIVE:
+            words = words[1:]  # "how many of the children ..." counts children
+        # the phrase ends at a word that ends it, or at a verb's past ("children *improved*")
+        end = next(
+            (i for i, w in enumerate(words[1:], 1) if w in _PHRASE_END or _PAST.search(w)),
+            len(words),
+        )
+        # the counted noun is the phrase's head, its last word ("eligible *cases*", "platelet
+        # *concentrates*"): a number before a modifier ("46 patients with primary rectal
+        # cancer" for "how many primary rectal cancer cases ...") counts something else
+        head = words[end - 1]
+        if head in _PEOPLE or head == "cases":
+            # every word for people: a study's cases are its patients, and the reverse
+            return ("count", " ".join(dict.fromkeys([head, *_SAMPLE_UNITS.split()])))
+        return ("count", head)
     if _PERCENT_Q.search(question):
         return ("percent", None)
     if _DURATION_Q.search(question):
         # detail "difference" when the question asks how much time something gains
         return ("duration", "difference" if _ASKS_DIFFERENCE.search(question) else None)
     if _QUANTITY_Q.search(question):
+        measure = _MEASURE_Q.search(question)
+        if measure:
+            # "What mean tidal volume ...?" is answered by a volume, "what odds ratio ...?"
+            # by an odds ratio: not by any number ("r = 0.398", "three levels")
+            return ("measure", next(k for k, v in measure.groupdict().items() if v))
         much = _HOW_MUCH_NOUN.search(question)
         return ("quantity", much.group(1).lower() if much else None)
     if _PLACE_Q.search(question):
@@ -436,6 +490,8 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
         return bool(_HAS_DOSE.search(sentence))
     if name == "percent":
         return bool(_HAS_PERCENT.search(sentence))
+    if name == "measure":
+        return bool(_MEASURES[detail or ""].search(sentence))
     if name == "name":
         if _QUOTED.search(sentence):
             return True
@@ -447,40 +503,26 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
         # "at the Mayo Clinic"): not any name, "the Enterprise Institute (SMART)" names no place
         return bool(places(sentence) or _LOCATED.search(sentence))
     if name == "count":
-        # the counted noun phrase (detail: "patients", "eligible cases"): a number before one
-        # of its words, or right after it ("patients (n = 23)")
-        # ("between 2000 and 2011 including patients" and "84 % in case of" count nothing:
-        # a year of a period, a share)
-        words = set((detail or "").split())
-        if words & _PEOPLE and _SAMPLE_SIZE.search(sentence):
-            return True  # "the GM (n = 45) or SM (n = 66) groups": a sample's size
+        # the counted nouns (detail: "trials", or every word for people): a number before one
+        # of them, or right after it ("patients (n = 23)"); a year counts nothing unless it
+        # stands right before the noun ("between 2000 and 2011 including patients");
+        # a count of people is also a sample size written "(n = 45)"
+        nouns = (detail or "").split()
+        if len(nouns) > 1 and _SAMPLE_SIZE.search(sentence):
+            return True
         return any(
-            _counts(sentence, stem)
+            re.search(rf"\b{_COUNT}\s+(?:\S+\s+){{0,3}}{re.escape(stem)}", sentence, re.I)
+            or re.search(rf"\b{_NUMBER}\s+{re.escape(stem)}", sentence, re.I)
             or re.search(rf"{re.escape(stem)}\w*[\s:]*\(?(?:n\s*=\s*)?\d", sentence, re.I)
-            for stem in {w[:5] for w in (detail or "").split()}
+            for stem in {w[:5] for w in nouns}
         )
     if detail and re.search(rf"\b{_DEGREE}\s+(?:\w+\s+)?{re.escape(detail[:5])}", sentence, re.I):
         return True  # "how much trauma ...?" -> "almost no trauma": an amount said in words
     return bool(_HAS_NUMBER.search(sentence))
 
 
-# between a count's number and its noun: up to three words, none a share's sign or a joint
-_COUNTED = rf"\b({_NUMBER})\s+((?:(?!%|percent\b|per\b|and\b|to\b)\S+\s+){{0,3}}?)"
 # a sample's size as studies write it, "(n = 45)", "n=12": a count of its people
 _SAMPLE_SIZE = re.compile(r"\bn\s*=\s*\d", re.I)
-_PERIOD_YEAR = re.compile(r"(?:between|from|since|until|in|during|and|to)\s+$", re.I)
-
-
-def _counts(sentence: str, stem: str) -> bool:
-    """Whether a number in ``sentence`` counts the noun that ``stem`` begins: "30 patients",
-    "Twelve newly diagnosed patients"; not a year of a period ("between 2000 and 2011
-    including patients") nor a share ("84 % in case of")."""
-    for m in re.finditer(_COUNTED + re.escape(stem), sentence, re.I):
-        number = m.group(1)
-        if _HAS_YEAR.fullmatch(number) and _PERIOD_YEAR.search(sentence[: m.start()]):
-            continue
-        return True
-    return False
 
 
 def _is_difference(sentence: str, start: int, end: int) -> bool:

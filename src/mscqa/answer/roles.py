@@ -101,6 +101,15 @@ _PROCEDURE = re.compile(
     r"conducted|carried out|designed)\b",
     re.IGNORECASE,
 )
+# "What geographic units did the study use?", "Which scale did they apply?": the verb's base
+# form after the question's "did" (not in a clause of its own: "... who did not use statins")
+_DID_PROCEDURE = re.compile(
+    r"^\W*(?:what|which)\b(?:\s+[\w'-]+){0,4}?\s+(?:did|do|does)\s+"
+    r"(?:(?!(?:who|that|which|not)\b)[\w'-]+\s+){1,8}?(use|employ|apply|measure|assess|monitor|record|"
+    r"administer|give|link|collect|obtain|select|define|calculate|estimate|analy[sz]e|test|"
+    r"examine|evaluate|score|classify|recruit|enrol|enroll|include|conduct|design)\b",
+    re.IGNORECASE,
+)
 _HOW = re.compile(r"^\W*(?:\w+\W+){0,3}?how (?:was|were|is|are|did|do|does)\b", re.IGNORECASE)
 _YES_NO = re.compile(
     r"^\W*(?:\w+,\s*)?(?:did|does|do|is|are|was|were|has|have|had|can|could|will|would|should)\b",
@@ -123,4 +132,6 @@ def asks_method(question: str) -> bool:
     """
     if _YES_NO.match(question) or _HOW_FINDING.search(question):
         return False  # "Were operations done more often where ...?" asks for a finding
-    return bool(_HOW.search(question) or _PROCEDURE.search(question))
+    return bool(
+        _HOW.search(question) or _PROCEDURE.search(question) or _DID_PROCEDURE.search(question)
+    )
