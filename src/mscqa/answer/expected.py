@@ -71,9 +71,7 @@ _YEAR_Q = re.compile(
 # asked for by name, not "to date", "out of date" or "date back", nor "is year of surgery a
 # predictor ...?" (a year as a variable)
 _DATE_Q = re.compile(
-    r"\b(which|what) (year|date)\b|(?<!to )(?<!to-)(?<!of )\bdates?\b(?!\s+back)|"
-    r"\b(?:the|what|which) year of\b",
-    re.I,
+    r"\b(?:(?:which|what) (?:year|date)|(?:the|what|which) year of|dates?(?!\s+back))\b", re.I
 )
 _HAS_DATE = re.compile(
     rf"\b(1[89]\d\d|20\d\d)\b|\b({_MONTHS})\b|\b\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}\b",
@@ -397,7 +395,7 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
     words do not count as the name), ``harm`` (a statement of harm or safety: "does it cause
     side effects?", "is it dangerous?").
     """
-    if _DATE_Q.search(question):
+    if _asks_date(question):
         return ("date", None)
     if _YEAR_Q.search(question):
         return ("year", None)
@@ -523,6 +521,16 @@ def satisfies(kind: tuple[str, str | None], sentence: str) -> bool:
 
 # a sample's size as studies write it, "(n = 45)", "n=12": a count of its people
 _SAMPLE_SIZE = re.compile(r"\bn\s*=\s*\d", re.I)
+
+
+def _asks_date(question: str) -> bool:
+    """Whether ``question`` asks for a date (``_DATE_Q``), "to date" and "out of date" aside
+    (checked here rather than by look-behinds, which would slow the pattern's scan)."""
+    for m in _DATE_Q.finditer(question):
+        before = question[max(0, m.start() - 3) : m.start()].lower()
+        if not m.group().lower().startswith("date") or before not in ("to ", "to-", "of "):
+            return True
+    return False
 
 
 def _is_difference(sentence: str, start: int, end: int) -> bool:
