@@ -66,6 +66,8 @@ FEATURES = (
     "type_ok",
     "type_missing",
     "unknown_name",
+    # fitted on top of the others until session 7, with them since (confidence.py)
+    "unknown_subject",
 )
 # What a collection of documents adds (``mscqa.answer.confidence.document_margin``): fitted with
 # ``--collection`` on top of the shipped weights of ``FEATURES``, on the questions whose passages
