@@ -77,6 +77,23 @@ def test_a_piece_holding_both_sides_answers_alone() -> None:
     ]
 
 
+def test_a_side_piece_is_about_that_side_alone_before_one_naming_both() -> None:
+    # "Fat vs cord: how well does each multiply?": the best piece is about fat; an overview
+    # naming fat and cord ranks above the cord sentence, but says nothing of cord alone
+    chunk = make_chunk(
+        "p.md", 0, "Fat cells multiply fast. Fat and cord cells are used most. Cord cells expand."
+    )
+    fat = sent(chunk, 0, 0.9, found=frozenset({0, 2}))
+    both = sent(chunk, 1, 0.8, found=frozenset({0, 1}))
+    cord = sent(chunk, 2, 0.7, found=frozenset({1}))
+    r = dataclasses.replace(
+        retrieval([fat, both, cord], terms=(1.0, 1.0, 1.0)),
+        sides=(frozenset({0}), frozenset({1})),
+    )
+    out = answer("q", r, policy(margin=0.05, gain=1.0))
+    assert [q for q, _ in parse(out.text)] == [text_of(fat), text_of(cord)]
+
+
 def test_a_side_piece_comes_from_the_first_pieces_document() -> None:
     here = make_chunk("p.md", 0, "Cord cells are used more in China.")
     there = make_chunk("other.md", 0, "Fat cells are used less.")

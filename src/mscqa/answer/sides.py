@@ -7,7 +7,9 @@ section heading counted when the piece names neither side: under "Adipose MSCs",
 applications." is about adipose MSCs) gets the best-ranked piece that does, if that piece scores
 within the answer's floor and is of the first piece's document (in a collection, another abstract's
 sentence about one side compares nothing). A side the first piece already holds needs nothing: "A
-marked difference was observed between A (71%) and B (14%)" answers both. A question asking for a
+marked difference was observed between A (71%) and B (14%)" answers both. A side's piece is one
+about that side alone where there is one: an overview naming every side ("the most used are fat
+and umbilical cord MSCs") says nothing of either that the question asks. A question asking for a
 figure ("How many inflations were analysed in the comparison of A and B?") names its sides as
 context, not as what is asked: it gets no side pieces.
 """
@@ -34,18 +36,26 @@ def side_pieces(ranked: Ranked, chosen: Ranked, question: Question, floor: float
     for side in question.sides:
         if any(question.share(held(u, named), side) > HELD for _, u, _ in taken):
             continue
-        for r in ranked:
-            if r[0] < floor:
-                break
-            unit = r[1]
-            if unit.chunk.doc_id != doc:
-                continue  # a comparison's sides are compared in one document
-            if question.share(held(unit, named), side) > HELD and not any(
-                _overlaps(unit, u) for _, u, _ in taken
-            ):
-                taken.append(r)
-                added.append(r)
-                break
+        others = [o for o in question.sides if o is not side]
+        candidates = [
+            r
+            for r in ranked
+            if r[0] >= floor
+            and r[1].chunk.doc_id == doc  # a comparison's sides are compared in one document
+            and question.share(held(r[1], named), side) > HELD
+            and not any(_overlaps(r[1], u) for _, u, _ in taken)
+        ]
+        # a piece about this side alone before one that names every side: "the most used are
+        # fat and umbilical cord MSCs" says nothing of either that the question asks
+        alone = [
+            r
+            for r in candidates
+            if not any(question.share(held(r[1], named), o) > HELD for o in others)
+        ]
+        if alone or candidates:
+            pick = (alone or candidates)[0]
+            taken.append(pick)
+            added.append(pick)
     return added
 
 
