@@ -33,7 +33,9 @@ constructor and policy arguments (`QAService(policy=..., retrieval=...)`, no mon
   texts (`in_results`, `in_methods`, `in_background`: `mscqa.answer.roles`); the confidence
   without its weight for a question whose subject no document names (`unknown_subject`), or
   without what a collection of documents adds, not shipped (`COLLECTION_WEIGHTS`:
-  `answer.confidence.document_margin`);
+  `answer.confidence.document_margin`), or with the weights shipped before session 7 refitted
+  all of them together (`EARLIER_CONFIDENCE_WEIGHTS`); a refused question with history that
+  reads as standing alone no longer read again with its conversation (`reread=False`);
 - the hand-set ranker (shipped) against the learned one (`bench.quality.ranker`), both with no
   abstention threshold (the confidence model reads the ranker's score, so it is fitted to one).
 
@@ -58,6 +60,13 @@ from mscqa.answer.confidence import COLLECTION_WEIGHTS
 KEYS = ("citation_hit@3", "answer_contains_gold", "false_abstention", "abstention_recall")
 SHIPPED = AnswerPolicy()
 _ROLES = ("in_results", "in_methods", "in_background")
+# the confidence weights shipped until session 7 refitted all of them together (confidence.py)
+EARLIER_CONFIDENCE_WEIGHTS = {
+    **{"bias": -4.695, "top_dense": 1.868, "best_sentence": 1.87, "known": 0.799},
+    **{"best_lexical": 0.774, "coverage": 2.4, "best_unit": 0.454, "answer_lexical": 0.241},
+    **{"answer_dense": 0.393, "type_ok": -0.252, "type_missing": -3.474},
+    **{"unknown_name": -2.959, "unknown_subject": -3.83},
+}
 ROWS: dict[str, dict[str, Any]] = {
     "as shipped": {},
     "- document passages": {"retrieval": {"document_passages": 0}},
@@ -105,6 +114,12 @@ ROWS: dict[str, dict[str, Any]] = {
         "policy": {
             "confidence": {k: w for k, w in CONFIDENCE_WEIGHTS.items() if k != "unknown_subject"}
         }
+    },
+    "confidence weights before session 7's refit (fitted at 5d8740d)": {
+        "policy": {"confidence": EARLIER_CONFIDENCE_WEIGHTS}
+    },
+    "- a refused standalone question read again with its conversation": {
+        "policy": {"reread": False}
     },
     "+ what a collection of documents adds to the confidence (not shipped)": {
         "policy": {"confidence": CONFIDENCE_WEIGHTS | COLLECTION_WEIGHTS}

@@ -50,8 +50,10 @@ class AnswerPolicy:
     a time or a maker, which ``strict_kinds=False`` weighs too), ``parts=False`` the compound
     questions, ``sides=False`` the comparisons' side pieces, ``further_figures=False`` the figure
     looked for further down the best document, ``unreadable=False`` the
-    unreadable parts and ``places=False`` the refusal of
-    questions about a country no document names (for the ablation); ``ranker`` and
+    unreadable parts, ``places=False`` the refusal of
+    questions about a country no document names and ``reread=False`` the second reading, with
+    its conversation, of a refused question with history that reads as standing alone
+    (``QAService``) (for the ablation); ``ranker`` and
     ``confidence`` are the two models' weights.
     """
 
@@ -70,6 +72,7 @@ class AnswerPolicy:
     further_figures: bool = True
     unreadable: bool = True
     places: bool = True
+    reread: bool = True
     ranker: Mapping[str, float] = field(default_factory=lambda: RANKER_WEIGHTS)
     confidence: Mapping[str, float] = field(default_factory=lambda: CONFIDENCE_WEIGHTS)
 

@@ -176,7 +176,7 @@ class QAService:
         retrieval = dataclasses.replace(found, hits=found.hits[:k])
         composed = self.compose(question, retrieval)
         alone = query == question and with_conversation(question, history)
-        if alone and not composed.answered:
+        if alone and not composed.answered and self.policy.reread:
             # Read as standing alone ("Who in the US approved a treatment?" after a question on
             # GVHD names a subject of its own) it found nothing sure; it may still lean on the
             # conversation: read after the earlier user turns, the answer that reading is sure
