@@ -150,12 +150,18 @@ def test_the_english_dictionary_holds_medical_words_and_no_common_misspellings()
     ("typed", "meant"),
     [
         ("bonemarrow", "bone marrow"),
-        ("Stemcells", "stem cells"),
+        ("stemcells", "stem cells"),
         ("umbilicalcord", "umbilical cord"),
     ],
 )
 def test_two_corpus_words_typed_as_one_are_split(speller: Speller, typed: str, meant: str) -> None:
     assert speller.correct(f"Where do {typed} come from?") == f"Where do {meant} come from?"
+
+
+def test_a_capitalised_word_is_a_name_not_two_words_run_together(speller: Speller) -> None:
+    # "Cellgram" (a product no document names) must stay an unknown name, not "cell gram"
+    assert speller.correct("What is Stemcells approved for?") == "What is Stemcells approved for?"
+    assert speller.suggest("Stemcells") is None
 
 
 def test_a_run_together_word_splits_only_into_corpus_words(speller: Speller) -> None:

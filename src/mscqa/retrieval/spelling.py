@@ -134,8 +134,10 @@ class Speller:
             return None
         if lower in self.dictionary:
             return None
-        if joined := split_run_together(lower, self.vocabulary):
-            return joined  # "bonemarrow": two corpus words typed as one
+        if word[:1].islower() and (joined := split_run_together(lower, self.vocabulary)):
+            # "bonemarrow": two corpus words typed as one; a capitalised word is a name
+            # ("Cellgram", a product no document names, is no "cell gram")
+            return joined
         pool = [w for w in self._by_initial.get(lower[0], ()) if abs(len(w) - len(lower)) <= 2]
         match = difflib.get_close_matches(lower, pool, n=1, cutoff=self.cutoff)
         return match[0] if match else None
