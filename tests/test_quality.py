@@ -193,17 +193,14 @@ def test_follow_up_uses_history(real_service: QAService) -> None:
     assert "liposuction" in a.text
 
 
-def test_a_question_naming_its_own_subject_may_still_lean_on_the_conversation(
+def test_an_out_of_scope_question_after_a_conversation_is_still_refused(
     real_service: QAService,
 ) -> None:
-    # read alone it names a subject ("the US", "a treatment") and is hardly sure of anything;
-    # read after the conversation's question on GVHD it finds the approval for GVHD
-    history = [Turn("user", "Explain graft versus host disease to me.")]
-    question = "Who in the US gave the green light to a treatment?"
-    alone = real_service.ask(question)
-    a = real_service.ask(question, history=history)
-    assert a.answered and a.confidence > alone.confidence
-    assert "Food and Drug Administration" in a.text
+    # read with the earlier turn's words ("AnswerPolicy.reread", not shipped) it would quote
+    # the earlier topic's sentences; read as what it says, the documents do not hold it
+    history = [Turn("user", "How are bone marrow MSCs collected?"), Turn("assistant", "...")]
+    for question in ("Suggest a name for my new puppy.", "What is the capital of France?"):
+        assert not real_service.ask(question, history=history).answered, question
 
 
 def test_umbilical_cord_country_answer_first_sentence(real_service: QAService) -> None:

@@ -35,7 +35,7 @@ constructor and policy arguments (`QAService(policy=..., retrieval=...)`, no mon
   without what a collection of documents adds, not shipped (`COLLECTION_WEIGHTS`:
   `answer.confidence.document_margin`), or with the weights shipped before session 7 refitted
   all of them together (`EARLIER_CONFIDENCE_WEIGHTS`); a refused question with history that
-  reads as standing alone no longer read again with its conversation (`reread=False`);
+  reads as standing alone read again with its conversation (`reread=True`, not shipped);
 - the hand-set ranker (shipped) against the learned one (`bench.quality.ranker`), both with no
   abstention threshold (the confidence model reads the ranker's score, so it is fitted to one).
 
@@ -118,8 +118,8 @@ ROWS: dict[str, dict[str, Any]] = {
     "confidence weights before session 7's refit (fitted at 5d8740d)": {
         "policy": {"confidence": EARLIER_CONFIDENCE_WEIGHTS}
     },
-    "- a refused standalone question read again with its conversation": {
-        "policy": {"reread": False}
+    "+ a refused standalone question read again with its conversation (not shipped)": {
+        "policy": {"reread": True}
     },
     "+ what a collection of documents adds to the confidence (not shipped)": {
         "policy": {"confidence": CONFIDENCE_WEIGHTS | COLLECTION_WEIGHTS}

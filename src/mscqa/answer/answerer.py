@@ -51,9 +51,11 @@ class AnswerPolicy:
     questions, ``sides=False`` the comparisons' side pieces, ``further_figures=False`` the figure
     looked for further down the best document, ``unreadable=False`` the
     unreadable parts, ``places=False`` the refusal of
-    questions about a country no document names and ``reread=False`` the second reading, with
-    its conversation, of a refused question with history that reads as standing alone
-    (``QAService``) (for the ablation); ``ranker`` and
+    questions about a country no document names (for the ablation); ``reread=True`` reads a
+    refused question with history that reads as standing alone once more after the
+    conversation's user turns (``QAService``; not shipped: read with words it does not say, an
+    out-of-scope question, "Suggest a name for my new puppy.", finds the earlier topic's
+    sentences and is answered); ``ranker`` and
     ``confidence`` are the two models' weights.
     """
 
@@ -72,7 +74,7 @@ class AnswerPolicy:
     further_figures: bool = True
     unreadable: bool = True
     places: bool = True
-    reread: bool = True
+    reread: bool = False
     ranker: Mapping[str, float] = field(default_factory=lambda: RANKER_WEIGHTS)
     confidence: Mapping[str, float] = field(default_factory=lambda: CONFIDENCE_WEIGHTS)
 

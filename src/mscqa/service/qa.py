@@ -175,13 +175,14 @@ class QAService:
         found = live.retriever.search(query, max(k, 5), question=question)
         retrieval = dataclasses.replace(found, hits=found.hits[:k])
         composed = self.compose(question, retrieval)
-        alone = query == question and with_conversation(question, history)
-        if alone and not composed.answered and self.policy.reread:
+        alone = self.policy.reread and query == question and with_conversation(question, history)
+        if alone and not composed.answered:
             # Read as standing alone ("Who in the US approved a treatment?" after a question on
             # GVHD names a subject of its own) it found nothing sure; it may still lean on the
             # conversation: read after the earlier user turns, the answer that reading is sure
-            # of is given. A standalone question that is answered is never read otherwise, so
-            # history does not change its answer.
+            # of is given. Not shipped (``AnswerPolicy.reread``): out-of-scope questions are
+            # answered that way too ("Suggest a name for my new puppy." after a question on
+            # bone marrow MSCs quotes their disadvantages at 0.92; review, session 7).
             other = live.retriever.search(alone, max(k, 5), question=question)
             other = dataclasses.replace(other, hits=other.hits[:k])
             answered = self.compose(question, other)
