@@ -315,6 +315,9 @@ def test_a_price_asked_in_other_words_is_money(question: str) -> None:
         "What did the trial pay attention to?",
         "Is cost a barrier?",
         "Do family physicians know the costs of medical care?",  # PubMedQA's: a yes/no
+        "How much is a dose of MSCs?",
+        "How much is a typical yield?",
+        "What does the surface charge of MSCs indicate?",
         "How much is known about safety?",
     ],
 )
@@ -506,3 +509,24 @@ def test_a_named_quantity_is_given_in_its_own_unit_or_notation() -> None:
     assert pressure and satisfies(pressure, "It rose to 160 mmHg.")
     # a quantity that names no unit is still any figure
     assert expected_type("What is the survival rate after two years?") == ("quantity", None)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which doctor treats GVHD?",
+        "Which surgeon technique is better?",
+        "What person-years were observed?",
+    ],
+)
+def test_a_profession_asks_for_a_kind_of_people_not_a_name(question: str) -> None:
+    assert expected_type(question) != ("human", None)
+
+
+def test_a_date_in_a_yes_no_question_is_a_variable_and_a_past_form_describes_a_noun() -> None:
+    assert expected_type("Is the date of diagnosis a predictor of survival?") is None
+    assert expected_type("What is the approval date of Prochymal?") == ("date", None)
+    newly = expected_type("How many newly diagnosed patients were treated?")
+    assert newly and (newly[1] or "").startswith("patients ")
+    improved = expected_type("How many children improved after treatment?")
+    assert improved and (improved[1] or "").startswith("children ")

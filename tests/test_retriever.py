@@ -125,7 +125,7 @@ def test_a_name_is_known_in_the_corpus_s_other_spelling(tmp_path, fake_embedder)
         fake_embedder,
         {
             "a.md": "# Cytokines\n\nThe cells lower interleukin-1 (IL-1) in the joint.\n",
-            "b.md": "# Approvals\n\nThe United States approved one product.\n",
+            "b.md": "# Approvals\n\nThe United States approved one product after TUR.\n",
         },
     )
     retriever = Retriever(snap, fake_embedder)
@@ -136,6 +136,8 @@ def test_a_name_is_known_in_the_corpus_s_other_spelling(tmp_path, fake_embedder)
     assert retriever.unknown_names("Which product did the US approve?") == ()
     assert retriever.unknown_names("Which product did the USA approve?") == ()
     assert retriever.unknown_names("Which product did India approve?") == ("India",)
+    # a country's code is no form of its name: a corpus's "TUR" (a resection) names no Turkey
+    assert retriever.unknown_names("Which product did the TR approve?") == ("TR",)
 
 
 def test_a_subject_the_corpus_never_names_reaches_the_answerer(snapshot, fake_embedder) -> None:

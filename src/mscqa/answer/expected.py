@@ -21,7 +21,6 @@ import pycountry
 _NUMBER = r"(?:(?<![\d,.])\d+(?:[,.]\d+)*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half|double|doubles|twice|triple|triples)"  # noqa: E501
 # a number that counts: not a year (1800-2099), which dates a study rather than counts
 _COUNT = rf"(?!(?:1[89]|20)\d\d\b){_NUMBER}"
-_SAMPLE_SIZE = re.compile(r"\b[nN]\s*=\s*\d")
 _HAS_NUMBER = re.compile(rf"\b{_NUMBER}\b|\d", re.IGNORECASE)
 _HAS_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
@@ -159,9 +158,12 @@ _MONEY_Q = re.compile(
     # the price asked of a thing in other words: "what does one course of X cost?", "what do
     # clinics charge for ...?", "what would a patient pay?", "how much is one treatment?",
     # "the going rate", "tell me the cost of ...", "what is X priced at?"
-    r"\bwhat (does|do|did|would|will|might) (?:[\w-]+ ){1,6}?(cost|charge|pay(?! attention))\b|"
-    r"\bhow much (is|are|was|were) (a|an|one|each|per|single)\b(?: [\w-]+){1,5}?"
-    r"(?<!ed)\s*\?*\s*$|"
+    # (the verb, not "the surface charge of"; an amount of a dose or a yield is no price)
+    r"\bwhat (does|do|did|would|will|might) (?:[\w-]+ ){1,6}?(cost|charge|pay(?! attention))"
+    r"\b(?=\s*(?:[?.]|$|for|per|in|at|on|to|a|an|the|each|you|me|us|them|patients?|if)\b|\s*\?)|"
+    r"\bhow much (is|are|was|were) (a|an|one|each|per|single)\b"
+    r"(?!(?: [\w-]+){0,3} (?:dose|doses|dosage|yield|amount|number|volume|share|portion)\b)"
+    r"(?: [\w-]+){1,5}?(?<!ed)\s*\?*\s*$|"
     r"\bset (me|you|us|them|patients?) back\b|\bgoing rate\b|\bpriced at\b|"
     r"\b(tell|give) (me|us) (the |its |their )?(price|cost|fee)s?\b|"
     r"\b(do|does) (you|anyone) know (the |its |their )(price|cost|fee)s?\b|"
@@ -263,9 +265,10 @@ _STATED_DIFFERENCE = re.compile(
 # organisation ("the Intelligent Enterprise Management Institute" leads no team)
 _HUMAN_Q = re.compile(
     r"\bwho (led|leads|headed|heads|directed|directs|supervised|supervises|authored)\b|"
-    # (a plural of a profession may ask for a kind of people: "which doctors use them?")
+    # (a profession may ask for a kind of people, not a name: "which doctor treats GVHD?",
+    # "which doctors use them?"; "what person-years" is a measure)
     r"\b(which|what) (scientists?|researchers?|investigators?|professors?|authors?|inventors?|"
-    r"leaders?|doctor|physician|surgeon|clinician|biologist|chemist|person)\b",
+    r"leaders?|biologist|chemist)\b(?!-)",
     re.I,
 )
 _ROLE = (
@@ -420,8 +423,14 @@ def expected_type(question: str) -> tuple[str, str | None] | None:
         while len(words) > 1 and words[0] in _PARTITIVE:
             words = words[1:]  # "how many of the children ..." counts children
         # the phrase ends at a word that ends it, or at a verb's past ("children *improved*")
+        # ("how many newly diagnosed *patients*": a past form before a noun describes it)
         end = next(
-            (i for i, w in enumerate(words[1:], 1) if w in _PHRASE_END or _PAST.search(w)),
+            (
+                i
+                for i, w in enumerate(words[1:], 1)
+                if w in _PHRASE_END
+                or (_PAST.search(w) and (i + 1 == len(words) or words[i + 1] in _PHRASE_END))
+            ),
             len(words),
         )
         # the counted noun is the phrase's head, its last word ("eligible *cases*", "platelet
@@ -526,11 +535,22 @@ _SAMPLE_SIZE = re.compile(r"\bn\s*=\s*\d", re.I)
 def _asks_date(question: str) -> bool:
     """Whether ``question`` asks for a date (``_DATE_Q``), "to date" and "out of date" aside
     (checked here rather than by look-behinds, which would slow the pattern's scan)."""
+    yes_no = bool(_YES_NO.match(question))
     for m in _DATE_Q.finditer(question):
         before = question[max(0, m.start() - 3) : m.start()].lower()
-        if not m.group().lower().startswith("date") or before not in ("to ", "to-", "of "):
+        bare = m.group().lower().startswith("date")
+        if bare and yes_no:
+            continue  # "Is the date of diagnosis a predictor ...?": a date as a variable
+        if not bare or before not in ("to ", "to-", "of "):
             return True
     return False
+
+
+# a question answered by yes or no: it opens with an auxiliary verb
+_YES_NO = re.compile(
+    r"\s*(is|are|was|were|do|does|did|can|could|will|would|should|has|have|had|may|might)\b",
+    re.I,
+)
 
 
 def _is_difference(sentence: str, start: int, end: int) -> bool:

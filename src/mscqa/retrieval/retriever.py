@@ -360,7 +360,9 @@ class Retriever:
         code = country_code(word)
         if code is None:
             return False
-        forms = (tokenize(form) for form in country_forms(code))
+        # its names, not its codes: "TUR" would be any corpus's "TUR" (a resection)
+        names = (f for f in country_forms(code) if not f.isupper() and "." not in f)
+        forms = (tokenize(form) for form in names)
         return any(form and all(t in self._idf for t in form) for form in forms)
 
     @functools.cached_property
