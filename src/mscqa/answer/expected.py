@@ -253,7 +253,9 @@ _DIFFERENCE_Q = re.compile(
     r"\bhow much (?:more|less)\b(?!\s+[a-z]+(?:ful|ous|ive|ant|ent|able|ible|al|ic|y)\b)",
     re.I,
 )
-_FIGURE = re.compile(r"(?<![\w.,])\d+(?:[,.]\d+)*")
+# a figure in a sentence: digits with their decimal or thousands separators, not inside a word
+_AMOUNT = r"(?<![\w.,])\d+(?:[,.]\d+)*"
+_FIGURE = re.compile(_AMOUNT)
 _STATED_DIFFERENCE = re.compile(
     rf"\bby\s+(?:about\s+|around\s+|nearly\s+|almost\s+|up to\s+|over\s+)?{_NUMBER}\b|"
     rf"\b{_NUMBER}\s*(?:-\s*)?(?:fold|times|x)\b|"
@@ -346,7 +348,6 @@ _MEASURE_Q = re.compile(
     r"(?P<pressure>pressures?)|(?P<temperature>temperatures?)|(?P<age>ages?|how old))\b",
     re.I,
 )
-_AMOUNT = r"(?<![\w.])\d+(?:[.,]\d+)*"
 _MEASURES = {
     "odds": re.compile(r"(?:(?-i:\ba?ORs?\b)|odds ratios?)[^.;]{0,40}?\d", re.I),
     "hazard": re.compile(r"(?:(?-i:\ba?HRs?\b)|hazard ratios?)[^.;]{0,40}?\d", re.I),
@@ -546,7 +547,8 @@ def _asks_date(question: str) -> bool:
     return False
 
 
-# a question answered by yes or no: it opens with an auxiliary verb
+# a question answered by yes or no: it opens with an auxiliary verb (``answer.roles`` has its
+# own for method questions: both are layer-0 modules, which import nothing of the package)
 _YES_NO = re.compile(
     r"\s*(is|are|was|were|do|does|did|can|could|will|would|should|has|have|had|may|might)\b",
     re.I,

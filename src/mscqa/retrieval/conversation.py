@@ -137,15 +137,17 @@ def context_turns(
     short = len(content) <= SUBJECTLESS_WORDS
     if not (is_follow_up(question) or (not names_subject and short)):
         return []
-    previous = [t.content for t in history if t.role == "user" and t.content.strip()]
-    return previous[-max_user_turns:]
+    return _user_turns(history)[-max_user_turns:]
 
 
 def with_conversation(question: str, history: Sequence[Turn], max_user_turns: int = 2) -> str:
     """``question`` after the conversation's last ``max_user_turns`` user turns, whether or not
     it reads as a follow-up ("" when there are none): the other reading of a question that
     names a subject of its own but may still lean on the turns before it."""
-    previous = [t.content for t in history if t.role == "user" and t.content.strip()]
-    if not previous:
-        return ""
-    return " ".join([*previous[-max_user_turns:], question])
+    previous = _user_turns(history)[-max_user_turns:]
+    return " ".join([*previous, question]) if previous else ""
+
+
+def _user_turns(history: Sequence[Turn]) -> list[str]:
+    """The user's turns of ``history`` that say something, oldest first."""
+    return [t.content for t in history if t.role == "user" and t.content.strip()]

@@ -126,14 +126,16 @@ class Retriever:
         self.acronyms = acronyms
         self._ordinary = ordinary
         # each defined abbreviation's two forms as token runs, by their first token
-        # (``_definitions``)
+        # (``_definitions``); its short form as letters and digits (``unknown_names``: the
+        # tokenizer drops a lone digit, so only these tell "IL1", the corpus's "IL-1", from
+        # "IL6", which it never names)
         self._forms: dict[str, list[tuple[tuple[str, ...], tuple[str, str]]]] = {}
+        self._defined_shorts = frozenset(squashed(a.short) for a in snapshot.abbreviations)
+        self._defined: dict[str, set[tuple[str, ...]]] = {}
         for a in snapshot.abbreviations:
             for form in (tuple(tokenize(a.short)), tuple(tokenize(a.long))):
                 if form:
                     self._forms.setdefault(form[0], []).append((form, (a.short, a.long)))
-        self._defined: dict[str, set[tuple[str, ...]]] = {}
-        for a in snapshot.abbreviations:
             short = tokenize(a.short)
             if len(short) == 1:
                 self._defined.setdefault(short[0], set()).add(tuple(tokenize(a.long)))
@@ -345,13 +347,6 @@ class Retriever:
                 continue  # "IL1" where a document defines "IL-1"
             out.append(word)
         return tuple(out)
-
-    @functools.cached_property
-    def _defined_shorts(self) -> frozenset[str]:
-        """The short forms the documents define, letters and digits only ("IL-1" -> "il1"),
-        built on first use: the tokenizer drops a lone digit, so only these tell "IL1" (the
-        corpus's "IL-1") from "IL6" (which it never names)."""
-        return frozenset(squashed(a.short) for a in self.snapshot.abbreviations)
 
     def _named_country(self, word: str) -> bool:
         """Whether ``word`` names a country (``expected.country_code``) that the corpus names
